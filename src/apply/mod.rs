@@ -1,0 +1,89 @@
+//! The executor: walks the plan's steps in dependency order with bounded concurrency.
+//!
+//! Invariants: a step starts only after every step in its `after` list finished successfully;
+//! after the first failure no new step starts, running steps finish, and the outcome lists what
+//! was done, what failed and what never started. The executor knows nothing of AWS: `run` does
+//! the work, which lets the engine tests drive it with closures.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+
+use crate::plan::Step;
+
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started(&'a Step),
+    Finished(&'a Step, Duration),
+    Failed(&'a Step, &'a anyhow::Error),
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub done: Vec<usize>,
+    pub failed: Vec<(usize, anyhow::Error)>,
+    pub not_started: Vec<usize>,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.not_started.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+pub async fn execute<F, Fut>(steps: &[Step], parallelism: usize, run: F, mut on_event: impl FnMut(Event<'_>)) -> Outcome
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let parallelism = parallelism.max(1);
+    let mut state = vec![State::Pending; steps.len()];
+    let mut running = FuturesUnordered::new();
+    let mut outcome = Outcome::default();
+    loop {
+        if outcome.failed.is_empty() {
+            for i in 0..steps.len() {
+                if running.len() >= parallelism {
+                    break;
+                }
+                let ready = state[i] == State::Pending && steps[i].after.iter().all(|&j| state[j] == State::Done);
+                if ready {
+                    state[i] = State::Running;
+                    on_event(Event::Started(&steps[i]));
+                    let fut = run(i);
+                    running.push(async move {
+                        let start = Instant::now();
+                        (i, fut.await, start.elapsed())
+                    });
+                }
+            }
+        }
+        let Some((i, result, elapsed)) = running.next().await else { break };
+        match result {
+            Ok(()) => {
+                state[i] = State::Done;
+                on_event(Event::Finished(&steps[i], elapsed));
+                outcome.done.push(i);
+            }
+            Err(e) => {
+                state[i] = State::Failed;
+                on_event(Event::Failed(&steps[i], &e));
+                outcome.failed.push((i, e));
+            }
+        }
+    }
+    outcome.not_started = (0..steps.len()).filter(|&i| state[i] == State::Pending).collect();
+    outcome
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! Engine tests with a fake reconciler made of closures: ordering, reverse order for deletes,
+//! the concurrency bound and stopping after a failure.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::*;
+use crate::model::{Address, Kind};
+use crate::plan::{order, Action, Plan, Reason, ResourceChange};
+
+fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
+    ResourceChange {
+        address: Address::new(Kind::LogGroup, name),
+        action,
+        reason: Reason::Missing,
+        fields: vec![],
+        depends_on: depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect(),
+        widens_access: false,
+    }
+}
+
+fn plan(changes: Vec<ResourceChange>) -> Vec<Step> {
+    order::steps(&Plan { changes, ..Plan::default() })
+}
+
+/// Runs the steps with a fake that records start/finish order and sleeps `ms` per step.
+async fn run_fake(steps: &[Step], parallelism: usize, fail: Option<&str>, ms: u64) -> (Vec<String>, Outcome, usize) {
+    let log = Mutex::new(Vec::new());
+    let active = AtomicUsize::new(0);
+    let peak = AtomicUsize::new(0);
+    let outcome = execute(
+        steps,
+        parallelism,
+        |i| {
+            let name = steps[i].address.name.clone();
+            let (log, active, peak) = (&log, &active, &peak);
+            async move {
+                let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                log.lock().unwrap().push(format!("start {name}"));
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                active.fetch_sub(1, Ordering::SeqCst);
+                log.lock().unwrap().push(format!("end {name}"));
+                if fail == Some(name.as_str()) {
+                    anyhow::bail!("{name} broke");
+                }
+                Ok(())
+            }
+        },
+        |_| {},
+    )
+    .await;
+    let log = log.into_inner().unwrap();
+    (log, outcome, peak.load(Ordering::SeqCst))
+}
+
+fn position(log: &[String], entry: &str) -> usize {
+    log.iter().position(|l| l == entry).unwrap_or_else(|| panic!("{entry} not in {log:?}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_starts_only_after_its_dependencies_finish() {
+    let steps = plan(vec![change("app", Action::Create, &["db", "net"]), change("db", Action::Create, &["net"]), change("net", Action::Create, &[])]);
+    let (log, outcome, _) = run_fake(&steps, 4, None, 10).await;
+    assert!(outcome.succeeded());
+    assert!(position(&log, "end net") < position(&log, "start db"));
+    assert!(position(&log, "end db") < position(&log, "start app"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_never_exceeds_the_bound_and_independent_steps_overlap() {
+    let steps = plan((0..6).map(|i| change(&format!("g{i}"), Action::Create, &[])).collect());
+    let (_, outcome, peak) = run_fake(&steps, 2, None, 10).await;
+    assert_eq!(outcome.done.len(), 6);
+    assert_eq!(peak, 2);
+    let (_, _, peak_one) = run_fake(&steps, 1, None, 10).await;
+    assert_eq!(peak_one, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_failure_nothing_new_starts_and_the_rest_is_reported() {
+    // a → b → c in a chain, plus an independent d that is already running when a fails.
+    let steps = plan(vec![
+        change("a", Action::Create, &[]),
+        change("b", Action::Create, &["a"]),
+        change("c", Action::Create, &["b"]),
+        change("d", Action::Create, &[]),
+    ]);
+    let (log, outcome, _) = run_fake(&steps, 2, Some("a"), 10).await;
+    assert_eq!(outcome.failed.len(), 1);
+    assert_eq!(outcome.failed[0].1.to_string(), "a broke");
+    assert_eq!(outcome.done, vec![3], "d was running and finishes");
+    assert_eq!(outcome.not_started, vec![1, 2]);
+    assert!(!log.iter().any(|l| l == "start b"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn deletes_run_in_reverse_dependency_order() {
+    let steps = plan(vec![
+        change("net", Action::Delete, &[]),
+        change("db", Action::Delete, &["net"]),
+        change("app", Action::Delete, &["db", "net"]),
+    ]);
+    let (log, outcome, _) = run_fake(&steps, 4, None, 10).await;
+    assert!(outcome.succeeded());
+    assert!(position(&log, "end app") < position(&log, "start db"));
+    assert!(position(&log, "end db") < position(&log, "start net"));
+}
+
+#[test]
+fn creates_do_not_wait_for_deletes() {
+    let steps = plan(vec![change("old", Action::Delete, &[]), change("new", Action::Create, &["old"])]);
+    assert!(steps[1].after.is_empty());
+}

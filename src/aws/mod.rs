@@ -1,0 +1,98 @@
+//! AWS access in one place: configuration (region, profile, endpoint), the clients, the account,
+//! and the API-call counter every client carries.
+//!
+//! Invariants: the standard SDK configuration applies (credential chain, `AWS_PROFILE`,
+//! `AWS_REGION`, `AWS_ENDPOINT_URL` and per-service `AWS_ENDPOINT_URL_<SERVICE>`); flags only
+//! override it. Region precedence: `--region`, then `AWS_REGION`/`AWS_DEFAULT_REGION`, then the
+//! stack file's `region`, then the profile's.
+
+pub mod stats;
+
+use anyhow::{Context, Result};
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// The stack file's `region`.
+    pub stack_region: Option<String>,
+}
+
+/// Clients for every service the reconcilers use, sharing one configuration.
+#[derive(Clone)]
+pub struct Clients {
+    pub ecr: aws_sdk_ecr::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+pub struct Aws {
+    pub clients: Clients,
+    pub region: String,
+}
+
+pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &opts.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    if let Some(region) = opts.region.clone().or(env_region).or_else(|| opts.stack_region.clone()) {
+        loader = loader.region(Region::new(region));
+    }
+    let config = loader.load().await;
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .context("no AWS region: pass --region, set AWS_REGION, or set `region` in the stack file")?;
+    Ok(Aws { clients: clients(&config), region })
+}
+
+fn clients(config: &SdkConfig) -> Clients {
+    let counter = stats::ApiCallCounter;
+    Clients {
+        ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(config).interceptor(counter).build()),
+        ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(config).interceptor(counter).build()),
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(aws_sdk_cloudwatchlogs::config::Builder::from(config).interceptor(counter).build()),
+        tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+            aws_sdk_resourcegroupstagging::config::Builder::from(config).interceptor(counter).build(),
+        ),
+        sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(config).interceptor(counter).build()),
+    }
+}
+
+impl Clients {
+    /// The account the credentials belong to, read once per run and shown in the plan header.
+    pub async fn account(&self) -> Result<String> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e)))?;
+        identity.account().map(str::to_string).context("STS returned no account id")
+    }
+}
+
+/// The full message of an SDK error: the service's code and message, not just "service error".
+pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+}
+
+/// Runs `f` over `items` with at most `limit` requests in flight, keeping the input order.
+pub async fn concurrent<T, R, F, Fut>(items: impl IntoIterator<Item = T>, limit: usize, f: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    use futures::stream::StreamExt;
+    futures::stream::iter(items.into_iter().map(f)).buffered(limit.max(1)).collect().await
+}

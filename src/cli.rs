@@ -1,0 +1,63 @@
+//! Command-line types (clap derive). Names and flags here are a contract: add, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "containrlab", version, about = "Provision and keep the ContainrLab AWS stack from stack.yaml")]
+pub struct Cli {
+    /// The stack file.
+    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml")]
+    pub file: PathBuf,
+    /// AWS region (default: AWS_REGION, then the stack file's `region`, then the profile's).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// AWS profile (default: AWS_PROFILE or the default profile).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Send every AWS call to this endpoint (same as AWS_ENDPOINT_URL), e.g. a local emulator.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// Machine-readable output on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail on stderr: -v progress and API-call counts, -vv internals, -vvv SDK requests.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No terminal colours (also: NO_COLOR, or output that is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the stack file and task definitions; no AWS calls.
+    Validate,
+    /// Read-only: compare AWS with the stack file and print the plan.
+    Diff {
+        /// Exit 0 when nothing changes, 2 when something does, 3 when something is deleted,
+        /// replaced or opened wider.
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// Plan, confirm, apply, wait until usable, verify.
+    Up(ApplyArgs),
+    /// Delete everything the stack owns, in reverse dependency order.
+    Down(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Steps carried out at the same time.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallelism: u16,
+    /// Also delete what holds data: repositories with images, SecureString parameters.
+    #[arg(long)]
+    pub delete_data: bool,
+}

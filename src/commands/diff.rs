@@ -1,0 +1,19 @@
+//! `diff`: read-only; prints the plan. With `--exit-code`: 0 no changes, 2 changes, 3 risky changes.
+
+use anyhow::Result;
+
+use crate::cli::Cli;
+use crate::plan::build::Mode;
+
+pub async fn run(cli: &Cli, exit_code: bool) -> Result<i32> {
+    let session = super::plan(cli, Mode::Converge, false).await?;
+    let plan = &session.plan;
+    if cli.json {
+        println!("{}", crate::plan::json::to_value(plan));
+    }
+    super::print_plan(cli, plan);
+    if let Some(e) = super::conflicts_error(plan) {
+        return Err(e);
+    }
+    Ok(if exit_code { plan.exit_code() } else { 0 })
+}

@@ -1,0 +1,100 @@
+//! One small file per command: load → observe → plan → render → (confirm → apply → verify).
+//! This module holds what they share: logging, loading the stack, connecting, planning, printing.
+
+mod apply;
+mod diff;
+mod validate;
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, Result};
+
+use crate::aws::{self, Clients};
+use crate::cli::{Cli, Command};
+use crate::config::{self, Stack};
+use crate::model::desired::Desired;
+use crate::plan::build::{Mode, PlanContext};
+use crate::plan::human::Style;
+use crate::plan::Plan;
+use crate::reconcile::{self, Observed};
+
+pub async fn run(cli: &Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Validate => validate::run(cli),
+        Command::Diff { exit_code } => diff::run(cli, *exit_code).await,
+        Command::Up(args) => apply::run(cli, args, Mode::Converge).await,
+        Command::Down(args) => apply::run(cli, args, Mode::Down).await,
+    }
+}
+
+/// Logs go to stderr. Verbosity never enables anything that could print request bodies beyond
+/// the SDK's own debug level (which logs no payloads); the secret canary test runs at `-vvv`.
+pub fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn",
+        1 => "warn,containrlab=debug",
+        2 => "warn,containrlab=trace",
+        _ => "info,containrlab=trace,aws_config=debug,aws_smithy_runtime=debug,aws_sdk_ecr=debug,aws_sdk_ssm=debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+pub fn style(cli: &Cli) -> Style {
+    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    Style { color }
+}
+
+pub fn load(cli: &Cli) -> Result<Stack> {
+    Ok(config::load(&cli.file)?)
+}
+
+/// Everything a planned command carries from planning to applying.
+pub struct Session {
+    pub clients: Clients,
+    pub ctx: PlanContext,
+    pub desired: Desired,
+    pub observed: Observed,
+    pub plan: Plan,
+}
+
+/// Loads the stack, reads AWS and builds the plan: the one planning path of `diff`, `up`, `down`.
+pub async fn plan(cli: &Cli, mode: Mode, delete_data: bool) -> Result<Session> {
+    let stack = load(cli)?;
+    let desired = config::resolve::resolve(&stack, &|var| std::env::var(var).ok());
+    let stack_region = stack.file.region.clone();
+    let aws = aws::connect(&aws::AwsOptions {
+        region: cli.region.clone(),
+        profile: cli.profile.clone(),
+        endpoint_url: cli.endpoint_url.clone(),
+        stack_region: stack_region.clone(),
+    })
+    .await?;
+    let (account, observed) = tokio::try_join!(aws.clients.account(), reconcile::observe(&aws.clients, &desired))
+        .context("reading the stack from AWS (nothing was changed)")?;
+    let ctx = PlanContext { stack: desired.stack.clone(), stack_tags: desired.tags.clone(), mode, delete_data };
+    let mut plan = Plan { stack: desired.stack.clone(), account, region: aws.region.clone(), ..Plan::default() };
+    if let Some(declared) = stack_region.filter(|r| *r != aws.region) {
+        plan.warnings.push(format!("region {} differs from the stack file's `region: {declared}`", aws.region));
+    }
+    reconcile::diff(&ctx, &desired, &observed, &mut plan)?;
+    Ok(Session { clients: aws.clients, ctx, desired, observed, plan })
+}
+
+/// Prints the plan on stdout (human) unless JSON output was asked for.
+pub fn print_plan(cli: &Cli, plan: &Plan) {
+    if !cli.json {
+        print!("{}", crate::plan::human::render(plan, style(cli)));
+    }
+}
+
+/// Conflicts make a plan unusable: say so after printing it.
+pub fn conflicts_error(plan: &Plan) -> Option<anyhow::Error> {
+    (!plan.conflicts.is_empty()).then(|| {
+        let list: Vec<String> = plan.conflicts.iter().map(|c| format!("{} {}", c.address, c.problem)).collect();
+        anyhow::anyhow!("{} resource(s) named in the stack file are not this stack's; nothing was changed:\n  {}", list.len(), list.join("\n  "))
+    })
+}

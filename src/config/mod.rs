@@ -1,0 +1,97 @@
+//! Loading the stack definition: `stack.yaml` (strict YAML) and the task definitions it names.
+//!
+//! `load` = parse → validate → read task definitions → cross-check; it makes no AWS calls and reads
+//! no environment. `resolve` turns a loaded stack into the desired resources.
+
+pub mod error;
+pub mod resolve;
+pub mod schema;
+pub mod taskdef;
+pub mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use error::{ConfigError, ConfigErrors};
+use schema::StackFile;
+use taskdef::TaskDefinitionFile;
+
+/// A stack file that parsed and passed every check, with its task definitions.
+#[derive(Debug)]
+pub struct Stack {
+    pub path: PathBuf,
+    pub file: StackFile,
+    /// Task definitions by ECS service name.
+    pub task_definitions: BTreeMap<String, TaskDefinitionFile>,
+}
+
+pub fn load(path: &Path) -> Result<Stack, ConfigErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![ConfigError::path(path, "", format!("cannot read the stack file: {e}"))]))?;
+    load_str(path, &text)
+}
+
+/// Parses and checks stack-file text; `path` names the file in errors and anchors task-definition paths.
+pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
+    let file = parse(path, text)?;
+    let mut errors = validate::validate_stack(path, &file);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut task_definitions = BTreeMap::new();
+    for (name, service) in &file.ecs.services {
+        let before = errors.len();
+        if let Some(td) = taskdef::load(dir, &service.task_definition.value, &file, &mut errors) {
+            check_service_containers(path, name, service, &td, &mut errors);
+            task_definitions.insert(name.clone(), td);
+        } else if errors.len() > before {
+            // Point from the stack file at the task definition that failed, too.
+            errors.push(ConfigError::spanned(
+                path,
+                &service.task_definition,
+                format!("ecs.services.{name}.task_definition"),
+                format!("task definition `{}` is missing or invalid (see above)", service.task_definition.value),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(Stack { path: path.to_path_buf(), file, task_definitions })
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn parse(path: &Path, text: &str) -> Result<StackFile, ConfigErrors> {
+    serde_saphyr::from_str::<StackFile>(text).map_err(|e| {
+        let position = e.location().filter(|l| l.line() > 0).map(|l| (l.line(), l.column()));
+        // The first line of the parser's message is the diagnosis; the rest is a source snippet.
+        let message = e.to_string();
+        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), position, key_path: String::new(), message }])
+    })
+}
+
+fn check_service_containers(
+    path: &Path,
+    name: &str,
+    service: &schema::Service,
+    td: &TaskDefinitionFile,
+    errors: &mut Vec<ConfigError>,
+) {
+    let containers = td.containers();
+    for (i, lb) in service.load_balancers.iter().enumerate() {
+        let key = format!("ecs.services.{name}.load_balancers[{i}]");
+        match containers.iter().find(|(c, _)| *c == lb.container.value) {
+            None => errors.push(ConfigError::spanned(
+                path,
+                &lb.container,
+                format!("{key}.container"),
+                format!("container `{}` is not in {}", lb.container.value, td.path.display()),
+            )),
+            Some((_, ports)) if !ports.contains(&u64::from(lb.port)) => errors.push(ConfigError::spanned(
+                path,
+                &lb.container,
+                format!("{key}.port"),
+                format!("container `{}` maps no port {} in {}", lb.container.value, lb.port, td.path.display()),
+            )),
+            _ => {}
+        }
+    }
+}

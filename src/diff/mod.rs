@@ -1,0 +1,105 @@
+//! Field-level differences between a desired and an observed resource.
+//!
+//! Invariants: values are compared after normalisation (see `normalize`); a sensitive field never
+//! carries its value, only the fact that it differs.
+
+pub mod normalize;
+
+use serde_json::Value;
+
+use crate::model::tags::Tags;
+
+/// A value as it may be shown to a person or written as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    Value(Value),
+    /// A secret: shown as `(sensitive value)`.
+    Sensitive,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldChange {
+    /// Dotted path such as `lifecycle_policy.keep_last_images` or `tags.Project`.
+    pub path: String,
+    /// `None`: the field is absent (on create, or when it is being added).
+    pub before: Option<Shown>,
+    /// `None`: the field will be removed.
+    pub after: Option<Shown>,
+}
+
+/// Collects the differences of one resource.
+#[derive(Debug, Default)]
+pub struct FieldDiff {
+    pub changes: Vec<FieldChange>,
+}
+
+impl FieldDiff {
+    /// Records `path` when the two normalised values differ. `before` is `None` on create.
+    pub fn field<T: Into<Value> + PartialEq + Clone>(&mut self, path: &str, before: Option<Option<T>>, after: Option<T>) {
+        let before_value = before.clone().flatten();
+        let creating = before.is_none();
+        if !creating && before_value == after {
+            return;
+        }
+        if creating && after.is_none() {
+            return;
+        }
+        self.changes.push(FieldChange {
+            path: path.to_string(),
+            before: before_value.map(|v| Shown::Value(v.into())),
+            after: after.map(|v| Shown::Value(v.into())),
+        });
+    }
+
+    /// Records a secret that differs (or is being set) without holding either value.
+    pub fn sensitive(&mut self, path: &str, existed: bool) {
+        self.changes.push(FieldChange {
+            path: path.to_string(),
+            before: existed.then_some(Shown::Sensitive),
+            after: Some(Shown::Sensitive),
+        });
+    }
+
+    /// Tags, one field per key, AWS's own tags ignored. `before` is `None` on create.
+    pub fn tags(&mut self, before: Option<&Tags>, after: &Tags) {
+        let Some(before) = before else {
+            if !after.is_empty() {
+                let map: serde_json::Map<String, Value> = after.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+                self.changes.push(FieldChange { path: "tags".into(), before: None, after: Some(Shown::Value(Value::Object(map))) });
+            }
+            return;
+        };
+        let before = crate::model::tags::comparable(before);
+        let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+        for key in keys {
+            self.field(&format!("tags.{key}"), Some(before.get(key).cloned()), after.get(key).cloned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_make_no_change_and_create_lists_every_set_field() {
+        let mut d = FieldDiff::default();
+        d.field("a", Some(Some(1)), Some(1));
+        assert!(d.changes.is_empty());
+        d.field("b", None, Some(true));
+        d.field("c", None, None::<bool>);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].path, "b");
+        assert_eq!(d.changes[0].before, None);
+    }
+
+    #[test]
+    fn tag_changes_are_per_key_and_ignore_aws_tags() {
+        let before: Tags = [("aws:x", "1"), ("Team", "a"), ("Old", "z")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let after: Tags = [("Team", "b")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let mut d = FieldDiff::default();
+        d.tags(Some(&before), &after);
+        let paths: Vec<_> = d.changes.iter().map(|c| (c.path.as_str(), c.after.is_some())).collect();
+        assert_eq!(paths, vec![("tags.Old", false), ("tags.Team", true)]);
+    }
+}

@@ -1,0 +1,41 @@
+//! `containrlab`: parse the command line, run the command, map the result to an exit code.
+//! Exit codes: 0 success (or no changes), 1 error, 2/3 from `diff --exit-code`.
+
+mod apply;
+mod aws;
+mod cli;
+mod commands;
+mod config;
+mod diff;
+mod model;
+mod plan;
+mod reconcile;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    commands::init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = runtime.block_on(commands::run(&cli));
+    if cli.verbose > 0 {
+        eprintln!("{}", aws::stats::summary(&aws::stats::snapshot()));
+    }
+    if let Err(e) = aws::stats::write_if_requested() {
+        eprintln!("warning: writing CONTAINRLAB_API_STATS: {e}");
+    }
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

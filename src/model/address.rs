@@ -1,0 +1,69 @@
+//! Resource kinds and addresses.
+//!
+//! An address (`ecr_repository.containrlab-api`) names one resource in plans, JSON output and the
+//! `containrlab:address` ownership tag; it must stay stable across releases.
+//! `Kind` is a closed set: adding a kind makes the compiler list every place that must handle it.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    EcrRepository,
+    SsmParameter,
+    LogGroup,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::EcrRepository => "ecr_repository",
+            Kind::SsmParameter => "ssm_parameter",
+            Kind::LogGroup => "log_group",
+        }
+    }
+
+    /// Kinds that must exist before this one can be created (and be deleted after it).
+    /// Used for deletes, where the stack file no longer says what depended on what.
+    pub fn depends_on(self) -> &'static [Kind] {
+        match self {
+            Kind::EcrRepository | Kind::SsmParameter | Kind::LogGroup => &[],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl Address {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        Address { kind, name: name.into() }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind.as_str(), self.name)
+    }
+}
+
+impl serde::Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_text_is_kind_dot_name() {
+        let a = Address::new(Kind::SsmParameter, "/containrlab/GITHUB_CLIENT_ID");
+        assert_eq!(a.to_string(), "ssm_parameter./containrlab/GITHUB_CLIENT_ID");
+        assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::json!("ssm_parameter./containrlab/GITHUB_CLIENT_ID"));
+    }
+}

@@ -1,0 +1,55 @@
+//! Desired resources: what the stack file asks for, resolved and ready to compare.
+//!
+//! Produced only by `config::resolve`; read by the reconcilers' `diff` and `apply`.
+
+use super::secret::Secret;
+use super::tags::Tags;
+
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub stack: String,
+    /// The stack's own tags (ownership tags are added per resource).
+    pub tags: Tags,
+    pub repositories: Vec<Repository>,
+    pub parameters: Vec<Parameter>,
+    pub log_groups: Vec<LogGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repository {
+    pub name: String,
+    pub scan_on_push: bool,
+    /// `MUTABLE` or `IMMUTABLE`, as the API spells it.
+    pub tag_mutability: String,
+    pub keep_last_images: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    pub name: String,
+    pub description: Option<String>,
+    pub value: ParameterValue,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParameterValue {
+    Plain(String),
+    /// A SecureString; `value` is `None` when its environment variable is unset, which leaves an
+    /// existing parameter as it is and makes creating a missing one an error.
+    Secret { env_var: String, value: Option<Secret> },
+}
+
+impl ParameterValue {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ParameterValue::Plain(_) => "String",
+            ParameterValue::Secret { .. } => "SecureString",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogGroup {
+    pub name: String,
+    pub retention_days: Option<i32>,
+}

@@ -1,0 +1,8 @@
+//! The stack's vocabulary: resource kinds and addresses, desired resources, ownership tags.
+
+pub mod address;
+pub mod desired;
+pub mod secret;
+pub mod tags;
+
+pub use address::{Address, Kind};

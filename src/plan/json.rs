@@ -1,0 +1,55 @@
+//! The JSON view of a plan (`--json`). `format_version` changes when a field changes meaning or
+//! disappears; new fields may be added within a version.
+
+use serde_json::{json, Value};
+
+use crate::diff::Shown;
+
+use super::Plan;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+pub fn to_value(plan: &Plan) -> Value {
+    let changes: Vec<Value> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let fields: Vec<Value> = c
+                .fields
+                .iter()
+                .map(|f| {
+                    let sensitive = matches!(f.before, Some(Shown::Sensitive)) || matches!(f.after, Some(Shown::Sensitive));
+                    json!({ "path": f.path, "before": shown(&f.before), "after": shown(&f.after), "sensitive": sensitive })
+                })
+                .collect();
+            json!({
+                "address": c.address,
+                "kind": c.address.kind,
+                "name": c.address.name,
+                "action": c.action,
+                "reason": c.reason.to_string(),
+                "widens_access": c.widens_access,
+                "fields": fields,
+            })
+        })
+        .collect();
+    json!({
+        "format_version": FORMAT_VERSION,
+        "stack": plan.stack,
+        "account": plan.account,
+        "region": plan.region,
+        "changes": changes,
+        "conflicts": plan.conflicts.iter().map(|c| json!({"address": c.address, "problem": c.problem, "fix": c.fix})).collect::<Vec<_>>(),
+        "kept": plan.kept.iter().map(|k| json!({"address": k.address, "why": k.why})).collect::<Vec<_>>(),
+        "warnings": plan.warnings,
+        "summary": plan.summary(),
+    })
+}
+
+fn shown(v: &Option<Shown>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(Shown::Sensitive) => Value::from("(sensitive value)"),
+        Some(Shown::Value(v)) => v.clone(),
+    }
+}

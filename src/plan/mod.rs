@@ -1,0 +1,151 @@
+//! The plan: what would change, why, and in which order. Plain data with two views
+//! (`human`, `json`); `diff` prints it, `up` and `down` print and then execute it.
+//!
+//! Invariant: `diff`, `up` and `down` build their plan with the same code (`build`), so a dry run
+//! is exactly `diff`.
+
+pub mod build;
+pub mod human;
+pub mod json;
+pub mod order;
+
+use crate::diff::FieldChange;
+use crate::model::Address;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete and create again: a field cannot change in place.
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+
+    pub fn destructive(self) -> bool {
+        matches!(self, Action::Replace | Action::Delete)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Declared in the stack file, absent in AWS.
+    Missing,
+    /// Exists and is owned, but differs from the stack file.
+    Drifted,
+    /// These fields cannot change in place.
+    CannotUpdateInPlace(Vec<String>),
+    /// Owned by this stack, no longer in the stack file.
+    RemovedFromStack,
+    /// `down`: everything the stack owns goes.
+    StackDown,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Missing => f.write_str("does not exist"),
+            Reason::Drifted => f.write_str("differs from the stack file"),
+            Reason::CannotUpdateInPlace(fields) => write!(f, "{} cannot change in place", fields.join(", ")),
+            Reason::RemovedFromStack => f.write_str("owned by this stack, no longer in the stack file"),
+            Reason::StackDown => f.write_str("down: removing the stack"),
+        }
+    }
+}
+
+/// One resource that changes, with its per-field differences.
+#[derive(Debug, Clone)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub action: Action,
+    pub reason: Reason,
+    pub fields: Vec<FieldChange>,
+    /// Resources this one needs to exist first (from the stack file).
+    pub depends_on: Vec<Address>,
+    /// Opens network or IAM access wider than before; counts as risky for `diff --exit-code`.
+    pub widens_access: bool,
+}
+
+/// A resource with the stack's name that the stack does not own: never touched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub address: Address,
+    pub problem: String,
+    pub fix: String,
+}
+
+/// An owned resource that would be deleted but is protected (it holds data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    pub address: Address,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub stack: String,
+    pub account: String,
+    pub region: String,
+    pub changes: Vec<ResourceChange>,
+    pub conflicts: Vec<Conflict>,
+    pub kept: Vec<Kept>,
+    pub warnings: Vec<String>,
+}
+
+/// One unit of work for the executor: derived from a change, ordered by `after`.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub address: Address,
+    pub action: Action,
+    pub reason: Reason,
+    /// Indices of steps that must finish first.
+    pub after: Vec<usize>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        s
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// `diff --exit-code`: 0 no changes, 2 changes, 3 a delete, a replacement or wider access.
+    pub fn exit_code(&self) -> i32 {
+        if self.changes.iter().any(|c| c.action.destructive() || c.widens_access) {
+            3
+        } else if self.changes.is_empty() {
+            0
+        } else {
+            2
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! ECR repositories: scan on push, tag mutability, the keep-last-N lifecycle policy, tags.
+//!
+//! Observe: every repository (ECR has no tag filter), then tags of each and the lifecycle policy
+//! of the declared ones, concurrently; then, only for owned repositories about to be deleted,
+//! whether they hold images. A repository with images is kept unless data deletion was asked.
+
+use anyhow::{bail, Result};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use aws_sdk_ecr::Client;
+
+use crate::aws::{concurrent, describe};
+use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
+use crate::diff::FieldDiff;
+use crate::model::desired::Repository;
+use crate::model::tags::{self, desired_tags, owner, Owner, Tags};
+use crate::model::{Address, Kind};
+use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
+use crate::plan::{Action, Plan};
+
+use super::CONCURRENCY;
+
+#[derive(Debug, Clone)]
+pub struct ObservedRepository {
+    pub name: String,
+    pub arn: String,
+    pub tags: Tags,
+    pub scan_on_push: bool,
+    pub tag_mutability: String,
+    pub lifecycle: Option<LifecyclePolicy>,
+    /// Known only for owned repositories that are candidates for deletion.
+    pub holds_images: bool,
+}
+
+impl ObservedResource for ObservedRepository {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    fn holds_data(&self) -> Option<String> {
+        self.holds_images.then(|| "the repository holds images".to_string())
+    }
+}
+
+pub async fn observe(client: &Client, stack: &str, desired: &[Repository]) -> Result<Vec<ObservedRepository>> {
+    let repos = client
+        .describe_repositories()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| anyhow::anyhow!("listing ECR repositories: {}", describe(&e)))?;
+    let declared = |name: &str| desired.iter().any(|d| d.name == name);
+    let observed = concurrent(repos, CONCURRENCY, |r| async move {
+        let name = r.repository_name().unwrap_or_default().to_string();
+        let arn = r.repository_arn().unwrap_or_default().to_string();
+        let tags = client
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e)))?;
+        let tags: Tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let lifecycle = if declared(&name) { lifecycle_policy(client, &name).await? } else { None };
+        Ok::<_, anyhow::Error>(ObservedRepository {
+            scan_on_push: r.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+            tag_mutability: r.image_tag_mutability().map(|m| m.as_str().to_string()).unwrap_or_else(|| "MUTABLE".into()),
+            name,
+            arn,
+            tags,
+            lifecycle,
+            holds_images: false,
+        })
+    })
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
+    // Only owned repositories the stack no longer declares can be deleted: check those for images.
+    concurrent(observed, CONCURRENCY, |mut r| async move {
+        if owner(stack, &r.tags) == Owner::ThisStack && !declared(&r.name) {
+            let images = client
+                .list_images()
+                .repository_name(&r.name)
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("listing images of ECR repository ({}): {}", r.name, describe(&e)))?;
+            r.holds_images = !images.image_ids().is_empty();
+        }
+        Ok(r)
+    })
+    .await
+    .into_iter()
+    .collect()
+}
+
+async fn lifecycle_policy(client: &Client, name: &str) -> Result<Option<LifecyclePolicy>> {
+    match client.get_lifecycle_policy().repository_name(name).send().await {
+        Ok(out) => Ok(out.lifecycle_policy_text().map(LifecyclePolicy::from_text)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) => Ok(None),
+        Err(e) => bail!("reading the lifecycle policy of ECR repository ({name}): {}", describe(&e)),
+    }
+}
+
+fn fields(d: &Repository, o: Option<&ObservedRepository>, tags: &Tags) -> FieldDiff {
+    let mut f = FieldDiff::default();
+    f.field("scan_on_push", o.map(|o| Some(o.scan_on_push)), Some(d.scan_on_push));
+    f.field("tag_mutability", o.map(|o| Some(o.tag_mutability.clone())), Some(d.tag_mutability.clone()));
+    let before = o.map(|o| o.lifecycle.as_ref().map(LifecyclePolicy::as_value));
+    f.field("lifecycle_policy.keep_last_images", before, d.keep_last_images.map(serde_json::Value::from));
+    f.tags(o.map(|o| &o.tags), tags);
+    f
+}
+
+pub fn diff(ctx: &PlanContext, desired: &[Repository], observed: &[ObservedRepository], plan: &mut Plan) {
+    let spec = ServiceDiff { kind: Kind::EcrRepository, desired_name: |d: &Repository| &d.name, fields: &fields, replace_on: &[] };
+    diff_kind(ctx, spec, desired, observed, plan);
+}
+
+pub async fn apply(
+    client: &Client,
+    ctx: &PlanContext,
+    action: Action,
+    address: &Address,
+    desired: Option<&Repository>,
+    observed: Option<&ObservedRepository>,
+) -> Result<()> {
+    let name = &address.name;
+    match (action, desired) {
+        (Action::Delete, _) => delete(client, name, ctx.delete_data).await,
+        (Action::Create, Some(d)) => {
+            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            client
+                .create_repository()
+                .repository_name(name)
+                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build())
+                .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
+                .set_tags(Some(ecr_tags(&tags)))
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("creating ECR repository ({name}): {}", describe(&e)))?;
+            if let Some(n) = d.keep_last_images {
+                put_lifecycle(client, name, n).await?;
+            }
+            Ok(())
+        }
+        (Action::Update | Action::Replace, Some(d)) => {
+            let Some(o) = observed else { bail!("updating ECR repository ({name}): it was not observed") };
+            update(client, ctx, address, d, o).await
+        }
+        (_, None) => bail!("{address}: no desired state to {action:?}"),
+    }
+}
+
+async fn update(client: &Client, ctx: &PlanContext, address: &Address, d: &Repository, o: &ObservedRepository) -> Result<()> {
+    let name = &address.name;
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("updating ECR repository ({name}): {what}: {}", describe(e));
+    if o.scan_on_push != d.scan_on_push {
+        client
+            .put_image_scanning_configuration()
+            .repository_name(name)
+            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build())
+            .send()
+            .await
+            .map_err(|e| err("scan on push", &e))?;
+    }
+    if o.tag_mutability != d.tag_mutability {
+        client
+            .put_image_tag_mutability()
+            .repository_name(name)
+            .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
+            .send()
+            .await
+            .map_err(|e| err("tag mutability", &e))?;
+    }
+    match (d.keep_last_images, &o.lifecycle) {
+        (Some(n), current) if current.as_ref() != Some(&LifecyclePolicy::KeepLast(n)) => put_lifecycle(client, name, n).await?,
+        (None, Some(_)) => {
+            client.delete_lifecycle_policy().repository_name(name).send().await.map_err(|e| err("removing the lifecycle policy", &e))?;
+        }
+        _ => {}
+    }
+    let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
+    if !remove.is_empty() {
+        client.untag_resource().resource_arn(&o.arn).set_tag_keys(Some(remove)).send().await.map_err(|e| err("removing tags", &e))?;
+    }
+    if let Some(write) = write {
+        client.tag_resource().resource_arn(&o.arn).set_tags(Some(ecr_tags(&write))).send().await.map_err(|e| err("tagging", &e))?;
+    }
+    Ok(())
+}
+
+async fn put_lifecycle(client: &Client, name: &str, keep: u32) -> Result<()> {
+    client
+        .put_lifecycle_policy()
+        .repository_name(name)
+        .lifecycle_policy_text(ecr_keep_last_policy(keep).to_string())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("setting the lifecycle policy of ECR repository ({name}): {}", describe(&e)))?;
+    Ok(())
+}
+
+async fn delete(client: &Client, name: &str, delete_images: bool) -> Result<()> {
+    match client.delete_repository().repository_name(name).force(delete_images).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_empty_exception()) => {
+            bail!("deleting ECR repository ({name}): it holds images (pushed since the plan was made); run again, or pass --delete-data to delete them")
+        }
+        Err(e) => bail!("deleting ECR repository ({name}): {}", describe(&e)),
+    }
+}
+
+fn ecr_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}

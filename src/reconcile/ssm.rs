@@ -1,0 +1,293 @@
+//! SSM parameters: String values written in the stack file, SecureString values supplied through
+//! environment variables.
+//!
+//! Observe in two rounds: (1) metadata of the declared names and of every parameter tagged with
+//! this stack, concurrently; (2) values of the declared ones (decrypted, ten per call) and the tags
+//! of each, concurrently.
+//! Invariants: a secret value is held only as `Secret` and shown as `(sensitive value)`; a
+//! SecureString whose variable is unset is left as it is, and is an error to create.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
+use aws_sdk_ssm::Client;
+
+use crate::aws::{concurrent, describe};
+use crate::diff::FieldDiff;
+use crate::model::desired::{Parameter, ParameterValue};
+use crate::model::secret::Secret;
+use crate::model::tags::{self, desired_tags, Tags, STACK};
+use crate::model::{Address, Kind};
+use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
+use crate::plan::{Action, Plan};
+
+use super::CONCURRENCY;
+
+#[derive(Debug, Clone)]
+pub struct ObservedParameter {
+    pub name: String,
+    /// `String`, `SecureString` or `StringList`, as AWS reports it.
+    pub type_name: String,
+    pub description: Option<String>,
+    /// Read for declared parameters only.
+    pub value: Option<ObservedValue>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObservedValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl ObservedResource for ObservedParameter {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    /// A secret's value lives only in AWS (and the operator's environment): keep it unless asked.
+    fn holds_data(&self) -> Option<String> {
+        (self.type_name == "SecureString").then(|| "a SecureString value exists nowhere else".to_string())
+    }
+}
+
+pub async fn observe(client: &Client, stack: &str, desired: &[Parameter]) -> Result<Vec<ObservedParameter>> {
+    let names: Vec<String> = desired.iter().map(|p| p.name.clone()).collect();
+    let by_name = names.chunks(50).map(|chunk| {
+        let filter = ParameterStringFilter::builder().key("Name").option("Equals").set_values(Some(chunk.to_vec())).build();
+        async move { describe_parameters(client, filter?).await }
+    });
+    let owned = ParameterStringFilter::builder().key(format!("tag:{STACK}")).option("Equals").values(stack).build()?;
+    let (declared, owned) = tokio::try_join!(futures::future::try_join_all(by_name), describe_parameters(client, owned))?;
+    let mut found: BTreeMap<String, ObservedParameter> = BTreeMap::new();
+    for meta in declared.into_iter().flatten().chain(owned) {
+        let name = meta.name().unwrap_or_default().to_string();
+        found.entry(name.clone()).or_insert_with(|| ObservedParameter {
+            name,
+            type_name: meta.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            description: meta.description().map(str::to_string),
+            value: None,
+            tags: Tags::new(),
+        });
+    }
+    let existing_declared: Vec<String> = names.into_iter().filter(|n| found.contains_key(n)).collect();
+    let values = futures::future::try_join_all(existing_declared.chunks(10).map(|chunk| get_values(client, chunk.to_vec())));
+    let tags = async {
+        concurrent(found.keys().cloned(), CONCURRENCY, |name| async move {
+            let out = client
+                .list_tags_for_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(&name)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading tags of SSM parameter ({name}): {}", describe(&e)))?;
+            let tags: Tags = out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            Ok::<_, anyhow::Error>((name, tags))
+        })
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()
+    };
+    let (values, tags) = tokio::try_join!(values, tags)?;
+    for (name, value) in values.into_iter().flatten() {
+        if let Some(p) = found.get_mut(&name) {
+            p.value = Some(value);
+        }
+    }
+    for (name, t) in tags {
+        if let Some(p) = found.get_mut(&name) {
+            p.tags = t;
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+async fn describe_parameters(client: &Client, filter: ParameterStringFilter) -> Result<Vec<aws_sdk_ssm::types::ParameterMetadata>> {
+    let pages = client
+        .describe_parameters()
+        .parameter_filters(filter)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| anyhow::anyhow!("listing SSM parameters: {}", describe(&e)))?;
+    Ok(pages.into_iter().flat_map(|p| p.parameters.unwrap_or_default()).collect())
+}
+
+async fn get_values(client: &Client, names: Vec<String>) -> Result<Vec<(String, ObservedValue)>> {
+    let out = client
+        .get_parameters()
+        .set_names(Some(names))
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading SSM parameter values: {}", describe(&e)))?;
+    Ok(out
+        .parameters()
+        .iter()
+        .map(|p| {
+            let value = p.value().unwrap_or_default().to_string();
+            let value = if p.r#type() == Some(&ParameterType::SecureString) {
+                ObservedValue::Secret(Secret::new(value))
+            } else {
+                ObservedValue::Plain(value)
+            };
+            (p.name().unwrap_or_default().to_string(), value)
+        })
+        .collect())
+}
+
+fn fields(d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDiff {
+    let mut f = FieldDiff::default();
+    f.field("type", o.map(|o| Some(o.type_name.clone())), Some(d.value.type_name().to_string()));
+    match (&d.value, o.and_then(|o| o.value.as_ref())) {
+        (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => f.field("value", Some(Some(have.clone())), Some(want.clone())),
+        (ParameterValue::Plain(want), _) => f.field("value", o.map(|_| None), Some(want.clone())),
+        (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) if want != have => f.sensitive("value", true),
+        (ParameterValue::Secret { value: Some(_), .. }, Some(ObservedValue::Secret(_))) => {}
+        (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive("value", o.is_some()),
+        // Variable unset: an existing value is left as it is (creating is refused in `diff`).
+        (ParameterValue::Secret { value: None, .. }, _) => {}
+    }
+    f.field("description", o.map(|o| o.description.clone()), d.description.clone());
+    f.tags(o.map(|o| &o.tags), tags);
+    f
+}
+
+/// Adds the parameters' changes to `plan`; fails when a SecureString must be created and its
+/// environment variable is unset (naming the variable, never a value).
+pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParameter], plan: &mut Plan) -> Result<()> {
+    let spec = ServiceDiff { kind: Kind::SsmParameter, desired_name: |d: &Parameter| &d.name, fields: &fields, replace_on: &["type"] };
+    let start = plan.changes.len();
+    diff_kind(ctx, spec, desired, observed, plan);
+    let mut missing = Vec::new();
+    for c in &plan.changes[start..] {
+        let secret_without_value = desired
+            .iter()
+            .find(|d| d.name == c.address.name)
+            .and_then(|d| match &d.value {
+                ParameterValue::Secret { env_var, value: None } => Some(env_var),
+                _ => None,
+            });
+        if let (Some(var), Action::Create | Action::Replace) = (secret_without_value, c.action) {
+            missing.push(format!("{}: set the environment variable {var} (its value is needed to create the parameter)", c.address));
+        }
+    }
+    if !missing.is_empty() {
+        bail!("cannot plan SecureString parameters without their values:\n  {}", missing.join("\n  "));
+    }
+    Ok(())
+}
+
+pub async fn apply(
+    client: &Client,
+    ctx: &PlanContext,
+    action: Action,
+    address: &Address,
+    desired: Option<&Parameter>,
+    observed: Option<&ObservedParameter>,
+) -> Result<()> {
+    let name = &address.name;
+    match (action, desired) {
+        (Action::Delete, _) => delete(client, name).await,
+        (Action::Create, Some(d)) => create(client, ctx, address, d).await,
+        (Action::Replace, Some(d)) => {
+            delete(client, name).await?;
+            create(client, ctx, address, d).await
+        }
+        (Action::Update, Some(d)) => {
+            let Some(o) = observed else { bail!("updating SSM parameter ({name}): it was not observed") };
+            update(client, ctx, address, d, o).await
+        }
+        (_, None) => bail!("{address}: no desired state to {action:?}"),
+    }
+}
+
+/// The value to write: the desired one, or for a secret whose variable is unset, the current one.
+fn value_to_write<'a>(d: &'a Parameter, o: Option<&'a ObservedParameter>) -> Option<&'a str> {
+    match (&d.value, o.and_then(|o| o.value.as_ref())) {
+        (ParameterValue::Plain(v), _) => Some(v),
+        (ParameterValue::Secret { value: Some(v), .. }, _) => Some(v.expose()),
+        (ParameterValue::Secret { value: None, .. }, Some(ObservedValue::Secret(v))) => Some(v.expose()),
+        _ => None,
+    }
+}
+
+async fn create(client: &Client, ctx: &PlanContext, address: &Address, d: &Parameter) -> Result<()> {
+    let name = &address.name;
+    let Some(value) = value_to_write(d, None) else { bail!("creating SSM parameter ({name}): no value to write") };
+    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    client
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(ParameterType::from(d.value.type_name()))
+        .set_description(d.description.clone())
+        .set_tags(Some(ssm_tags(&tags)))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating SSM parameter ({name}): {}", describe(&e)))?;
+    Ok(())
+}
+
+async fn update(client: &Client, ctx: &PlanContext, address: &Address, d: &Parameter, o: &ObservedParameter) -> Result<()> {
+    let name = &address.name;
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("updating SSM parameter ({name}): {what}: {}", describe(e));
+    let value = value_to_write(d, Some(o));
+    let value_differs = match (&d.value, &o.value) {
+        (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => want != have,
+        (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) => want != have,
+        (ParameterValue::Secret { value: None, .. }, _) => false,
+        _ => true,
+    };
+    if value_differs || o.description != d.description {
+        let Some(value) = value else { bail!("updating SSM parameter ({name}): no value to write") };
+        client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::from(d.value.type_name()))
+            .set_description(d.description.clone())
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(|e| err("value", &e))?;
+    }
+    let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
+    if !remove.is_empty() {
+        client
+            .remove_tags_from_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| err("removing tags", &e))?;
+    }
+    if let Some(write) = write {
+        client
+            .add_tags_to_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(name)
+            .set_tags(Some(ssm_tags(&write)))
+            .send()
+            .await
+            .map_err(|e| err("tagging", &e))?;
+    }
+    Ok(())
+}
+
+async fn delete(client: &Client, name: &str) -> Result<()> {
+    match client.delete_parameter().name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
+        Err(e) => bail!("deleting SSM parameter ({name}): {}", describe(&e)),
+    }
+}
+
+fn ssm_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
+}
