@@ -15,17 +15,28 @@ fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
         action,
         reason: Reason::Missing,
         fields: vec![],
-        depends_on: depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect(),
+        depends_on: depends_on
+            .iter()
+            .map(|d| Address::new(Kind::LogGroup, *d))
+            .collect(),
         widens_access: false,
     }
 }
 
 fn plan(changes: Vec<ResourceChange>) -> Vec<Step> {
-    order::steps(&Plan { changes, ..Plan::default() })
+    order::steps(&Plan {
+        changes,
+        ..Plan::default()
+    })
 }
 
 /// Runs the steps with a fake that records start/finish order and sleeps `ms` per step.
-async fn run_fake(steps: &[Step], parallelism: usize, fail: Option<&str>, ms: u64) -> (Vec<String>, Outcome, usize) {
+async fn run_fake(
+    steps: &[Step],
+    parallelism: usize,
+    fail: Option<&str>,
+    ms: u64,
+) -> (Vec<String>, Outcome, usize) {
     let log = Mutex::new(Vec::new());
     let active = AtomicUsize::new(0);
     let peak = AtomicUsize::new(0);
@@ -56,12 +67,18 @@ async fn run_fake(steps: &[Step], parallelism: usize, fail: Option<&str>, ms: u6
 }
 
 fn position(log: &[String], entry: &str) -> usize {
-    log.iter().position(|l| l == entry).unwrap_or_else(|| panic!("{entry} not in {log:?}"))
+    log.iter()
+        .position(|l| l == entry)
+        .unwrap_or_else(|| panic!("{entry} not in {log:?}"))
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_step_starts_only_after_its_dependencies_finish() {
-    let steps = plan(vec![change("app", Action::Create, &["db", "net"]), change("db", Action::Create, &["net"]), change("net", Action::Create, &[])]);
+    let steps = plan(vec![
+        change("app", Action::Create, &["db", "net"]),
+        change("db", Action::Create, &["net"]),
+        change("net", Action::Create, &[]),
+    ]);
     let (log, outcome, _) = run_fake(&steps, 4, None, 10).await;
     assert!(outcome.succeeded());
     assert!(position(&log, "end net") < position(&log, "start db"));
@@ -70,7 +87,11 @@ async fn a_step_starts_only_after_its_dependencies_finish() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrency_never_exceeds_the_bound_and_independent_steps_overlap() {
-    let steps = plan((0..6).map(|i| change(&format!("g{i}"), Action::Create, &[])).collect());
+    let steps = plan(
+        (0..6)
+            .map(|i| change(&format!("g{i}"), Action::Create, &[]))
+            .collect(),
+    );
     let (_, outcome, peak) = run_fake(&steps, 2, None, 10).await;
     assert_eq!(outcome.done.len(), 6);
     assert_eq!(peak, 2);
@@ -110,6 +131,9 @@ async fn deletes_run_in_reverse_dependency_order() {
 
 #[test]
 fn creates_do_not_wait_for_deletes() {
-    let steps = plan(vec![change("old", Action::Delete, &[]), change("new", Action::Create, &["old"])]);
+    let steps = plan(vec![
+        change("old", Action::Delete, &[]),
+        change("new", Action::Create, &["old"]),
+    ]);
     assert!(steps[1].after.is_empty());
 }

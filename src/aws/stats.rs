@@ -11,6 +11,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 static CALLS: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Default::default);
@@ -23,14 +24,23 @@ impl Intercept for ApiCallCounter {
         "ApiCallCounter"
     }
 
-    fn read_before_execution(&self, _ctx: &BeforeSerializationInterceptorContextRef<'_>, cfg: &mut ConfigBag) -> Result<(), BoxError> {
+    /// Runs once per operation, after the operation's configuration (its `Metadata`) is in place.
+    fn read_before_serialization(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
             let key = format!("{}:{}", meta.service(), meta.name());
-            *CALLS.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default() += 1;
+            *CALLS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key)
+                .or_default() += 1;
         }
         Ok(())
     }
-
 }
 
 /// `service:Operation` → number of calls so far.
@@ -41,19 +51,30 @@ pub fn snapshot() -> BTreeMap<String, u64> {
 /// Reads are Describe*/List*/Get*; everything else changes something.
 pub fn is_mutating(key: &str) -> bool {
     let op = key.rsplit(':').next().unwrap_or(key);
-    !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
+    !["Describe", "List", "Get"]
+        .iter()
+        .any(|p| op.starts_with(p))
 }
 
 pub fn summary(calls: &BTreeMap<String, u64>) -> String {
     let total: u64 = calls.values().sum();
-    let mutating: u64 = calls.iter().filter(|(k, _)| is_mutating(k)).map(|(_, v)| v).sum();
+    let mutating: u64 = calls
+        .iter()
+        .filter(|(k, _)| is_mutating(k))
+        .map(|(_, v)| v)
+        .sum();
     let detail: Vec<String> = calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("API calls: {total} ({mutating} mutating): {}", detail.join(" "))
+    format!(
+        "API calls: {total} ({mutating} mutating): {}",
+        detail.join(" ")
+    )
 }
 
 /// Writes the counts to `CONTAINRLAB_API_STATS` when it is set.
 pub fn write_if_requested() -> std::io::Result<()> {
-    let Some(path) = std::env::var_os("CONTAINRLAB_API_STATS") else { return Ok(()) };
+    let Some(path) = std::env::var_os("CONTAINRLAB_API_STATS") else {
+        return Ok(());
+    };
     let json = serde_json::to_string_pretty(&snapshot()).unwrap_or_default();
     std::fs::write(path, json)
 }

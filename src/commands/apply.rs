@@ -20,13 +20,19 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     super::print_plan(cli, &session.plan);
     if let Some(e) = super::conflicts_error(&session.plan) {
         if cli.json {
-            println!("{}", json!({ "plan": crate::plan::json::to_value(&session.plan), "applied": false }));
+            println!(
+                "{}",
+                json!({ "plan": crate::plan::json::to_value(&session.plan), "applied": false })
+            );
         }
         return Err(e);
     }
     if session.plan.is_empty() {
         if cli.json {
-            println!("{}", json!({ "plan": crate::plan::json::to_value(&session.plan), "applied": false, "converged": true }));
+            println!(
+                "{}",
+                json!({ "plan": crate::plan::json::to_value(&session.plan), "applied": false, "converged": true })
+            );
         }
         return Ok(0);
     }
@@ -40,14 +46,27 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
         usize::from(args.parallelism),
         |i| {
             let (session, step) = (Arc::clone(&session), steps[i].clone());
-            async move { crate::reconcile::apply(&session.clients, &session.ctx, &session.desired, &session.observed, &step).await }
+            async move {
+                crate::reconcile::apply(
+                    &session.clients,
+                    &session.ctx,
+                    &session.desired,
+                    &session.observed,
+                    &step,
+                )
+                .await
+            }
         },
         report,
     )
     .await;
     let elapsed = started.elapsed();
 
-    let verify = if outcome.succeeded() { Some(super::plan(cli, mode, args.delete_data).await?) } else { None };
+    let verify = if outcome.succeeded() {
+        Some(super::plan(cli, mode, args.delete_data).await?)
+    } else {
+        None
+    };
     let remaining = verify.as_ref().map(|v| v.plan.changes.len());
     if cli.json {
         println!(
@@ -67,8 +86,17 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     }
     match verify {
         Some(v) if !v.plan.is_empty() => {
-            let list: Vec<String> = v.plan.changes.iter().map(|c| format!("{} {}", c.action.symbol(), c.address)).collect();
-            bail!("the stack did not converge: a fresh plan still has {} change(s):\n  {}", list.len(), list.join("\n  "))
+            let list: Vec<String> = v
+                .plan
+                .changes
+                .iter()
+                .map(|c| format!("{} {}", c.action.symbol(), c.address))
+                .collect();
+            bail!(
+                "the stack did not converge: a fresh plan still has {} change(s):\n  {}",
+                list.len(),
+                list.join("\n  ")
+            )
         }
         _ => Ok(0),
     }
@@ -81,7 +109,11 @@ fn confirm(yes: bool, mode: Mode) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to change AWS without confirmation: stdin is not a terminal, pass --yes");
     }
-    let what = if mode == Mode::Down { "Delete everything listed above" } else { "Apply this plan" };
+    let what = if mode == Mode::Down {
+        "Delete everything listed above"
+    } else {
+        "Apply this plan"
+    };
     eprint!("{what}? Type 'yes' to continue: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -107,8 +139,19 @@ fn verb(action: Action, done: bool) -> &'static str {
 
 fn report(event: Event<'_>) {
     match event {
-        Event::Started(s) => eprintln!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
-        Event::Finished(s, d) => eprintln!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64()),
+        Event::Started(s) => eprintln!(
+            "{:>3} {}: {}…",
+            s.action.symbol(),
+            s.address,
+            verb(s.action, false)
+        ),
+        Event::Finished(s, d) => eprintln!(
+            "{:>3} {}: {} in {:.1}s",
+            s.action.symbol(),
+            s.address,
+            verb(s.action, true),
+            d.as_secs_f64()
+        ),
         Event::Failed(s, e) => eprintln!("  ! {}: failed: {e:#}", s.address),
     }
 }
@@ -117,7 +160,11 @@ fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
     if o.succeeded() {
         return format!("Done: {} step(s) in {seconds:.1}s.", o.done.len());
     }
-    let names = |idx: &mut dyn Iterator<Item = usize>| idx.map(|i| steps[i].address.to_string()).collect::<Vec<_>>().join(", ");
+    let names = |idx: &mut dyn Iterator<Item = usize>| {
+        idx.map(|i| steps[i].address.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!(
         "Stopped after a failure: {} done, {} failed ({}), {} not started ({}).",
         o.done.len(),

@@ -44,7 +44,8 @@ pub fn init_logging(verbose: u8) {
 }
 
 pub fn style(cli: &Cli) -> Style {
-    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color =
+        !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     Style { color }
 }
 
@@ -73,15 +74,37 @@ pub async fn plan(cli: &Cli, mode: Mode, delete_data: bool) -> Result<Session> {
         stack_region: stack_region.clone(),
     })
     .await?;
-    let (account, observed) = tokio::try_join!(aws.clients.account(), reconcile::observe(&aws.clients, &desired))
-        .context("reading the stack from AWS (nothing was changed)")?;
-    let ctx = PlanContext { stack: desired.stack.clone(), stack_tags: desired.tags.clone(), mode, delete_data };
-    let mut plan = Plan { stack: desired.stack.clone(), account, region: aws.region.clone(), ..Plan::default() };
+    let (account, observed) = tokio::try_join!(
+        aws.clients.account(),
+        reconcile::observe(&aws.clients, &desired)
+    )
+    .context("reading the stack from AWS (nothing was changed)")?;
+    let ctx = PlanContext {
+        stack: desired.stack.clone(),
+        stack_tags: desired.tags.clone(),
+        mode,
+        delete_data,
+    };
+    let mut plan = Plan {
+        stack: desired.stack.clone(),
+        account,
+        region: aws.region.clone(),
+        ..Plan::default()
+    };
     if let Some(declared) = stack_region.filter(|r| *r != aws.region) {
-        plan.warnings.push(format!("region {} differs from the stack file's `region: {declared}`", aws.region));
+        plan.warnings.push(format!(
+            "region {} differs from the stack file's `region: {declared}`",
+            aws.region
+        ));
     }
     reconcile::diff(&ctx, &desired, &observed, &mut plan)?;
-    Ok(Session { clients: aws.clients, ctx, desired, observed, plan })
+    Ok(Session {
+        clients: aws.clients,
+        ctx,
+        desired,
+        observed,
+        plan,
+    })
 }
 
 /// Prints the plan on stdout (human) unless JSON output was asked for.

@@ -17,20 +17,70 @@ use super::schema::{ParameterType, StackFile};
 
 /// Top-level keys `RegisterTaskDefinition` accepts.
 const TASK_KEYS: &[&str] = &[
-    "family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "volumes",
-    "placementConstraints", "requiresCompatibilities", "cpu", "memory", "tags", "pidMode", "ipcMode",
-    "proxyConfiguration", "inferenceAccelerators", "ephemeralStorage", "runtimePlatform", "enableFaultInjection",
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "tags",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
 ];
 
 /// Container-definition keys `RegisterTaskDefinition` accepts.
 const CONTAINER_KEYS: &[&str] = &[
-    "name", "image", "repositoryCredentials", "cpu", "memory", "memoryReservation", "links", "portMappings",
-    "essential", "restartPolicy", "entryPoint", "command", "environment", "environmentFiles", "mountPoints",
-    "volumesFrom", "linuxParameters", "secrets", "dependsOn", "startTimeout", "stopTimeout", "versionConsistency",
-    "hostname", "user", "workingDirectory", "disableNetworking", "privileged", "readonlyRootFilesystem",
-    "dnsServers", "dnsSearchDomains", "extraHosts", "dockerSecurityOptions", "interactive", "pseudoTerminal",
-    "dockerLabels", "ulimits", "logConfiguration", "healthCheck", "systemControls", "resourceRequirements",
-    "firelensConfiguration", "credentialSpecs",
+    "name",
+    "image",
+    "repositoryCredentials",
+    "cpu",
+    "memory",
+    "memoryReservation",
+    "links",
+    "portMappings",
+    "essential",
+    "restartPolicy",
+    "entryPoint",
+    "command",
+    "environment",
+    "environmentFiles",
+    "mountPoints",
+    "volumesFrom",
+    "linuxParameters",
+    "secrets",
+    "dependsOn",
+    "startTimeout",
+    "stopTimeout",
+    "versionConsistency",
+    "hostname",
+    "user",
+    "workingDirectory",
+    "disableNetworking",
+    "privileged",
+    "readonlyRootFilesystem",
+    "dnsServers",
+    "dnsSearchDomains",
+    "extraHosts",
+    "dockerSecurityOptions",
+    "interactive",
+    "pseudoTerminal",
+    "dockerLabels",
+    "ulimits",
+    "logConfiguration",
+    "healthCheck",
+    "systemControls",
+    "resourceRequirements",
+    "firelensConfiguration",
+    "credentialSpecs",
 ];
 
 /// A task definition as written, with the file it came from.
@@ -43,36 +93,65 @@ pub struct TaskDefinitionFile {
 impl TaskDefinitionFile {
     /// `(container name, container ports)` of every container.
     pub fn containers(&self) -> Vec<(String, Vec<u64>)> {
-        let list = self.json.get("containerDefinitions").and_then(Value::as_array);
+        let list = self
+            .json
+            .get("containerDefinitions")
+            .and_then(Value::as_array);
         list.into_iter()
             .flatten()
             .map(|c| {
-                let name = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-                let ports = c.get("portMappings").and_then(Value::as_array).into_iter().flatten();
-                (name, ports.filter_map(|p| p.get("containerPort").and_then(Value::as_u64)).collect())
+                let name = c
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let ports = c
+                    .get("portMappings")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten();
+                (
+                    name,
+                    ports
+                        .filter_map(|p| p.get("containerPort").and_then(Value::as_u64))
+                        .collect(),
+                )
             })
             .collect()
     }
 }
 
 /// Reads and checks one task definition. `reference` is the stack-file key that names it.
-pub fn load(stack_dir: &Path, relative: &str, stack: &StackFile, errors: &mut Vec<ConfigError>) -> Option<TaskDefinitionFile> {
+pub fn load(
+    stack_dir: &Path,
+    relative: &str,
+    stack: &StackFile,
+    errors: &mut Vec<ConfigError>,
+) -> Option<TaskDefinitionFile> {
     let path = stack_dir.join(relative);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
-            errors.push(ConfigError::path(&path, "", format!("cannot read task definition: {e}")));
+            errors.push(ConfigError::path(
+                &path,
+                "",
+                format!("cannot read task definition: {e}"),
+            ));
             return None;
         }
     };
     let json: Value = match serde_json::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
+            let text = e.to_string();
+            let reason = text.split(" at line ").next().unwrap_or(&text);
             errors.push(ConfigError {
                 file: path,
                 position: Some((e.line() as u64, e.column() as u64)),
                 key_path: String::new(),
-                message: format!("malformed JSON: {e}; expected a RegisterTaskDefinition document"),
+                message: format!(
+                    "malformed JSON: {reason}; expected a RegisterTaskDefinition document"
+                ),
             });
             return None;
         }
@@ -85,19 +164,29 @@ pub fn load(stack_dir: &Path, relative: &str, stack: &StackFile, errors: &mut Ve
 fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigError>) {
     let mut err = |key: String, msg: String| errors.push(ConfigError::path(path, key, msg));
     let Some(top) = json.as_object() else {
-        err(String::new(), "expected a JSON object (the RegisterTaskDefinition shape)".into());
+        err(
+            String::new(),
+            "expected a JSON object (the RegisterTaskDefinition shape)".into(),
+        );
         return;
     };
     for key in top.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())) {
         err(key.clone(), "unknown key for RegisterTaskDefinition".into());
     }
-    if top.get("family").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if top
+        .get("family")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         err("family".into(), "expected a non-empty string".into());
     }
     let containers = top.get("containerDefinitions").and_then(Value::as_array);
     match containers {
         Some(list) if !list.is_empty() => {}
-        _ => err("containerDefinitions".into(), "expected a non-empty array of containers".into()),
+        _ => err(
+            "containerDefinitions".into(),
+            "expected a non-empty array of containers".into(),
+        ),
     }
     let secret_vars: BTreeSet<&str> = stack
         .ssm
@@ -106,7 +195,10 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
         .filter(|(_, p)| p.kind == ParameterType::SecureString)
         .flat_map(|(name, p)| {
             let short = name.rsplit('/').next().unwrap_or(name);
-            [Some(short), p.value_from_env.as_ref().map(|v| v.value.as_str())]
+            [
+                Some(short),
+                p.value_from_env.as_ref().map(|v| v.value.as_str()),
+            ]
         })
         .flatten()
         .collect();
@@ -117,14 +209,30 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
             continue;
         };
         for key in obj.keys().filter(|k| !CONTAINER_KEYS.contains(&k.as_str())) {
-            err(format!("{base}.{key}"), "unknown key for a container definition".into());
+            err(
+                format!("{base}.{key}"),
+                "unknown key for a container definition".into(),
+            );
         }
         for key in ["name", "image"] {
-            if obj.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
-                err(format!("{base}.{key}"), "expected a non-empty string".into());
+            if obj
+                .get(key)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                err(
+                    format!("{base}.{key}"),
+                    "expected a non-empty string".into(),
+                );
             }
         }
-        for (j, env) in obj.get("environment").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (j, env) in obj
+            .get("environment")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let name = env.get("name").and_then(Value::as_str).unwrap_or_default();
             if secret_vars.contains(name) {
                 err(
@@ -133,14 +241,29 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
                 );
             }
         }
-        for (j, secret) in obj.get("secrets").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (j, secret) in obj
+            .get("secrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if secret.get("valueFrom").and_then(Value::as_str).is_none() {
-                err(format!("{base}.secrets[{j}].valueFrom"), "expected a parameter reference such as ${parameter:/containrlab/NAME}".into());
+                err(
+                    format!("{base}.secrets[{j}].valueFrom"),
+                    "expected a parameter reference such as ${parameter:/containrlab/NAME}".into(),
+                );
             }
         }
-        if let Some(group) = container.pointer("/logConfiguration/options/awslogs-group").and_then(Value::as_str) {
+        if let Some(group) = container
+            .pointer("/logConfiguration/options/awslogs-group")
+            .and_then(Value::as_str)
+        {
             if !stack.logs.groups.contains_key(group) {
-                err(format!("{base}.logConfiguration.options.awslogs-group"), format!("log group `{group}` is not defined under logs.groups"));
+                err(
+                    format!("{base}.logConfiguration.options.awslogs-group"),
+                    format!("log group `{group}` is not defined under logs.groups"),
+                );
             }
         }
     }
@@ -148,7 +271,12 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
 }
 
 /// Walks every string and checks each `${...}` against the stack file.
-fn check_placeholders(value: &Value, key_path: &str, stack: &StackFile, err: &mut impl FnMut(String, String)) {
+fn check_placeholders(
+    value: &Value,
+    key_path: &str,
+    stack: &StackFile,
+    err: &mut impl FnMut(String, String),
+) {
     match value {
         Value::String(s) => {
             for placeholder in placeholders(s) {
@@ -164,7 +292,11 @@ fn check_placeholders(value: &Value, key_path: &str, stack: &StackFile, err: &mu
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let path = if key_path.is_empty() { k.clone() } else { format!("{key_path}.{k}") };
+                let path = if key_path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key_path}.{k}")
+                };
                 check_placeholders(v, &path, stack, err);
             }
         }

@@ -36,7 +36,10 @@ pub enum ParameterValue {
     Plain(String),
     /// A SecureString; `value` is `None` when its environment variable is unset, which leaves an
     /// existing parameter as it is and makes creating a missing one an error.
-    Secret { env_var: String, value: Option<Secret> },
+    Secret {
+        env_var: String,
+        value: Option<Secret>,
+    },
 }
 
 impl ParameterValue {

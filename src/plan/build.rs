@@ -49,7 +49,13 @@ pub struct ServiceDiff<'a, D, O> {
 }
 
 /// Diffs one resource kind and appends the result to `plan`.
-pub fn diff_kind<D, O: ObservedResource>(ctx: &PlanContext, spec: ServiceDiff<'_, D, O>, desired: &[D], observed: &[O], plan: &mut Plan) {
+pub fn diff_kind<D, O: ObservedResource>(
+    ctx: &PlanContext,
+    spec: ServiceDiff<'_, D, O>,
+    desired: &[D],
+    observed: &[O],
+    plan: &mut Plan,
+) {
     let desired: &[D] = if ctx.mode == Mode::Down { &[] } else { desired };
     for d in desired {
         let name = (spec.desired_name)(d);
@@ -59,15 +65,19 @@ pub fn diff_kind<D, O: ObservedResource>(ctx: &PlanContext, spec: ServiceDiff<'_
         match existing.map(|o| (o, owner(&ctx.stack, o.tags()))) {
             None => {
                 let fields = (spec.fields)(d, None, &tags).changes;
-                plan.changes.push(change(address, Action::Create, Reason::Missing, fields));
+                plan.changes
+                    .push(change(address, Action::Create, Reason::Missing, fields));
             }
             Some((o, Owner::ThisStack)) => {
                 let fields = (spec.fields)(d, Some(o), &tags).changes;
                 if fields.is_empty() {
                     continue;
                 }
-                let forced: Vec<String> =
-                    fields.iter().filter(|f| spec.replace_on.contains(&f.path.as_str())).map(|f| f.path.clone()).collect();
+                let forced: Vec<String> = fields
+                    .iter()
+                    .filter(|f| spec.replace_on.contains(&f.path.as_str()))
+                    .map(|f| f.path.clone())
+                    .collect();
                 let (action, reason) = if forced.is_empty() {
                     (Action::Update, Reason::Drifted)
                 } else {
@@ -79,22 +89,41 @@ pub fn diff_kind<D, O: ObservedResource>(ctx: &PlanContext, spec: ServiceDiff<'_
         }
     }
     for o in observed {
-        if owner(&ctx.stack, o.tags()) != Owner::ThisStack || desired.iter().any(|d| (spec.desired_name)(d) == o.name()) {
+        if owner(&ctx.stack, o.tags()) != Owner::ThisStack
+            || desired.iter().any(|d| (spec.desired_name)(d) == o.name())
+        {
             continue;
         }
         let address = Address::new(spec.kind, o.name());
         match o.holds_data() {
             Some(why) if !ctx.delete_data => plan.kept.push(Kept { address, why }),
             _ => {
-                let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
-                plan.changes.push(change(address, Action::Delete, reason, Vec::new()));
+                let reason = if ctx.mode == Mode::Down {
+                    Reason::StackDown
+                } else {
+                    Reason::RemovedFromStack
+                };
+                plan.changes
+                    .push(change(address, Action::Delete, reason, Vec::new()));
             }
         }
     }
 }
 
-fn change(address: Address, action: Action, reason: Reason, fields: Vec<crate::diff::FieldChange>) -> ResourceChange {
-    ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false }
+fn change(
+    address: Address,
+    action: Action,
+    reason: Reason,
+    fields: Vec<crate::diff::FieldChange>,
+) -> ResourceChange {
+    ResourceChange {
+        address,
+        action,
+        reason,
+        fields,
+        depends_on: Vec::new(),
+        widens_access: false,
+    }
 }
 
 fn conflict(address: Address, owner: Owner) -> Conflict {
@@ -105,7 +134,11 @@ fn conflict(address: Address, owner: Owner) -> Conflict {
     let fix = format!(
         "rename it in the stack file, or adopt it by tagging it ManagedBy=containrlab, containrlab:stack=<this stack>, containrlab:address={address}"
     );
-    Conflict { address, problem, fix }
+    Conflict {
+        address,
+        problem,
+        fix,
+    }
 }
 
 #[cfg(test)]
@@ -132,12 +165,26 @@ mod tests {
     }
 
     fn ctx(mode: Mode) -> PlanContext {
-        PlanContext { stack: "s".into(), stack_tags: Tags::new(), mode, delete_data: false }
+        PlanContext {
+            stack: "s".into(),
+            stack_tags: Tags::new(),
+            mode,
+            delete_data: false,
+        }
     }
 
     fn obs(name: &str, owned: bool, value: u32, data: bool) -> Obs {
-        let tags = if owned { desired_tags("s", &Tags::new(), &Address::new(Kind::LogGroup, name)) } else { Tags::new() };
-        Obs { name: name.into(), tags, value, data }
+        let tags = if owned {
+            desired_tags("s", &Tags::new(), &Address::new(Kind::LogGroup, name))
+        } else {
+            Tags::new()
+        };
+        Obs {
+            name: name.into(),
+            tags,
+            value,
+            data,
+        }
     }
 
     fn run(mode: Mode, desired: &[(&str, u32)], observed: &[Obs]) -> Plan {
@@ -147,7 +194,12 @@ mod tests {
             f.tags(o.map(|o| &o.tags), tags);
             f
         };
-        let spec = ServiceDiff { kind: Kind::LogGroup, desired_name: |d: &(&str, u32)| d.0, fields: &fields, replace_on: &["value"] };
+        let spec = ServiceDiff {
+            kind: Kind::LogGroup,
+            desired_name: |d: &(&str, u32)| d.0,
+            fields: &fields,
+            replace_on: &["value"],
+        };
         let mut plan = Plan::default();
         diff_kind(&ctx(mode), spec, desired, observed, &mut plan);
         plan
@@ -155,15 +207,30 @@ mod tests {
 
     #[test]
     fn missing_is_created_equal_is_left_alone_changed_is_replaced_per_replace_on() {
-        let plan = run(Mode::Converge, &[("a", 1), ("b", 2), ("c", 3)], &[obs("b", true, 2, false), obs("c", true, 9, false)]);
-        let actions: Vec<_> = plan.changes.iter().map(|c| (c.address.name.as_str(), c.action)).collect();
+        let plan = run(
+            Mode::Converge,
+            &[("a", 1), ("b", 2), ("c", 3)],
+            &[obs("b", true, 2, false), obs("c", true, 9, false)],
+        );
+        let actions: Vec<_> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.name.as_str(), c.action))
+            .collect();
         assert_eq!(actions, vec![("a", Action::Create), ("c", Action::Replace)]);
-        assert_eq!(plan.changes[1].reason, Reason::CannotUpdateInPlace(vec!["value".into()]));
+        assert_eq!(
+            plan.changes[1].reason,
+            Reason::CannotUpdateInPlace(vec!["value".into()])
+        );
     }
 
     #[test]
     fn unowned_namesakes_are_conflicts_and_never_deleted() {
-        let plan = run(Mode::Converge, &[("a", 1)], &[obs("a", false, 1, false), obs("x", false, 1, false)]);
+        let plan = run(
+            Mode::Converge,
+            &[("a", 1)],
+            &[obs("a", false, 1, false), obs("x", false, 1, false)],
+        );
         assert!(plan.changes.is_empty());
         assert_eq!(plan.conflicts.len(), 1);
         assert_eq!(plan.conflicts[0].address.name, "a");
@@ -171,8 +238,20 @@ mod tests {
 
     #[test]
     fn down_deletes_owned_and_keeps_data() {
-        let plan = run(Mode::Down, &[("a", 1), ("b", 1)], &[obs("a", true, 1, false), obs("b", true, 1, true), obs("u", false, 1, false)]);
-        let actions: Vec<_> = plan.changes.iter().map(|c| (c.address.name.as_str(), c.action)).collect();
+        let plan = run(
+            Mode::Down,
+            &[("a", 1), ("b", 1)],
+            &[
+                obs("a", true, 1, false),
+                obs("b", true, 1, true),
+                obs("u", false, 1, false),
+            ],
+        );
+        let actions: Vec<_> = plan
+            .changes
+            .iter()
+            .map(|c| (c.address.name.as_str(), c.action))
+            .collect();
         assert_eq!(actions, vec![("a", Action::Delete)]);
         assert_eq!(plan.kept.len(), 1);
         assert_eq!(plan.kept[0].address.name, "b");

@@ -20,7 +20,8 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                     if c.action == Action::Delete {
                         // Reverse edges: whatever needs this resource goes first.
                         let needs_it = other.depends_on.contains(&c.address)
-                            || (other.address.kind != c.address.kind && other.address.kind.depends_on().contains(&c.address.kind));
+                            || (other.address.kind != c.address.kind
+                                && other.address.kind.depends_on().contains(&c.address.kind));
                         other.address != c.address && needs_it
                     } else {
                         other.action != Action::Delete && c.depends_on.contains(&other.address)
@@ -28,7 +29,12 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                 })
                 .map(|(i, _)| i)
                 .collect();
-            Step { address: c.address.clone(), action: c.action, reason: c.reason.clone(), after }
+            Step {
+                address: c.address.clone(),
+                action: c.action,
+                reason: c.reason.clone(),
+                after,
+            }
         })
         .collect()
 }

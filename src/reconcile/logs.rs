@@ -39,7 +39,11 @@ impl ObservedResource for ObservedLogGroup {
     }
 }
 
-pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Result<Vec<ObservedLogGroup>> {
+pub async fn observe(
+    clients: &Clients,
+    stack: &str,
+    desired: &[LogGroup],
+) -> Result<Vec<ObservedLogGroup>> {
     let declared = concurrent(desired, CONCURRENCY, |d| async move {
         let out = clients
             .logs
@@ -47,24 +51,62 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Re
             .log_group_name_prefix(&d.name)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("reading CloudWatch log group ({}): {}", d.name, describe(&e)))?;
-        Ok::<_, anyhow::Error>(out.log_groups().iter().find(|g| g.log_group_name() == Some(d.name.as_str())).cloned())
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "reading CloudWatch log group ({}): {}",
+                    d.name,
+                    describe(&e)
+                )
+            })?;
+        Ok::<_, anyhow::Error>(
+            out.log_groups()
+                .iter()
+                .find(|g| g.log_group_name() == Some(d.name.as_str()))
+                .cloned(),
+        )
     });
     let owned = owned_log_groups(clients, stack);
     let (declared, owned) = tokio::join!(declared, owned);
     let owned = owned?;
     let mut found: BTreeMap<String, ObservedLogGroup> = BTreeMap::new();
-    for g in declared.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
+    for g in declared
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+    {
         let name = g.log_group_name().unwrap_or_default().to_string();
-        let arn = g.arn().map(|a| a.strip_suffix(":*").unwrap_or(a).to_string()).unwrap_or_default();
+        let arn = g
+            .arn()
+            .map(|a| a.strip_suffix(":*").unwrap_or(a).to_string())
+            .unwrap_or_default();
         let tags = owned.get(&name).map(|(_, t)| t.clone()).unwrap_or_default();
-        found.insert(name.clone(), ObservedLogGroup { name, arn, retention_days: g.retention_in_days(), tags });
+        found.insert(
+            name.clone(),
+            ObservedLogGroup {
+                name,
+                arn,
+                retention_days: g.retention_in_days(),
+                tags,
+            },
+        );
     }
     for (name, (arn, tags)) in &owned {
-        found.entry(name.clone()).or_insert_with(|| ObservedLogGroup { name: name.clone(), arn: arn.clone(), retention_days: None, tags: tags.clone() });
+        found
+            .entry(name.clone())
+            .or_insert_with(|| ObservedLogGroup {
+                name: name.clone(),
+                arn: arn.clone(),
+                retention_days: None,
+                tags: tags.clone(),
+            });
     }
     // Declared groups that exist but are not tagged with this stack: read their tags to name the owner.
-    let unowned: Vec<String> = found.keys().filter(|n| !owned.contains_key(*n)).cloned().collect();
+    let unowned: Vec<String> = found
+        .keys()
+        .filter(|n| !owned.contains_key(*n))
+        .cloned()
+        .collect();
     let read = concurrent(unowned, CONCURRENCY, |name| {
         let arn = found[&name].arn.clone();
         async move {
@@ -74,8 +116,20 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Re
                 .resource_arn(&arn)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("reading tags of CloudWatch log group ({name}): {}", describe(&e)))?;
-            Ok::<_, anyhow::Error>((name, out.tags().cloned().unwrap_or_default().into_iter().collect::<Tags>()))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "reading tags of CloudWatch log group ({name}): {}",
+                        describe(&e)
+                    )
+                })?;
+            Ok::<_, anyhow::Error>((
+                name,
+                out.tags()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<Tags>(),
+            ))
         }
     })
     .await;
@@ -89,37 +143,73 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Re
 }
 
 /// Every log group tagged with this stack, by name: (ARN, tags). One query, paginated.
-async fn owned_log_groups(clients: &Clients, stack: &str) -> Result<BTreeMap<String, (String, Tags)>> {
+async fn owned_log_groups(
+    clients: &Clients,
+    stack: &str,
+) -> Result<BTreeMap<String, (String, Tags)>> {
     let pages = clients
         .tagging
         .get_resources()
-        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
+        .tag_filters(
+            TagFilter::builder()
+                .key(MANAGED_BY)
+                .values(MANAGED_BY_VALUE)
+                .build(),
+        )
         .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
         .resource_type_filters("logs")
         .into_paginator()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|e| anyhow::anyhow!("listing this stack's log groups (Resource Groups Tagging API): {}", describe(&e)))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "listing this stack's log groups (Resource Groups Tagging API): {}",
+                describe(&e)
+            )
+        })?;
     let mut owned = BTreeMap::new();
     for mapping in pages.iter().flat_map(|p| p.resource_tag_mapping_list()) {
         let arn = mapping.resource_arn().unwrap_or_default();
-        let Some(name) = log_group_name_from_arn(arn) else { continue };
-        let tags: Tags = mapping.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        owned.insert(name.to_string(), (arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags));
+        let Some(name) = log_group_name_from_arn(arn) else {
+            continue;
+        };
+        let tags: Tags = mapping
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        owned.insert(
+            name.to_string(),
+            (arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags),
+        );
     }
     Ok(owned)
 }
 
 fn fields(d: &LogGroup, o: Option<&ObservedLogGroup>, tags: &Tags) -> FieldDiff {
     let mut f = FieldDiff::default();
-    f.field("retention_days", o.map(|o| o.retention_days), d.retention_days);
+    f.field(
+        "retention_days",
+        o.map(|o| o.retention_days),
+        d.retention_days,
+    );
     f.tags(o.map(|o| &o.tags), tags);
     f
 }
 
-pub fn diff(ctx: &PlanContext, desired: &[LogGroup], observed: &[ObservedLogGroup], plan: &mut Plan) {
-    let spec = ServiceDiff { kind: Kind::LogGroup, desired_name: |d: &LogGroup| &d.name, fields: &fields, replace_on: &[] };
+pub fn diff(
+    ctx: &PlanContext,
+    desired: &[LogGroup],
+    observed: &[ObservedLogGroup],
+    plan: &mut Plan,
+) {
+    let spec = ServiceDiff {
+        kind: Kind::LogGroup,
+        desired_name: |d: &LogGroup| &d.name,
+        fields: &fields,
+        replace_on: &[],
+    };
     diff_kind(ctx, spec, desired, observed, plan);
 }
 
@@ -133,38 +223,83 @@ pub async fn apply(
 ) -> Result<()> {
     let client = &clients.logs;
     let name = &address.name;
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} CloudWatch log group ({name}): {}", describe(e));
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
+        anyhow::anyhow!("{what} CloudWatch log group ({name}): {}", describe(e))
+    };
     match (action, desired) {
         (Action::Delete, _) => match client.delete_log_group().log_group_name(name).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(err("deleting", &e)),
         },
         (Action::Create, Some(d)) => {
             let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
-            client.create_log_group().log_group_name(name).set_tags(Some(tags.into_iter().collect())).send().await.map_err(|e| err("creating", &e))?;
+            client
+                .create_log_group()
+                .log_group_name(name)
+                .set_tags(Some(tags.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| err("creating", &e))?;
             if let Some(days) = d.retention_days {
-                client.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(|e| err("setting retention of", &e))?;
+                client
+                    .put_retention_policy()
+                    .log_group_name(name)
+                    .retention_in_days(days)
+                    .send()
+                    .await
+                    .map_err(|e| err("setting retention of", &e))?;
             }
             Ok(())
         }
         (Action::Update | Action::Replace, Some(d)) => {
-            let Some(o) = observed else { bail!("updating CloudWatch log group ({name}): it was not observed") };
+            let Some(o) = observed else {
+                bail!("updating CloudWatch log group ({name}): it was not observed")
+            };
             match d.retention_days {
                 Some(days) if o.retention_days != Some(days) => {
-                    client.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(|e| err("setting retention of", &e))?;
+                    client
+                        .put_retention_policy()
+                        .log_group_name(name)
+                        .retention_in_days(days)
+                        .send()
+                        .await
+                        .map_err(|e| err("setting retention of", &e))?;
                 }
                 None if o.retention_days.is_some() => {
-                    client.delete_retention_policy().log_group_name(name).send().await.map_err(|e| err("removing retention of", &e))?;
+                    client
+                        .delete_retention_policy()
+                        .log_group_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| err("removing retention of", &e))?;
                 }
                 _ => {}
             }
-            let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
+            let (remove, write) =
+                tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
             if !remove.is_empty() {
-                client.untag_resource().resource_arn(&o.arn).set_tag_keys(Some(remove)).send().await.map_err(|e| err("untagging", &e))?;
+                client
+                    .untag_resource()
+                    .resource_arn(&o.arn)
+                    .set_tag_keys(Some(remove))
+                    .send()
+                    .await
+                    .map_err(|e| err("untagging", &e))?;
             }
             if let Some(write) = write {
-                client.tag_resource().resource_arn(&o.arn).set_tags(Some(write.into_iter().collect())).send().await.map_err(|e| err("tagging", &e))?;
+                client
+                    .tag_resource()
+                    .resource_arn(&o.arn)
+                    .set_tags(Some(write.into_iter().collect()))
+                    .send()
+                    .await
+                    .map_err(|e| err("tagging", &e))?;
             }
             Ok(())
         }
