@@ -5,19 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "containrlab",
-    version,
-    about = "Provision and keep the ContainrLab AWS stack from stack.yaml"
-)]
+#[command(name = "containrlab", version, about = "Provision and keep the ContainrLab AWS stack from stack.yaml")]
 pub struct Cli {
     /// The stack file.
-    #[arg(
-        short = 'f',
-        long = "file",
-        global = true,
-        default_value = "stack.yaml"
-    )]
+    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml")]
     pub file: PathBuf,
     /// AWS region (default: AWS_REGION, then the stack file's `region`, then the profile's).
     #[arg(long, global = true)]

@@ -40,12 +40,7 @@ enum State {
     Failed,
 }
 
-pub async fn execute<F, Fut>(
-    steps: &[Step],
-    parallelism: usize,
-    run: F,
-    mut on_event: impl FnMut(Event<'_>),
-) -> Outcome
+pub async fn execute<F, Fut>(steps: &[Step], parallelism: usize, run: F, mut on_event: impl FnMut(Event<'_>)) -> Outcome
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
@@ -60,8 +55,7 @@ where
                 if running.len() >= parallelism {
                     break;
                 }
-                let ready = state[i] == State::Pending
-                    && steps[i].after.iter().all(|&j| state[j] == State::Done);
+                let ready = state[i] == State::Pending && steps[i].after.iter().all(|&j| state[j] == State::Done);
                 if ready {
                     state[i] = State::Running;
                     on_event(Event::Started(&steps[i]));
@@ -89,9 +83,7 @@ where
             }
         }
     }
-    outcome.not_started = (0..steps.len())
-        .filter(|&i| state[i] == State::Pending)
-        .collect();
+    outcome.not_started = (0..steps.len()).filter(|&i| state[i] == State::Pending).collect();
     outcome
 }
 

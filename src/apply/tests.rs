@@ -15,28 +15,17 @@ fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
         action,
         reason: Reason::Missing,
         fields: vec![],
-        depends_on: depends_on
-            .iter()
-            .map(|d| Address::new(Kind::LogGroup, *d))
-            .collect(),
+        depends_on: depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect(),
         widens_access: false,
     }
 }
 
 fn plan(changes: Vec<ResourceChange>) -> Vec<Step> {
-    order::steps(&Plan {
-        changes,
-        ..Plan::default()
-    })
+    order::steps(&Plan { changes, ..Plan::default() })
 }
 
 /// Runs the steps with a fake that records start/finish order and sleeps `ms` per step.
-async fn run_fake(
-    steps: &[Step],
-    parallelism: usize,
-    fail: Option<&str>,
-    ms: u64,
-) -> (Vec<String>, Outcome, usize) {
+async fn run_fake(steps: &[Step], parallelism: usize, fail: Option<&str>, ms: u64) -> (Vec<String>, Outcome, usize) {
     let log = Mutex::new(Vec::new());
     let active = AtomicUsize::new(0);
     let peak = AtomicUsize::new(0);
@@ -67,9 +56,7 @@ async fn run_fake(
 }
 
 fn position(log: &[String], entry: &str) -> usize {
-    log.iter()
-        .position(|l| l == entry)
-        .unwrap_or_else(|| panic!("{entry} not in {log:?}"))
+    log.iter().position(|l| l == entry).unwrap_or_else(|| panic!("{entry} not in {log:?}"))
 }
 
 #[tokio::test(start_paused = true)]
@@ -87,11 +74,7 @@ async fn a_step_starts_only_after_its_dependencies_finish() {
 
 #[tokio::test(start_paused = true)]
 async fn concurrency_never_exceeds_the_bound_and_independent_steps_overlap() {
-    let steps = plan(
-        (0..6)
-            .map(|i| change(&format!("g{i}"), Action::Create, &[]))
-            .collect(),
-    );
+    let steps = plan((0..6).map(|i| change(&format!("g{i}"), Action::Create, &[])).collect());
     let (_, outcome, peak) = run_fake(&steps, 2, None, 10).await;
     assert_eq!(outcome.done.len(), 6);
     assert_eq!(peak, 2);
@@ -131,9 +114,6 @@ async fn deletes_run_in_reverse_dependency_order() {
 
 #[test]
 fn creates_do_not_wait_for_deletes() {
-    let steps = plan(vec![
-        change("old", Action::Delete, &[]),
-        change("new", Action::Create, &["old"]),
-    ]);
+    let steps = plan(vec![change("old", Action::Delete, &[]), change("new", Action::Create, &["old"])]);
     assert!(steps[1].after.is_empty());
 }

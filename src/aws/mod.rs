@@ -37,77 +37,52 @@ pub struct Aws {
 }
 
 pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(5));
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
-    if let Some(region) = opts
-        .region
-        .clone()
-        .or(env_region)
-        .or_else(|| opts.stack_region.clone())
-    {
+    let env_region =
+        ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
+    if let Some(region) = opts.region.clone().or(env_region).or_else(|| opts.stack_region.clone()) {
         loader = loader.region(Region::new(region));
     }
     let config = loader.load().await;
-    let region = config.region().map(|r| r.to_string()).context(
-        "no AWS region: pass --region, set AWS_REGION, or set `region` in the stack file",
-    )?;
-    Ok(Aws {
-        clients: clients(&config),
-        region,
-    })
+    let region = config
+        .region()
+        .map(|r| r.to_string())
+        .context("no AWS region: pass --region, set AWS_REGION, or set `region` in the stack file")?;
+    Ok(Aws { clients: clients(&config), region })
 }
 
 fn clients(config: &SdkConfig) -> Clients {
     let counter = stats::ApiCallCounter;
     Clients {
-        ecr: aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(config)
-                .interceptor(counter)
-                .build(),
-        ),
-        ssm: aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(config)
-                .interceptor(counter)
-                .build(),
-        ),
+        ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(config).interceptor(counter).build()),
+        ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(config).interceptor(counter).build()),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-            aws_sdk_cloudwatchlogs::config::Builder::from(config)
-                .interceptor(counter)
-                .build(),
+            aws_sdk_cloudwatchlogs::config::Builder::from(config).interceptor(counter).build(),
         ),
         tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
-            aws_sdk_resourcegroupstagging::config::Builder::from(config)
-                .interceptor(counter)
-                .build(),
+            aws_sdk_resourcegroupstagging::config::Builder::from(config).interceptor(counter).build(),
         ),
-        sts: aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(config)
-                .interceptor(counter)
-                .build(),
-        ),
+        sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(config).interceptor(counter).build()),
     }
 }
 
 impl Clients {
     /// The account the credentials belong to, read once per run and shown in the plan header.
     pub async fn account(&self) -> Result<String> {
-        let identity =
-            self.sts.get_caller_identity().send().await.map_err(|e| {
-                anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e))
-            })?;
-        identity
-            .account()
-            .map(str::to_string)
-            .context("STS returned no account id")
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e)))?;
+        identity.account().map(str::to_string).context("STS returned no account id")
     }
 }
 
@@ -117,18 +92,11 @@ pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Runs `f` over `items` with at most `limit` requests in flight, keeping the input order.
-pub async fn concurrent<T, R, F, Fut>(
-    items: impl IntoIterator<Item = T>,
-    limit: usize,
-    f: F,
-) -> Vec<R>
+pub async fn concurrent<T, R, F, Fut>(items: impl IntoIterator<Item = T>, limit: usize, f: F) -> Vec<R>
 where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = R>,
 {
     use futures::stream::StreamExt;
-    futures::stream::iter(items.into_iter().map(f))
-        .buffered(limit.max(1))
-        .collect()
-        .await
+    futures::stream::iter(items.into_iter().map(f)).buffered(limit.max(1)).collect().await
 }

@@ -33,11 +33,7 @@ impl Intercept for ApiCallCounter {
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
             let key = format!("{}:{}", meta.service(), meta.name());
-            *CALLS
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(key)
-                .or_default() += 1;
+            *CALLS.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default() += 1;
         }
         Ok(())
     }
@@ -51,23 +47,14 @@ pub fn snapshot() -> BTreeMap<String, u64> {
 /// Reads are Describe*/List*/Get*; everything else changes something.
 pub fn is_mutating(key: &str) -> bool {
     let op = key.rsplit(':').next().unwrap_or(key);
-    !["Describe", "List", "Get"]
-        .iter()
-        .any(|p| op.starts_with(p))
+    !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
 }
 
 pub fn summary(calls: &BTreeMap<String, u64>) -> String {
     let total: u64 = calls.values().sum();
-    let mutating: u64 = calls
-        .iter()
-        .filter(|(k, _)| is_mutating(k))
-        .map(|(_, v)| v)
-        .sum();
+    let mutating: u64 = calls.iter().filter(|(k, _)| is_mutating(k)).map(|(_, v)| v).sum();
     let detail: Vec<String> = calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!(
-        "API calls: {total} ({mutating} mutating): {}",
-        detail.join(" ")
-    )
+    format!("API calls: {total} ({mutating} mutating): {}", detail.join(" "))
 }
 
 /// Writes the counts to `CONTAINRLAB_API_STATS` when it is set.

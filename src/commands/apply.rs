@@ -4,7 +4,6 @@
 //! with the plan, what was applied and whether the stack converged.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
@@ -16,68 +15,44 @@ use crate::plan::build::Mode;
 use crate::plan::{order, Action, Step};
 
 pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
-    let session = super::plan(cli, mode, args.delete_data).await?;
-    super::print_plan(cli, &session.plan);
-    if let Some(e) = super::conflicts_error(&session.plan) {
+    let planner = super::Planner::new(cli, mode, args.delete_data).await?;
+    let (observed, plan) = planner.plan().await?;
+    super::print_plan(cli, &plan);
+    if let Some(e) = super::conflicts_error(&plan) {
         if cli.json {
-            println!(
-                "{}",
-                json!({ "plan": crate::plan::json::to_value(&session.plan), "applied": false })
-            );
+            println!("{}", json!({ "plan": crate::plan::json::to_value(&plan), "applied": false }));
         }
         return Err(e);
     }
-    if session.plan.is_empty() {
+    if plan.is_empty() {
         if cli.json {
-            println!(
-                "{}",
-                json!({ "plan": crate::plan::json::to_value(&session.plan), "applied": false, "converged": true })
-            );
+            println!("{}", json!({ "plan": crate::plan::json::to_value(&plan), "applied": false, "converged": true }));
         }
         return Ok(0);
     }
     confirm(args.yes, mode)?;
 
-    let steps = order::steps(&session.plan);
+    let steps = order::steps(&plan);
     let started = Instant::now();
-    let session = Arc::new(session);
     let outcome = execute(
         &steps,
         usize::from(args.parallelism),
-        |i| {
-            let (session, step) = (Arc::clone(&session), steps[i].clone());
-            async move {
-                crate::reconcile::apply(
-                    &session.clients,
-                    &session.ctx,
-                    &session.desired,
-                    &session.observed,
-                    &step,
-                )
-                .await
-            }
-        },
+        |i| crate::reconcile::apply(&planner.clients, &planner.ctx, &planner.desired, &observed, &steps[i]),
         report,
     )
     .await;
     let elapsed = started.elapsed();
 
-    let verify = if outcome.succeeded() {
-        Some(super::plan(cli, mode, args.delete_data).await?)
-    } else {
-        None
-    };
-    let remaining = verify.as_ref().map(|v| v.plan.changes.len());
+    // Verify: a converged stack plans no change.
+    let verify = if outcome.succeeded() { Some(planner.plan().await?.1) } else { None };
     if cli.json {
+        let converged = verify.as_ref().is_some_and(|v| v.is_empty());
+        let result = outcome_json(&steps, &outcome);
+        let plan = crate::plan::json::to_value(&plan);
+        let seconds = elapsed.as_secs_f64();
         println!(
             "{}",
-            json!({
-                "plan": crate::plan::json::to_value(&session.plan),
-                "applied": true,
-                "result": outcome_json(&steps, &outcome),
-                "seconds": elapsed.as_secs_f64(),
-                "converged": remaining == Some(0),
-            })
+            json!({ "plan": plan, "applied": true, "result": result, "seconds": seconds, "converged": converged })
         );
     }
     eprintln!("{}", outcome_line(&steps, &outcome, elapsed.as_secs_f64()));
@@ -85,13 +60,8 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
         bail!("{} {}: {e:#}", steps[*i].action.symbol(), steps[*i].address);
     }
     match verify {
-        Some(v) if !v.plan.is_empty() => {
-            let list: Vec<String> = v
-                .plan
-                .changes
-                .iter()
-                .map(|c| format!("{} {}", c.action.symbol(), c.address))
-                .collect();
+        Some(v) if !v.is_empty() => {
+            let list: Vec<String> = v.changes.iter().map(|c| format!("{} {}", c.action.symbol(), c.address)).collect();
             bail!(
                 "the stack did not converge: a fresh plan still has {} change(s):\n  {}",
                 list.len(),
@@ -109,11 +79,7 @@ fn confirm(yes: bool, mode: Mode) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to change AWS without confirmation: stdin is not a terminal, pass --yes");
     }
-    let what = if mode == Mode::Down {
-        "Delete everything listed above"
-    } else {
-        "Apply this plan"
-    };
+    let what = if mode == Mode::Down { "Delete everything listed above" } else { "Apply this plan" };
     eprint!("{what}? Type 'yes' to continue: ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
@@ -139,19 +105,10 @@ fn verb(action: Action, done: bool) -> &'static str {
 
 fn report(event: Event<'_>) {
     match event {
-        Event::Started(s) => eprintln!(
-            "{:>3} {}: {}…",
-            s.action.symbol(),
-            s.address,
-            verb(s.action, false)
-        ),
-        Event::Finished(s, d) => eprintln!(
-            "{:>3} {}: {} in {:.1}s",
-            s.action.symbol(),
-            s.address,
-            verb(s.action, true),
-            d.as_secs_f64()
-        ),
+        Event::Started(s) => eprintln!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
+        Event::Finished(s, d) => {
+            eprintln!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64())
+        }
         Event::Failed(s, e) => eprintln!("  ! {}: failed: {e:#}", s.address),
     }
 }
@@ -160,11 +117,8 @@ fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
     if o.succeeded() {
         return format!("Done: {} step(s) in {seconds:.1}s.", o.done.len());
     }
-    let names = |idx: &mut dyn Iterator<Item = usize>| {
-        idx.map(|i| steps[i].address.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names =
+        |idx: &mut dyn Iterator<Item = usize>| idx.map(|i| steps[i].address.to_string()).collect::<Vec<_>>().join(", ");
     format!(
         "Stopped after a failure: {} done, {} failed ({}), {} not started ({}).",
         o.done.len(),

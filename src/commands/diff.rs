@@ -6,8 +6,8 @@ use crate::cli::Cli;
 use crate::plan::build::Mode;
 
 pub async fn run(cli: &Cli, exit_code: bool) -> Result<i32> {
-    let session = super::plan(cli, Mode::Converge, false).await?;
-    let plan = &session.plan;
+    let (_, plan) = super::Planner::new(cli, Mode::Converge, false).await?.plan().await?;
+    let plan = &plan;
     if cli.json {
         println!("{}", crate::plan::json::to_value(plan));
     }

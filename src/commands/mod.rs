@@ -44,8 +44,7 @@ pub fn init_logging(verbose: u8) {
 }
 
 pub fn style(cli: &Cli) -> Style {
-    let color =
-        !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     Style { color }
 }
 
@@ -53,58 +52,65 @@ pub fn load(cli: &Cli) -> Result<Stack> {
     Ok(config::load(&cli.file)?)
 }
 
-/// Everything a planned command carries from planning to applying.
-pub struct Session {
+/// What planning needs, prepared once per command: the stack, the clients, the account.
+pub struct Planner {
     pub clients: Clients,
     pub ctx: PlanContext,
     pub desired: Desired,
-    pub observed: Observed,
-    pub plan: Plan,
+    region: String,
+    stack_region: Option<String>,
+    /// Read once (STS) on the first plan, concurrently with the first observation.
+    account: tokio::sync::OnceCell<String>,
 }
 
-/// Loads the stack, reads AWS and builds the plan: the one planning path of `diff`, `up`, `down`.
-pub async fn plan(cli: &Cli, mode: Mode, delete_data: bool) -> Result<Session> {
-    let stack = load(cli)?;
-    let desired = config::resolve::resolve(&stack, &|var| std::env::var(var).ok());
-    let stack_region = stack.file.region.clone();
-    let aws = aws::connect(&aws::AwsOptions {
-        region: cli.region.clone(),
-        profile: cli.profile.clone(),
-        endpoint_url: cli.endpoint_url.clone(),
-        stack_region: stack_region.clone(),
-    })
-    .await?;
-    let (account, observed) = tokio::try_join!(
-        aws.clients.account(),
-        reconcile::observe(&aws.clients, &desired)
-    )
-    .context("reading the stack from AWS (nothing was changed)")?;
-    let ctx = PlanContext {
-        stack: desired.stack.clone(),
-        stack_tags: desired.tags.clone(),
-        mode,
-        delete_data,
-    };
-    let mut plan = Plan {
-        stack: desired.stack.clone(),
-        account,
-        region: aws.region.clone(),
-        ..Plan::default()
-    };
-    if let Some(declared) = stack_region.filter(|r| *r != aws.region) {
-        plan.warnings.push(format!(
-            "region {} differs from the stack file's `region: {declared}`",
-            aws.region
-        ));
+impl Planner {
+    /// Loads and resolves the stack file and connects to AWS (no AWS call yet).
+    pub async fn new(cli: &Cli, mode: Mode, delete_data: bool) -> Result<Planner> {
+        let stack = load(cli)?;
+        let mut desired = config::resolve::resolve(&stack, &|var| std::env::var(var).ok());
+        if mode == Mode::Down {
+            // Nothing is desired: every owned resource is a deletion candidate (and is read as one).
+            desired = desired.without_resources();
+        }
+        let stack_region = stack.file.region.clone();
+        let aws = aws::connect(&aws::AwsOptions {
+            region: cli.region.clone(),
+            profile: cli.profile.clone(),
+            endpoint_url: cli.endpoint_url.clone(),
+            stack_region: stack_region.clone(),
+        })
+        .await?;
+        let ctx = PlanContext { stack: desired.stack.clone(), stack_tags: desired.tags.clone(), mode, delete_data };
+        Ok(Planner {
+            clients: aws.clients,
+            ctx,
+            desired,
+            region: aws.region,
+            stack_region,
+            account: Default::default(),
+        })
     }
-    reconcile::diff(&ctx, &desired, &observed, &mut plan)?;
-    Ok(Session {
-        clients: aws.clients,
-        ctx,
-        desired,
-        observed,
-        plan,
-    })
+
+    /// Reads AWS and builds the plan: the one planning path of `diff`, `up`, `down` and the
+    /// verification after applying.
+    pub async fn plan(&self) -> Result<(Observed, Plan)> {
+        let (account, observed) = tokio::try_join!(
+            self.account.get_or_try_init(|| self.clients.account()),
+            reconcile::observe(&self.clients, &self.desired)
+        )
+        .context("reading the stack from AWS (nothing was changed)")?;
+        let mut plan = Plan {
+            stack: self.desired.stack.clone(),
+            account: account.clone(),
+            region: self.region.clone(),
+            ..Plan::default()
+        };
+        if let Some(declared) = self.stack_region.as_ref().filter(|r| **r != self.region) {
+            plan.warnings.push(format!("region {} differs from the stack file's `region: {declared}`", self.region));
+        }
+        reconcile::diff(&self.ctx, &self.desired, &observed, &mut plan)?;
+        Ok((observed, plan))
+    }
 }
 
 /// Prints the plan on stdout (human) unless JSON output was asked for.
@@ -118,6 +124,10 @@ pub fn print_plan(cli: &Cli, plan: &Plan) {
 pub fn conflicts_error(plan: &Plan) -> Option<anyhow::Error> {
     (!plan.conflicts.is_empty()).then(|| {
         let list: Vec<String> = plan.conflicts.iter().map(|c| format!("{} {}", c.address, c.problem)).collect();
-        anyhow::anyhow!("{} resource(s) named in the stack file are not this stack's; nothing was changed:\n  {}", list.len(), list.join("\n  "))
+        anyhow::anyhow!(
+            "{} resource(s) named in the stack file are not this stack's; nothing was changed:\n  {}",
+            list.len(),
+            list.join("\n  ")
+        )
     })
 }

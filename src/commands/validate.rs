@@ -10,12 +10,7 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let counts = [
         ("subnets", f.network.subnets.len()),
         ("security groups", f.security_groups.len()),
-        (
-            "target groups",
-            f.load_balancer
-                .as_ref()
-                .map_or(0, |l| l.target_groups.len()),
-        ),
+        ("target groups", f.load_balancer.as_ref().map_or(0, |l| l.target_groups.len())),
         ("repositories", f.ecr.repositories.len()),
         ("parameters", f.ssm.parameters.len()),
         ("roles", f.iam.roles.len()),
@@ -26,22 +21,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
         ("alarms", f.alarms.len()),
     ];
     if cli.json {
-        let map: serde_json::Map<String, serde_json::Value> = counts
-            .iter()
-            .map(|(k, v)| (k.replace(' ', "_"), (*v).into()))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "valid": true, "stack": f.stack.value, "counts": map })
-        );
+        let map: serde_json::Map<String, serde_json::Value> =
+            counts.iter().map(|(k, v)| (k.replace(' ', "_"), (*v).into())).collect();
+        println!("{}", serde_json::json!({ "valid": true, "stack": f.stack.value, "counts": map }));
     } else {
         let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        println!(
-            "{}: stack `{}` is valid ({}).",
-            stack.path.display(),
-            f.stack.value,
-            parts.join(", ")
-        );
+        println!("{}: stack `{}` is valid ({}).", stack.path.display(), f.stack.value, parts.join(", "));
     }
     Ok(0)
 }

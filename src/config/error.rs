@@ -20,19 +20,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn at(
-        file: &Path,
-        location: Location,
-        key_path: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn at(file: &Path, location: Location, key_path: impl Into<String>, message: impl Into<String>) -> Self {
         let position = (location.line() > 0).then(|| (location.line(), location.column()));
-        ConfigError {
-            file: file.to_path_buf(),
-            position,
-            key_path: key_path.into(),
-            message: message.into(),
-        }
+        ConfigError { file: file.to_path_buf(), position, key_path: key_path.into(), message: message.into() }
     }
 
     pub fn spanned<T>(
@@ -45,12 +35,7 @@ impl ConfigError {
     }
 
     pub fn path(file: &Path, key_path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            file: file.to_path_buf(),
-            position: None,
-            key_path: key_path.into(),
-            message: message.into(),
-        }
+        ConfigError { file: file.to_path_buf(), position: None, key_path: key_path.into(), message: message.into() }
     }
 }
 
@@ -74,11 +59,7 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(
-            f,
-            "{n} problem{} in the stack definition:",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "{n} problem{} in the stack definition:", if n == 1 { "" } else { "s" })?;
         for e in &self.0 {
             writeln!(f, "  {e}")?;
         }

@@ -29,13 +29,8 @@ pub struct Stack {
 }
 
 pub fn load(path: &Path) -> Result<Stack, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError::path(
-            path,
-            "",
-            format!("cannot read the stack file: {e}"),
-        )])
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![ConfigError::path(path, "", format!("cannot read the stack file: {e}"))]))?;
     load_str(path, &text)
 }
 
@@ -56,19 +51,12 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
                 path,
                 &service.task_definition,
                 format!("ecs.services.{name}.task_definition"),
-                format!(
-                    "task definition `{}` is missing or invalid (see above)",
-                    service.task_definition.value
-                ),
+                format!("task definition `{}` is missing or invalid (see above)", service.task_definition.value),
             ));
         }
     }
     if errors.is_empty() {
-        Ok(Stack {
-            path: path.to_path_buf(),
-            file,
-            task_definitions,
-        })
+        Ok(Stack { path: path.to_path_buf(), file, task_definitions })
     } else {
         Err(ConfigErrors(errors))
     }
@@ -76,22 +64,14 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
 
 fn parse(path: &Path, text: &str) -> Result<StackFile, ConfigErrors> {
     serde_saphyr::from_str::<StackFile>(text).map_err(|e| {
-        let position = e
-            .location()
-            .filter(|l| l.line() > 0)
-            .map(|l| (l.line(), l.column()));
+        let position = e.location().filter(|l| l.line() > 0).map(|l| (l.line(), l.column()));
         let plain = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
         let mut message = e.render_with_options(plain);
         // The position is already in front of the message.
         if let Some(at) = message.rfind(" at line ") {
             message.truncate(at);
         }
-        ConfigErrors(vec![ConfigError {
-            file: path.to_path_buf(),
-            position,
-            key_path: String::new(),
-            message,
-        }])
+        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), position, key_path: String::new(), message }])
     })
 }
 
@@ -110,25 +90,14 @@ fn check_service_containers(
                 path,
                 &lb.container,
                 format!("{key}.container"),
-                format!(
-                    "container `{}` is not in {}",
-                    lb.container.value,
-                    td.path.display()
-                ),
+                format!("container `{}` is not in {}", lb.container.value, td.path.display()),
             )),
-            Some((_, ports)) if !ports.contains(&u64::from(lb.port)) => {
-                errors.push(ConfigError::spanned(
-                    path,
-                    &lb.container,
-                    format!("{key}.port"),
-                    format!(
-                        "container `{}` maps no port {} in {}",
-                        lb.container.value,
-                        lb.port,
-                        td.path.display()
-                    ),
-                ))
-            }
+            Some((_, ports)) if !ports.contains(&u64::from(lb.port)) => errors.push(ConfigError::spanned(
+                path,
+                &lb.container,
+                format!("{key}.port"),
+                format!("container `{}` maps no port {} in {}", lb.container.value, lb.port, td.path.display()),
+            )),
             _ => {}
         }
     }

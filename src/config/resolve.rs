@@ -33,18 +33,11 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
             name: name.clone(),
             description: p.description.clone(),
             value: match p.kind {
-                ParameterType::String => ParameterValue::Plain(
-                    p.value
-                        .as_ref()
-                        .map(|v| v.value.clone())
-                        .unwrap_or_default(),
-                ),
+                ParameterType::String => {
+                    ParameterValue::Plain(p.value.as_ref().map(|v| v.value.clone()).unwrap_or_default())
+                }
                 ParameterType::SecureString => {
-                    let env_var = p
-                        .value_from_env
-                        .as_ref()
-                        .map(|v| v.value.clone())
-                        .unwrap_or_default();
+                    let env_var = p.value_from_env.as_ref().map(|v| v.value.clone()).unwrap_or_default();
                     let value = env(&env_var).filter(|v| !v.is_empty()).map(Secret::new);
                     ParameterValue::Secret { env_var, value }
                 }
@@ -55,16 +48,7 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         .logs
         .groups
         .iter()
-        .map(|(name, g)| LogGroup {
-            name: name.clone(),
-            retention_days: g.retention_days.as_ref().map(|d| d.value),
-        })
+        .map(|(name, g)| LogGroup { name: name.clone(), retention_days: g.retention_days.as_ref().map(|d| d.value) })
         .collect();
-    Desired {
-        stack: f.stack.value.clone(),
-        tags: f.tags.clone(),
-        repositories,
-        parameters,
-        log_groups,
-    }
+    Desired { stack: f.stack.value.clone(), tags: f.tags.clone(), repositories, parameters, log_groups }
 }

@@ -58,11 +58,7 @@ pub struct Network {
 }
 
 fn one() -> Sp<u32> {
-    Spanned::new(
-        1,
-        serde_saphyr::Location::UNKNOWN,
-        serde_saphyr::Location::UNKNOWN,
-    )
+    Spanned::new(1, serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,28 +128,20 @@ impl<'de> Deserialize<'de> for PortSpec {
                 f.write_str("a port (443) or a port range (\"8000-8010\")")
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PortSpec, E> {
-                let p =
-                    u16::try_from(v).map_err(|_| E::custom(format!("port {v} is above 65535")))?;
+                let p = u16::try_from(v).map_err(|_| E::custom(format!("port {v} is above 65535")))?;
                 Ok(PortSpec { from: p, to: p })
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PortSpec, E> {
-                u64::try_from(v)
-                    .map_err(|_| E::custom(format!("port {v} is negative")))
-                    .and_then(|v| self.visit_u64(v))
+                u64::try_from(v).map_err(|_| E::custom(format!("port {v} is negative"))).and_then(|v| self.visit_u64(v))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PortSpec, E> {
                 let parse = |s: &str| {
-                    s.trim().parse::<u16>().map_err(|_| {
-                        E::custom(format!(
-                            "`{v}` is not a port or a port range like \"8000-8010\""
-                        ))
-                    })
+                    s.trim()
+                        .parse::<u16>()
+                        .map_err(|_| E::custom(format!("`{v}` is not a port or a port range like \"8000-8010\"")))
                 };
                 match v.split_once('-') {
-                    Some((a, b)) => Ok(PortSpec {
-                        from: parse(a)?,
-                        to: parse(b)?,
-                    }),
+                    Some((a, b)) => Ok(PortSpec { from: parse(a)?, to: parse(b)? }),
                     None => parse(v).map(|p| PortSpec { from: p, to: p }),
                 }
             }

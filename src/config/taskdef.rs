@@ -93,29 +93,13 @@ pub struct TaskDefinitionFile {
 impl TaskDefinitionFile {
     /// `(container name, container ports)` of every container.
     pub fn containers(&self) -> Vec<(String, Vec<u64>)> {
-        let list = self
-            .json
-            .get("containerDefinitions")
-            .and_then(Value::as_array);
+        let list = self.json.get("containerDefinitions").and_then(Value::as_array);
         list.into_iter()
             .flatten()
             .map(|c| {
-                let name = c
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let ports = c
-                    .get("portMappings")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten();
-                (
-                    name,
-                    ports
-                        .filter_map(|p| p.get("containerPort").and_then(Value::as_u64))
-                        .collect(),
-                )
+                let name = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+                let ports = c.get("portMappings").and_then(Value::as_array).into_iter().flatten();
+                (name, ports.filter_map(|p| p.get("containerPort").and_then(Value::as_u64)).collect())
             })
             .collect()
     }
@@ -132,11 +116,7 @@ pub fn load(
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
-            errors.push(ConfigError::path(
-                &path,
-                "",
-                format!("cannot read task definition: {e}"),
-            ));
+            errors.push(ConfigError::path(&path, "", format!("cannot read task definition: {e}")));
             return None;
         }
     };
@@ -149,9 +129,7 @@ pub fn load(
                 file: path,
                 position: Some((e.line() as u64, e.column() as u64)),
                 key_path: String::new(),
-                message: format!(
-                    "malformed JSON: {reason}; expected a RegisterTaskDefinition document"
-                ),
+                message: format!("malformed JSON: {reason}; expected a RegisterTaskDefinition document"),
             });
             return None;
         }
@@ -164,29 +142,19 @@ pub fn load(
 fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigError>) {
     let mut err = |key: String, msg: String| errors.push(ConfigError::path(path, key, msg));
     let Some(top) = json.as_object() else {
-        err(
-            String::new(),
-            "expected a JSON object (the RegisterTaskDefinition shape)".into(),
-        );
+        err(String::new(), "expected a JSON object (the RegisterTaskDefinition shape)".into());
         return;
     };
     for key in top.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())) {
         err(key.clone(), "unknown key for RegisterTaskDefinition".into());
     }
-    if top
-        .get("family")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
+    if top.get("family").and_then(Value::as_str).is_none_or(str::is_empty) {
         err("family".into(), "expected a non-empty string".into());
     }
     let containers = top.get("containerDefinitions").and_then(Value::as_array);
     match containers {
         Some(list) if !list.is_empty() => {}
-        _ => err(
-            "containerDefinitions".into(),
-            "expected a non-empty array of containers".into(),
-        ),
+        _ => err("containerDefinitions".into(), "expected a non-empty array of containers".into()),
     }
     let secret_vars: BTreeSet<&str> = stack
         .ssm
@@ -195,10 +163,7 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
         .filter(|(_, p)| p.kind == ParameterType::SecureString)
         .flat_map(|(name, p)| {
             let short = name.rsplit('/').next().unwrap_or(name);
-            [
-                Some(short),
-                p.value_from_env.as_ref().map(|v| v.value.as_str()),
-            ]
+            [Some(short), p.value_from_env.as_ref().map(|v| v.value.as_str())]
         })
         .flatten()
         .collect();
@@ -209,30 +174,14 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
             continue;
         };
         for key in obj.keys().filter(|k| !CONTAINER_KEYS.contains(&k.as_str())) {
-            err(
-                format!("{base}.{key}"),
-                "unknown key for a container definition".into(),
-            );
+            err(format!("{base}.{key}"), "unknown key for a container definition".into());
         }
         for key in ["name", "image"] {
-            if obj
-                .get(key)
-                .and_then(Value::as_str)
-                .is_none_or(str::is_empty)
-            {
-                err(
-                    format!("{base}.{key}"),
-                    "expected a non-empty string".into(),
-                );
+            if obj.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
+                err(format!("{base}.{key}"), "expected a non-empty string".into());
             }
         }
-        for (j, env) in obj
-            .get("environment")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (j, env) in obj.get("environment").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let name = env.get("name").and_then(Value::as_str).unwrap_or_default();
             if secret_vars.contains(name) {
                 err(
@@ -241,13 +190,7 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
                 );
             }
         }
-        for (j, secret) in obj
-            .get("secrets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (j, secret) in obj.get("secrets").and_then(Value::as_array).into_iter().flatten().enumerate() {
             if secret.get("valueFrom").and_then(Value::as_str).is_none() {
                 err(
                     format!("{base}.secrets[{j}].valueFrom"),
@@ -255,10 +198,7 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
                 );
             }
         }
-        if let Some(group) = container
-            .pointer("/logConfiguration/options/awslogs-group")
-            .and_then(Value::as_str)
-        {
+        if let Some(group) = container.pointer("/logConfiguration/options/awslogs-group").and_then(Value::as_str) {
             if !stack.logs.groups.contains_key(group) {
                 err(
                     format!("{base}.logConfiguration.options.awslogs-group"),
@@ -271,12 +211,7 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
 }
 
 /// Walks every string and checks each `${...}` against the stack file.
-fn check_placeholders(
-    value: &Value,
-    key_path: &str,
-    stack: &StackFile,
-    err: &mut impl FnMut(String, String),
-) {
+fn check_placeholders(value: &Value, key_path: &str, stack: &StackFile, err: &mut impl FnMut(String, String)) {
     match value {
         Value::String(s) => {
             for placeholder in placeholders(s) {
@@ -292,11 +227,7 @@ fn check_placeholders(
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let path = if key_path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{key_path}.{k}")
-                };
+                let path = if key_path.is_empty() { k.clone() } else { format!("{key_path}.{k}") };
                 check_placeholders(v, &path, stack, err);
             }
         }

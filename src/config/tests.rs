@@ -16,10 +16,7 @@ fn checked_in() -> String {
 /// The checked-in stack with `from` replaced by `to` (which must occur).
 fn variant(from: &str, to: &str) -> String {
     let text = checked_in();
-    assert!(
-        text.contains(from),
-        "test setup: `{from}` is not in stack.yaml"
-    );
+    assert!(text.contains(from), "test setup: `{from}` is not in stack.yaml");
     text.replacen(from, to, 1)
 }
 
@@ -61,28 +58,19 @@ fn yaml_syntax_error_names_line_and_column() {
 fn unknown_key_is_rejected_with_the_expected_keys() {
     let errors = errors_of(&variant("  nat_gateways: 1", "  natgateways: 1"));
     assert_one(&errors, "stack.yaml:12:3: ");
-    assert_one(
-        &errors,
-        "unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets",
-    );
+    assert_one(&errors, "unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets");
 }
 
 #[test]
 fn duplicate_key_is_rejected() {
-    let errors = errors_of(&variant(
-        "region: us-east-1\n",
-        "region: us-east-1\nregion: eu-west-1\n",
-    ));
+    let errors = errors_of(&variant("region: us-east-1\n", "region: us-east-1\nregion: eu-west-1\n"));
     assert_one(&errors, "stack.yaml:6:1: ");
     assert_one(&errors, "duplicate mapping key: region");
 }
 
 #[test]
 fn wrong_type_is_rejected() {
-    let errors = errors_of(&variant(
-        "idle_timeout_seconds: 60",
-        "idle_timeout_seconds: sixty",
-    ));
+    let errors = errors_of(&variant("idle_timeout_seconds: 60", "idle_timeout_seconds: sixty"));
     assert_one(&errors, "stack.yaml:49:25: ");
     assert_one(&errors, "u32");
 }
@@ -90,27 +78,27 @@ fn wrong_type_is_rejected() {
 #[test]
 fn bad_cidr_is_rejected_with_position_and_example() {
     let errors = errors_of(&variant("vpc_cidr: 10.0.0.0/16", "vpc_cidr: 10.0.0.0/33"));
-    assert_one(&errors, "stack.yaml:11:13: network.vpc_cidr: `10.0.0.0/33` is not a valid IPv4 CIDR (expected e.g. 10.0.0.0/16)");
-    let errors = errors_of(&variant("cidr: 10.0.1.0/24", "cidr: 10.0.1.7/24"));
     assert_one(
         &errors,
-        "network.subnets.public-b.cidr: `10.0.1.7/24` is not a valid IPv4 CIDR",
+        "stack.yaml:11:13: network.vpc_cidr: `10.0.0.0/33` is not a valid IPv4 CIDR (expected e.g. 10.0.0.0/16)",
     );
+    let errors = errors_of(&variant("cidr: 10.0.1.0/24", "cidr: 10.0.1.7/24"));
+    assert_one(&errors, "network.subnets.public-b.cidr: `10.0.1.7/24` is not a valid IPv4 CIDR");
 }
 
 #[test]
 fn subnet_outside_the_vpc_is_rejected() {
     let errors = errors_of(&variant("cidr: 10.0.1.0/24", "cidr: 10.1.1.0/24"));
-    assert_one(
-        &errors,
-        "network.subnets.public-b.cidr: `10.1.1.0/24` is outside the VPC 10.0.0.0/16",
-    );
+    assert_one(&errors, "network.subnets.public-b.cidr: `10.1.1.0/24` is outside the VPC 10.0.0.0/16");
 }
 
 #[test]
 fn overlapping_subnets_are_rejected() {
     let errors = errors_of(&variant("cidr: 10.0.11.0/24", "cidr: 10.0.10.128/25"));
-    assert_one(&errors, "stack.yaml:17:70: network.subnets.private-b.cidr: `10.0.10.128/25` overlaps subnet `private-a` (10.0.10.0/24)");
+    assert_one(
+        &errors,
+        "stack.yaml:17:70: network.subnets.private-b.cidr: `10.0.10.128/25` overlaps subnet `private-a` (10.0.10.0/24)",
+    );
 }
 
 #[test]
@@ -136,28 +124,20 @@ fn world_ssh_needs_an_explicit_override() {
     let open = "      - { protocol: tcp, ports: 22, cidr: 0.0.0.0/0 }\n    egress:\n      - { protocol: all, cidr: 0.0.0.0/0, description: Outbound through the NAT gateway }\n\nload_balancer:";
     let from = "    egress:\n      - { protocol: all, cidr: 0.0.0.0/0, description: Outbound through the NAT gateway }\n\nload_balancer:";
     let errors = errors_of(&variant(from, open));
-    assert_one(
-        &errors,
-        "security_groups.runner-sg.ingress[2]: opens SSH (22) to the whole internet",
-    );
-    let allowed = open.replace(
-        "cidr: 0.0.0.0/0 }",
-        "cidr: 0.0.0.0/0, allow_public_ssh: true }",
-    );
+    assert_one(&errors, "security_groups.runner-sg.ingress[2]: opens SSH (22) to the whole internet");
+    let allowed = open.replace("cidr: 0.0.0.0/0 }", "cidr: 0.0.0.0/0, allow_public_ssh: true }");
     assert!(errors_of(&variant(from, &allowed)).is_empty());
 }
 
 #[test]
 fn secret_written_inline_is_rejected_without_echoing_it() {
-    let errors = errors_of(&variant(
-        "      value_from_env: CONTAINRLAB_GEMINI_API_KEY",
-        "      value: AIzaSy-not-a-real-key",
-    ));
-    assert_one(&errors, "ssm.parameters./containrlab/GEMINI_API_KEY.value: a SecureString value must not be written in the stack file");
-    assert!(
-        errors.iter().all(|e| !e.contains("AIzaSy-not-a-real-key")),
-        "the value was echoed: {errors:?}"
+    let errors =
+        errors_of(&variant("      value_from_env: CONTAINRLAB_GEMINI_API_KEY", "      value: AIzaSy-not-a-real-key"));
+    assert_one(
+        &errors,
+        "ssm.parameters./containrlab/GEMINI_API_KEY.value: a SecureString value must not be written in the stack file",
     );
+    assert!(errors.iter().all(|e| !e.contains("AIzaSy-not-a-real-key")), "the value was echoed: {errors:?}");
 }
 
 #[test]
@@ -166,67 +146,52 @@ fn bad_log_retention_is_rejected() {
         "/ecs/containrlab-web:    { retention_days: 7 }",
         "/ecs/containrlab-web:    { retention_days: 8 }",
     ));
-    assert_one(&errors, "logs.groups./ecs/containrlab-web.retention_days: 8 is not a retention CloudWatch Logs accepts");
+    assert_one(
+        &errors,
+        "logs.groups./ecs/containrlab-web.retention_days: 8 is not a retention CloudWatch Logs accepts",
+    );
 }
 
 /// A stack in a temporary directory with the given task definition for the Fargate service.
 fn with_task_definition(json: Option<&str>) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("task-definitions")).expect("mkdir");
-    let runner =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-runner.json");
-    std::fs::copy(
-        runner,
-        dir.path().join("task-definitions/containrlab-runner.json"),
-    )
-    .expect("copy");
+    let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-runner.json");
+    std::fs::copy(runner, dir.path().join("task-definitions/containrlab-runner.json")).expect("copy");
     if let Some(json) = json {
-        std::fs::write(
-            dir.path().join("task-definitions/containrlab-task.json"),
-            json,
-        )
-        .expect("write");
+        std::fs::write(dir.path().join("task-definitions/containrlab-task.json"), json).expect("write");
     }
     errors_at(&dir.path().join("stack.yaml"), &checked_in())
 }
 
 fn task_json(from: &str, to: &str) -> String {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-task.json"),
-    )
-    .expect("read");
-    assert!(
-        text.contains(from),
-        "test setup: `{from}` is not in containrlab-task.json"
-    );
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-task.json"))
+            .expect("read");
+    assert!(text.contains(from), "test setup: `{from}` is not in containrlab-task.json");
     text.replacen(from, to, 1)
 }
 
 #[test]
 fn missing_task_definition_file_is_rejected() {
     let errors = with_task_definition(None);
-    assert_one(
-        &errors,
-        "containrlab-task.json: cannot read task definition",
-    );
+    assert_one(&errors, "containrlab-task.json: cannot read task definition");
     assert_one(&errors, "ecs.services.containrlab-service.task_definition: task definition `task-definitions/containrlab-task.json` is missing or invalid");
 }
 
 #[test]
 fn malformed_task_definition_json_names_line_and_column() {
-    let errors = with_task_definition(Some(&task_json(
-        "\"essential\": true,",
-        "\"essential\": true,,",
-    )));
-    assert_one(&errors, "containrlab-task.json:14:25: malformed JSON: key must be a string; expected a RegisterTaskDefinition document");
+    let errors = with_task_definition(Some(&task_json("\"essential\": true,", "\"essential\": true,,")));
+    assert_one(
+        &errors,
+        "containrlab-task.json:14:25: malformed JSON: key must be a string; expected a RegisterTaskDefinition document",
+    );
 }
 
 #[test]
 fn undefined_repository_in_a_task_definition_is_rejected() {
-    let errors = with_task_definition(Some(&task_json(
-        "${repository:containrlab-web}",
-        "${repository:containrlab-frontend}",
-    )));
+    let errors =
+        with_task_definition(Some(&task_json("${repository:containrlab-web}", "${repository:containrlab-frontend}")));
     assert_one(&errors, "containerDefinitions[1].image: ${repository:containrlab-frontend}: repository `containrlab-frontend` is not defined under ecr.repositories");
 }
 
@@ -245,10 +210,7 @@ fn unknown_placeholder_and_unknown_key_are_rejected() {
         "\"essential\": true,",
         "\"essential\": true, \"imagePullPolicy\": \"${pull_policy}\",",
     )));
-    assert_one(
-        &errors,
-        "containerDefinitions[0].imagePullPolicy: unknown key for a container definition",
-    );
+    assert_one(&errors, "containerDefinitions[0].imagePullPolicy: unknown key for a container definition");
     assert_one(&errors, "unknown placeholder `${pull_policy}`");
 }
 
@@ -264,9 +226,6 @@ fn secret_as_plain_environment_variable_is_rejected() {
 
 #[test]
 fn container_named_by_a_service_must_exist() {
-    let errors = errors_of(&variant(
-        "container: web, port: 3000",
-        "container: frontend, port: 3000",
-    ));
+    let errors = errors_of(&variant("container: web, port: 3000", "container: frontend, port: 3000"));
     assert_one(&errors, "ecs.services.containrlab-service.load_balancers[1].container: container `frontend` is not in");
 }

@@ -12,10 +12,8 @@ use super::error::ConfigError;
 use super::schema::*;
 
 /// CloudWatch Logs accepts only these retention periods (days).
-pub const LOG_RETENTION_DAYS: &[i32] = &[
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const LOG_RETENTION_DAYS: &[i32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 pub struct Checker<'a> {
     pub file: &'a Path,
@@ -24,20 +22,15 @@ pub struct Checker<'a> {
 
 impl Checker<'_> {
     fn err<T>(&mut self, field: &Sp<T>, key_path: impl Into<String>, message: impl Into<String>) {
-        self.errors
-            .push(ConfigError::spanned(self.file, field, key_path, message));
+        self.errors.push(ConfigError::spanned(self.file, field, key_path, message));
     }
     fn err_path(&mut self, key_path: impl Into<String>, message: impl Into<String>) {
-        self.errors
-            .push(ConfigError::path(self.file, key_path, message));
+        self.errors.push(ConfigError::path(self.file, key_path, message));
     }
 }
 
 pub fn validate_stack(file: &Path, stack: &StackFile) -> Vec<ConfigError> {
-    let mut c = Checker {
-        file,
-        errors: Vec::new(),
-    };
+    let mut c = Checker { file, errors: Vec::new() };
     check_stack_name(&mut c, &stack.stack);
     check_network(&mut c, &stack.network);
     check_security_groups(&mut c, stack);
@@ -55,18 +48,12 @@ pub fn validate_stack(file: &Path, stack: &StackFile) -> Vec<ConfigError> {
 fn check_stack_name(c: &mut Checker, name: &Sp<String>) {
     let ok = !name.value.is_empty()
         && name.value.len() <= 32
-        && name
-            .value
-            .chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+        && name.value.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
     if !ok {
         c.err(
             name,
             "stack",
-            format!(
-                "`{}` is not a valid stack name: expected 1-32 letters, digits or '-'",
-                name.value
-            ),
+            format!("`{}` is not a valid stack name: expected 1-32 letters, digits or '-'", name.value),
         );
     }
 }
@@ -84,10 +71,7 @@ fn check_network(c: &mut Checker, net: &Network) {
             c.err(
                 &net.vpc_cidr,
                 "network.vpc_cidr",
-                format!(
-                    "`{}`: a VPC CIDR must be between /16 and /28",
-                    net.vpc_cidr.value
-                ),
+                format!("`{}`: a VPC CIDR must be between /16 and /28", net.vpc_cidr.value),
             );
             None
         }
@@ -95,10 +79,7 @@ fn check_network(c: &mut Checker, net: &Network) {
             c.err(
                 &net.vpc_cidr,
                 "network.vpc_cidr",
-                format!(
-                    "`{}` is not a valid IPv4 CIDR (expected e.g. 10.0.0.0/16)",
-                    net.vpc_cidr.value
-                ),
+                format!("`{}` is not a valid IPv4 CIDR (expected e.g. 10.0.0.0/16)", net.vpc_cidr.value),
             );
             None
         }
@@ -110,57 +91,42 @@ fn check_network(c: &mut Checker, net: &Network) {
             c.err(
                 &subnet.cidr,
                 path,
-                format!(
-                    "`{}` is not a valid IPv4 CIDR (expected e.g. 10.0.1.0/24)",
-                    subnet.cidr.value
-                ),
+                format!("`{}` is not a valid IPv4 CIDR (expected e.g. 10.0.1.0/24)", subnet.cidr.value),
             );
             continue;
         };
         if let Some(vpc) = vpc {
             if !vpc.contains(&cidr) {
-                c.err(
-                    &subnet.cidr,
-                    &path,
-                    format!("`{cidr}` is outside the VPC {vpc}"),
-                );
+                c.err(&subnet.cidr, &path, format!("`{cidr}` is outside the VPC {vpc}"));
             }
         }
         if !(16..=28).contains(&cidr.prefix_len()) {
-            c.err(
-                &subnet.cidr,
-                &path,
-                format!("`{cidr}`: a subnet CIDR must be between /16 and /28"),
-            );
+            c.err(&subnet.cidr, &path, format!("`{cidr}`: a subnet CIDR must be between /16 and /28"));
         }
         for (other, other_cidr) in &seen {
             if overlaps(cidr, *other_cidr) {
-                c.err(
-                    &subnet.cidr,
-                    &path,
-                    format!("`{cidr}` overlaps subnet `{other}` ({other_cidr})"),
-                );
+                c.err(&subnet.cidr, &path, format!("`{cidr}` overlaps subnet `{other}` ({other_cidr})"));
             }
         }
         seen.push((name, cidr));
     }
     let azs = |tier| {
-        net.subnets
-            .values()
-            .filter(|s| s.tier == tier)
-            .map(|s| s.availability_zone.as_str())
-            .collect::<BTreeSet<_>>()
+        net.subnets.values().filter(|s| s.tier == tier).map(|s| s.availability_zone.as_str()).collect::<BTreeSet<_>>()
     };
     let (public, private) = (azs(SubnetTier::Public), azs(SubnetTier::Private));
     if public.is_empty() || private.is_empty() {
-        c.err_path(
-            "network.subnets",
-            "expected at least one public and one private subnet",
-        );
+        c.err_path("network.subnets", "expected at least one public and one private subnet");
     }
     let nat = net.nat_gateways.value as usize;
     if nat == 0 || nat > public.len().max(1) {
-        c.err(&net.nat_gateways, "network.nat_gateways", format!("{nat} NAT gateways: expected 1 to {} (one per availability zone with a public subnet)", public.len().max(1)));
+        c.err(
+            &net.nat_gateways,
+            "network.nat_gateways",
+            format!(
+                "{nat} NAT gateways: expected 1 to {} (one per availability zone with a public subnet)",
+                public.len().max(1)
+            ),
+        );
     }
 }
 
@@ -172,13 +138,7 @@ fn check_security_groups(c: &mut Checker, stack: &StackFile) {
     for (name, group) in &stack.security_groups {
         for (direction, rules) in [("ingress", &group.ingress), ("egress", &group.egress)] {
             for (i, rule) in rules.iter().enumerate() {
-                check_rule(
-                    c,
-                    stack,
-                    &format!("security_groups.{name}.{direction}[{i}]"),
-                    direction == "ingress",
-                    rule,
-                );
+                check_rule(c, stack, &format!("security_groups.{name}.{direction}[{i}]"), direction == "ingress", rule);
             }
         }
     }
@@ -190,17 +150,10 @@ fn check_rule(c: &mut Checker, stack: &StackFile, path: &str, ingress: bool, rul
             c.err(
                 g,
                 format!("{path}.security_group"),
-                format!(
-                    "security group `{}` is not defined under security_groups",
-                    g.value
-                ),
+                format!("security group `{}` is not defined under security_groups", g.value),
             );
         }
-        (Some(cidr), Some(_)) => c.err(
-            cidr,
-            path,
-            "a rule names either `cidr` or `security_group`, not both",
-        ),
+        (Some(cidr), Some(_)) => c.err(cidr, path, "a rule names either `cidr` or `security_group`, not both"),
         (None, None) => c.err_path(path, "a rule needs a peer: `cidr` or `security_group`"),
         _ => {}
     }
@@ -209,35 +162,23 @@ fn check_rule(c: &mut Checker, stack: &StackFile, path: &str, ingress: bool, rul
             c.err(
                 cidr,
                 format!("{path}.cidr"),
-                format!(
-                    "`{}` is not a valid IPv4 CIDR (expected e.g. 0.0.0.0/0)",
-                    cidr.value
-                ),
+                format!("`{}` is not a valid IPv4 CIDR (expected e.g. 0.0.0.0/0)", cidr.value),
             );
         }
     }
     match (&rule.protocol, &rule.ports) {
-        (Protocol::All, Some(p)) => c.err(
-            p,
-            format!("{path}.ports"),
-            "`protocol: all` covers every port; remove `ports`",
-        ),
-        (Protocol::Tcp | Protocol::Udp, None) => c.err_path(
-            path,
-            "expected `ports` (443 or \"8000-8010\") for tcp and udp rules",
-        ),
-        (_, Some(p)) if p.value.from > p.value.to => c.err(
-            p,
-            format!("{path}.ports"),
-            format!("range {}-{} is reversed", p.value.from, p.value.to),
-        ),
+        (Protocol::All, Some(p)) => {
+            c.err(p, format!("{path}.ports"), "`protocol: all` covers every port; remove `ports`")
+        }
+        (Protocol::Tcp | Protocol::Udp, None) => {
+            c.err_path(path, "expected `ports` (443 or \"8000-8010\") for tcp and udp rules")
+        }
+        (_, Some(p)) if p.value.from > p.value.to => {
+            c.err(p, format!("{path}.ports"), format!("range {}-{} is reversed", p.value.from, p.value.to))
+        }
         _ => {}
     }
-    let world = rule.cidr.as_ref().is_some_and(|c| {
-        c.value
-            .parse::<Ipv4Net>()
-            .is_ok_and(|n| n.prefix_len() == 0)
-    });
+    let world = rule.cidr.as_ref().is_some_and(|c| c.value.parse::<Ipv4Net>().is_ok_and(|n| n.prefix_len() == 0));
     let covers_ssh = match (&rule.protocol, &rule.ports) {
         (Protocol::All, _) => true,
         (Protocol::Tcp, Some(p)) => p.value.from <= 22 && 22 <= p.value.to,
@@ -254,10 +195,7 @@ fn check_group_refs(c: &mut Checker, stack: &StackFile, path: &str, groups: &[Sp
             c.err(
                 g,
                 format!("{path}[{i}]"),
-                format!(
-                    "security group `{}` is not defined under security_groups",
-                    g.value
-                ),
+                format!("security group `{}` is not defined under security_groups", g.value),
             );
         }
     }
@@ -267,17 +205,9 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
     let Some(lb) = &stack.load_balancer else {
         return;
     };
-    check_group_refs(
-        c,
-        stack,
-        "load_balancer.security_groups",
-        &lb.security_groups,
-    );
+    check_group_refs(c, stack, "load_balancer.security_groups", &lb.security_groups);
     if lb.name.len() > 32 {
-        c.err_path(
-            "load_balancer.name",
-            format!("`{}` is longer than 32 characters", lb.name),
-        );
+        c.err_path("load_balancer.name", format!("`{}` is longer than 32 characters", lb.name));
     }
     let mut priorities = BTreeSet::new();
     for (i, rule) in lb.rules.iter().enumerate() {
@@ -286,28 +216,19 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
             c.err(
                 &rule.target_group,
                 format!("{path}.target_group"),
-                format!(
-                    "target group `{}` is not defined under load_balancer.target_groups",
-                    rule.target_group.value
-                ),
+                format!("target group `{}` is not defined under load_balancer.target_groups", rule.target_group.value),
             );
         }
         if !(1..=50000).contains(&rule.priority) || !priorities.insert(rule.priority) {
             c.err_path(
                 format!("{path}.priority"),
-                format!(
-                    "priority {} must be unique and within 1-50000",
-                    rule.priority
-                ),
+                format!("priority {} must be unique and within 1-50000", rule.priority),
             );
         }
     }
     for (name, tg) in &lb.target_groups {
         if name.len() > 32 {
-            c.err_path(
-                format!("load_balancer.target_groups.{name}"),
-                "a target group name is at most 32 characters",
-            );
+            c.err_path(format!("load_balancer.target_groups.{name}"), "a target group name is at most 32 characters");
         }
         if !tg.health_check.path.starts_with('/') {
             c.err_path(
@@ -317,10 +238,7 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
         }
     }
     if lb.https_listener.is_some() && stack.certificate.is_none() {
-        c.err_path(
-            "load_balancer.https_listener",
-            "an HTTPS listener needs a `certificate` section",
-        );
+        c.err_path("load_balancer.https_listener", "an HTTPS listener needs a `certificate` section");
     }
 }
 
@@ -331,10 +249,7 @@ fn check_dns(c: &mut Checker, stack: &StackFile) {
             c.err(
                 &record.alias,
                 format!("dns.records[{i}].alias"),
-                format!(
-                    "`{}`: the only alias target is `load_balancer`",
-                    record.alias.value
-                ),
+                format!("`{}`: the only alias target is `load_balancer`", record.alias.value),
             );
         } else if stack.load_balancer.is_none() {
             c.err(
@@ -349,9 +264,7 @@ fn check_dns(c: &mut Checker, stack: &StackFile) {
 fn check_ecr(c: &mut Checker, ecr: &Ecr) {
     for (name, repo) in &ecr.repositories {
         let valid = (2..=256).contains(&name.len())
-            && name
-                .chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._/-".contains(ch))
+            && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._/-".contains(ch))
             && name.starts_with(|ch: char| ch.is_ascii_alphanumeric());
         if !valid {
             c.err_path(
@@ -361,11 +274,7 @@ fn check_ecr(c: &mut Checker, ecr: &Ecr) {
         }
         if let Some(keep) = &repo.keep_last_images {
             if keep.value == 0 {
-                c.err(
-                    keep,
-                    format!("ecr.repositories.{name}.keep_last_images"),
-                    "expected at least 1",
-                );
+                c.err(keep, format!("ecr.repositories.{name}.keep_last_images"), "expected at least 1");
             }
         }
     }
@@ -384,10 +293,15 @@ fn check_ssm(c: &mut Checker, ssm: &Ssm) {
                     c.err(v, format!("{path}.value"), "a SecureString value must not be written in the stack file; name the environment variable that supplies it with `value_from_env`");
                 }
                 match &p.value_from_env {
-                    None => c.err_path(&path, "a SecureString needs `value_from_env`: the environment variable that supplies its value"),
-                    Some(var) if !is_env_name(&var.value) => {
-                        c.err(var, format!("{path}.value_from_env"), format!("`{}` is not an environment variable name", var.value))
-                    }
+                    None => c.err_path(
+                        &path,
+                        "a SecureString needs `value_from_env`: the environment variable that supplies its value",
+                    ),
+                    Some(var) if !is_env_name(&var.value) => c.err(
+                        var,
+                        format!("{path}.value_from_env"),
+                        format!("`{}` is not an environment variable name", var.value),
+                    ),
                     _ => {}
                 }
             }
@@ -396,7 +310,11 @@ fn check_ssm(c: &mut Checker, ssm: &Ssm) {
                     c.err_path(&path, "a String parameter needs `value`");
                 }
                 if let Some(var) = &p.value_from_env {
-                    c.err(var, format!("{path}.value_from_env"), "`value_from_env` is for SecureString parameters; write a String's `value` in the file");
+                    c.err(
+                        var,
+                        format!("{path}.value_from_env"),
+                        "`value_from_env` is for SecureString parameters; write a String's `value` in the file",
+                    );
                 }
             }
         }
@@ -436,20 +354,12 @@ fn check_ecs(c: &mut Checker, stack: &StackFile) {
             continue;
         };
         let path = format!("ecs.clusters.{name}.ec2_capacity");
-        check_group_refs(
-            c,
-            stack,
-            &format!("{path}.security_groups"),
-            &cap.security_groups,
-        );
+        check_group_refs(c, stack, &format!("{path}.security_groups"), &cap.security_groups);
         match stack.iam.roles.get(&cap.instance_role.value) {
             None => c.err(
                 &cap.instance_role,
                 format!("{path}.instance_role"),
-                format!(
-                    "role `{}` is not defined under iam.roles",
-                    cap.instance_role.value
-                ),
+                format!("role `{}` is not defined under iam.roles", cap.instance_role.value),
             ),
             Some(r) if !r.instance_profile => c.err(
                 &cap.instance_role,
@@ -468,40 +378,22 @@ fn check_ecs(c: &mut Checker, stack: &StackFile) {
             None => c.err(
                 &svc.cluster,
                 format!("{path}.cluster"),
-                format!(
-                    "cluster `{}` is not defined under ecs.clusters",
-                    svc.cluster.value
-                ),
+                format!("cluster `{}` is not defined under ecs.clusters", svc.cluster.value),
             ),
             Some(cl) if svc.launch_type == LaunchType::Ec2 && cl.ec2_capacity.is_none() => c.err(
                 &svc.cluster,
                 format!("{path}.cluster"),
-                format!(
-                    "an EC2 service needs a cluster with `ec2_capacity`; `{}` has none",
-                    svc.cluster.value
-                ),
+                format!("an EC2 service needs a cluster with `ec2_capacity`; `{}` has none", svc.cluster.value),
             ),
             _ => {}
         }
-        check_group_refs(
-            c,
-            stack,
-            &format!("{path}.security_groups"),
-            &svc.security_groups,
-        );
-        if svc.launch_type == LaunchType::Fargate
-            && (svc.subnet_tier.is_none() || svc.security_groups.is_empty())
-        {
-            c.err_path(
-                &path,
-                "a Fargate service needs `subnet_tier` and `security_groups` (awsvpc networking)",
-            );
+        check_group_refs(c, stack, &format!("{path}.security_groups"), &svc.security_groups);
+        if svc.launch_type == LaunchType::Fargate && (svc.subnet_tier.is_none() || svc.security_groups.is_empty()) {
+            c.err_path(&path, "a Fargate service needs `subnet_tier` and `security_groups` (awsvpc networking)");
         }
         for (i, lb) in svc.load_balancers.iter().enumerate() {
-            let known = stack
-                .load_balancer
-                .as_ref()
-                .is_some_and(|l| l.target_groups.contains_key(&lb.target_group.value));
+            let known =
+                stack.load_balancer.as_ref().is_some_and(|l| l.target_groups.contains_key(&lb.target_group.value));
             if !known {
                 c.err(
                     &lb.target_group,
@@ -520,40 +412,34 @@ fn check_logs(c: &mut Checker, logs: &Logs) {
     for (name, group) in &logs.groups {
         if let Some(days) = &group.retention_days {
             if !LOG_RETENTION_DAYS.contains(&days.value) {
-                c.err(days, format!("logs.groups.{name}.retention_days"), format!("{} is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, … 3653)", days.value));
+                c.err(
+                    days,
+                    format!("logs.groups.{name}.retention_days"),
+                    format!(
+                        "{} is not a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, … 3653)",
+                        days.value
+                    ),
+                );
             }
         }
     }
 }
 
 fn check_alarms(c: &mut Checker, stack: &StackFile) {
-    const COMPARISONS: &[&str] = &[
-        "GreaterThanThreshold",
-        "GreaterThanOrEqualToThreshold",
-        "LessThanThreshold",
-        "LessThanOrEqualToThreshold",
-    ];
+    const COMPARISONS: &[&str] =
+        &["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"];
     for (name, alarm) in &stack.alarms {
         let path = format!("alarms.{name}");
         if !COMPARISONS.contains(&alarm.comparison.as_str()) {
             c.err_path(
                 format!("{path}.comparison"),
-                format!(
-                    "`{}`: expected one of {}",
-                    alarm.comparison,
-                    COMPARISONS.join(", ")
-                ),
+                format!("`{}`: expected one of {}", alarm.comparison, COMPARISONS.join(", ")),
             );
         }
-        if alarm.period_seconds < 10
-            || (alarm.period_seconds > 30 && alarm.period_seconds % 60 != 0)
-        {
+        if alarm.period_seconds < 10 || (alarm.period_seconds > 30 && alarm.period_seconds % 60 != 0) {
             c.err_path(
                 format!("{path}.period_seconds"),
-                format!(
-                    "{}: expected 10, 20, 30 or a multiple of 60",
-                    alarm.period_seconds
-                ),
+                format!("{}: expected 10, 20, 30 or a multiple of 60", alarm.period_seconds),
             );
         }
         for (dim, value) in &alarm.dimensions {

@@ -69,15 +69,10 @@ impl FieldDiff {
     /// ownership tags (the same on every resource) are left out to keep the plan readable.
     pub fn tags(&mut self, before: Option<&Tags>, after: &Tags) {
         let Some(before) = before else {
-            let shown: Vec<_> = after
-                .iter()
-                .filter(|(k, _)| !crate::model::tags::is_ownership(k))
-                .collect();
+            let shown: Vec<_> = after.iter().filter(|(k, _)| !crate::model::tags::is_ownership(k)).collect();
             if !shown.is_empty() {
-                let map: serde_json::Map<String, Value> = shown
-                    .into_iter()
-                    .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
-                    .collect();
+                let map: serde_json::Map<String, Value> =
+                    shown.into_iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
                 self.changes.push(FieldChange {
                     path: "tags".into(),
                     before: None,
@@ -89,11 +84,7 @@ impl FieldDiff {
         let before = crate::model::tags::comparable(before);
         let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         for key in keys {
-            self.field(
-                &format!("tags.{key}"),
-                Some(before.get(key).cloned()),
-                after.get(key).cloned(),
-            );
+            self.field(&format!("tags.{key}"), Some(before.get(key).cloned()), after.get(key).cloned());
         }
     }
 }
@@ -116,21 +107,12 @@ mod tests {
 
     #[test]
     fn tag_changes_are_per_key_and_ignore_aws_tags() {
-        let before: Tags = [("aws:x", "1"), ("Team", "a"), ("Old", "z")]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let after: Tags = [("Team", "b")]
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let before: Tags =
+            [("aws:x", "1"), ("Team", "a"), ("Old", "z")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let after: Tags = [("Team", "b")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         let mut d = FieldDiff::default();
         d.tags(Some(&before), &after);
-        let paths: Vec<_> = d
-            .changes
-            .iter()
-            .map(|c| (c.path.as_str(), c.after.is_some()))
-            .collect();
+        let paths: Vec<_> = d.changes.iter().map(|c| (c.path.as_str(), c.after.is_some())).collect();
         assert_eq!(paths, vec![("tags.Old", false), ("tags.Team", true)]);
     }
 }

@@ -41,9 +41,7 @@ impl LifecyclePolicy {
             let count = sel.get("countType")?.as_str()? == "imageCountMoreThan";
             let expire = rule.pointer("/action/type")?.as_str()? == "expire";
             let n = sel.get("countNumber")?.as_u64()?;
-            (any && count && expire)
-                .then(|| u32::try_from(n).ok())
-                .flatten()
+            (any && count && expire).then(|| u32::try_from(n).ok()).flatten()
         });
         match (keep_last, parsed) {
             (Some(n), _) => LifecyclePolicy::KeepLast(n),
@@ -74,19 +72,13 @@ mod tests {
     #[test]
     fn our_own_policy_reads_back_as_keep_last() {
         let text = ecr_keep_last_policy(10).to_string();
-        assert_eq!(
-            LifecyclePolicy::from_text(&text),
-            LifecyclePolicy::KeepLast(10)
-        );
+        assert_eq!(LifecyclePolicy::from_text(&text), LifecyclePolicy::KeepLast(10));
     }
 
     #[test]
     fn reformatted_policy_without_description_is_still_keep_last() {
         let text = r#"{ "rules" : [ { "rulePriority":1, "selection":{"countNumber":5,"countType":"imageCountMoreThan","tagStatus":"any"}, "action":{"type":"expire"} } ] }"#;
-        assert_eq!(
-            LifecyclePolicy::from_text(text),
-            LifecyclePolicy::KeepLast(5)
-        );
+        assert_eq!(LifecyclePolicy::from_text(text), LifecyclePolicy::KeepLast(5));
     }
 
     #[test]
@@ -94,23 +86,13 @@ mod tests {
         let text = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
         let p = LifecyclePolicy::from_text(text);
         assert!(matches!(p, LifecyclePolicy::Custom(_)));
-        assert!(p
-            .as_value()
-            .as_str()
-            .unwrap()
-            .starts_with("custom policy {"));
+        assert!(p.as_value().as_str().unwrap().starts_with("custom policy {"));
     }
 
     #[test]
     fn log_group_names_come_out_of_both_arn_forms() {
-        assert_eq!(
-            log_group_name_from_arn("arn:aws:logs:us-east-1:1:log-group:/ecs/a:*"),
-            Some("/ecs/a")
-        );
-        assert_eq!(
-            log_group_name_from_arn("arn:aws:logs:us-east-1:1:log-group:/ecs/a"),
-            Some("/ecs/a")
-        );
+        assert_eq!(log_group_name_from_arn("arn:aws:logs:us-east-1:1:log-group:/ecs/a:*"), Some("/ecs/a"));
+        assert_eq!(log_group_name_from_arn("arn:aws:logs:us-east-1:1:log-group:/ecs/a"), Some("/ecs/a"));
         assert_eq!(log_group_name_from_arn("arn:aws:ecr:x"), None);
     }
 }

@@ -40,10 +40,7 @@ pub struct Address {
 
 impl Address {
     pub fn new(kind: Kind, name: impl Into<String>) -> Self {
-        Address {
-            kind,
-            name: name.into(),
-        }
+        Address { kind, name: name.into() }
     }
 }
 
@@ -67,9 +64,6 @@ mod tests {
     fn address_text_is_kind_dot_name() {
         let a = Address::new(Kind::SsmParameter, "/containrlab/GITHUB_CLIENT_ID");
         assert_eq!(a.to_string(), "ssm_parameter./containrlab/GITHUB_CLIENT_ID");
-        assert_eq!(
-            serde_json::to_value(&a).unwrap(),
-            serde_json::json!("ssm_parameter./containrlab/GITHUB_CLIENT_ID")
-        );
+        assert_eq!(serde_json::to_value(&a).unwrap(), serde_json::json!("ssm_parameter./containrlab/GITHUB_CLIENT_ID"));
     }
 }

@@ -15,6 +15,13 @@ pub struct Desired {
     pub log_groups: Vec<LogGroup>,
 }
 
+impl Desired {
+    /// The same stack with nothing in it: what `down` converges to.
+    pub fn without_resources(self) -> Desired {
+        Desired { repositories: Vec::new(), parameters: Vec::new(), log_groups: Vec::new(), ..self }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Repository {
     pub name: String,

@@ -47,25 +47,15 @@ pub fn owner(stack: &str, tags: &Tags) -> Owner {
 
 /// Tags compared in diffs: everything but AWS's own.
 pub fn comparable(tags: &Tags) -> Tags {
-    tags.iter()
-        .filter(|(k, _)| !k.starts_with("aws:"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 /// What to send to bring `have` to `want`: the keys to remove, and the tags to (re)write
 /// (`None` when every wanted tag is already there).
 pub fn delta(have: &Tags, want: &Tags) -> (Vec<String>, Option<Tags>) {
     let have = comparable(have);
-    let remove = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
-    let write = want
-        .iter()
-        .any(|(k, v)| have.get(k) != Some(v))
-        .then(|| want.clone());
+    let remove = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
+    let write = want.iter().any(|(k, v)| have.get(k) != Some(v)).then(|| want.clone());
     (remove, write)
 }
 
@@ -87,16 +77,8 @@ mod tests {
 
     #[test]
     fn delta_removes_extra_keys_and_rewrites_only_when_something_differs() {
-        let t = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<Tags>()
-        };
-        let (remove, write) = delta(
-            &t(&[("a", "1"), ("b", "2"), ("aws:x", "y")]),
-            &t(&[("a", "1")]),
-        );
+        let t = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Tags>();
+        let (remove, write) = delta(&t(&[("a", "1"), ("b", "2"), ("aws:x", "y")]), &t(&[("a", "1")]));
         assert_eq!((remove, write), (vec!["b".to_string()], None));
         let (remove, write) = delta(&t(&[("a", "0")]), &t(&[("a", "1")]));
         assert_eq!((remove, write), (vec![], Some(t(&[("a", "1")]))));

@@ -65,8 +65,7 @@ pub fn diff_kind<D, O: ObservedResource>(
         match existing.map(|o| (o, owner(&ctx.stack, o.tags()))) {
             None => {
                 let fields = (spec.fields)(d, None, &tags).changes;
-                plan.changes
-                    .push(change(address, Action::Create, Reason::Missing, fields));
+                plan.changes.push(change(address, Action::Create, Reason::Missing, fields));
             }
             Some((o, Owner::ThisStack)) => {
                 let fields = (spec.fields)(d, Some(o), &tags).changes;
@@ -89,8 +88,7 @@ pub fn diff_kind<D, O: ObservedResource>(
         }
     }
     for o in observed {
-        if owner(&ctx.stack, o.tags()) != Owner::ThisStack
-            || desired.iter().any(|d| (spec.desired_name)(d) == o.name())
+        if owner(&ctx.stack, o.tags()) != Owner::ThisStack || desired.iter().any(|d| (spec.desired_name)(d) == o.name())
         {
             continue;
         }
@@ -98,32 +96,15 @@ pub fn diff_kind<D, O: ObservedResource>(
         match o.holds_data() {
             Some(why) if !ctx.delete_data => plan.kept.push(Kept { address, why }),
             _ => {
-                let reason = if ctx.mode == Mode::Down {
-                    Reason::StackDown
-                } else {
-                    Reason::RemovedFromStack
-                };
-                plan.changes
-                    .push(change(address, Action::Delete, reason, Vec::new()));
+                let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
+                plan.changes.push(change(address, Action::Delete, reason, Vec::new()));
             }
         }
     }
 }
 
-fn change(
-    address: Address,
-    action: Action,
-    reason: Reason,
-    fields: Vec<crate::diff::FieldChange>,
-) -> ResourceChange {
-    ResourceChange {
-        address,
-        action,
-        reason,
-        fields,
-        depends_on: Vec::new(),
-        widens_access: false,
-    }
+fn change(address: Address, action: Action, reason: Reason, fields: Vec<crate::diff::FieldChange>) -> ResourceChange {
+    ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false }
 }
 
 fn conflict(address: Address, owner: Owner) -> Conflict {
@@ -134,11 +115,7 @@ fn conflict(address: Address, owner: Owner) -> Conflict {
     let fix = format!(
         "rename it in the stack file, or adopt it by tagging it ManagedBy=containrlab, containrlab:stack=<this stack>, containrlab:address={address}"
     );
-    Conflict {
-        address,
-        problem,
-        fix,
-    }
+    Conflict { address, problem, fix }
 }
 
 #[cfg(test)]
@@ -165,26 +142,13 @@ mod tests {
     }
 
     fn ctx(mode: Mode) -> PlanContext {
-        PlanContext {
-            stack: "s".into(),
-            stack_tags: Tags::new(),
-            mode,
-            delete_data: false,
-        }
+        PlanContext { stack: "s".into(), stack_tags: Tags::new(), mode, delete_data: false }
     }
 
     fn obs(name: &str, owned: bool, value: u32, data: bool) -> Obs {
-        let tags = if owned {
-            desired_tags("s", &Tags::new(), &Address::new(Kind::LogGroup, name))
-        } else {
-            Tags::new()
-        };
-        Obs {
-            name: name.into(),
-            tags,
-            value,
-            data,
-        }
+        let tags =
+            if owned { desired_tags("s", &Tags::new(), &Address::new(Kind::LogGroup, name)) } else { Tags::new() };
+        Obs { name: name.into(), tags, value, data }
     }
 
     fn run(mode: Mode, desired: &[(&str, u32)], observed: &[Obs]) -> Plan {
@@ -207,30 +171,16 @@ mod tests {
 
     #[test]
     fn missing_is_created_equal_is_left_alone_changed_is_replaced_per_replace_on() {
-        let plan = run(
-            Mode::Converge,
-            &[("a", 1), ("b", 2), ("c", 3)],
-            &[obs("b", true, 2, false), obs("c", true, 9, false)],
-        );
-        let actions: Vec<_> = plan
-            .changes
-            .iter()
-            .map(|c| (c.address.name.as_str(), c.action))
-            .collect();
+        let plan =
+            run(Mode::Converge, &[("a", 1), ("b", 2), ("c", 3)], &[obs("b", true, 2, false), obs("c", true, 9, false)]);
+        let actions: Vec<_> = plan.changes.iter().map(|c| (c.address.name.as_str(), c.action)).collect();
         assert_eq!(actions, vec![("a", Action::Create), ("c", Action::Replace)]);
-        assert_eq!(
-            plan.changes[1].reason,
-            Reason::CannotUpdateInPlace(vec!["value".into()])
-        );
+        assert_eq!(plan.changes[1].reason, Reason::CannotUpdateInPlace(vec!["value".into()]));
     }
 
     #[test]
     fn unowned_namesakes_are_conflicts_and_never_deleted() {
-        let plan = run(
-            Mode::Converge,
-            &[("a", 1)],
-            &[obs("a", false, 1, false), obs("x", false, 1, false)],
-        );
+        let plan = run(Mode::Converge, &[("a", 1)], &[obs("a", false, 1, false), obs("x", false, 1, false)]);
         assert!(plan.changes.is_empty());
         assert_eq!(plan.conflicts.len(), 1);
         assert_eq!(plan.conflicts[0].address.name, "a");
@@ -241,17 +191,9 @@ mod tests {
         let plan = run(
             Mode::Down,
             &[("a", 1), ("b", 1)],
-            &[
-                obs("a", true, 1, false),
-                obs("b", true, 1, true),
-                obs("u", false, 1, false),
-            ],
+            &[obs("a", true, 1, false), obs("b", true, 1, true), obs("u", false, 1, false)],
         );
-        let actions: Vec<_> = plan
-            .changes
-            .iter()
-            .map(|c| (c.address.name.as_str(), c.action))
-            .collect();
+        let actions: Vec<_> = plan.changes.iter().map(|c| (c.address.name.as_str(), c.action)).collect();
         assert_eq!(actions, vec![("a", Action::Delete)]);
         assert_eq!(plan.kept.len(), 1);
         assert_eq!(plan.kept[0].address.name, "b");

@@ -37,11 +37,7 @@ impl Style {
 
 pub fn render(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Stack {} in account {}, region {}",
-        plan.stack, plan.account, plan.region
-    );
+    let _ = writeln!(out, "Stack {} in account {}, region {}", plan.stack, plan.account, plan.region);
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.paint("33", "warning:"));
     }
@@ -55,22 +51,11 @@ pub fn render(plan: &Plan, style: Style) -> String {
                 (None, Some(after)) if c.action == Action::Create => show(after),
                 (before, after) => format!("{} → {}", show_opt(before), show_opt(after)),
             };
-            let _ = writeln!(
-                out,
-                "      {:width$}  {value}",
-                format!("{}:", f.path),
-                width = width + 1
-            );
+            let _ = writeln!(out, "      {:width$}  {value}", format!("{}:", f.path), width = width + 1);
         }
     }
     for c in &plan.conflicts {
-        let _ = writeln!(
-            out,
-            "{} {}  {}",
-            style.paint("31", "  ! conflict:"),
-            c.address,
-            c.problem
-        );
+        let _ = writeln!(out, "{} {}  {}", style.paint("31", "  ! conflict:"), c.address, c.problem);
         let _ = writeln!(out, "      fix: {}", c.fix);
     }
     for k in &plan.kept {
@@ -98,11 +83,7 @@ pub fn summary_line(plan: &Plan) -> String {
         let _ = write!(line, " {} conflict(s) to resolve.", plan.conflicts.len());
     }
     if !plan.kept.is_empty() {
-        let _ = write!(
-            line,
-            " {} kept (hold data; --delete-data removes them).",
-            plan.kept.len()
-        );
+        let _ = write!(line, " {} kept (hold data; --delete-data removes them).", plan.kept.len());
     }
     line
 }

@@ -59,9 +59,7 @@ impl std::fmt::Display for Reason {
             Reason::CannotUpdateInPlace(fields) => {
                 write!(f, "{} cannot change in place", fields.join(", "))
             }
-            Reason::RemovedFromStack => {
-                f.write_str("owned by this stack, no longer in the stack file")
-            }
+            Reason::RemovedFromStack => f.write_str("owned by this stack, no longer in the stack file"),
             Reason::StackDown => f.write_str("down: removing the stack"),
         }
     }
@@ -144,11 +142,7 @@ impl Plan {
 
     /// `diff --exit-code`: 0 no changes, 2 changes, 3 a delete, a replacement or wider access.
     pub fn exit_code(&self) -> i32 {
-        if self
-            .changes
-            .iter()
-            .any(|c| c.action.destructive() || c.widens_access)
-        {
+        if self.changes.iter().any(|c| c.action.destructive() || c.widens_access) {
             3
         } else if self.changes.is_empty() {
             0

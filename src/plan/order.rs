@@ -29,12 +29,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                 })
                 .map(|(i, _)| i)
                 .collect();
-            Step {
-                address: c.address.clone(),
-                action: c.action,
-                reason: c.reason.clone(),
-                after,
-            }
+            Step { address: c.address.clone(), action: c.action, reason: c.reason.clone(), after }
         })
         .collect()
 }

@@ -39,16 +39,11 @@ impl ObservedResource for ObservedRepository {
         &self.tags
     }
     fn holds_data(&self) -> Option<String> {
-        self.holds_images
-            .then(|| "the repository holds images".to_string())
+        self.holds_images.then(|| "the repository holds images".to_string())
     }
 }
 
-pub async fn observe(
-    client: &Client,
-    stack: &str,
-    desired: &[Repository],
-) -> Result<Vec<ObservedRepository>> {
+pub async fn observe(client: &Client, stack: &str, desired: &[Repository]) -> Result<Vec<ObservedRepository>> {
     let repos = client
         .describe_repositories()
         .into_paginator()
@@ -66,23 +61,11 @@ pub async fn observe(
             .resource_arn(&arn)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e))
-            })?;
-        let tags: Tags = tags
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        let lifecycle = if declared(&name) {
-            lifecycle_policy(client, &name).await?
-        } else {
-            None
-        };
+            .map_err(|e| anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e)))?;
+        let tags: Tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        let lifecycle = if declared(&name) { lifecycle_policy(client, &name).await? } else { None };
         Ok::<_, anyhow::Error>(ObservedRepository {
-            scan_on_push: r
-                .image_scanning_configuration()
-                .is_some_and(|c| c.scan_on_push()),
+            scan_on_push: r.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
             tag_mutability: r
                 .image_tag_mutability()
                 .map(|m| m.as_str().to_string())
@@ -106,13 +89,7 @@ pub async fn observe(
                 .max_results(1)
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "listing images of ECR repository ({}): {}",
-                        r.name,
-                        describe(&e)
-                    )
-                })?;
+                .map_err(|e| anyhow::anyhow!("listing images of ECR repository ({}): {}", r.name, describe(&e)))?;
             r.holds_images = !images.image_ids().is_empty();
         }
         Ok(r)
@@ -123,54 +100,24 @@ pub async fn observe(
 }
 
 async fn lifecycle_policy(client: &Client, name: &str) -> Result<Option<LifecyclePolicy>> {
-    match client
-        .get_lifecycle_policy()
-        .repository_name(name)
-        .send()
-        .await
-    {
+    match client.get_lifecycle_policy().repository_name(name).send().await {
         Ok(out) => Ok(out.lifecycle_policy_text().map(LifecyclePolicy::from_text)),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => bail!(
-            "reading the lifecycle policy of ECR repository ({name}): {}",
-            describe(&e)
-        ),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_lifecycle_policy_not_found_exception()) => Ok(None),
+        Err(e) => bail!("reading the lifecycle policy of ECR repository ({name}): {}", describe(&e)),
     }
 }
 
 fn fields(d: &Repository, o: Option<&ObservedRepository>, tags: &Tags) -> FieldDiff {
     let mut f = FieldDiff::default();
-    f.field(
-        "scan_on_push",
-        o.map(|o| Some(o.scan_on_push)),
-        Some(d.scan_on_push),
-    );
-    f.field(
-        "tag_mutability",
-        o.map(|o| Some(o.tag_mutability.clone())),
-        Some(d.tag_mutability.clone()),
-    );
+    f.field("scan_on_push", o.map(|o| Some(o.scan_on_push)), Some(d.scan_on_push));
+    f.field("tag_mutability", o.map(|o| Some(o.tag_mutability.clone())), Some(d.tag_mutability.clone()));
     let before = o.map(|o| o.lifecycle.as_ref().map(LifecyclePolicy::as_value));
-    f.field(
-        "lifecycle_policy.keep_last_images",
-        before,
-        d.keep_last_images.map(serde_json::Value::from),
-    );
+    f.field("lifecycle_policy.keep_last_images", before, d.keep_last_images.map(serde_json::Value::from));
     f.tags(o.map(|o| &o.tags), tags);
     f
 }
 
-pub fn diff(
-    ctx: &PlanContext,
-    desired: &[Repository],
-    observed: &[ObservedRepository],
-    plan: &mut Plan,
-) {
+pub fn diff(ctx: &PlanContext, desired: &[Repository], observed: &[ObservedRepository], plan: &mut Plan) {
     let spec = ServiceDiff {
         kind: Kind::EcrRepository,
         desired_name: |d: &Repository| &d.name,
@@ -197,26 +144,20 @@ pub async fn apply(
                 .create_repository()
                 .repository_name(name)
                 .image_scanning_configuration(
-                    ImageScanningConfiguration::builder()
-                        .scan_on_push(d.scan_on_push)
-                        .build(),
+                    ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build(),
                 )
                 .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
                 .set_tags(Some(ecr_tags(&tags)))
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!("creating ECR repository ({name}): {}", describe(&e))
-                })?;
+                .map_err(|e| anyhow::anyhow!("creating ECR repository ({name}): {}", describe(&e)))?;
             if let Some(n) = d.keep_last_images {
                 put_lifecycle(client, name, n).await?;
             }
             Ok(())
         }
         (Action::Update | Action::Replace, Some(d)) => {
-            let Some(o) = observed else {
-                bail!("updating ECR repository ({name}): it was not observed")
-            };
+            let Some(o) = observed else { bail!("updating ECR repository ({name}): it was not observed") };
             update(client, ctx, address, d, o).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
@@ -238,11 +179,7 @@ async fn update(
         client
             .put_image_scanning_configuration()
             .repository_name(name)
-            .image_scanning_configuration(
-                ImageScanningConfiguration::builder()
-                    .scan_on_push(d.scan_on_push)
-                    .build(),
-            )
+            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build())
             .send()
             .await
             .map_err(|e| err("scan on push", &e))?;
@@ -299,34 +236,15 @@ async fn put_lifecycle(client: &Client, name: &str, keep: u32) -> Result<()> {
         .lifecycle_policy_text(ecr_keep_last_policy(keep).to_string())
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "setting the lifecycle policy of ECR repository ({name}): {}",
-                describe(&e)
-            )
-        })?;
+        .map_err(|e| anyhow::anyhow!("setting the lifecycle policy of ECR repository ({name}): {}", describe(&e)))?;
     Ok(())
 }
 
 async fn delete(client: &Client, name: &str, delete_images: bool) -> Result<()> {
-    match client
-        .delete_repository()
-        .repository_name(name)
-        .force(delete_images)
-        .send()
-        .await
-    {
+    match client.delete_repository().repository_name(name).force(delete_images).send().await {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_repository_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_repository_not_empty_exception()) =>
-        {
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_empty_exception()) => {
             bail!("deleting ECR repository ({name}): it holds images (pushed since the plan was made); run again, or pass --delete-data to delete them")
         }
         Err(e) => bail!("deleting ECR repository ({name}): {}", describe(&e)),
@@ -334,7 +252,5 @@ async fn delete(client: &Client, name: &str, delete_images: bool) -> Result<()> 
 }
 
 fn ecr_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }

@@ -39,11 +39,7 @@ impl ObservedResource for ObservedLogGroup {
     }
 }
 
-pub async fn observe(
-    clients: &Clients,
-    stack: &str,
-    desired: &[LogGroup],
-) -> Result<Vec<ObservedLogGroup>> {
+pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Result<Vec<ObservedLogGroup>> {
     let declared = concurrent(desired, CONCURRENCY, |d| async move {
         let out = clients
             .logs
@@ -51,88 +47,41 @@ pub async fn observe(
             .log_group_name_prefix(&d.name)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading CloudWatch log group ({}): {}",
-                    d.name,
-                    describe(&e)
-                )
-            })?;
-        Ok::<_, anyhow::Error>(
-            out.log_groups()
-                .iter()
-                .find(|g| g.log_group_name() == Some(d.name.as_str()))
-                .cloned(),
-        )
+            .map_err(|e| anyhow::anyhow!("reading CloudWatch log group ({}): {}", d.name, describe(&e)))?;
+        Ok::<_, anyhow::Error>(out.log_groups().iter().find(|g| g.log_group_name() == Some(d.name.as_str())).cloned())
     });
     let owned = owned_log_groups(clients, stack);
     let (declared, owned) = tokio::join!(declared, owned);
     let owned = owned?;
     let mut found: BTreeMap<String, ObservedLogGroup> = BTreeMap::new();
-    for g in declared
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-    {
+    for g in declared.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
         let name = g.log_group_name().unwrap_or_default().to_string();
-        let arn = g
-            .arn()
-            .map(|a| a.strip_suffix(":*").unwrap_or(a).to_string())
-            .unwrap_or_default();
+        let arn = g.arn().map(|a| a.strip_suffix(":*").unwrap_or(a).to_string()).unwrap_or_default();
         let tags = owned.get(&name).map(|(_, t)| t.clone()).unwrap_or_default();
-        found.insert(
-            name.clone(),
-            ObservedLogGroup {
-                name,
-                arn,
-                retention_days: g.retention_in_days(),
-                tags,
-            },
-        );
+        found.insert(name.clone(), ObservedLogGroup { name, arn, retention_days: g.retention_in_days(), tags });
     }
     for (name, (arn, tags)) in &owned {
-        found
-            .entry(name.clone())
-            .or_insert_with(|| ObservedLogGroup {
-                name: name.clone(),
-                arn: arn.clone(),
-                retention_days: None,
-                tags: tags.clone(),
-            });
+        found.entry(name.clone()).or_insert_with(|| ObservedLogGroup {
+            name: name.clone(),
+            arn: arn.clone(),
+            retention_days: None,
+            tags: tags.clone(),
+        });
     }
     // Declared groups that exist but are not tagged with this stack: read their tags to name the owner.
-    let unowned: Vec<String> = found
-        .keys()
-        .filter(|n| !owned.contains_key(*n))
-        .cloned()
-        .collect();
-    let read = concurrent(unowned, CONCURRENCY, |name| {
-        let arn = found[&name].arn.clone();
-        async move {
-            let out = clients
-                .logs
-                .list_tags_for_resource()
-                .resource_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "reading tags of CloudWatch log group ({name}): {}",
-                        describe(&e)
-                    )
-                })?;
-            Ok::<_, anyhow::Error>((
-                name,
-                out.tags()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect::<Tags>(),
-            ))
-        }
-    })
-    .await;
+    let unowned: Vec<String> = found.keys().filter(|n| !owned.contains_key(*n)).cloned().collect();
+    let read =
+        concurrent(unowned, CONCURRENCY, |name| {
+            let arn = found[&name].arn.clone();
+            async move {
+                let out =
+                    clients.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(|e| {
+                        anyhow::anyhow!("reading tags of CloudWatch log group ({name}): {}", describe(&e))
+                    })?;
+                Ok::<_, anyhow::Error>((name, out.tags().cloned().unwrap_or_default().into_iter().collect::<Tags>()))
+            }
+        })
+        .await;
     for r in read {
         let (name, tags) = r?;
         if let Some(g) = found.get_mut(&name) {
@@ -143,19 +92,11 @@ pub async fn observe(
 }
 
 /// Every log group tagged with this stack, by name: (ARN, tags). One query, paginated.
-async fn owned_log_groups(
-    clients: &Clients,
-    stack: &str,
-) -> Result<BTreeMap<String, (String, Tags)>> {
+async fn owned_log_groups(clients: &Clients, stack: &str) -> Result<BTreeMap<String, (String, Tags)>> {
     let pages = clients
         .tagging
         .get_resources()
-        .tag_filters(
-            TagFilter::builder()
-                .key(MANAGED_BY)
-                .values(MANAGED_BY_VALUE)
-                .build(),
-        )
+        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
         .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
         .resource_type_filters("logs")
         .into_paginator()
@@ -163,10 +104,7 @@ async fn owned_log_groups(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| {
-            anyhow::anyhow!(
-                "listing this stack's log groups (Resource Groups Tagging API): {}",
-                describe(&e)
-            )
+            anyhow::anyhow!("listing this stack's log groups (Resource Groups Tagging API): {}", describe(&e))
         })?;
     let mut owned = BTreeMap::new();
     for mapping in pages.iter().flat_map(|p| p.resource_tag_mapping_list()) {
@@ -174,42 +112,22 @@ async fn owned_log_groups(
         let Some(name) = log_group_name_from_arn(arn) else {
             continue;
         };
-        let tags: Tags = mapping
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect();
-        owned.insert(
-            name.to_string(),
-            (arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags),
-        );
+        let tags: Tags = mapping.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        owned.insert(name.to_string(), (arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags));
     }
     Ok(owned)
 }
 
 fn fields(d: &LogGroup, o: Option<&ObservedLogGroup>, tags: &Tags) -> FieldDiff {
     let mut f = FieldDiff::default();
-    f.field(
-        "retention_days",
-        o.map(|o| o.retention_days),
-        d.retention_days,
-    );
+    f.field("retention_days", o.map(|o| o.retention_days), d.retention_days);
     f.tags(o.map(|o| &o.tags), tags);
     f
 }
 
-pub fn diff(
-    ctx: &PlanContext,
-    desired: &[LogGroup],
-    observed: &[ObservedLogGroup],
-    plan: &mut Plan,
-) {
-    let spec = ServiceDiff {
-        kind: Kind::LogGroup,
-        desired_name: |d: &LogGroup| &d.name,
-        fields: &fields,
-        replace_on: &[],
-    };
+pub fn diff(ctx: &PlanContext, desired: &[LogGroup], observed: &[ObservedLogGroup], plan: &mut Plan) {
+    let spec =
+        ServiceDiff { kind: Kind::LogGroup, desired_name: |d: &LogGroup| &d.name, fields: &fields, replace_on: &[] };
     diff_kind(ctx, spec, desired, observed, plan);
 }
 
@@ -229,12 +147,7 @@ pub async fn apply(
     match (action, desired) {
         (Action::Delete, _) => match client.delete_log_group().log_group_name(name).send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
             Err(e) => Err(err("deleting", &e)),
         },
         (Action::Create, Some(d)) => {
@@ -258,9 +171,7 @@ pub async fn apply(
             Ok(())
         }
         (Action::Update | Action::Replace, Some(d)) => {
-            let Some(o) = observed else {
-                bail!("updating CloudWatch log group ({name}): it was not observed")
-            };
+            let Some(o) = observed else { bail!("updating CloudWatch log group ({name}): it was not observed") };
             match d.retention_days {
                 Some(days) if o.retention_days != Some(days) => {
                     client
@@ -281,8 +192,7 @@ pub async fn apply(
                 }
                 _ => {}
             }
-            let (remove, write) =
-                tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
+            let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
             if !remove.is_empty() {
                 client
                     .untag_resource()

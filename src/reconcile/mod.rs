@@ -35,20 +35,11 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed {
-        repositories,
-        parameters,
-        log_groups,
-    })
+    Ok(Observed { repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
-pub fn diff(
-    ctx: &PlanContext,
-    desired: &Desired,
-    observed: &Observed,
-    plan: &mut Plan,
-) -> Result<()> {
+pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
     ssm::diff(ctx, &desired.parameters, &observed.parameters, plan)?;
     logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);

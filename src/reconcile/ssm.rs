@@ -50,59 +50,34 @@ impl ObservedResource for ObservedParameter {
     }
     /// A secret's value lives only in AWS (and the operator's environment): keep it unless asked.
     fn holds_data(&self) -> Option<String> {
-        (self.type_name == "SecureString")
-            .then(|| "a SecureString value exists nowhere else".to_string())
+        (self.type_name == "SecureString").then(|| "a SecureString value exists nowhere else".to_string())
     }
 }
 
-pub async fn observe(
-    client: &Client,
-    stack: &str,
-    desired: &[Parameter],
-) -> Result<Vec<ObservedParameter>> {
+pub async fn observe(client: &Client, stack: &str, desired: &[Parameter]) -> Result<Vec<ObservedParameter>> {
     let names: Vec<String> = desired.iter().map(|p| p.name.clone()).collect();
     let by_name = names.chunks(50).map(|chunk| {
-        let filter = ParameterStringFilter::builder()
-            .key("Name")
-            .option("Equals")
-            .set_values(Some(chunk.to_vec()))
-            .build();
+        let filter =
+            ParameterStringFilter::builder().key("Name").option("Equals").set_values(Some(chunk.to_vec())).build();
         async move { describe_parameters(client, filter?).await }
     });
-    let owned = ParameterStringFilter::builder()
-        .key(format!("tag:{STACK}"))
-        .option("Equals")
-        .values(stack)
-        .build()?;
-    let (declared, owned) = tokio::try_join!(
-        futures::future::try_join_all(by_name),
-        describe_parameters(client, owned)
-    )?;
+    let owned = ParameterStringFilter::builder().key(format!("tag:{STACK}")).option("Equals").values(stack).build()?;
+    let (declared, owned) =
+        tokio::try_join!(futures::future::try_join_all(by_name), describe_parameters(client, owned))?;
     let mut found: BTreeMap<String, ObservedParameter> = BTreeMap::new();
     for meta in declared.into_iter().flatten().chain(owned) {
         let name = meta.name().unwrap_or_default().to_string();
-        found
-            .entry(name.clone())
-            .or_insert_with(|| ObservedParameter {
-                name,
-                type_name: meta
-                    .r#type()
-                    .map(|t| t.as_str().to_string())
-                    .unwrap_or_default(),
-                description: meta.description().map(str::to_string),
-                value: None,
-                tags: Tags::new(),
-            });
+        found.entry(name.clone()).or_insert_with(|| ObservedParameter {
+            name,
+            type_name: meta.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+            description: meta.description().map(str::to_string),
+            value: None,
+            tags: Tags::new(),
+        });
     }
-    let existing_declared: Vec<String> = names
-        .into_iter()
-        .filter(|n| found.contains_key(n))
-        .collect();
-    let values = futures::future::try_join_all(
-        existing_declared
-            .chunks(10)
-            .map(|chunk| get_values(client, chunk.to_vec())),
-    );
+    let existing_declared: Vec<String> = names.into_iter().filter(|n| found.contains_key(n)).collect();
+    let values =
+        futures::future::try_join_all(existing_declared.chunks(10).map(|chunk| get_values(client, chunk.to_vec())));
     let tags = async {
         concurrent(found.keys().cloned(), CONCURRENCY, |name| async move {
             let out = client
@@ -111,14 +86,8 @@ pub async fn observe(
                 .resource_id(&name)
                 .send()
                 .await
-                .map_err(|e| {
-                    anyhow::anyhow!("reading tags of SSM parameter ({name}): {}", describe(&e))
-                })?;
-            let tags: Tags = out
-                .tag_list()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string()))
-                .collect();
+                .map_err(|e| anyhow::anyhow!("reading tags of SSM parameter ({name}): {}", describe(&e)))?;
+            let tags: Tags = out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
             Ok::<_, anyhow::Error>((name, tags))
         })
         .await
@@ -151,10 +120,7 @@ async fn describe_parameters(
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| anyhow::anyhow!("listing SSM parameters: {}", describe(&e)))?;
-    Ok(pages
-        .into_iter()
-        .flat_map(|p| p.parameters.unwrap_or_default())
-        .collect())
+    Ok(pages.into_iter().flat_map(|p| p.parameters.unwrap_or_default()).collect())
 }
 
 async fn get_values(client: &Client, names: Vec<String>) -> Result<Vec<(String, ObservedValue)>> {
@@ -182,44 +148,28 @@ async fn get_values(client: &Client, names: Vec<String>) -> Result<Vec<(String, 
 
 fn fields(d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDiff {
     let mut f = FieldDiff::default();
-    f.field(
-        "type",
-        o.map(|o| Some(o.type_name.clone())),
-        Some(d.value.type_name().to_string()),
-    );
+    f.field("type", o.map(|o| Some(o.type_name.clone())), Some(d.value.type_name().to_string()));
     match (&d.value, o.and_then(|o| o.value.as_ref())) {
         (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => {
             f.field("value", Some(Some(have.clone())), Some(want.clone()))
         }
         (ParameterValue::Plain(want), _) => f.field("value", o.map(|_| None), Some(want.clone())),
-        (
-            ParameterValue::Secret {
-                value: Some(want), ..
-            },
-            Some(ObservedValue::Secret(have)),
-        ) if want != have => f.sensitive("value", true),
+        (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) if want != have => {
+            f.sensitive("value", true)
+        }
         (ParameterValue::Secret { value: Some(_), .. }, Some(ObservedValue::Secret(_))) => {}
         (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive("value", o.is_some()),
         // Variable unset: an existing value is left as it is (creating is refused in `diff`).
         (ParameterValue::Secret { value: None, .. }, _) => {}
     }
-    f.field(
-        "description",
-        o.map(|o| o.description.clone()),
-        d.description.clone(),
-    );
+    f.field("description", o.map(|o| o.description.clone()), d.description.clone());
     f.tags(o.map(|o| &o.tags), tags);
     f
 }
 
 /// Adds the parameters' changes to `plan`; fails when a SecureString must be created and its
 /// environment variable is unset (naming the variable, never a value).
-pub fn diff(
-    ctx: &PlanContext,
-    desired: &[Parameter],
-    observed: &[ObservedParameter],
-    plan: &mut Plan,
-) -> Result<()> {
+pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParameter], plan: &mut Plan) -> Result<()> {
     let spec = ServiceDiff {
         kind: Kind::SsmParameter,
         desired_name: |d: &Parameter| &d.name,
@@ -230,26 +180,19 @@ pub fn diff(
     diff_kind(ctx, spec, desired, observed, plan);
     let mut missing = Vec::new();
     for c in &plan.changes[start..] {
-        let secret_without_value =
-            desired
-                .iter()
-                .find(|d| d.name == c.address.name)
-                .and_then(|d| match &d.value {
-                    ParameterValue::Secret {
-                        env_var,
-                        value: None,
-                    } => Some(env_var),
-                    _ => None,
-                });
+        let secret_without_value = desired.iter().find(|d| d.name == c.address.name).and_then(|d| match &d.value {
+            ParameterValue::Secret { env_var, value: None } => Some(env_var),
+            _ => None,
+        });
         if let (Some(var), Action::Create | Action::Replace) = (secret_without_value, c.action) {
-            missing.push(format!("{}: set the environment variable {var} (its value is needed to create the parameter)", c.address));
+            missing.push(format!(
+                "{}: set the environment variable {var} (its value is needed to create the parameter)",
+                c.address
+            ));
         }
     }
     if !missing.is_empty() {
-        bail!(
-            "cannot plan SecureString parameters without their values:\n  {}",
-            missing.join("\n  ")
-        );
+        bail!("cannot plan SecureString parameters without their values:\n  {}", missing.join("\n  "));
     }
     Ok(())
 }
@@ -271,9 +214,7 @@ pub async fn apply(
             create(client, ctx, address, d).await
         }
         (Action::Update, Some(d)) => {
-            let Some(o) = observed else {
-                bail!("updating SSM parameter ({name}): it was not observed")
-            };
+            let Some(o) = observed else { bail!("updating SSM parameter ({name}): it was not observed") };
             update(client, ctx, address, d, o).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
@@ -285,23 +226,14 @@ fn value_to_write<'a>(d: &'a Parameter, o: Option<&'a ObservedParameter>) -> Opt
     match (&d.value, o.and_then(|o| o.value.as_ref())) {
         (ParameterValue::Plain(v), _) => Some(v),
         (ParameterValue::Secret { value: Some(v), .. }, _) => Some(v.expose()),
-        (ParameterValue::Secret { value: None, .. }, Some(ObservedValue::Secret(v))) => {
-            Some(v.expose())
-        }
+        (ParameterValue::Secret { value: None, .. }, Some(ObservedValue::Secret(v))) => Some(v.expose()),
         _ => None,
     }
 }
 
-async fn create(
-    client: &Client,
-    ctx: &PlanContext,
-    address: &Address,
-    d: &Parameter,
-) -> Result<()> {
+async fn create(client: &Client, ctx: &PlanContext, address: &Address, d: &Parameter) -> Result<()> {
     let name = &address.name;
-    let Some(value) = value_to_write(d, None) else {
-        bail!("creating SSM parameter ({name}): no value to write")
-    };
+    let Some(value) = value_to_write(d, None) else { bail!("creating SSM parameter ({name}): no value to write") };
     let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
     client
         .put_parameter()
@@ -330,19 +262,12 @@ async fn update(
     let value = value_to_write(d, Some(o));
     let value_differs = match (&d.value, &o.value) {
         (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => want != have,
-        (
-            ParameterValue::Secret {
-                value: Some(want), ..
-            },
-            Some(ObservedValue::Secret(have)),
-        ) => want != have,
+        (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) => want != have,
         (ParameterValue::Secret { value: None, .. }, _) => false,
         _ => true,
     };
     if value_differs || o.description != d.description {
-        let Some(value) = value else {
-            bail!("updating SSM parameter ({name}): no value to write")
-        };
+        let Some(value) = value else { bail!("updating SSM parameter ({name}): no value to write") };
         client
             .put_parameter()
             .name(name)
@@ -381,18 +306,11 @@ async fn update(
 async fn delete(client: &Client, name: &str) -> Result<()> {
     match client.delete_parameter().name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_parameter_not_found()) =>
-        {
-            Ok(())
-        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
         Err(e) => bail!("deleting SSM parameter ({name}): {}", describe(&e)),
     }
 }
 
 fn ssm_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect()
+    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }

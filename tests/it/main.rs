@@ -1,0 +1,9 @@
+//! Integration tests: the real `containrlab` binary against moto in server mode, one emulator
+//! per test. `scripts/test` installs moto first.
+
+mod cli;
+mod round_trip;
+mod safety;
+mod secrets;
+mod snapshots;
+mod support;

@@ -1,0 +1,204 @@
+//! Test support: a moto server per test (isolated state, free port), a copy of the checked-in
+//! stack in a temporary directory, and a runner for the real `containrlab` binary that collects
+//! its output and the API calls it made (through `CONTAINRLAB_API_STATS`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde_json::Value;
+
+/// Test values for the stack's SecureString variables.
+pub const SECRETS: [(&str, &str); 4] = [
+    ("CONTAINRLAB_GITHUB_CLIENT_ID", "test-github-client-id"),
+    ("CONTAINRLAB_GITHUB_CLIENT_SECRET", "test-github-client-secret"),
+    ("CONTAINRLAB_NEXTAUTH_SECRET", "test-nextauth-secret"),
+    ("CONTAINRLAB_GEMINI_API_KEY", "test-gemini-api-key"),
+];
+
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` from the project's `.venv` (`scripts/moto install`) on a free port.
+    pub fn start() -> Moto {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let server = std::env::var_os("CONTAINRLAB_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv/bin/moto_server"));
+        assert!(server.exists(), "{} is missing: run `scripts/moto install` (scripts/test does)", server.display());
+        let mut child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .env("MOTO_ACM_VALIDATION_WAIT", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting moto_server");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let port = loop {
+            let line =
+                lines.next().expect("moto_server exited before printing its address").expect("reading moto output");
+            if let Some(rest) = line.split("Running on http://127.0.0.1:").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining its log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// `service:Operation` → calls.
+    pub calls: BTreeMap<String, u64>,
+}
+
+impl Run {
+    pub fn mutating_calls(&self) -> BTreeMap<String, u64> {
+        let reads = ["Describe", "List", "Get"];
+        self.calls
+            .iter()
+            .filter(|(k, _)| !reads.iter().any(|r| k.rsplit(':').next().unwrap_or("").starts_with(r)))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.calls.values().sum()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+/// A stack copy and an emulator of its own.
+pub struct Env {
+    pub moto: Moto,
+    pub dir: tempfile::TempDir,
+    pub secrets: Vec<(String, String)>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(root.join("stack.yaml"), dir.path().join("stack.yaml")).expect("copy stack.yaml");
+        std::fs::create_dir(dir.path().join("task-definitions")).expect("mkdir");
+        for entry in std::fs::read_dir(root.join("task-definitions")).expect("task-definitions") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, dir.path().join("task-definitions").join(path.file_name().expect("name")))
+                .expect("copy");
+        }
+        let secrets = SECRETS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        Env { moto: Moto::start(), dir, secrets, runtime }
+    }
+
+    pub fn stack_path(&self) -> PathBuf {
+        self.dir.path().join("stack.yaml")
+    }
+
+    /// Replaces `from` by `to` in the stack copy.
+    pub fn edit_stack(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(self.stack_path()).expect("read stack");
+        assert!(text.contains(from), "test setup: `{from}` not in stack.yaml");
+        std::fs::write(self.stack_path(), text.replacen(from, to, 1)).expect("write stack");
+    }
+
+    /// Runs `containrlab` against this environment's emulator with stdin closed.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_at(&self.moto.endpoint, args)
+    }
+
+    /// Runs `containrlab` against `endpoint` with stdin closed.
+    pub fn run_at(&self, endpoint: &str, args: &[&str]) -> Run {
+        let stats = self.dir.path().join(format!("stats-{}.json", next_run_id()));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_containrlab"));
+        cmd.arg("-f").arg(self.stack_path()).args(["--endpoint-url", endpoint, "--no-color"]).args(args);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") || key.starts_with("CONTAINRLAB_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("CONTAINRLAB_API_STATS", &stats)
+            .envs(self.secrets.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        let out = cmd.output().expect("running containrlab");
+        let calls =
+            std::fs::read_to_string(&stats).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            calls,
+        }
+    }
+
+    /// SDK configuration for changes made behind the tool's back.
+    pub fn sdk(&self) -> SdkConfig {
+        let creds = aws_sdk_sts::config::Credentials::new("testing", "testing", None, None, "tests");
+        self.runtime.block_on(
+            aws_config::defaults(BehaviorVersion::latest())
+                .endpoint_url(&self.moto.endpoint)
+                .region(Region::new("us-east-1"))
+                .credentials_provider(creds)
+                .load(),
+        )
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+}
+
+fn next_run_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// `(address, action)` of every change in a JSON plan.
+pub fn actions(plan: &Value) -> Vec<(String, String)> {
+    plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
