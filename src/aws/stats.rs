@@ -1,20 +1,43 @@
-//! Counts API calls per service and operation, through an SDK interceptor on every client.
+//! Counts API calls per service and operation, and the sequential rounds they took, through an SDK
+//! interceptor on every client.
 //!
 //! `-v` prints the totals at the end of a command; `CONTAINRLAB_API_STATS=<file>` writes them as
 //! JSON (the tests use it to prove a converged `up` makes no mutating call). A call is counted
-//! once per operation, not per retry attempt.
+//! once per operation, not per retry attempt. "Rounds" is the longest chain of calls in which each
+//! started only after the previous one had finished: the latency floor of the command.
 
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 
-static CALLS: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Default::default);
+struct Call {
+    key: String,
+    start: Instant,
+    end: Option<Instant>,
+}
+
+static CALLS: LazyLock<Mutex<Vec<Call>>> = LazyLock::new(Default::default);
+
+fn calls() -> std::sync::MutexGuard<'static, Vec<Call>> {
+    CALLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Which record in `CALLS` belongs to the operation running with this config bag.
+#[derive(Debug, Clone, Copy)]
+struct CallIndex(usize);
+
+impl Storable for CallIndex {
+    type Storer = StoreReplace<Self>;
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApiCallCounter;
@@ -33,15 +56,63 @@ impl Intercept for ApiCallCounter {
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
             let key = format!("{}:{}", meta.service(), meta.name());
-            *CALLS.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default() += 1;
+            let mut all = calls();
+            all.push(Call { key, start: Instant::now(), end: None });
+            cfg.interceptor_state().store_put(CallIndex(all.len() - 1));
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(CallIndex(i)) = cfg.load::<CallIndex>().copied() {
+            if let Some(call) = calls().get_mut(i) {
+                call.end = Some(Instant::now());
+            }
         }
         Ok(())
     }
 }
 
-/// `service:Operation` → number of calls so far.
-pub fn snapshot() -> BTreeMap<String, u64> {
-    CALLS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+/// What the calls so far add up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// `service:Operation` → number of calls.
+    pub calls: BTreeMap<String, u64>,
+    pub total: u64,
+    pub mutating: u64,
+    pub rounds: usize,
+}
+
+pub fn snapshot() -> Stats {
+    let all = calls();
+    let mut counts = BTreeMap::new();
+    for c in all.iter() {
+        *counts.entry(c.key.clone()).or_insert(0u64) += 1;
+    }
+    let spans: Vec<(Instant, Instant)> = all.iter().map(|c| (c.start, c.end.unwrap_or(c.start))).collect();
+    Stats {
+        total: counts.values().sum(),
+        mutating: counts.iter().filter(|(k, _)| is_mutating(k)).map(|(_, v)| v).sum(),
+        calls: counts,
+        rounds: rounds(&spans),
+    }
+}
+
+/// Longest chain of calls each starting after the previous ended.
+fn rounds(spans: &[(Instant, Instant)]) -> usize {
+    let mut order: Vec<usize> = (0..spans.len()).collect();
+    order.sort_by_key(|&i| spans[i].0);
+    let mut depth = vec![0usize; spans.len()];
+    for (n, &i) in order.iter().enumerate() {
+        let before = order[..n].iter().filter(|&&j| spans[j].1 <= spans[i].0).map(|&j| depth[j]).max();
+        depth[i] = before.unwrap_or(0) + 1;
+    }
+    depth.into_iter().max().unwrap_or(0)
 }
 
 /// Reads are Describe*/List*/Get*; everything else changes something.
@@ -50,29 +121,46 @@ pub fn is_mutating(key: &str) -> bool {
     !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
 }
 
-pub fn summary(calls: &BTreeMap<String, u64>) -> String {
-    let total: u64 = calls.values().sum();
-    let mutating: u64 = calls.iter().filter(|(k, _)| is_mutating(k)).map(|(_, v)| v).sum();
-    let detail: Vec<String> = calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("API calls: {total} ({mutating} mutating): {}", detail.join(" "))
+pub fn summary(stats: &Stats) -> String {
+    let detail: Vec<String> = stats.calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "API calls: {} ({} mutating) in {} sequential round(s): {}",
+        stats.total,
+        stats.mutating,
+        stats.rounds,
+        detail.join(" ")
+    )
 }
 
-/// Writes the counts to `CONTAINRLAB_API_STATS` when it is set.
+/// Writes the figures to `CONTAINRLAB_API_STATS` when it is set.
 pub fn write_if_requested() -> std::io::Result<()> {
-    let Some(path) = std::env::var_os("CONTAINRLAB_API_STATS") else {
-        return Ok(());
-    };
+    let Some(path) = std::env::var_os("CONTAINRLAB_API_STATS") else { return Ok(()) };
     let json = serde_json::to_string_pretty(&snapshot()).unwrap_or_default();
     std::fs::write(path, json)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
     #[test]
     fn reads_and_writes_are_told_apart_by_operation_name() {
-        assert!(!super::is_mutating("ECR:DescribeRepositories"));
-        assert!(!super::is_mutating("SSM:GetParameters"));
-        assert!(super::is_mutating("ECR:PutLifecyclePolicy"));
-        assert!(super::is_mutating("CloudWatch Logs:TagResource"));
+        assert!(!is_mutating("ECR:DescribeRepositories"));
+        assert!(!is_mutating("SSM:GetParameters"));
+        assert!(is_mutating("ECR:PutLifecyclePolicy"));
+        assert!(is_mutating("CloudWatch Logs:TagResource"));
+    }
+
+    #[test]
+    fn rounds_count_the_longest_chain_of_sequential_calls() {
+        let t0 = Instant::now();
+        let at = |a: u64, b: u64| (t0 + Duration::from_millis(a), t0 + Duration::from_millis(b));
+        // Two overlapping calls, then one after both, then two overlapping again: 3 rounds.
+        let spans = [at(0, 10), at(1, 9), at(11, 20), at(21, 30), at(22, 31)];
+        assert_eq!(rounds(&spans), 3);
+        assert_eq!(rounds(&[]), 0);
+        assert_eq!(rounds(&[at(0, 5), at(1, 6), at(2, 7)]), 1);
     }
 }

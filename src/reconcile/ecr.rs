@@ -56,14 +56,23 @@ pub async fn observe(client: &Client, stack: &str, desired: &[Repository]) -> Re
     let observed = concurrent(repos, CONCURRENCY, |r| async move {
         let name = r.repository_name().unwrap_or_default().to_string();
         let arn = r.repository_arn().unwrap_or_default().to_string();
-        let tags = client
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e)))?;
+        let tags = async {
+            client
+                .list_tags_for_resource()
+                .resource_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e)))
+        };
+        let lifecycle = async {
+            if declared(&name) {
+                lifecycle_policy(client, &name).await
+            } else {
+                Ok(None)
+            }
+        };
+        let (tags, lifecycle) = tokio::try_join!(tags, lifecycle)?;
         let tags: Tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        let lifecycle = if declared(&name) { lifecycle_policy(client, &name).await? } else { None };
         Ok::<_, anyhow::Error>(ObservedRepository {
             scan_on_push: r.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
             tag_mutability: r

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
+use aws_sdk_cloudwatchlogs::Client as LogsClient;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use crate::aws::{concurrent, describe, Clients};
@@ -159,39 +160,11 @@ pub async fn apply(
                 .send()
                 .await
                 .map_err(|e| err("creating", &e))?;
-            if let Some(days) = d.retention_days {
-                client
-                    .put_retention_policy()
-                    .log_group_name(name)
-                    .retention_in_days(days)
-                    .send()
-                    .await
-                    .map_err(|e| err("setting retention of", &e))?;
-            }
-            Ok(())
+            set_retention(client, name, None, d.retention_days).await
         }
         (Action::Update | Action::Replace, Some(d)) => {
             let Some(o) = observed else { bail!("updating CloudWatch log group ({name}): it was not observed") };
-            match d.retention_days {
-                Some(days) if o.retention_days != Some(days) => {
-                    client
-                        .put_retention_policy()
-                        .log_group_name(name)
-                        .retention_in_days(days)
-                        .send()
-                        .await
-                        .map_err(|e| err("setting retention of", &e))?;
-                }
-                None if o.retention_days.is_some() => {
-                    client
-                        .delete_retention_policy()
-                        .log_group_name(name)
-                        .send()
-                        .await
-                        .map_err(|e| err("removing retention of", &e))?;
-                }
-                _ => {}
-            }
+            set_retention(client, name, o.retention_days, d.retention_days).await?;
             let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
             if !remove.is_empty() {
                 client
@@ -215,4 +188,27 @@ pub async fn apply(
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
     }
+}
+
+/// Brings a group's retention from `have` to `want` (`None`: never expire), with one call at most.
+async fn set_retention(client: &LogsClient, name: &str, have: Option<i32>, want: Option<i32>) -> Result<()> {
+    let err = |e: &(dyn std::error::Error + 'static)| {
+        anyhow::anyhow!("setting the retention of CloudWatch log group ({name}): {}", describe(e))
+    };
+    match want {
+        Some(days) if have != Some(days) => {
+            client
+                .put_retention_policy()
+                .log_group_name(name)
+                .retention_in_days(days)
+                .send()
+                .await
+                .map_err(|e| err(&e))?;
+        }
+        None if have.is_some() => {
+            client.delete_retention_policy().log_group_name(name).send().await.map_err(|e| err(&e))?;
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -234,18 +234,25 @@ fn value_to_write<'a>(d: &'a Parameter, o: Option<&'a ObservedParameter>) -> Opt
 async fn create(client: &Client, ctx: &PlanContext, address: &Address, d: &Parameter) -> Result<()> {
     let name = &address.name;
     let Some(value) = value_to_write(d, None) else { bail!("creating SSM parameter ({name}): no value to write") };
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let tags = ssm_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address));
+    put(client, d, value, Some(tags)).await.map_err(|e| anyhow::anyhow!("creating SSM parameter ({name}): {e}"))
+}
+
+/// `PutParameter`: creates with `tags`, or overwrites the value and description when `tags` is
+/// `None` (AWS refuses tags together with overwrite).
+async fn put(client: &Client, d: &Parameter, value: &str, tags: Option<Vec<Tag>>) -> Result<(), String> {
     client
         .put_parameter()
-        .name(name)
+        .name(&d.name)
         .value(value)
         .r#type(ParameterType::from(d.value.type_name()))
         .set_description(d.description.clone())
-        .set_tags(Some(ssm_tags(&tags)))
+        .overwrite(tags.is_none())
+        .set_tags(tags)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("creating SSM parameter ({name}): {}", describe(&e)))?;
-    Ok(())
+        .map(drop)
+        .map_err(|e| describe(&e))
 }
 
 async fn update(
@@ -268,16 +275,9 @@ async fn update(
     };
     if value_differs || o.description != d.description {
         let Some(value) = value else { bail!("updating SSM parameter ({name}): no value to write") };
-        client
-            .put_parameter()
-            .name(name)
-            .value(value)
-            .r#type(ParameterType::from(d.value.type_name()))
-            .set_description(d.description.clone())
-            .overwrite(true)
-            .send()
+        put(client, d, value, None)
             .await
-            .map_err(|e| err("value", &e))?;
+            .map_err(|e| anyhow::anyhow!("updating SSM parameter ({name}): value: {e}"))?;
     }
     let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
     if !remove.is_empty() {
