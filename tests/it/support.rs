@@ -155,8 +155,10 @@ impl Env {
             .envs(self.secrets.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         let out = cmd.output().expect("running containrlab");
-        let calls =
+        // {"calls": {"service:Operation": n}, "total", "mutating", "rounds"}
+        let stats: Value =
             std::fs::read_to_string(&stats).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        let calls = serde_json::from_value(stats["calls"].clone()).unwrap_or_default();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
