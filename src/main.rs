@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod config;
 mod diff;
+mod failpoint;
 mod model;
 mod plan;
 mod reconcile;

@@ -7,6 +7,7 @@
 //! stack file's `region`, then the profile's.
 
 pub mod stats;
+pub mod wait;
 
 use anyhow::{Context, Result};
 use aws_config::retry::RetryConfig;
@@ -24,6 +25,7 @@ pub struct AwsOptions {
 /// Clients for every service the reconcilers use, sharing one configuration.
 #[derive(Clone)]
 pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -61,6 +63,7 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
 fn clients(config: &SdkConfig) -> Clients {
     let counter = stats::ApiCallCounter;
     Clients {
+        ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(counter).build()),
         ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(config).interceptor(counter).build()),
         ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(config).interceptor(counter).build()),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(

@@ -6,7 +6,11 @@
 use crate::model::desired::{Desired, LogGroup, Parameter, ParameterValue, Repository};
 use crate::model::secret::Secret;
 
-use super::schema::{ParameterType, TagMutability};
+use crate::model::network::{
+    NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
+};
+
+use super::schema::{self, ParameterType, Protocol, StackFile, SubnetTier, TagMutability};
 use super::Stack;
 
 pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
@@ -50,5 +54,97 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         .iter()
         .map(|(name, g)| LogGroup { name: name.clone(), retention_days: g.retention_days.as_ref().map(|d| d.value) })
         .collect();
-    Desired { stack: f.stack.value.clone(), tags: f.tags.clone(), repositories, parameters, log_groups }
+    Desired {
+        stack: f.stack.value.clone(),
+        tags: f.tags.clone(),
+        network: Some(network(f)),
+        repositories,
+        parameters,
+        log_groups,
+    }
+}
+
+/// The network of the stack file: one VPC named after the stack, its subnets, an internet gateway,
+/// NAT gateways in the first public subnet of as many AZs as asked, a public route table and one
+/// private route table per NAT gateway (private subnets use the NAT gateway of their AZ, or the
+/// first one).
+fn network(f: &StackFile) -> Network {
+    let stack = f.stack.value.clone();
+    let subnets: Vec<Subnet> = f
+        .network
+        .subnets
+        .iter()
+        .map(|(name, s)| Subnet {
+            name: name.clone(),
+            cidr: s.cidr.value.clone(),
+            availability_zone: s.availability_zone.clone(),
+            public: s.tier == SubnetTier::Public,
+        })
+        .collect();
+    let mut public: Vec<&Subnet> = subnets.iter().filter(|s| s.public).collect();
+    public.sort_by(|a, b| (&a.availability_zone, &a.name).cmp(&(&b.availability_zone, &b.name)));
+    public.dedup_by(|a, b| a.availability_zone == b.availability_zone);
+    let nats: Vec<(String, NatGateway)> = public
+        .iter()
+        .take(f.network.nat_gateways.value as usize)
+        .map(|s| (s.availability_zone.clone(), NatGateway { name: s.name.clone(), subnet: s.name.clone() }))
+        .collect();
+    let mut route_tables = vec![RouteTable {
+        name: "public".into(),
+        default_route: RouteTarget::InternetGateway(stack.clone()),
+        subnets: subnets.iter().filter(|s| s.public).map(|s| s.name.clone()).collect(),
+    }];
+    for (az, nat) in &nats {
+        let name = if nats.len() == 1 { "private".to_string() } else { format!("private-{az}") };
+        let first = nats.first().map(|(_, n)| n.name.as_str());
+        let uses_this_nat = |s: &&Subnet| {
+            let own = nats.iter().find(|(a, _)| *a == s.availability_zone).map(|(_, n)| n.name.as_str());
+            own.or(first) == Some(nat.name.as_str())
+        };
+        let private = subnets.iter().filter(|s| !s.public).filter(uses_this_nat).map(|s| s.name.clone()).collect();
+        route_tables.push(RouteTable {
+            name,
+            default_route: RouteTarget::NatGateway(nat.name.clone()),
+            subnets: private,
+        });
+    }
+    let security_groups = f
+        .security_groups
+        .iter()
+        .map(|(name, g)| SecurityGroup { name: name.clone(), description: g.description.clone() })
+        .collect();
+    let security_group_rules = f
+        .security_groups
+        .iter()
+        .map(|(name, g)| SecurityGroupRules {
+            group: name.clone(),
+            ingress: g.ingress.iter().map(rule).collect(),
+            egress: g.egress.iter().map(rule).collect(),
+        })
+        .collect();
+    Network {
+        vpc: Vpc { name: stack.clone(), cidr: f.network.vpc_cidr.value.clone() },
+        subnets,
+        internet_gateway: stack,
+        nat_gateways: nats.into_iter().map(|(_, n)| n).collect(),
+        route_tables,
+        security_groups,
+        security_group_rules,
+    }
+}
+
+fn rule(r: &schema::Rule) -> Rule {
+    let protocol = match r.protocol {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Icmp => "icmp",
+        Protocol::All => "all",
+    };
+    let peer = match (&r.cidr, &r.security_group) {
+        (Some(cidr), _) => Peer::Cidr(cidr.value.clone()),
+        (None, Some(group)) => Peer::Group(group.value.clone()),
+        (None, None) => Peer::Other(String::new()),
+    };
+    let ports = r.ports.as_ref().map(|p| (i32::from(p.value.from), i32::from(p.value.to)));
+    Rule { protocol: protocol.into(), ports: if protocol == "all" { None } else { ports }, peer }
 }

@@ -9,6 +9,14 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
+    Vpc,
+    Subnet,
+    InternetGateway,
+    ElasticIp,
+    NatGateway,
+    RouteTable,
+    SecurityGroup,
+    SecurityGroupRules,
     EcrRepository,
     SsmParameter,
     LogGroup,
@@ -17,6 +25,14 @@ pub enum Kind {
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet_gateway",
+            Kind::ElasticIp => "elastic_ip",
+            Kind::NatGateway => "nat_gateway",
+            Kind::RouteTable => "route_table",
+            Kind::SecurityGroup => "security_group",
+            Kind::SecurityGroupRules => "security_group_rules",
             Kind::EcrRepository => "ecr_repository",
             Kind::SsmParameter => "ssm_parameter",
             Kind::LogGroup => "log_group",
@@ -27,8 +43,20 @@ impl Kind {
     /// Used for deletes, where the stack file no longer says what depended on what.
     pub fn depends_on(self) -> &'static [Kind] {
         match self {
-            Kind::EcrRepository | Kind::SsmParameter | Kind::LogGroup => &[],
+            Kind::Vpc | Kind::ElasticIp | Kind::EcrRepository | Kind::SsmParameter | Kind::LogGroup => &[],
+            Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup => &[Kind::Vpc],
+            // A NAT gateway sits in a public subnet, holds an Elastic IP and needs the VPC's
+            // internet gateway: it goes before all three on delete.
+            Kind::NatGateway => &[Kind::Subnet, Kind::ElasticIp, Kind::InternetGateway],
+            Kind::RouteTable => &[Kind::Vpc, Kind::Subnet, Kind::InternetGateway, Kind::NatGateway],
+            // Rules reference other groups: all rules go before any group on delete.
+            Kind::SecurityGroupRules => &[Kind::SecurityGroup],
         }
+    }
+
+    /// True when this kind depends on `other`, directly or through other kinds.
+    pub fn needs(self, other: Kind) -> bool {
+        self.depends_on().iter().any(|&k| k == other || k.needs(other))
     }
 }
 

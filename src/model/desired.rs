@@ -10,6 +10,8 @@ pub struct Desired {
     pub stack: String,
     /// The stack's own tags (ownership tags are added per resource).
     pub tags: Tags,
+    /// `None` only in `down`, where nothing is desired.
+    pub network: Option<super::network::Network>,
     pub repositories: Vec<Repository>,
     pub parameters: Vec<Parameter>,
     pub log_groups: Vec<LogGroup>,
@@ -18,7 +20,7 @@ pub struct Desired {
 impl Desired {
     /// The same stack with nothing in it: what `down` converges to.
     pub fn without_resources(self) -> Desired {
-        Desired { repositories: Vec::new(), parameters: Vec::new(), log_groups: Vec::new(), ..self }
+        Desired { network: None, repositories: Vec::new(), parameters: Vec::new(), log_groups: Vec::new(), ..self }
     }
 }
 

@@ -46,6 +46,8 @@ pub struct ServiceDiff<'a, D, O> {
     pub fields: &'a dyn Fn(&D, Option<&O>, &Tags) -> FieldDiff,
     /// Fields that force a replacement when they differ.
     pub replace_on: &'a [&'a str],
+    /// What a desired resource needs to exist first.
+    pub depends_on: &'a dyn Fn(&D) -> Vec<Address>,
 }
 
 /// Diffs one resource kind and appends the result to `plan`.
@@ -65,7 +67,9 @@ pub fn diff_kind<D, O: ObservedResource>(
         match existing.map(|o| (o, owner(&ctx.stack, o.tags()))) {
             None => {
                 let fields = (spec.fields)(d, None, &tags).changes;
-                plan.changes.push(change(address, Action::Create, Reason::Missing, fields));
+                let mut c = change(address, Action::Create, Reason::Missing, fields);
+                c.depends_on = (spec.depends_on)(d);
+                plan.changes.push(c);
             }
             Some((o, Owner::ThisStack)) => {
                 let fields = (spec.fields)(d, Some(o), &tags).changes;
@@ -82,7 +86,9 @@ pub fn diff_kind<D, O: ObservedResource>(
                 } else {
                     (Action::Replace, Reason::CannotUpdateInPlace(forced))
                 };
-                plan.changes.push(change(address, action, reason, fields));
+                let mut c = change(address, action, reason, fields);
+                c.depends_on = (spec.depends_on)(d);
+                plan.changes.push(c);
             }
             Some((_, other)) => plan.conflicts.push(conflict(address, other)),
         }
@@ -163,6 +169,7 @@ mod tests {
             desired_name: |d: &(&str, u32)| d.0,
             fields: &fields,
             replace_on: &["value"],
+            depends_on: &|_| vec![],
         };
         let mut plan = Plan::default();
         diff_kind(&ctx(mode), spec, desired, observed, &mut plan);

@@ -20,8 +20,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                     if c.action == Action::Delete {
                         // Reverse edges: whatever needs this resource goes first.
                         let needs_it = other.depends_on.contains(&c.address)
-                            || (other.address.kind != c.address.kind
-                                && other.address.kind.depends_on().contains(&c.address.kind));
+                            || (other.address.kind != c.address.kind && other.address.kind.needs(c.address.kind));
                         other.address != c.address && needs_it
                     } else {
                         other.action != Action::Delete && c.depends_on.contains(&other.address)

@@ -132,6 +132,7 @@ pub fn diff(ctx: &PlanContext, desired: &[Repository], observed: &[ObservedRepos
         desired_name: |d: &Repository| &d.name,
         fields: &fields,
         replace_on: &[],
+        depends_on: &|_| vec![],
     };
     diff_kind(ctx, spec, desired, observed, plan);
 }

@@ -127,8 +127,13 @@ fn fields(d: &LogGroup, o: Option<&ObservedLogGroup>, tags: &Tags) -> FieldDiff 
 }
 
 pub fn diff(ctx: &PlanContext, desired: &[LogGroup], observed: &[ObservedLogGroup], plan: &mut Plan) {
-    let spec =
-        ServiceDiff { kind: Kind::LogGroup, desired_name: |d: &LogGroup| &d.name, fields: &fields, replace_on: &[] };
+    let spec = ServiceDiff {
+        kind: Kind::LogGroup,
+        desired_name: |d: &LogGroup| &d.name,
+        fields: &fields,
+        replace_on: &[],
+        depends_on: &|_| vec![],
+    };
     diff_kind(ctx, spec, desired, observed, plan);
 }
 

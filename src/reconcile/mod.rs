@@ -7,13 +7,17 @@
 
 pub mod ecr;
 pub mod logs;
+pub mod network;
 pub mod ssm;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use anyhow::Result;
 
 use crate::aws::Clients;
 use crate::model::desired::Desired;
-use crate::model::Kind;
+use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
 use crate::plan::{Plan, Step};
 
@@ -23,6 +27,7 @@ pub const CONCURRENCY: usize = 8;
 /// Everything observed in AWS, normalised, per service.
 #[derive(Debug, Default)]
 pub struct Observed {
+    pub network: network::ObservedNetwork,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -30,16 +35,18 @@ pub struct Observed {
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
-    let (repositories, parameters, log_groups) = tokio::try_join!(
+    let (network, repositories, parameters, log_groups) = tokio::try_join!(
+        network::observe(clients, stack),
         ecr::observe(&clients.ecr, stack, &desired.repositories),
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { repositories, parameters, log_groups })
+    Ok(Observed { network, repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
+    network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
     ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
     ssm::diff(ctx, &desired.parameters, &observed.parameters, plan)?;
     logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);
@@ -52,10 +59,21 @@ pub async fn apply(
     ctx: &PlanContext,
     desired: &Desired,
     observed: &Observed,
+    ids: &Ids,
     step: &Step,
 ) -> Result<()> {
     let (a, name) = (&step.address, step.address.name.as_str());
     match a.kind {
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::ElasticIp
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRules => {
+            network::apply(clients, ctx, desired.network.as_ref(), &observed.network, ids, step.action, a).await
+        }
         Kind::EcrRepository => {
             let d = desired.repositories.iter().find(|r| r.name == name);
             let o = observed.repositories.iter().find(|r| r.name == name);
@@ -71,5 +89,36 @@ pub async fn apply(
             let o = observed.log_groups.iter().find(|g| g.name == name);
             logs::apply(clients, ctx, step.action, a, d, o).await
         }
+    }
+}
+
+/// AWS ids by address: those observed, plus those created during this run (a subnet's create
+/// needs the id of the VPC created a moment before).
+#[derive(Debug, Default)]
+pub struct Ids(Mutex<BTreeMap<Address, String>>);
+
+impl Ids {
+    pub fn new(observed: &Observed) -> Ids {
+        Ids(Mutex::new(observed.network.ids()))
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<Address, String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, address: &Address) -> Result<String> {
+        self.map()
+            .get(address)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{address} has no AWS id: it was neither found nor created in this run"))
+    }
+
+    pub fn set(&self, address: &Address, id: &str) {
+        self.map().insert(address.clone(), id.to_string());
+    }
+
+    /// AWS id → name, for one kind.
+    pub fn names(&self, kind: Kind) -> BTreeMap<String, String> {
+        self.map().iter().filter(|(a, _)| a.kind == kind).map(|(a, id)| (id.clone(), a.name.clone())).collect()
     }
 }

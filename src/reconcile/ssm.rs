@@ -175,6 +175,7 @@ pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParame
         desired_name: |d: &Parameter| &d.name,
         fields: &fields,
         replace_on: &["type"],
+        depends_on: &|_| vec![],
     };
     let start = plan.changes.len();
     diff_kind(ctx, spec, desired, observed, plan);

@@ -1,0 +1,155 @@
+//! Waiting without fixed sleeps: poll with exponential backoff and jitter until a condition holds
+//! or a deadline passes, reporting what is waited on; and bounded retries for the named
+//! eventual-consistency errors only (EC2 `DependencyViolation` while network interfaces drain).
+//!
+//! Invariant: every wait has a deadline and ends with an error that says what did not happen.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use anyhow::{bail, Result};
+
+/// What one check found.
+pub enum Check<T> {
+    Ready(T),
+    /// Not yet; the text says the current state (shown as progress).
+    Pending(String),
+}
+
+/// The delays between checks: 1 s doubling to 15 s, each ±20 %.
+fn delay(attempt: u32) -> Duration {
+    let base = Duration::from_millis(1000u64.saturating_mul(1 << attempt.min(4))).min(Duration::from_secs(15));
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = 0.8 + 0.4 * f64::from(nanos % 1000) / 1000.0;
+    base.mul_f64(jitter)
+}
+
+/// A deadline for waits, from `CONTAINRLAB_WAIT_TIMEOUT_SECONDS` when set (tests shorten it).
+pub fn timeout(default: Duration) -> Duration {
+    std::env::var("CONTAINRLAB_WAIT_TIMEOUT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(default)
+}
+
+/// Polls `check` until it is ready. `what` names the wait in progress lines and in the error.
+pub async fn until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Check<T>>>,
+{
+    let start = Instant::now();
+    let mut last = String::new();
+    for attempt in 0.. {
+        match check().await? {
+            Check::Ready(value) => return Ok(value),
+            Check::Pending(state) => {
+                if state != last {
+                    eprintln!("    … {what}: {state} ({}s)", start.elapsed().as_secs());
+                    last = state;
+                }
+            }
+        }
+        if start.elapsed() >= timeout {
+            bail!("timed out after {}s waiting for {what} (last state: {last})", timeout.as_secs());
+        }
+        tokio::time::sleep(delay(attempt).min(timeout.saturating_sub(start.elapsed()))).await;
+    }
+    unreachable!("the loop returns or fails")
+}
+
+/// Retries `op` while it fails with an error `retryable` accepts, until `timeout`; then returns
+/// the last error. Only for eventual consistency, never for ordering problems.
+pub async fn retry_while<T, E, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    retryable: impl Fn(&E) -> bool,
+    mut op: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let start = Instant::now();
+    for attempt in 0.. {
+        match op().await {
+            Err(e) if retryable(&e) && start.elapsed() < timeout => {
+                if attempt == 0 {
+                    eprintln!("    … {what}: still in use, retrying for up to {}s", timeout.as_secs());
+                }
+                tokio::time::sleep(delay(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn until_returns_once_ready_and_backs_off_between_checks() {
+        let calls = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let v = until("thing", Duration::from_secs(60), || async {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            Ok(if n < 3 { Check::Pending(format!("pending {n}")) } else { Check::Ready(n) })
+        })
+        .await
+        .expect("ready");
+        assert_eq!(v, 3);
+        // Three sleeps of about 1, 2 and 4 seconds (±20 %).
+        let waited = start.elapsed().as_secs_f64();
+        assert!((5.6..=8.4).contains(&waited), "waited {waited}s");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_fails_at_the_deadline_naming_the_wait_and_last_state() {
+        let err = until::<(), _, _>("nat_gateway.a to become available", Duration::from_secs(30), || async {
+            Ok(Check::Pending("pending".into()))
+        })
+        .await
+        .expect_err("times out");
+        assert_eq!(
+            err.to_string(),
+            "timed out after 30s waiting for nat_gateway.a to become available (last state: pending)"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_while_retries_only_the_named_error_and_gives_up_at_the_deadline() {
+        let calls = AtomicU32::new(0);
+        let r: Result<(), &str> = retry_while(
+            "subnet.a",
+            Duration::from_secs(20),
+            |e: &&str| *e == "DependencyViolation",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err("DependencyViolation")
+            },
+        )
+        .await;
+        assert_eq!(r, Err("DependencyViolation"));
+        assert!(calls.load(Ordering::SeqCst) > 2);
+        calls.store(0, Ordering::SeqCst);
+        let r: Result<(), &str> = retry_while(
+            "subnet.a",
+            Duration::from_secs(20),
+            |e: &&str| *e == "DependencyViolation",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err("AccessDenied")
+            },
+        )
+        .await;
+        assert_eq!((r, calls.load(Ordering::SeqCst)), (Err("AccessDenied"), 1));
+    }
+}
