@@ -133,11 +133,16 @@ impl Env {
 
     /// Runs `containrlab` against this environment's emulator with stdin closed.
     pub fn run(&self, args: &[&str]) -> Run {
-        self.run_at(&self.moto.endpoint, args)
+        self.run_with(&self.moto.endpoint, &[], args)
     }
 
     /// Runs `containrlab` against `endpoint` with stdin closed.
     pub fn run_at(&self, endpoint: &str, args: &[&str]) -> Run {
+        self.run_with(endpoint, &[], args)
+    }
+
+    /// Runs `containrlab` against `endpoint` with extra environment variables.
+    pub fn run_with(&self, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
         let stats = self.dir.path().join(format!("stats-{}.json", next_run_id()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_containrlab"));
         cmd.arg("-f").arg(self.stack_path()).args(["--endpoint-url", endpoint, "--no-color"]).args(args);
@@ -153,6 +158,7 @@ impl Env {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("CONTAINRLAB_API_STATS", &stats)
             .envs(self.secrets.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().copied())
             .stdin(Stdio::null());
         let out = cmd.output().expect("running containrlab");
         // {"calls": {"service:Operation": n}, "total", "mutating", "rounds"}

@@ -325,3 +325,6 @@ fn members(f: &mut FieldDiff, path: &str, before: Option<&BTreeSet<String>>, aft
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
