@@ -89,6 +89,22 @@ impl Clients {
     }
 }
 
+/// An idempotency token (EC2 `ClientToken` and the like) derived from the stack, the address, the
+/// spec and this run's start time: the SDK's own retries of a create resend the same token, so AWS
+/// makes no second resource. It deliberately differs between runs: EC2 answers a reused token
+/// with the original resource for hours, even after that resource was deleted, so a token fixed
+/// per address would make "re-create what someone deleted" return the deleted one. Across runs
+/// (a crash, then `up` again) duplicates are prevented by looking the resource up by its tag first.
+/// FNV-1a keeps the hash stable across builds and platforms.
+pub fn client_token(parts: &[&str]) -> String {
+    static RUN: std::sync::LazyLock<u128> = std::sync::LazyLock::new(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+    });
+    let text = format!("{}\n{}", *RUN, parts.join("\n"));
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("containrlab-{hash:016x}")
+}
+
 /// The full message of an SDK error: the service's code and message, not just "service error".
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
     aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
@@ -102,4 +118,15 @@ where
 {
     use futures::stream::StreamExt;
     futures::stream::iter(items.into_iter().map(f)).buffered(limit.max(1)).collect().await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn client_tokens_are_stable_within_a_run_and_depend_on_every_part() {
+        let a = super::client_token(&["containrlab", "nat_gateway.public-a", "subnet-1"]);
+        assert_eq!(a, super::client_token(&["containrlab", "nat_gateway.public-a", "subnet-1"]));
+        assert_ne!(a, super::client_token(&["containrlab", "nat_gateway.public-a", "subnet-2"]));
+        assert!(a.starts_with("containrlab-") && a.len() <= 64, "EC2 accepts up to 64 ASCII characters: {a}");
+    }
 }

@@ -132,7 +132,7 @@ pub async fn apply_nat_gateway(
                 .create_nat_gateway()
                 .subnet_id(&subnet)
                 .allocation_id(&allocation)
-                .client_token(client_token(&ctx.stack, address, &subnet, &allocation))
+                .client_token(crate::aws::client_token(&[&ctx.stack, &address.to_string(), &subnet, &allocation]))
                 .tag_specifications(tag_spec(ResourceType::Natgateway, &tags))
                 .send()
                 .await
@@ -149,15 +149,6 @@ pub async fn apply_nat_gateway(
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
     }
-}
-
-/// EC2's idempotency token for this NAT gateway: the same stack, address and placement give the
-/// same token, so a retried create cannot make a second gateway (AWS keeps tokens for a while).
-fn client_token(stack: &str, address: &Address, subnet: &str, allocation: &str) -> String {
-    // FNV-1a: stable across builds and platforms, unlike the standard library's hasher.
-    let text = format!("{stack}\n{address}\n{subnet}\n{allocation}");
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    format!("containrlab-{hash:016x}")
 }
 
 async fn delete(clients: &Clients, ids: &Ids, address: &Address) -> Result<()> {

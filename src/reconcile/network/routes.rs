@@ -120,9 +120,11 @@ pub async fn apply(
                 _ => {
                     let vpc_id = ids.get(&Address::new(Kind::Vpc, vpc))?;
                     let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+                    let token = crate::aws::client_token(&[&ctx.stack, &address.to_string(), &vpc_id]);
                     let out = ec2
                         .create_route_table()
                         .vpc_id(vpc_id)
+                        .client_token(token)
                         .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
                         .send()
                         .await

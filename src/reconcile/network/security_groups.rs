@@ -185,7 +185,7 @@ async fn delete_group(clients: &Clients, ids: &Ids, address: &Address) -> Result
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("InvalidGroup.NotFound") => Ok(()),
         Err(e) if is_dependency_violation(&e) => {
-            let enis = network_interfaces(clients, "group-id", &id).await;
+            let enis = network_interfaces(ec2, "group-id", &id).await;
             bail!(
                 "deleting {address}: still in use by network interface(s) {enis} after {}s",
                 wait::timeout(DRAIN_TIMEOUT).as_secs()

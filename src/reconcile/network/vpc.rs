@@ -235,10 +235,10 @@ pub async fn apply_subnet(
 ) -> Result<()> {
     let ec2 = &clients.ec2;
     match (action, desired) {
-        (Action::Delete, _) => delete_subnet(clients, ids, address).await,
+        (Action::Delete, _) => delete_subnet(ec2, ids, address).await,
         (Action::Create | Action::Replace, Some(d)) => {
             if action == Action::Replace {
-                delete_subnet(clients, ids, address).await?;
+                delete_subnet(ec2, ids, address).await?;
             }
             let vpc = ids.get(&Address::new(Kind::Vpc, &ctx.stack))?;
             let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
@@ -283,9 +283,8 @@ async fn set_map_public_ip(clients: &Clients, address: &Address, id: &str, on: b
 
 /// Deletes a subnet, retrying while network interfaces drain; past the deadline the error names
 /// the interfaces still in it.
-async fn delete_subnet(clients: &Clients, ids: &Ids, address: &Address) -> Result<()> {
+async fn delete_subnet(ec2: &aws_sdk_ec2::Client, ids: &Ids, address: &Address) -> Result<()> {
     let id = ids.get(address)?;
-    let ec2 = &clients.ec2;
     let deleted =
         wait::retry_while(&address.to_string(), wait::timeout(DRAIN_TIMEOUT), is_dependency_violation, || {
             ec2.delete_subnet().subnet_id(&id).send()
@@ -295,7 +294,7 @@ async fn delete_subnet(clients: &Clients, ids: &Ids, address: &Address) -> Resul
         Ok(_) => Ok(()),
         Err(e) if code(&e) == Some("InvalidSubnetID.NotFound") => Ok(()),
         Err(e) if is_dependency_violation(&e) => {
-            let enis = network_interfaces(clients, "subnet-id", &id).await;
+            let enis = network_interfaces(ec2, "subnet-id", &id).await;
             bail!(
                 "deleting {address}: still in use by network interface(s) {enis} after {}s",
                 wait::timeout(DRAIN_TIMEOUT).as_secs()
@@ -306,13 +305,9 @@ async fn delete_subnet(clients: &Clients, ids: &Ids, address: &Address) -> Resul
 }
 
 /// The network interfaces matching an EC2 filter, for error messages.
-pub async fn network_interfaces(clients: &Clients, filter: &str, value: &str) -> String {
-    let out = clients
-        .ec2
-        .describe_network_interfaces()
-        .filters(Filter::builder().name(filter).values(value).build())
-        .send()
-        .await;
+pub async fn network_interfaces(ec2: &aws_sdk_ec2::Client, filter: &str, value: &str) -> String {
+    let out =
+        ec2.describe_network_interfaces().filters(Filter::builder().name(filter).values(value).build()).send().await;
     match out {
         Ok(out) => {
             let list: Vec<String> = out
@@ -406,4 +401,77 @@ pub fn code<E: aws_sdk_ec2::error::ProvideErrorMetadata>(e: &E) -> Option<&str> 
 
 pub fn is_dependency_violation<E: aws_sdk_ec2::error::ProvideErrorMetadata>(e: &E) -> bool {
     e.code() == Some("DependencyViolation")
+}
+
+#[cfg(test)]
+mod tests {
+    //! moto neither keeps network interfaces in subnets nor refuses to delete busy subnets, so the
+    //! `DependencyViolation` path runs here against canned EC2 responses (aws-smithy-mocks).
+
+    use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
+    use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
+    use aws_sdk_ec2::types::NetworkInterface;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn client(rules: &[&Rule]) -> aws_sdk_ec2::Client {
+        let interceptor =
+            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r));
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("a", "b", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subnet_still_in_use_is_retried_then_names_its_network_interfaces() {
+        let busy = mock!(aws_sdk_ec2::Client::delete_subnet)
+            .sequence()
+            .error(|| {
+                DeleteSubnetError::generic(
+                    ErrorMetadata::builder().code("DependencyViolation").message("has dependencies").build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let enis = mock!(aws_sdk_ec2::Client::describe_network_interfaces).then_output(|| {
+            let eni = NetworkInterface::builder()
+                .network_interface_id("eni-0abc")
+                .description("ELB app/containrlab-alb")
+                .build();
+            DescribeNetworkInterfacesOutput::builder().network_interfaces(eni).build()
+        });
+        let ec2 = client(&[&busy, &enis]);
+        let ids = Ids::default();
+        let address = Address::new(Kind::Subnet, "public-a");
+        ids.set(&address, "subnet-1");
+        let err = delete_subnet(&ec2, &ids, &address).await.expect_err("still in use");
+        assert_eq!(
+            err.to_string(),
+            "deleting subnet.public-a: still in use by network interface(s) eni-0abc (ELB app/containrlab-alb) after 600s"
+        );
+        assert!(busy.num_calls() > 10, "retried with backoff until the deadline: {} calls", busy.num_calls());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subnet_freed_while_retrying_is_deleted() {
+        let busy_then_free = mock!(aws_sdk_ec2::Client::delete_subnet)
+            .sequence()
+            .error(|| DeleteSubnetError::generic(ErrorMetadata::builder().code("DependencyViolation").build()))
+            .times(3)
+            .output(|| aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput::builder().build())
+            .build();
+        let ec2 = client(&[&busy_then_free]);
+        let ids = Ids::default();
+        let address = Address::new(Kind::Subnet, "public-a");
+        ids.set(&address, "subnet-1");
+        delete_subnet(&ec2, &ids, &address).await.expect("deleted once free");
+        assert_eq!(busy_then_free.num_calls(), 4);
+    }
 }
