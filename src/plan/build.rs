@@ -90,7 +90,7 @@ pub fn diff_kind<D, O: ObservedResource>(
                 c.depends_on = (spec.depends_on)(d);
                 plan.changes.push(c);
             }
-            Some((_, other)) => plan.conflicts.push(conflict(address, other)),
+            Some((_, other)) => plan.conflicts.push(conflict(&ctx.stack, address, other)),
         }
     }
     for o in observed {
@@ -113,13 +113,13 @@ fn change(address: Address, action: Action, reason: Reason, fields: Vec<crate::d
     ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false }
 }
 
-fn conflict(address: Address, owner: Owner) -> Conflict {
+fn conflict(stack: &str, address: Address, owner: Owner) -> Conflict {
     let problem = match owner {
         Owner::OtherStack(other) => format!("exists and belongs to stack `{other}`"),
         _ => "exists but carries no containrlab ownership tags".to_string(),
     };
     let fix = format!(
-        "rename it in the stack file, or adopt it by tagging it ManagedBy=containrlab, containrlab:stack=<this stack>, containrlab:address={address}"
+        "rename it in the stack file, or adopt it by tagging it ManagedBy=containrlab, containrlab:stack={stack}, containrlab:address={address}"
     );
     Conflict { address, problem, fix }
 }
