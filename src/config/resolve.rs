@@ -6,6 +6,7 @@
 use crate::model::desired::{Desired, LogGroup, Parameter, ParameterValue, Repository};
 use crate::model::secret::Secret;
 
+use crate::model::edge::{Edge, HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup};
 use crate::model::network::{
     NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
 };
@@ -58,6 +59,7 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         stack: f.stack.value.clone(),
         tags: f.tags.clone(),
         network: Some(network(f)),
+        edge: f.load_balancer.as_ref().map(|lb| edge(f, lb)),
         repositories,
         parameters,
         log_groups,
@@ -130,6 +132,53 @@ fn network(f: &StackFile) -> Network {
         route_tables,
         security_groups,
         security_group_rules,
+    }
+}
+
+/// The load balancer in the subnets of its tier, its target groups, and the HTTP listener.
+/// (The HTTPS listener and host rules need the certificate, reconciled with the DNS section.)
+fn edge(f: &StackFile, lb: &schema::LoadBalancer) -> Edge {
+    let subnets = f.network.subnets.iter().filter(|(_, s)| s.tier == lb.subnet_tier).map(|(n, _)| n.clone()).collect();
+    let target_groups = lb
+        .target_groups
+        .iter()
+        .map(|(name, tg)| TargetGroup {
+            name: name.clone(),
+            port: tg.port,
+            protocol: tg.protocol.clone(),
+            target_type: match tg.target_type {
+                schema::TargetType::Ip => "ip".into(),
+                schema::TargetType::Instance => "instance".into(),
+            },
+            health_check: HealthCheck {
+                path: tg.health_check.path.clone(),
+                interval_seconds: tg.health_check.interval_seconds,
+                timeout_seconds: tg.health_check.timeout_seconds,
+                healthy_threshold: tg.health_check.healthy_threshold,
+                unhealthy_threshold: tg.health_check.unhealthy_threshold,
+                matcher: tg.health_check.matcher.clone(),
+            },
+            deregistration_delay_seconds: tg.deregistration_delay_seconds,
+        })
+        .collect();
+    let listeners = lb
+        .http_listener
+        .iter()
+        .filter(|l| l.redirect_to_https)
+        .map(|l| Listener { name: "http".into(), port: l.port, action: ListenerAction::RedirectToHttps })
+        .collect();
+    Edge {
+        load_balancer: LoadBalancer {
+            name: lb.name.clone(),
+            scheme: lb.scheme.clone(),
+            subnets,
+            security_groups: lb.security_groups.iter().map(|g| g.value.clone()).collect(),
+            idle_timeout_seconds: lb.idle_timeout_seconds,
+            deletion_protection: lb.deletion_protection,
+            drop_invalid_header_fields: lb.drop_invalid_header_fields,
+        },
+        target_groups,
+        listeners,
     }
 }
 

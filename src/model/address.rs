@@ -17,6 +17,9 @@ pub enum Kind {
     RouteTable,
     SecurityGroup,
     SecurityGroupRules,
+    TargetGroup,
+    LoadBalancer,
+    Listener,
     EcrRepository,
     SsmParameter,
     LogGroup,
@@ -33,6 +36,9 @@ impl Kind {
             Kind::RouteTable => "route_table",
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRules => "security_group_rules",
+            Kind::TargetGroup => "target_group",
+            Kind::LoadBalancer => "load_balancer",
+            Kind::Listener => "listener",
             Kind::EcrRepository => "ecr_repository",
             Kind::SsmParameter => "ssm_parameter",
             Kind::LogGroup => "log_group",
@@ -51,6 +57,10 @@ impl Kind {
             Kind::RouteTable => &[Kind::Vpc, Kind::Subnet, Kind::InternetGateway, Kind::NatGateway],
             // Rules reference other groups: all rules go before any group on delete.
             Kind::SecurityGroupRules => &[Kind::SecurityGroup],
+            Kind::TargetGroup => &[Kind::Vpc],
+            Kind::LoadBalancer => &[Kind::Subnet, Kind::SecurityGroup, Kind::InternetGateway],
+            // Listeners forward to target groups: they go before them (and the balancer) on delete.
+            Kind::Listener => &[Kind::LoadBalancer, Kind::TargetGroup],
         }
     }
 

@@ -12,6 +12,8 @@ pub struct Desired {
     pub tags: Tags,
     /// `None` only in `down`, where nothing is desired.
     pub network: Option<super::network::Network>,
+    /// The load balancer and what hangs off it; `None` without a `load_balancer` section (and in `down`).
+    pub edge: Option<super::edge::Edge>,
     pub repositories: Vec<Repository>,
     pub parameters: Vec<Parameter>,
     pub log_groups: Vec<LogGroup>,
@@ -20,7 +22,14 @@ pub struct Desired {
 impl Desired {
     /// The same stack with nothing in it: what `down` converges to.
     pub fn without_resources(self) -> Desired {
-        Desired { network: None, repositories: Vec::new(), parameters: Vec::new(), log_groups: Vec::new(), ..self }
+        Desired {
+            network: None,
+            edge: None,
+            repositories: Vec::new(),
+            parameters: Vec::new(),
+            log_groups: Vec::new(),
+            ..self
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod desired;
+pub mod edge;
 pub mod network;
 pub mod secret;
 pub mod tags;

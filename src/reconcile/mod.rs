@@ -6,6 +6,7 @@
 //! NotFound on delete as success.
 
 pub mod ecr;
+pub mod elb;
 pub mod logs;
 pub mod network;
 pub mod ssm;
@@ -28,6 +29,7 @@ pub const CONCURRENCY: usize = 8;
 #[derive(Debug, Default)]
 pub struct Observed {
     pub network: network::ObservedNetwork,
+    pub edge: elb::ObservedEdge,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -35,18 +37,20 @@ pub struct Observed {
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
-    let (network, repositories, parameters, log_groups) = tokio::try_join!(
+    let (network, edge, repositories, parameters, log_groups) = tokio::try_join!(
         network::observe(clients, stack),
+        elb::observe(clients, stack, desired.edge.as_ref()),
         ecr::observe(&clients.ecr, stack, &desired.repositories),
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { network, repositories, parameters, log_groups })
+    Ok(Observed { network, edge, repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
+    elb::diff(ctx, desired.edge.as_ref(), &observed.network, &observed.edge, plan);
     ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
     ssm::diff(ctx, &desired.parameters, &observed.parameters, plan)?;
     logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);
@@ -74,6 +78,9 @@ pub async fn apply(
         | Kind::SecurityGroupRules => {
             network::apply(clients, ctx, desired.network.as_ref(), &observed.network, ids, step.action, a).await
         }
+        Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener => {
+            elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
+        }
         Kind::EcrRepository => {
             let d = desired.repositories.iter().find(|r| r.name == name);
             let o = observed.repositories.iter().find(|r| r.name == name);
@@ -99,7 +106,9 @@ pub struct Ids(Mutex<BTreeMap<Address, String>>);
 
 impl Ids {
     pub fn new(observed: &Observed) -> Ids {
-        Ids(Mutex::new(observed.network.ids()))
+        let mut ids = observed.network.ids();
+        ids.extend(observed.edge.ids());
+        Ids(Mutex::new(ids))
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<Address, String>> {

@@ -2,6 +2,7 @@
 //! per test. `scripts/test` installs moto first.
 
 mod cli;
+mod edge;
 mod network;
 mod round_trip;
 mod safety;

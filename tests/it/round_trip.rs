@@ -43,12 +43,13 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let sdk = env.sdk();
     let (ecr, ssm, logs) = (Ecr::new(&sdk), Ssm::new(&sdk), Logs::new(&sdk));
 
-    // 1. up on an empty account creates the 29 resources: 16 of the network, 13 of ECR, SSM and logs.
+    // 1. up on an empty account creates the 34 resources: 16 of the network, 5 of the load
+    //    balancer, 13 of ECR, SSM and logs.
     let up = env.run(&["--json", "up", "--yes"]);
     up.expect_code(0);
     let result = up.json();
-    assert_eq!(result["plan"]["summary"]["create"], 29);
-    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(29));
+    assert_eq!(result["plan"]["summary"]["create"], 34);
+    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(34));
     assert_eq!(result["converged"], true);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);

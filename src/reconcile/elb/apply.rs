@@ -1,0 +1,338 @@
+//! Carrying out load balancer steps: target groups, the balancer (waited on until `active`, and
+//! until gone on delete) and listeners.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action as ElbAction, ActionTypeEnum, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag,
+    TargetGroupAttribute, TargetTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use super::*;
+use crate::aws::wait::{self, Check};
+use crate::aws::{describe, Clients};
+use crate::model::tags::desired_tags;
+use crate::plan::Action;
+use crate::reconcile::Ids;
+
+/// A new application load balancer is usually active within 2–3 minutes.
+const LB_TIMEOUT: Duration = Duration::from_secs(900);
+
+fn elb_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn err(what: &str, address: &Address, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
+    anyhow::anyhow!("{what} {address}: {}", describe(e))
+}
+
+fn not_found<E: aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(e.code(), Some("LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    clients: &Clients,
+    ctx: &PlanContext,
+    desired: Option<&Edge>,
+    observed: &ObservedEdge,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let name = address.name.as_str();
+    let elb = &clients.elb;
+    match address.kind {
+        Kind::TargetGroup => {
+            let d = desired.and_then(|e| e.target_groups.iter().find(|t| t.name == name));
+            let o = observed.target_groups.iter().find(|t| t.name == name);
+            target_group(elb, ctx, d, o, ids, action, address).await
+        }
+        Kind::LoadBalancer => {
+            let d = desired.map(|e| &e.load_balancer).filter(|l| l.name == name);
+            let o = observed.load_balancers.iter().find(|l| l.name == name);
+            load_balancer(elb, ctx, d, o, ids, action, address).await
+        }
+        Kind::Listener => {
+            let d = desired.and_then(|e| e.listeners.iter().find(|l| l.name == name));
+            let lb = desired.map(|e| e.load_balancer.name.as_str());
+            listener(elb, ctx, d, lb, ids, action, address).await
+        }
+        other => bail!("{address}: {other:?} is not a load balancer resource"),
+    }
+}
+
+async fn target_group(
+    elb: &Client,
+    ctx: &PlanContext,
+    desired: Option<&TargetGroup>,
+    observed: Option<&Observed<TargetGroupFields>>,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let delete = |arn: String| async move {
+        match elb.delete_target_group().target_group_arn(arn).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(err("deleting", address, &e)),
+        }
+    };
+    let Some(d) = desired else {
+        return if action == Action::Delete {
+            delete(ids.get(address)?).await
+        } else {
+            bail!("{address}: no desired state")
+        };
+    };
+    let h = &d.health_check;
+    let arn = match (action, observed) {
+        (Action::Delete, _) => return delete(ids.get(address)?).await,
+        (Action::Update, Some(o)) => {
+            elb.modify_target_group()
+                .target_group_arn(&o.id)
+                .health_check_path(&h.path)
+                .health_check_interval_seconds(h.interval_seconds as i32)
+                .health_check_timeout_seconds(h.timeout_seconds as i32)
+                .healthy_threshold_count(h.healthy_threshold as i32)
+                .unhealthy_threshold_count(h.unhealthy_threshold as i32)
+                .matcher(Matcher::builder().http_code(&h.matcher).build())
+                .send()
+                .await
+                .map_err(|e| err("updating", address, &e))?;
+            o.id.clone()
+        }
+        _ => {
+            if action == Action::Replace {
+                delete(ids.get(address)?).await?;
+            }
+            let vpc = ids.get(&Address::new(Kind::Vpc, &ctx.stack))?;
+            let out = elb
+                .create_target_group()
+                .name(&d.name)
+                .protocol(ProtocolEnum::from(d.protocol.as_str()))
+                .port(i32::from(d.port))
+                .vpc_id(vpc)
+                .target_type(TargetTypeEnum::from(d.target_type.as_str()))
+                .health_check_path(&h.path)
+                .health_check_interval_seconds(h.interval_seconds as i32)
+                .health_check_timeout_seconds(h.timeout_seconds as i32)
+                .healthy_threshold_count(h.healthy_threshold as i32)
+                .unhealthy_threshold_count(h.unhealthy_threshold as i32)
+                .matcher(Matcher::builder().http_code(&h.matcher).build())
+                .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+                .send()
+                .await
+                .map_err(|e| err("creating", address, &e))?;
+            let arn = out.target_groups().first().and_then(|t| t.target_group_arn()).unwrap_or_default().to_string();
+            ids.set(address, &arn);
+            arn
+        }
+    };
+    let delay = TargetGroupAttribute::builder()
+        .key(ATTR_DEREGISTRATION_DELAY)
+        .value(d.deregistration_delay_seconds.to_string())
+        .build();
+    elb.modify_target_group_attributes()
+        .target_group_arn(&arn)
+        .attributes(delay)
+        .send()
+        .await
+        .map_err(|e| err("setting the attributes of", address, &e))?;
+    if let (Action::Update, Some(o)) = (action, observed) {
+        sync_tags(elb, ctx, address, &o.id, &o.tags).await?;
+    }
+    Ok(())
+}
+
+async fn load_balancer(
+    elb: &Client,
+    ctx: &PlanContext,
+    desired: Option<&LoadBalancer>,
+    observed: Option<&Observed<LoadBalancerFields>>,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let Some(d) = desired.filter(|_| action != Action::Delete) else {
+        return delete_load_balancer(elb, ids, address).await;
+    };
+    let subnets = d.subnets.iter().map(|s| ids.get(&Address::new(Kind::Subnet, s))).collect::<Result<Vec<_>>>()?;
+    let groups =
+        d.security_groups.iter().map(|g| ids.get(&Address::new(Kind::SecurityGroup, g))).collect::<Result<Vec<_>>>()?;
+    let arn = match (action, observed) {
+        (Action::Update, Some(o)) => {
+            let sorted = |mut v: Vec<String>| {
+                v.sort();
+                v
+            };
+            if sorted(o.fields.subnet_ids.clone()) != sorted(subnets.clone()) {
+                elb.set_subnets()
+                    .load_balancer_arn(&o.id)
+                    .set_subnets(Some(subnets))
+                    .send()
+                    .await
+                    .map_err(|e| err("setting the subnets of", address, &e))?;
+            }
+            if sorted(o.fields.security_group_ids.clone()) != sorted(groups.clone()) {
+                elb.set_security_groups()
+                    .load_balancer_arn(&o.id)
+                    .set_security_groups(Some(groups))
+                    .send()
+                    .await
+                    .map_err(|e| err("setting the security groups of", address, &e))?;
+            }
+            sync_tags(elb, ctx, address, &o.id, &o.tags).await?;
+            o.id.clone()
+        }
+        _ => {
+            if action == Action::Replace {
+                delete_load_balancer(elb, ids, address).await?;
+            }
+            let out = elb
+                .create_load_balancer()
+                .name(&d.name)
+                .r#type(LoadBalancerTypeEnum::Application)
+                .scheme(LoadBalancerSchemeEnum::from(d.scheme.as_str()))
+                .set_subnets(Some(subnets))
+                .set_security_groups(Some(groups))
+                .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+                .send()
+                .await
+                .map_err(|e| err("creating", address, &e))?;
+            let arn = out.load_balancers().first().and_then(|l| l.load_balancer_arn()).unwrap_or_default().to_string();
+            ids.set(address, &arn);
+            arn
+        }
+    };
+    let attributes =
+        lb_attributes(d).into_iter().map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build()).collect();
+    let unchanged =
+        observed.is_some_and(|o| lb_attributes(d).iter().all(|(k, v)| o.fields.attributes.get(k) == Some(v)));
+    if !unchanged {
+        elb.modify_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .set_attributes(Some(attributes))
+            .send()
+            .await
+            .map_err(|e| err("setting the attributes of", address, &e))?;
+    }
+    wait_active(elb, address, &arn).await
+}
+
+async fn wait_active(elb: &Client, address: &Address, arn: &str) -> Result<()> {
+    wait::until(&format!("{address} to become active"), wait::timeout(LB_TIMEOUT), || async {
+        let out = elb
+            .describe_load_balancers()
+            .load_balancer_arns(arn)
+            .send()
+            .await
+            .map_err(|e| err("reading", address, &e))?;
+        let state = out.load_balancers().first().and_then(|l| l.state()).cloned();
+        match state.as_ref().and_then(|s| s.code()) {
+            Some(LoadBalancerStateEnum::Active) => Ok(Check::Ready(())),
+            Some(LoadBalancerStateEnum::Failed) => {
+                bail!("{address} failed: {}", state.as_ref().and_then(|s| s.reason()).unwrap_or("no reason given"))
+            }
+            Some(other) => Ok(Check::Pending(other.as_str().to_string())),
+            None => Ok(Check::Pending("unknown".into())),
+        }
+    })
+    .await
+}
+
+async fn delete_load_balancer(elb: &Client, ids: &Ids, address: &Address) -> Result<()> {
+    let arn = ids.get(address)?;
+    match elb.delete_load_balancer().load_balancer_arn(&arn).send().await {
+        Ok(_) => {}
+        Err(e) if not_found(&e) => return Ok(()),
+        Err(e) => return Err(err("deleting", address, &e)),
+    }
+    // Its network interfaces keep the subnets and groups busy until it is gone.
+    wait::until(&format!("{address} to be deleted"), wait::timeout(LB_TIMEOUT), || async {
+        match elb.describe_load_balancers().load_balancer_arns(&arn).send().await {
+            Err(e) if not_found(&e) => Ok(Check::Ready(())),
+            Err(e) => Err(err("reading", address, &e)),
+            Ok(out) if out.load_balancers().is_empty() => Ok(Check::Ready(())),
+            Ok(_) => Ok(Check::Pending("deleting".into())),
+        }
+    })
+    .await
+}
+
+async fn listener(
+    elb: &Client,
+    ctx: &PlanContext,
+    desired: Option<&Listener>,
+    lb: Option<&str>,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let (Some(d), Some(lb)) = (desired.filter(|_| action != Action::Delete), lb) else {
+        return match elb.delete_listener().listener_arn(ids.get(address)?).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(err("deleting", address, &e)),
+        };
+    };
+    let default_action = match d.action {
+        ListenerAction::RedirectToHttps => ElbAction::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build(),
+    };
+    if action == Action::Update {
+        elb.modify_listener()
+            .listener_arn(ids.get(address)?)
+            .port(i32::from(d.port))
+            .protocol(ProtocolEnum::Http)
+            .default_actions(default_action)
+            .send()
+            .await
+            .map_err(|e| err("updating", address, &e))?;
+        return Ok(());
+    }
+    let out = elb
+        .create_listener()
+        .load_balancer_arn(ids.get(&Address::new(Kind::LoadBalancer, lb))?)
+        .port(i32::from(d.port))
+        .protocol(ProtocolEnum::Http)
+        .default_actions(default_action)
+        .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+        .send()
+        .await
+        .map_err(|e| err("creating", address, &e))?;
+    ids.set(address, out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default());
+    Ok(())
+}
+
+async fn sync_tags(elb: &Client, ctx: &PlanContext, address: &Address, arn: &str, have: &Tags) -> Result<()> {
+    let (remove, write) = crate::model::tags::delta(have, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
+    if !remove.is_empty() {
+        elb.remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| err("untagging", address, &e))?;
+    }
+    if let Some(write) = write {
+        elb.add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(elb_tags(&write)))
+            .send()
+            .await
+            .map_err(|e| err("tagging", address, &e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Reading the load balancer side: three rounds (describe all, tags in batches of 20, then
+//! attributes and listeners of this stack's resources, concurrently).
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, Listener};
+use aws_sdk_elasticloadbalancingv2::Client;
+
+use super::*;
+use crate::aws::{concurrent, describe, Clients};
+use crate::model::tags::{owner, Owner};
+use crate::reconcile::CONCURRENCY;
+
+pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> Result<ObservedEdge> {
+    let elb = &clients.elb;
+    let (lbs, tgs) = tokio::try_join!(
+        async {
+            elb.describe_load_balancers()
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| anyhow::anyhow!("listing load balancers: {}", describe(&e)))
+        },
+        async {
+            elb.describe_target_groups()
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| anyhow::anyhow!("listing target groups: {}", describe(&e)))
+        },
+    )?;
+    let arns: Vec<String> = lbs
+        .iter()
+        .filter_map(|l| l.load_balancer_arn())
+        .chain(tgs.iter().filter_map(|t| t.target_group_arn()))
+        .map(str::to_string)
+        .collect();
+    let tags = tags_of(elb, &arns).await?;
+    let tags_for = |arn: Option<&str>| arn.and_then(|a| tags.get(a)).cloned().unwrap_or_default();
+    // Only this stack's resources and the declared names matter (the latter to report conflicts).
+    let declared_lb = desired.map(|e| e.load_balancer.name.as_str());
+    let relevant = |name: Option<&str>, tags: &Tags, declared: bool| {
+        owner(stack, tags) == Owner::ThisStack || (declared && name.is_some())
+    };
+
+    let mut load_balancers = Vec::new();
+    for lb in &lbs {
+        let t = tags_for(lb.load_balancer_arn());
+        if !relevant(lb.load_balancer_name(), &t, lb.load_balancer_name() == declared_lb) {
+            continue;
+        }
+        let fields = LoadBalancerFields {
+            scheme: lb.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            subnet_ids: lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect(),
+            security_group_ids: lb.security_groups().to_vec(),
+            state: lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
+            attributes: BTreeMap::new(),
+        };
+        let (Some(name), Some(arn)) = (lb.load_balancer_name(), lb.load_balancer_arn()) else { continue };
+        load_balancers.push(Observed { name: name.to_string(), id: arn.to_string(), tags: t, fields });
+    }
+    let mut target_groups = Vec::new();
+    for tg in &tgs {
+        let t = tags_for(tg.target_group_arn());
+        let declared =
+            desired.is_some_and(|e| e.target_groups.iter().any(|d| Some(d.name.as_str()) == tg.target_group_name()));
+        if !relevant(tg.target_group_name(), &t, declared) {
+            continue;
+        }
+        let fields = TargetGroupFields {
+            port: tg.port().unwrap_or_default(),
+            protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            target_type: tg.target_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            vpc_id: tg.vpc_id().unwrap_or_default().to_string(),
+            health_path: tg.health_check_path().unwrap_or_default().to_string(),
+            health_interval: tg.health_check_interval_seconds().unwrap_or_default(),
+            health_timeout: tg.health_check_timeout_seconds().unwrap_or_default(),
+            healthy_threshold: tg.healthy_threshold_count().unwrap_or_default(),
+            unhealthy_threshold: tg.unhealthy_threshold_count().unwrap_or_default(),
+            matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or_default().to_string(),
+            deregistration_delay: None,
+        };
+        let (Some(name), Some(arn)) = (tg.target_group_name(), tg.target_group_arn()) else { continue };
+        target_groups.push(Observed { name: name.to_string(), id: arn.to_string(), tags: t, fields });
+    }
+
+    // Round 3: attributes of the stack's own resources and the listeners of its balancer.
+    let lb_details = concurrent(
+        load_balancers.iter_mut().filter(|o| owner(stack, &o.tags) == Owner::ThisStack),
+        CONCURRENCY,
+        |lb| async move {
+            let attributes =
+                elb.describe_load_balancer_attributes().load_balancer_arn(&lb.id).send().await.map_err(|e| {
+                    anyhow::anyhow!("reading the attributes of load balancer {}: {}", lb.name, describe(&e))
+                })?;
+            lb.fields.attributes = attributes
+                .attributes()
+                .iter()
+                .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+                .collect();
+            let listeners =
+                elb.describe_listeners().load_balancer_arn(&lb.id).send().await.map_err(|e| {
+                    anyhow::anyhow!("reading the listeners of load balancer {}: {}", lb.name, describe(&e))
+                })?;
+            let tags = lb.tags.clone();
+            Ok::<_, anyhow::Error>(listeners.listeners().iter().filter_map(|l| listener(l, &tags)).collect::<Vec<_>>())
+        },
+    );
+    let tg_details = concurrent(
+        target_groups.iter_mut().filter(|o| owner(stack, &o.tags) == Owner::ThisStack),
+        CONCURRENCY,
+        |tg| async move {
+            let attributes =
+                elb.describe_target_group_attributes().target_group_arn(&tg.id).send().await.map_err(|e| {
+                    anyhow::anyhow!("reading the attributes of target group {}: {}", tg.name, describe(&e))
+                })?;
+            tg.fields.deregistration_delay = attributes
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some(ATTR_DEREGISTRATION_DELAY))
+                .and_then(|a| a.value())
+                .map(str::to_string);
+            Ok::<_, anyhow::Error>(())
+        },
+    );
+    let (listeners, tg_results) = tokio::join!(lb_details, tg_details);
+    tg_results.into_iter().collect::<Result<Vec<_>>>()?;
+    let listeners = listeners.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+    Ok(ObservedEdge { load_balancers, target_groups, listeners })
+}
+
+/// A listener named by its protocol, with its balancer's tags.
+fn listener(l: &Listener, tags: &Tags) -> Option<Observed<ListenerFields>> {
+    let protocol = l.protocol()?.as_str().to_string();
+    let action = l.default_actions().first();
+    let default_action = match action.and_then(|a| a.r#type()) {
+        Some(ActionTypeEnum::Redirect) => {
+            let r = action.and_then(|a| a.redirect_config());
+            format!(
+                "redirect to {}:{} ({})",
+                r.and_then(|r| r.protocol()).unwrap_or("#{protocol}"),
+                r.and_then(|r| r.port()).unwrap_or("#{port}"),
+                r.and_then(|r| r.status_code()).map(|c| c.as_str().trim_start_matches("HTTP_")).unwrap_or("?")
+            )
+        }
+        Some(other) => other.as_str().to_string(),
+        None => "none".into(),
+    };
+    let fields = ListenerFields { port: l.port().unwrap_or_default(), default_action };
+    Some(Observed { name: protocol.to_lowercase(), id: l.listener_arn()?.to_string(), tags: tags.clone(), fields })
+}
+
+/// Tags of many ELBv2 resources: `DescribeTags` takes 20 ARNs a call.
+async fn tags_of(elb: &Client, arns: &[String]) -> Result<BTreeMap<String, Tags>> {
+    let batches = concurrent(arns.chunks(20), CONCURRENCY, |chunk| async move {
+        elb.describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading load balancer tags: {}", describe(&e)))
+    })
+    .await;
+    let mut out = BTreeMap::new();
+    for batch in batches {
+        for d in batch?.tag_descriptions() {
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect();
+            out.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
+        }
+    }
+    Ok(out)
+}
