@@ -25,6 +25,8 @@ pub struct AwsOptions {
 /// Clients for every service the reconcilers use, sharing one configuration.
 #[derive(Clone)]
 pub struct Clients {
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
@@ -64,6 +66,10 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
 fn clients(config: &SdkConfig) -> Clients {
     let counter = stats::ApiCallCounter;
     Clients {
+        acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(config).interceptor(counter).build()),
+        route53: aws_sdk_route53::Client::from_conf(
+            aws_sdk_route53::config::Builder::from(config).interceptor(counter).build(),
+        ),
         ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(counter).build()),
         ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(config).interceptor(counter).build()),
         elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(

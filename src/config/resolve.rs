@@ -6,7 +6,9 @@
 use crate::model::desired::{Desired, LogGroup, Parameter, ParameterValue, Repository};
 use crate::model::secret::Secret;
 
-use crate::model::edge::{Edge, HealthCheck, Listener, ListenerAction, LoadBalancer, TargetGroup};
+use crate::model::edge::{
+    Certificate, Dns, Edge, HealthCheck, Listener, ListenerAction, ListenerRule, LoadBalancer, TargetGroup,
+};
 use crate::model::network::{
     NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
 };
@@ -60,6 +62,7 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         tags: f.tags.clone(),
         network: Some(network(f)),
         edge: f.load_balancer.as_ref().map(|lb| edge(f, lb)),
+        dns: dns(f),
         repositories,
         parameters,
         log_groups,
@@ -161,11 +164,35 @@ fn edge(f: &StackFile, lb: &schema::LoadBalancer) -> Edge {
             deregistration_delay_seconds: tg.deregistration_delay_seconds,
         })
         .collect();
-    let listeners = lb
+    let certificate = f.certificate.as_ref().map(|c| Certificate {
+        domain: c.domain_name.clone(),
+        subject_alternative_names: c.subject_alternative_names.clone(),
+    });
+    let mut listeners: Vec<Listener> = lb
         .http_listener
         .iter()
         .filter(|l| l.redirect_to_https)
         .map(|l| Listener { name: "http".into(), port: l.port, action: ListenerAction::RedirectToHttps })
+        .collect();
+    if let (Some(l), Some(c)) = (&lb.https_listener, &certificate) {
+        let action = ListenerAction::Https {
+            ssl_policy: l.ssl_policy.clone(),
+            certificate: c.domain.clone(),
+            default_status: l.default_status_code,
+        };
+        listeners.push(Listener { name: "https".into(), port: l.port, action });
+    }
+    // Host rules hang off the HTTPS listener; without one there is nothing to attach them to.
+    let https = listeners.iter().any(|l| l.name == "https");
+    let rules = lb
+        .rules
+        .iter()
+        .filter(|_| https)
+        .map(|r| ListenerRule {
+            host: r.host.clone(),
+            priority: r.priority,
+            target_group: r.target_group.value.clone(),
+        })
         .collect();
     Edge {
         load_balancer: LoadBalancer {
@@ -179,7 +206,17 @@ fn edge(f: &StackFile, lb: &schema::LoadBalancer) -> Edge {
         },
         target_groups,
         listeners,
+        rules,
+        certificate,
     }
+}
+
+/// The hosted zone and the records the stack declares (ownership of records is by declaration).
+pub fn dns(f: &StackFile) -> Option<Dns> {
+    let d = f.dns.as_ref()?;
+    let zone = d.zone.trim_end_matches('.').to_string();
+    let records = d.records.iter().map(|r| format!("{}.{zone}", r.name)).collect();
+    Some(Dns { zone, create_zone: d.create_zone, records })
 }
 
 fn rule(r: &schema::Rule) -> Rule {

@@ -17,9 +17,13 @@ pub enum Kind {
     RouteTable,
     SecurityGroup,
     SecurityGroupRules,
+    HostedZone,
+    Certificate,
     TargetGroup,
     LoadBalancer,
     Listener,
+    ListenerRule,
+    DnsRecords,
     EcrRepository,
     SsmParameter,
     LogGroup,
@@ -36,6 +40,10 @@ impl Kind {
             Kind::RouteTable => "route_table",
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRules => "security_group_rules",
+            Kind::HostedZone => "hosted_zone",
+            Kind::Certificate => "certificate",
+            Kind::ListenerRule => "listener_rule",
+            Kind::DnsRecords => "dns_records",
             Kind::TargetGroup => "target_group",
             Kind::LoadBalancer => "load_balancer",
             Kind::Listener => "listener",
@@ -59,8 +67,14 @@ impl Kind {
             Kind::SecurityGroupRules => &[Kind::SecurityGroup],
             Kind::TargetGroup => &[Kind::Vpc],
             Kind::LoadBalancer => &[Kind::Subnet, Kind::SecurityGroup, Kind::InternetGateway],
-            // Listeners forward to target groups: they go before them (and the balancer) on delete.
-            Kind::Listener => &[Kind::LoadBalancer, Kind::TargetGroup],
+            Kind::HostedZone => &[],
+            // Its validation records live in the zone.
+            Kind::Certificate => &[Kind::HostedZone],
+            // Listeners forward to target groups and hold the certificate: they go before them
+            // (and the balancer) on delete.
+            Kind::Listener => &[Kind::LoadBalancer, Kind::TargetGroup, Kind::Certificate],
+            Kind::ListenerRule => &[Kind::Listener, Kind::TargetGroup],
+            Kind::DnsRecords => &[Kind::HostedZone, Kind::LoadBalancer],
         }
     }
 

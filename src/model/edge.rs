@@ -8,6 +8,34 @@ pub struct Edge {
     pub load_balancer: LoadBalancer,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,
+    /// Host-header rules of the HTTPS listener.
+    pub rules: Vec<ListenerRule>,
+    pub certificate: Option<Certificate>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Certificate {
+    /// The domain name: also the address name.
+    pub domain: String,
+    pub subject_alternative_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerRule {
+    /// The host it matches: also the address name.
+    pub host: String,
+    pub priority: u32,
+    pub target_group: String,
+}
+
+/// The DNS side: the hosted zone and the ALIAS records to the load balancer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dns {
+    /// Without the trailing dot.
+    pub zone: String,
+    pub create_zone: bool,
+    /// Fully qualified names (no trailing dot) of A records aliased to the load balancer.
+    pub records: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,4 +84,6 @@ pub struct Listener {
 pub enum ListenerAction {
     /// 301 to the same host and path on HTTPS (port 443).
     RedirectToHttps,
+    /// HTTPS with the stack's certificate; a request no rule matches gets this status code.
+    Https { ssl_policy: String, certificate: String, default_status: u16 },
 }

@@ -5,6 +5,8 @@
 //! fails before a plan exists, so an incomplete picture never deletes anything. `apply` treats
 //! NotFound on delete as success.
 
+pub mod acm;
+pub mod dns;
 pub mod ecr;
 pub mod elb;
 pub mod logs;
@@ -30,6 +32,8 @@ pub const CONCURRENCY: usize = 8;
 pub struct Observed {
     pub network: network::ObservedNetwork,
     pub edge: elb::ObservedEdge,
+    pub certificates: Vec<network::Observed<acm::CertificateFields>>,
+    pub dns: dns::ObservedDns,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -37,20 +41,25 @@ pub struct Observed {
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
-    let (network, edge, repositories, parameters, log_groups) = tokio::try_join!(
+    let (network, edge, certificates, dns, repositories, parameters, log_groups) = tokio::try_join!(
         network::observe(clients, stack),
         elb::observe(clients, stack, desired.edge.as_ref()),
+        acm::observe(clients, stack),
+        dns::observe(clients, desired.dns.as_ref()),
         ecr::observe(&clients.ecr, stack, &desired.repositories),
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { network, edge, repositories, parameters, log_groups })
+    Ok(Observed { network, edge, certificates, dns, repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
-    elb::diff(ctx, desired.edge.as_ref(), &observed.network, &observed.edge, plan);
+    dns_zone_and_certificate(ctx, desired, observed, plan)?;
+    let certificates: BTreeMap<String, String> =
+        observed.certificates.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
+    elb::diff(ctx, desired.edge.as_ref(), &observed.network, &certificates, &observed.edge, plan);
     ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
     ssm::diff(ctx, &desired.parameters, &observed.parameters, plan)?;
     logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);
@@ -78,8 +87,19 @@ pub async fn apply(
         | Kind::SecurityGroupRules => {
             network::apply(clients, ctx, desired.network.as_ref(), &observed.network, ids, step.action, a).await
         }
-        Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener => {
+        Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener | Kind::ListenerRule => {
             elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
+        }
+        Kind::HostedZone => dns::apply_zone(clients, ctx, ids, step.action, a).await,
+        Kind::DnsRecords => {
+            let lb = desired.edge.as_ref().map(|e| e.load_balancer.name.as_str());
+            dns::apply_records(clients, desired.dns.as_ref(), &observed.dns, lb, ids, step.action, a).await
+        }
+        Kind::Certificate => {
+            let d = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).filter(|c| c.domain == name);
+            let zone = desired.dns.as_ref().map(|d| d.zone.as_str());
+            let o = observed.certificates.iter().find(|c| c.name == name);
+            acm::apply(clients, ctx, d, zone, o, ids, step.action, a).await
         }
         Kind::EcrRepository => {
             let d = desired.repositories.iter().find(|r| r.name == name);
@@ -108,6 +128,11 @@ impl Ids {
     pub fn new(observed: &Observed) -> Ids {
         let mut ids = observed.network.ids();
         ids.extend(observed.edge.ids());
+        ids.extend(observed.certificates.iter().map(|c| (Address::new(Kind::Certificate, &c.name), c.id.clone())));
+        // The zone's id is needed even when the zone is not this stack's (it is used, not managed).
+        if let Some(z) = &observed.dns.zone {
+            ids.insert(Address::new(Kind::HostedZone, &z.name), z.id.clone());
+        }
         Ids(Mutex::new(ids))
     }
 
@@ -130,4 +155,21 @@ impl Ids {
     pub fn names(&self, kind: Kind) -> BTreeMap<String, String> {
         self.map().iter().filter(|(a, _)| a.kind == kind).map(|(a, id)| (id.clone(), a.name.clone())).collect()
     }
+}
+
+/// The zone and the certificate, whose validation records live in it; then the records, which
+/// alias the load balancer (its DNS name known when it exists and is not being replaced).
+fn dns_zone_and_certificate(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
+    let zone = desired.dns.as_ref().map(|d| d.zone.as_str());
+    let certificate = desired.edge.as_ref().and_then(|e| e.certificate.as_ref());
+    acm::diff(ctx, certificate, zone, &observed.certificates, plan);
+    let lb = desired
+        .edge
+        .as_ref()
+        .map(|e| e.load_balancer.name.as_str())
+        .or_else(|| observed.edge.load_balancers.first().map(|l| l.name.as_str()));
+    let lb_dns = lb
+        .and_then(|name| observed.edge.load_balancers.iter().find(|l| l.name == name))
+        .map(|l| l.fields.dns_name.clone());
+    dns::diff(ctx, desired.dns.as_ref(), lb.map(|n| (n, lb_dns)), &observed.dns, plan)
 }

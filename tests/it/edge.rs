@@ -1,6 +1,7 @@
-//! The load balancer side against moto: target groups, the balancer and its HTTP listener come up
-//! on top of the network, converge, a health-check path changed by hand is shown and repaired, and
-//! `down` removes them.
+//! The edge against moto: target groups, the balancer, its listeners and host rules, the
+//! certificate and the DNS records come up on top of the network and converge; drift made by hand
+//! (a health-check path, a deleted rule, a re-pointed alias) is shown exactly and repaired; `down`
+//! removes the edge and keeps the hosted zone unless asked.
 
 use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, LoadBalancerStateEnum};
 use aws_sdk_elasticloadbalancingv2::Client as Elb;
@@ -20,9 +21,9 @@ fn the_load_balancer_converges_and_a_health_check_changed_by_hand_is_repaired() 
     let listeners = env
         .block_on(elb.describe_listeners().load_balancer_arn(lb.load_balancer_arn().unwrap_or_default()).send())
         .expect("listeners");
-    assert_eq!(listeners.listeners().len(), 1);
-    assert_eq!(listeners.listeners()[0].port(), Some(80));
-    assert_eq!(listeners.listeners()[0].default_actions()[0].r#type(), Some(&ActionTypeEnum::Redirect));
+    assert_eq!(listeners.listeners().len(), 2, "HTTP and HTTPS");
+    let http = listeners.listeners().iter().find(|l| l.port() == Some(80)).expect("http listener");
+    assert_eq!(http.default_actions()[0].r#type(), Some(&ActionTypeEnum::Redirect));
     let tgs = env.block_on(elb.describe_target_groups().send()).expect("target groups");
     let mut names: Vec<&str> = tgs.target_groups().iter().filter_map(|t| t.target_group_name()).collect();
     names.sort();
@@ -58,4 +59,95 @@ fn the_load_balancer_converges_and_a_health_check_changed_by_hand_is_repaired() 
     env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
     assert!(env.block_on(elb.describe_load_balancers().send()).expect("lbs").load_balancers().is_empty());
     assert!(env.block_on(elb.describe_target_groups().send()).expect("tgs").target_groups().is_empty());
+}
+
+#[test]
+fn https_rules_and_aliases_are_repaired_and_the_zone_is_kept_unless_asked() {
+    use aws_sdk_route53::types::{AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, RrType};
+    let env = Env::new();
+    let sdk = env.sdk();
+    let (elb, r53) = (Elb::new(&sdk), aws_sdk_route53::Client::new(&sdk));
+    env.run(&["up", "--yes"]).expect_code(0);
+
+    // The HTTPS listener serves the issued certificate; host rules forward to the target groups.
+    let lb = env.block_on(elb.describe_load_balancers().names("containrlab-alb").send()).expect("lb");
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().unwrap_or_default().to_string();
+    let listeners = env.block_on(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).expect("listeners");
+    let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).expect("https listener");
+    assert_eq!(https.certificates().len(), 1);
+    assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    let rules = env
+        .block_on(elb.describe_rules().listener_arn(https.listener_arn().unwrap_or_default()).send())
+        .expect("rules");
+    let api_rule = rules
+        .rules()
+        .iter()
+        .find(|r| r.priority() == Some("10"))
+        .and_then(|r| r.rule_arn())
+        .expect("api rule")
+        .to_string();
+    assert_eq!(
+        rules.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).count(),
+        2,
+        "api and app, never the runner"
+    );
+
+    // A listener rule deleted by hand is re-created.
+    env.block_on(elb.delete_rule().rule_arn(&api_rule).send()).expect("delete rule");
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    assert_eq!(actions(&diff.json()), vec![("listener_rule.api.containrlab.click".to_string(), "create".to_string())]);
+    let repair = env.run(&["up", "--yes"]);
+    repair.expect_code(0);
+    assert_eq!(
+        repair.mutating_calls().into_iter().collect::<Vec<_>>(),
+        vec![("Elastic Load Balancing v2:CreateRule".to_string(), 1)]
+    );
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+
+    // An ALIAS record pointed elsewhere by hand is put back.
+    let zones = env.block_on(r53.list_hosted_zones_by_name().dns_name("containrlab.click.").send()).expect("zones");
+    let zone = zones.hosted_zones()[0].id().to_string();
+    let elsewhere = AliasTarget::builder()
+        .dns_name("other-lb-1.us-east-1.elb.amazonaws.com")
+        .hosted_zone_id("Z35SXDOTRQ7X7K")
+        .evaluate_target_health(false)
+        .build()
+        .expect("alias");
+    let set = ResourceRecordSet::builder()
+        .name("app.containrlab.click.")
+        .r#type(RrType::A)
+        .alias_target(elsewhere)
+        .build()
+        .expect("set");
+    let batch = ChangeBatch::builder()
+        .changes(Change::builder().action(ChangeAction::Upsert).resource_record_set(set).build().expect("change"))
+        .build()
+        .expect("batch");
+    env.block_on(r53.change_resource_record_sets().hosted_zone_id(&zone).change_batch(batch).send()).expect("repoint");
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    let plan = diff.json();
+    assert_eq!(actions(&plan), vec![("dns_records.containrlab.click".to_string(), "update".to_string())]);
+    let field = &plan["changes"][0]["fields"];
+    assert_eq!(field.as_array().map(Vec::len), Some(1), "{field}");
+    assert_eq!(
+        (&field[0]["path"], &field[0]["after"]),
+        (&"app.containrlab.click A".into(), &"load_balancer.containrlab-alb".into())
+    );
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+
+    // down keeps the hosted zone unless data deletion is asked.
+    env.run(&["down", "--yes"]).expect_code(0);
+    assert_eq!(
+        env.block_on(r53.list_hosted_zones_by_name().dns_name("containrlab.click.").send())
+            .expect("zones")
+            .hosted_zones()
+            .len(),
+        1
+    );
+    env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
+    let left = env.block_on(r53.list_hosted_zones_by_name().dns_name("containrlab.click.").send()).expect("zones");
+    assert!(left.hosted_zones().iter().all(|z| z.name() != "containrlab.click."), "the zone was deleted on request");
 }

@@ -43,13 +43,14 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let sdk = env.sdk();
     let (ecr, ssm, logs) = (Ecr::new(&sdk), Ssm::new(&sdk), Logs::new(&sdk));
 
-    // 1. up on an empty account creates the 34 resources: 16 of the network, 5 of the load
-    //    balancer, 13 of ECR, SSM and logs.
+    // 1. up on an empty account creates the 40 resources: 16 of the network, 11 of the edge
+    //    (zone, certificate, records, 3 target groups, balancer, 2 listeners, 2 rules), 13 of ECR,
+    //    SSM and logs.
     let up = env.run(&["--json", "up", "--yes"]);
     up.expect_code(0);
     let result = up.json();
-    assert_eq!(result["plan"]["summary"]["create"], 34);
-    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(34));
+    assert_eq!(result["plan"]["summary"]["create"], 40);
+    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(40));
     assert_eq!(result["converged"], true);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);
@@ -113,16 +114,16 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
         .expect("untagged log group");
     env.run(&["diff", "--exit-code"]).expect_code(0);
 
-    // 7. down keeps the SecureStrings (they hold data) and removes the rest it owns.
+    // 7. down keeps the SecureStrings and the hosted zone (they hold data) and removes the rest it owns.
     let down = env.run(&["--json", "down", "--yes"]);
     down.expect_code(0);
     let result = down.json();
     let kept: Vec<&str> =
         result["plan"]["kept"].as_array().expect("kept").iter().filter_map(|k| k["address"].as_str()).collect();
-    assert_eq!(kept.len(), 4, "{kept:?}");
-    assert!(kept
-        .iter()
-        .all(|a| a.starts_with("ssm_parameter./containrlab/G") || a.starts_with("ssm_parameter./containrlab/N")));
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert!(kept.contains(&"hosted_zone.containrlab.click"), "{kept:?}");
+    let secrets = kept.iter().filter(|a| a.starts_with("ssm_parameter./containrlab/"));
+    assert!(secrets.clone().count() == 4 && secrets.clone().all(|a| a.contains("/G") || a.contains("/N")), "{kept:?}");
     assert_eq!(repo_names(&env, &ecr), vec!["containrlab-lookalike"]);
     assert_eq!(log_group_names(&env, &logs), vec!["/ecs/containrlab-lookalike"]);
     assert_eq!(parameter_names(&env, &ssm).len(), 5, "4 kept secrets + the untagged parameter");

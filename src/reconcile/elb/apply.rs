@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action as ElbAction, ActionTypeEnum, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
-    LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, Tag,
-    TargetGroupAttribute, TargetTypeEnum,
+    Action as ElbAction, ActionTypeEnum, Certificate as ElbCertificate, FixedResponseActionConfig,
+    HostHeaderConditionConfig, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition,
+    RulePriorityPair, Tag, TargetGroupAttribute, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
@@ -29,7 +30,9 @@ fn err(what: &str, address: &Address, e: &(dyn std::error::Error + 'static)) -> 
     anyhow::anyhow!("{what} {address}: {}", describe(e))
 }
 
-fn not_found<E: aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata>(e: &E) -> bool {
+use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
+
+fn not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     matches!(e.code(), Some("LoadBalancerNotFound" | "TargetGroupNotFound" | "ListenerNotFound"))
 }
 
@@ -60,6 +63,11 @@ pub async fn apply(
             let d = desired.and_then(|e| e.listeners.iter().find(|l| l.name == name));
             let lb = desired.map(|e| e.load_balancer.name.as_str());
             listener(elb, ctx, d, lb, ids, action, address).await
+        }
+        Kind::ListenerRule => {
+            let d = desired.and_then(|e| e.rules.iter().find(|r| r.host == name));
+            let o = observed.rules.iter().find(|r| r.name == name);
+            rule(elb, ctx, d, o, ids, action, address).await
         }
         other => bail!("{address}: {other:?} is not a load balancer resource"),
     }
@@ -279,24 +287,44 @@ async fn listener(
             Err(e) => Err(err("deleting", address, &e)),
         };
     };
-    let default_action = match d.action {
-        ListenerAction::RedirectToHttps => ElbAction::builder()
-            .r#type(ActionTypeEnum::Redirect)
-            .redirect_config(
-                RedirectActionConfig::builder()
-                    .protocol("HTTPS")
-                    .port("443")
-                    .status_code(RedirectActionStatusCodeEnum::Http301)
-                    .build(),
+    let (protocol, default_action, ssl_policy, certificate) = match &d.action {
+        ListenerAction::RedirectToHttps => {
+            let redirect = RedirectActionConfig::builder()
+                .protocol("HTTPS")
+                .port("443")
+                .status_code(RedirectActionStatusCodeEnum::Http301)
+                .build();
+            (
+                ProtocolEnum::Http,
+                ElbAction::builder().r#type(ActionTypeEnum::Redirect).redirect_config(redirect).build(),
+                None,
+                None,
             )
-            .build(),
+        }
+        ListenerAction::Https { ssl_policy, certificate, default_status } => {
+            let fixed = FixedResponseActionConfig::builder()
+                .status_code(default_status.to_string())
+                .content_type("text/plain")
+                .build();
+            let action =
+                ElbAction::builder().r#type(ActionTypeEnum::FixedResponse).fixed_response_config(fixed).build();
+            let arn = ids.get(&Address::new(Kind::Certificate, certificate))?;
+            (
+                ProtocolEnum::Https,
+                action,
+                Some(ssl_policy.clone()),
+                Some(vec![ElbCertificate::builder().certificate_arn(arn).build()]),
+            )
+        }
     };
     if action == Action::Update {
         elb.modify_listener()
             .listener_arn(ids.get(address)?)
             .port(i32::from(d.port))
-            .protocol(ProtocolEnum::Http)
+            .protocol(protocol)
             .default_actions(default_action)
+            .set_ssl_policy(ssl_policy)
+            .set_certificates(certificate)
             .send()
             .await
             .map_err(|e| err("updating", address, &e))?;
@@ -306,8 +334,10 @@ async fn listener(
         .create_listener()
         .load_balancer_arn(ids.get(&Address::new(Kind::LoadBalancer, lb))?)
         .port(i32::from(d.port))
-        .protocol(ProtocolEnum::Http)
+        .protocol(protocol)
         .default_actions(default_action)
+        .set_ssl_policy(ssl_policy)
+        .set_certificates(certificate)
         .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
         .send()
         .await
@@ -333,6 +363,63 @@ async fn sync_tags(elb: &Client, ctx: &PlanContext, address: &Address, arn: &str
             .send()
             .await
             .map_err(|e| err("tagging", address, &e))?;
+    }
+    Ok(())
+}
+
+async fn rule(
+    elb: &Client,
+    ctx: &PlanContext,
+    desired: Option<&ListenerRule>,
+    observed: Option<&Observed<RuleFields>>,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let Some(d) = desired.filter(|_| action != Action::Delete) else {
+        return match elb.delete_rule().rule_arn(ids.get(address)?).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("RuleNotFound") => Ok(()),
+            Err(e) => Err(err("deleting", address, &e)),
+        };
+    };
+    let condition = RuleCondition::builder()
+        .field("host-header")
+        .host_header_config(HostHeaderConditionConfig::builder().values(&d.host).build())
+        .build();
+    let tg = ids.get(&Address::new(Kind::TargetGroup, &d.target_group))?;
+    let forward = ElbAction::builder().r#type(ActionTypeEnum::Forward).target_group_arn(tg).build();
+    match (action, observed) {
+        (Action::Update, Some(o)) => {
+            if o.fields.priority != d.priority.to_string() {
+                let priority = RulePriorityPair::builder().rule_arn(&o.id).priority(d.priority as i32).build();
+                elb.set_rule_priorities()
+                    .rule_priorities(priority)
+                    .send()
+                    .await
+                    .map_err(|e| err("setting the priority of", address, &e))?;
+            }
+            elb.modify_rule()
+                .rule_arn(&o.id)
+                .conditions(condition)
+                .actions(forward)
+                .send()
+                .await
+                .map_err(|e| err("updating", address, &e))?;
+        }
+        _ => {
+            let out = elb
+                .create_rule()
+                .listener_arn(ids.get(&Address::new(Kind::Listener, "https"))?)
+                .priority(d.priority as i32)
+                .conditions(condition)
+                .actions(forward)
+                .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+                .send()
+                .await
+                .map_err(|e| err("creating", address, &e))?;
+            ids.set(address, out.rules().first().and_then(|r| r.rule_arn()).unwrap_or_default());
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ mod observe;
 use std::collections::BTreeMap;
 
 use crate::diff::FieldDiff;
-use crate::model::edge::{Edge, Listener, ListenerAction, LoadBalancer, TargetGroup};
+use crate::model::edge::{Edge, Listener, ListenerAction, ListenerRule, LoadBalancer, TargetGroup};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
@@ -25,6 +25,8 @@ use super::network::{Observed, ObservedNetwork};
 #[derive(Debug, Clone, Default)]
 pub struct LoadBalancerFields {
     pub scheme: String,
+    /// Normalised (lower case, no trailing dot), as DNS aliases are compared.
+    pub dns_name: String,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
     /// `provisioning`, `active`, `failed`…
@@ -51,8 +53,17 @@ pub struct TargetGroupFields {
 #[derive(Debug, Clone, Default)]
 pub struct ListenerFields {
     pub port: i32,
+    pub ssl_policy: Option<String>,
+    pub certificate_arns: Vec<String>,
     /// The default action in the plan's words, e.g. `redirect to HTTPS:443 (301)`.
     pub default_action: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RuleFields {
+    pub priority: String,
+    /// Target group ARNs of its forward action.
+    pub target_group_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +71,8 @@ pub struct ObservedEdge {
     pub load_balancers: Vec<Observed<LoadBalancerFields>>,
     pub target_groups: Vec<Observed<TargetGroupFields>>,
     pub listeners: Vec<Observed<ListenerFields>>,
+    /// Host rules of the HTTPS listener, named by host.
+    pub rules: Vec<Observed<RuleFields>>,
 }
 
 impl ObservedEdge {
@@ -68,7 +81,8 @@ impl ObservedEdge {
         let lbs = self.load_balancers.iter().map(|o| (Address::new(Kind::LoadBalancer, &o.name), o.id.clone()));
         let tgs = self.target_groups.iter().map(|o| (Address::new(Kind::TargetGroup, &o.name), o.id.clone()));
         let ls = self.listeners.iter().map(|o| (Address::new(Kind::Listener, &o.name), o.id.clone()));
-        lbs.chain(tgs).chain(ls).collect()
+        let rules = self.rules.iter().map(|o| (Address::new(Kind::ListenerRule, &o.name), o.id.clone()));
+        lbs.chain(tgs).chain(ls).chain(rules).collect()
     }
 }
 
@@ -93,13 +107,16 @@ pub fn lb_attributes(lb: &LoadBalancer) -> BTreeMap<String, String> {
 pub fn describe_action(action: &ListenerAction) -> String {
     match action {
         ListenerAction::RedirectToHttps => "redirect to HTTPS:443 (301)".into(),
+        ListenerAction::Https { default_status, .. } => format!("fixed response {default_status}"),
     }
 }
 
+/// `certificates` maps this stack's certificate ARNs to their names.
 pub fn diff(
     ctx: &PlanContext,
     desired: Option<&Edge>,
     network: &ObservedNetwork,
+    certificates: &BTreeMap<String, String>,
     observed: &ObservedEdge,
     plan: &mut Plan,
 ) {
@@ -206,6 +223,15 @@ pub fn diff(
         let of = o.map(|o| &o.fields);
         f.field("port", of.map(|o| Some(o.port)), Some(i32::from(d.port)));
         f.field("default_action", of.map(|o| Some(o.default_action.clone())), Some(describe_action(&d.action)));
+        if let ListenerAction::Https { ssl_policy, certificate, .. } = &d.action {
+            f.field("ssl_policy", of.map(|o| o.ssl_policy.clone()), Some(ssl_policy.clone()));
+            let cert = |o: &ListenerFields| {
+                let names: Vec<String> =
+                    o.certificate_arns.iter().map(|a| certificates.get(a).cloned().unwrap_or(a.clone())).collect();
+                (!names.is_empty()).then(|| names.join(", "))
+            };
+            f.field("certificate", of.map(cert), Some(certificate.clone()));
+        }
         f
     };
     let lb_name = lbs.first().map(|l| l.name.clone()).unwrap_or_default();
@@ -214,7 +240,44 @@ pub fn diff(
         desired_name: |d: &Listener| &d.name,
         fields: &listener_fields,
         replace_on: &[],
-        depends_on: &|_| vec![Address::new(Kind::LoadBalancer, &lb_name)],
+        depends_on: &|d: &Listener| {
+            let cert = match &d.action {
+                ListenerAction::Https { certificate, .. } => Some(Address::new(Kind::Certificate, certificate)),
+                ListenerAction::RedirectToHttps => None,
+            };
+            std::iter::once(Address::new(Kind::LoadBalancer, &lb_name)).chain(cert).collect()
+        },
     };
     diff_kind(ctx, spec, listeners, &observed.listeners, plan);
+    let rules: &[ListenerRule] = desired.map(|e| e.rules.as_slice()).unwrap_or_default();
+    diff_rules(ctx, rules, observed, plan);
+}
+
+/// Host rules of the HTTPS listener: priority and the target group they forward to.
+fn diff_rules(ctx: &PlanContext, desired: &[ListenerRule], observed: &ObservedEdge, plan: &mut Plan) {
+    let tg_name = |arn: &String| {
+        observed.target_groups.iter().find(|t| t.id == *arn).map(|t| t.name.clone()).unwrap_or(arn.clone())
+    };
+    let renewed = crate::reconcile::network::renewed_names(plan, Kind::TargetGroup);
+    let fields = |d: &ListenerRule, o: Option<&Observed<RuleFields>>, _: &Tags| {
+        let mut f = FieldDiff::default();
+        let of = o.map(|o| &o.fields);
+        f.field("priority", of.map(|o| Some(o.priority.clone())), Some(d.priority.to_string()));
+        let forward = |o: &RuleFields| {
+            let names: Vec<String> = o.target_group_arns.iter().map(tg_name).filter(|n| !renewed.contains(n)).collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        };
+        f.field("forward_to", of.map(forward), Some(d.target_group.clone()));
+        f
+    };
+    let spec = ServiceDiff {
+        kind: Kind::ListenerRule,
+        desired_name: |d: &ListenerRule| &d.host,
+        fields: &fields,
+        replace_on: &[],
+        depends_on: &|d: &ListenerRule| {
+            vec![Address::new(Kind::Listener, "https"), Address::new(Kind::TargetGroup, &d.target_group)]
+        },
+    };
+    diff_kind(ctx, spec, desired, &observed.rules, plan);
 }

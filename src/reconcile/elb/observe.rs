@@ -56,6 +56,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
         }
         let fields = LoadBalancerFields {
             scheme: lb.scheme().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            dns_name: crate::reconcile::dns::dns_name(lb.dns_name().unwrap_or_default()),
             subnet_ids: lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect(),
             security_group_ids: lb.security_groups().to_vec(),
             state: lb.state().and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
@@ -108,7 +109,21 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
                     anyhow::anyhow!("reading the listeners of load balancer {}: {}", lb.name, describe(&e))
                 })?;
             let tags = lb.tags.clone();
-            Ok::<_, anyhow::Error>(listeners.listeners().iter().filter_map(|l| listener(l, &tags)).collect::<Vec<_>>())
+            let found: Vec<_> = listeners.listeners().iter().filter_map(|l| listener(l, &tags)).collect();
+            // Round 4: the host rules of the HTTPS listener.
+            let mut rules = Vec::new();
+            for https in found.iter().filter(|l| l.name == "https") {
+                let out = elb
+                    .describe_rules()
+                    .listener_arn(&https.id)
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("reading the rules of listener.https: {}", describe(&e)))?;
+                rules.extend(
+                    out.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).filter_map(|r| rule(r, &tags)),
+                );
+            }
+            Ok::<_, anyhow::Error>((found, rules))
         },
     );
     let tg_details = concurrent(
@@ -130,8 +145,13 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
     );
     let (listeners, tg_results) = tokio::join!(lb_details, tg_details);
     tg_results.into_iter().collect::<Result<Vec<_>>>()?;
-    let listeners = listeners.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-    Ok(ObservedEdge { load_balancers, target_groups, listeners })
+    let (mut all_listeners, mut rules) = (Vec::new(), Vec::new());
+    for found in listeners {
+        let (l, r) = found?;
+        all_listeners.extend(l);
+        rules.extend(r);
+    }
+    Ok(ObservedEdge { load_balancers, target_groups, listeners: all_listeners, rules })
 }
 
 /// A listener named by its protocol, with its balancer's tags.
@@ -148,11 +168,39 @@ fn listener(l: &Listener, tags: &Tags) -> Option<Observed<ListenerFields>> {
                 r.and_then(|r| r.status_code()).map(|c| c.as_str().trim_start_matches("HTTP_")).unwrap_or("?")
             )
         }
+        Some(ActionTypeEnum::FixedResponse) => {
+            format!(
+                "fixed response {}",
+                action.and_then(|a| a.fixed_response_config()).and_then(|c| c.status_code()).unwrap_or("?")
+            )
+        }
         Some(other) => other.as_str().to_string(),
         None => "none".into(),
     };
-    let fields = ListenerFields { port: l.port().unwrap_or_default(), default_action };
+    let fields = ListenerFields {
+        port: l.port().unwrap_or_default(),
+        ssl_policy: l.ssl_policy().map(str::to_string),
+        certificate_arns: l.certificates().iter().filter_map(|c| c.certificate_arn().map(str::to_string)).collect(),
+        default_action,
+    };
     Some(Observed { name: protocol.to_lowercase(), id: l.listener_arn()?.to_string(), tags: tags.clone(), fields })
+}
+
+/// A host-header rule, named by its first host, with its balancer's tags.
+fn rule(r: &aws_sdk_elasticloadbalancingv2::types::Rule, tags: &Tags) -> Option<Observed<RuleFields>> {
+    let host = r.conditions().iter().find(|c| c.field() == Some("host-header")).and_then(|c| {
+        c.host_header_config().and_then(|h| h.values().first().cloned()).or_else(|| c.values().first().cloned())
+    })?;
+    let forward = r.actions().iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
+    let mut target_group_arns: Vec<String> = forward
+        .and_then(|a| a.forward_config())
+        .map(|f| f.target_groups().iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect())
+        .unwrap_or_default();
+    if target_group_arns.is_empty() {
+        target_group_arns.extend(forward.and_then(|a| a.target_group_arn()).map(str::to_string));
+    }
+    let fields = RuleFields { priority: r.priority().unwrap_or_default().to_string(), target_group_arns };
+    Some(Observed { name: host, id: r.rule_arn()?.to_string(), tags: tags.clone(), fields })
 }
 
 /// Tags of many ELBv2 resources: `DescribeTags` takes 20 ARNs a call.

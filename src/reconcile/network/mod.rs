@@ -195,7 +195,11 @@ pub fn diff(ctx: &PlanContext, desired: Option<&Network>, observed: &ObservedNet
     security_groups::diff(ctx, n, observed, &|_| vec![vpc_dep.clone()], plan);
 }
 
-/// Addresses about to be created or replaced: references to them must be rewritten.
+/// Names of resources of `kind` about to be created or replaced: references to them must be rewritten.
+pub fn renewed_names(plan: &Plan, kind: Kind) -> BTreeSet<String> {
+    renewed(plan, kind)
+}
+
 fn renewed(plan: &Plan, kind: Kind) -> BTreeSet<String> {
     plan.changes
         .iter()

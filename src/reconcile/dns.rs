@@ -1,0 +1,398 @@
+//! Route 53: the hosted zone and the stack's ALIAS records to the load balancer, plus the writing
+//! of ACM's validation records for the certificate reconciler.
+//!
+//! The zone is found by name. It is a resource of this stack only when the stack file asks to
+//! create it and it is missing (or was created by this stack before); an existing zone of someone
+//! else's is used, never changed. A zone holds data: `down` keeps it unless asked.
+//! Records cannot be tagged: the stack owns exactly the records it declares (zone + name + type).
+//! All record changes of a step go in one change batch, waited on until `INSYNC`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use aws_sdk_route53::types::{
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType, Tag,
+    TagResourceType,
+};
+use aws_sdk_route53::Client;
+
+use crate::aws::wait::{self, Check};
+use crate::aws::{describe, Clients};
+use crate::diff::FieldDiff;
+use crate::model::edge::Dns;
+use crate::model::tags::{desired_tags, owner, Owner, Tags};
+use crate::model::{Address, Kind};
+use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
+use crate::plan::{Action, Plan};
+
+use super::Ids;
+
+/// Route 53 propagates a change to all its servers within about a minute.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One observed ALIAS record: the target as AWS has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alias {
+    pub dns_name: String,
+    pub zone_id: String,
+    pub evaluate_target_health: bool,
+}
+
+/// A hosted zone: its name (no trailing dot), id (without `/hostedzone/`) and tags.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub name: String,
+    pub id: String,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ObservedDns {
+    /// The zone by name, when it exists (owned or not).
+    pub zone: Option<Zone>,
+    /// The declared A records that exist: fully qualified name (no trailing dot) → alias.
+    pub records: BTreeMap<String, Alias>,
+}
+
+/// `/hostedzone/Z123` and `Z123` are the same zone.
+pub fn zone_id(id: &str) -> &str {
+    id.trim_start_matches("/hostedzone/")
+}
+
+/// Names compare without the trailing dot, in lower case, and without ELB's `dualstack.` prefix.
+pub fn dns_name(name: &str) -> String {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.strip_prefix("dualstack.").map(str::to_string).unwrap_or(name)
+}
+
+pub async fn observe(clients: &Clients, desired: Option<&Dns>) -> Result<ObservedDns> {
+    let Some(d) = desired else { return Ok(ObservedDns::default()) };
+    let r53 = &clients.route53;
+    let zones = r53
+        .list_hosted_zones_by_name()
+        .dns_name(format!("{}.", d.zone))
+        .max_items(1)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("looking up hosted zone {}: {}", d.zone, describe(&e)))?;
+    let Some(zone) = zones.hosted_zones().iter().find(|z| dns_name(z.name()) == d.zone) else {
+        return Ok(ObservedDns::default());
+    };
+    let id = zone_id(zone.id()).to_string();
+    let tags = async {
+        r53.list_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(&id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the tags of hosted zone {}: {}", d.zone, describe(&e)))
+    };
+    let (tags, records) = tokio::try_join!(tags, list_records(r53, &id, &d.records))?;
+    let tags: Tags = tags
+        .resource_tag_set()
+        .map(|s| {
+            s.tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ObservedDns { zone: Some(Zone { name: d.zone.clone(), id, tags }), records })
+}
+
+/// The declared A records present in the zone (all pages).
+async fn list_records(r53: &Client, zone: &str, declared: &[String]) -> Result<BTreeMap<String, Alias>> {
+    let mut out = BTreeMap::new();
+    let mut start: Option<(String, RrType)> = None;
+    loop {
+        let mut req = r53.list_resource_record_sets().hosted_zone_id(zone);
+        if let Some((name, kind)) = start.take() {
+            req = req.start_record_name(name).start_record_type(kind);
+        }
+        let page = req
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing the records of hosted zone {zone}: {}", describe(&e)))?;
+        for set in page.resource_record_sets() {
+            let name = dns_name(set.name());
+            if set.r#type() == &RrType::A && declared.contains(&name) {
+                if let Some(a) = set.alias_target() {
+                    let alias = Alias {
+                        dns_name: dns_name(a.dns_name()),
+                        zone_id: zone_id(a.hosted_zone_id()).to_string(),
+                        evaluate_target_health: a.evaluate_target_health(),
+                    };
+                    out.insert(name, alias);
+                }
+            }
+        }
+        match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
+            (true, Some(name), Some(kind)) => start = Some((name.to_string(), kind.clone())),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// The records as one resource, owned by declaration.
+#[derive(Debug, Clone)]
+pub struct Records {
+    name: String,
+    tags: Tags,
+    records: BTreeMap<String, Alias>,
+}
+
+impl ObservedResource for Records {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+}
+
+impl ObservedResource for Zone {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+    fn holds_data(&self) -> Option<String> {
+        Some("a hosted zone holds DNS records and the domain's delegation".into())
+    }
+}
+
+/// `lb` is the load balancer's name and, when it exists and is not being replaced, its DNS name.
+pub fn diff(
+    ctx: &PlanContext,
+    desired: Option<&Dns>,
+    lb: Option<(&str, Option<String>)>,
+    observed: &ObservedDns,
+    plan: &mut Plan,
+) -> Result<()> {
+    let Some(d) = desired else { return Ok(()) };
+    // The zone: a resource only when the stack creates it (or created it before).
+    let zone_owned = observed.zone.as_ref().filter(|z| owner(&ctx.stack, &z.tags) == Owner::ThisStack);
+    if observed.zone.is_none() && !d.create_zone && ctx.mode == crate::plan::build::Mode::Converge {
+        bail!(
+            "hosted zone {} does not exist; create it, or set `dns.create_zone: true` to let the stack create it",
+            d.zone
+        );
+    }
+    let zones: Vec<String> =
+        if d.create_zone && (observed.zone.is_none() || zone_owned.is_some()) { vec![d.zone.clone()] } else { vec![] };
+    let zone_fields = |_: &String, o: Option<&Zone>, tags: &Tags| {
+        let mut f = FieldDiff::default();
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    };
+    let spec = ServiceDiff {
+        kind: Kind::HostedZone,
+        desired_name: |z: &String| z.as_str(),
+        fields: &zone_fields,
+        replace_on: &[],
+        depends_on: &|_| vec![],
+    };
+    let owned_zone: Vec<Zone> = zone_owned.cloned().into_iter().collect();
+    diff_kind(ctx, spec, &zones, &owned_zone, plan);
+
+    // The records, as one resource named after the zone.
+    let Some((lb_name, lb_dns)) = lb else { return Ok(()) };
+    let target = format!("load_balancer.{lb_name}");
+    let shown = |a: &Alias| {
+        if Some(&a.dns_name) == lb_dns.as_ref() {
+            target.clone()
+        } else {
+            format!("{} ({})", a.dns_name, a.zone_id)
+        }
+    };
+    let observed_records: Vec<Records> = if observed.records.is_empty() {
+        vec![]
+    } else {
+        let address = Address::new(Kind::DnsRecords, &d.zone);
+        vec![Records {
+            name: d.zone.clone(),
+            tags: desired_tags(&ctx.stack, &ctx.stack_tags, &address),
+            records: observed.records.clone(),
+        }]
+    };
+    let record_fields = |d: &Dns, o: Option<&Records>, _: &Tags| {
+        let mut f = FieldDiff::default();
+        for name in &d.records {
+            f.field(&format!("{name} A"), o.map(|o| o.records.get(name).map(shown)), Some(target.clone()));
+        }
+        f
+    };
+    let lb_dep = Address::new(Kind::LoadBalancer, lb_name);
+    let zone_dep = Address::new(Kind::HostedZone, &d.zone);
+    let spec = ServiceDiff {
+        kind: Kind::DnsRecords,
+        desired_name: |d: &Dns| d.zone.as_str(),
+        fields: &record_fields,
+        replace_on: &[],
+        depends_on: &|_| vec![lb_dep.clone(), zone_dep.clone()],
+    };
+    let desired_records: Vec<Dns> = if d.records.is_empty() { vec![] } else { vec![d.clone()] };
+    diff_kind(ctx, spec, &desired_records, &observed_records, plan);
+    Ok(())
+}
+
+pub async fn apply_zone(
+    clients: &Clients,
+    ctx: &PlanContext,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let r53 = &clients.route53;
+    match action {
+        Action::Delete => match r53.delete_hosted_zone().id(ids.get(address)?).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_hosted_zone()) => Ok(()),
+            Err(e) => bail!("deleting {address}: {}", describe(&e)),
+        },
+        Action::Create | Action::Replace => {
+            let out = r53
+                .create_hosted_zone()
+                .name(&address.name)
+                .caller_reference(crate::aws::client_token(&[&ctx.stack, &address.to_string()]))
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("creating {address}: {}", describe(&e)))?;
+            let id = out.hosted_zone().map(|z| zone_id(z.id()).to_string()).unwrap_or_default();
+            ids.set(address, &id);
+            tag_zone(r53, ctx, address, &id).await
+        }
+        Action::Update => tag_zone(r53, ctx, address, &ids.get(address)?).await,
+    }
+}
+
+/// Route 53 takes tags only after the zone exists; a crash in between leaves an untagged zone,
+/// which the next run uses (and reports as not this stack's, never deleting it).
+async fn tag_zone(r53: &Client, ctx: &PlanContext, address: &Address, id: &str) -> Result<()> {
+    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    r53.change_tags_for_resource()
+        .resource_type(TagResourceType::Hostedzone)
+        .resource_id(id)
+        .set_add_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("tagging {address}: {}", describe(&e)))?;
+    Ok(())
+}
+
+/// Upserts (or deletes) the declared ALIAS records in one batch and waits until in sync.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_records(
+    clients: &Clients,
+    desired: Option<&Dns>,
+    observed: &ObservedDns,
+    lb_name: Option<&str>,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let zone = ids.get(&Address::new(Kind::HostedZone, &address.name))?;
+    let changes: Vec<Change> = match (action, desired, lb_name) {
+        (Action::Delete, _, _) => observed
+            .records
+            .iter()
+            .map(|(name, a)| change(ChangeAction::Delete, name, &a.dns_name, &a.zone_id, a.evaluate_target_health))
+            .collect::<Result<_>>()?,
+        (_, Some(d), Some(lb)) => {
+            let arn = ids.get(&Address::new(Kind::LoadBalancer, lb))?;
+            let out = clients
+                .elb
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading load_balancer.{lb} for {address}: {}", describe(&e)))?;
+            let lb = out.load_balancers().first();
+            let (Some(dns), Some(lb_zone)) =
+                (lb.and_then(|l| l.dns_name()), lb.and_then(|l| l.canonical_hosted_zone_id()))
+            else {
+                bail!("{address}: the load balancer has no DNS name yet");
+            };
+            d.records
+                .iter()
+                .map(|name| change(ChangeAction::Upsert, name, dns, lb_zone, true))
+                .collect::<Result<_>>()?
+        }
+        _ => bail!("{address}: no desired state to {action:?}"),
+    };
+    if changes.is_empty() {
+        return Ok(());
+    }
+    submit(&clients.route53, &zone, changes, &address.to_string()).await
+}
+
+fn change(action: ChangeAction, name: &str, target: &str, target_zone: &str, evaluate: bool) -> Result<Change> {
+    let alias =
+        AliasTarget::builder().dns_name(target).hosted_zone_id(target_zone).evaluate_target_health(evaluate).build()?;
+    let set = ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(alias).build()?;
+    Ok(Change::builder().action(action).resource_record_set(set).build()?)
+}
+
+/// CNAME changes (ACM validation records), in one batch, waited on until in sync.
+pub async fn cnames(
+    r53: &Client,
+    zone: &str,
+    action: ChangeAction,
+    records: &[(String, String)],
+    what: &str,
+) -> Result<()> {
+    let changes = records
+        .iter()
+        .map(|(name, value)| {
+            let set = ResourceRecordSet::builder()
+                .name(name)
+                .r#type(RrType::Cname)
+                .ttl(300)
+                .resource_records(ResourceRecord::builder().value(value).build()?)
+                .build()?;
+            Ok(Change::builder().action(action.clone()).resource_record_set(set).build()?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    submit(r53, zone, changes, what).await
+}
+
+async fn submit(r53: &Client, zone: &str, changes: Vec<Change>, what: &str) -> Result<()> {
+    let batch = ChangeBatch::builder().set_changes(Some(changes)).build()?;
+    let out = r53
+        .change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("changing records for {what}: {}", describe(&e)))?;
+    let Some(id) = out.change_info().map(|c| c.id().to_string()) else { return Ok(()) };
+    wait::until(&format!("DNS changes of {what} to be in sync"), wait::timeout(SYNC_TIMEOUT), || async {
+        let c = r53
+            .get_change()
+            .id(&id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading DNS change {id}: {}", describe(&e)))?;
+        Ok(match c.change_info().map(|i| i.status()) {
+            Some(ChangeStatus::Insync) => Check::Ready(()),
+            other => Check::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_default()),
+        })
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_ids_and_names_normalise() {
+        assert_eq!(zone_id("/hostedzone/Z123"), "Z123");
+        assert_eq!(zone_id("Z123"), "Z123");
+        assert_eq!(dns_name("dualstack.My-ALB-1.us-east-1.elb.amazonaws.com."), "my-alb-1.us-east-1.elb.amazonaws.com");
+        assert_eq!(dns_name("api.containrlab.click"), "api.containrlab.click");
+    }
+}
