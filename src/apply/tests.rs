@@ -117,3 +117,19 @@ fn creates_do_not_wait_for_deletes() {
     let steps = plan(vec![change("old", Action::Delete, &[]), change("new", Action::Create, &["old"])]);
     assert!(steps[1].after.is_empty());
 }
+
+#[test]
+fn a_create_before_destroy_replacement_deletes_the_old_one_after_what_moves_to_the_new_one() {
+    let tg = Address::new(Kind::TargetGroup, "api-tg");
+    let mut replace = change("x", Action::Replace, &[]);
+    replace.address = tg.clone();
+    let mut rule = change("rule", Action::Update, &[]);
+    rule.address = Address::new(Kind::ListenerRule, "api.example.com");
+    rule.depends_on = vec![tg.clone()];
+    let steps = plan(vec![replace, rule]);
+    assert_eq!(steps.len(), 3, "create, move, delete");
+    assert_eq!((steps[0].action, &steps[0].address), (Action::Create, &tg));
+    assert_eq!(steps[1].after, vec![0], "the rule moves once the new group exists");
+    assert_eq!((steps[2].action, &steps[2].address), (Action::Delete, &tg));
+    assert_eq!(steps[2].after, vec![0, 1], "the old group goes after the new one exists and the rule moved");
+}

@@ -229,3 +229,23 @@ fn container_named_by_a_service_must_exist() {
     let errors = errors_of(&variant("container: web, port: 3000", "container: frontend, port: 3000"));
     assert_one(&errors, "ecs.services.containrlab-service.load_balancers[1].container: container `frontend` is not in");
 }
+
+#[test]
+fn health_checks_default_to_the_documented_values() {
+    let stack = load(&repo_stack_path()).expect("valid");
+    let lb = stack.file.load_balancer.as_ref().expect("load balancer");
+    let h = &lb.target_groups["containrlab-web-tg"].health_check;
+    assert_eq!(
+        (
+            h.path.as_str(),
+            h.interval_seconds,
+            h.timeout_seconds,
+            h.healthy_threshold,
+            h.unhealthy_threshold,
+            h.matcher.as_str()
+        ),
+        ("/", 30, 5, 2, 3, "200")
+    );
+    assert_eq!(lb.target_groups["containrlab-web-tg"].deregistration_delay_seconds, 30);
+    assert_eq!(lb.target_groups["containrlab-web-tg"].protocol, "HTTP");
+}

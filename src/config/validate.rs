@@ -227,8 +227,9 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
         }
     }
     for (name, tg) in &lb.target_groups {
-        if name.len() > 32 {
-            c.err_path(format!("load_balancer.target_groups.{name}"), "a target group name is at most 32 characters");
+        // 32 in AWS, less 5 for the suffix a replacement takes while the old group still exists.
+        if name.len() > 27 {
+            c.err_path(format!("load_balancer.target_groups.{name}"), "a target group name is at most 27 characters");
         }
         if !tg.health_check.path.starts_with('/') {
             c.err_path(

@@ -78,6 +78,12 @@ impl Kind {
         }
     }
 
+    /// Replaced by creating the new one first, moving references to it, then deleting the old one
+    /// (the API allows two at once, and what refers to it must never point at nothing).
+    pub fn create_before_destroy(self) -> bool {
+        matches!(self, Kind::TargetGroup)
+    }
+
     /// True when this kind depends on `other`, directly or through other kinds.
     pub fn needs(self, other: Kind) -> bool {
         self.depends_on().iter().any(|&k| k == other || k.needs(other))

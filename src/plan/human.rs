@@ -45,6 +45,9 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for c in &plan.changes {
         let head = format!("{:>3} {}", c.action.symbol(), c.address);
         let _ = writeln!(out, "{}  ({})", style.action(c.action, &head), c.reason);
+        if c.action == Action::Replace && c.address.kind.create_before_destroy() {
+            let _ = writeln!(out, "      order: create the replacement, move what uses it, then delete the old one");
+        }
         let width = c.fields.iter().map(|f| f.path.len()).max().unwrap_or(0);
         for f in &c.fields {
             let value = match (&f.before, &f.after) {

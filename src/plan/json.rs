@@ -29,6 +29,7 @@ pub fn to_value(plan: &Plan) -> Value {
                 "action": c.action,
                 "reason": c.reason.to_string(),
                 "widens_access": c.widens_access,
+                "create_before_destroy": c.action == crate::plan::Action::Replace && c.address.kind.create_before_destroy(),
                 "fields": fields,
             })
         })

@@ -49,6 +49,8 @@ pub enum Reason {
     RemovedFromStack,
     /// `down`: everything the stack owns goes.
     StackDown,
+    /// The old half of a create-before-destroy replacement: its successor is in place.
+    Superseded,
 }
 
 impl std::fmt::Display for Reason {
@@ -61,6 +63,7 @@ impl std::fmt::Display for Reason {
             }
             Reason::RemovedFromStack => f.write_str("owned by this stack, no longer in the stack file"),
             Reason::StackDown => f.write_str("down: removing the stack"),
+            Reason::Superseded => f.write_str("replaced: the new one is in place and nothing uses the old one"),
         }
     }
 }

@@ -5,12 +5,15 @@
 //! resource that needs it — by a declared dependency (the stack file still names them during
 //! `down`) or, for resources the file no longer names, because its kind depends on this kind.
 //! So references are moved away or removed before their target goes.
+//! A replacement of a kind that is replaced create-before-destroy (a target group: listener rules
+//! must always have one to forward to) becomes two steps: create the new one, then — after every
+//! change that moves references to it — delete the old one.
 
-use super::{Action, Plan, Step};
+use super::{Action, Plan, Reason, Step};
 
 pub fn steps(plan: &Plan) -> Vec<Step> {
     let changes = &plan.changes;
-    changes
+    let mut steps: Vec<Step> = changes
         .iter()
         .map(|c| {
             let after = changes
@@ -28,7 +31,23 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                 })
                 .map(|(i, _)| i)
                 .collect();
-            Step { address: c.address.clone(), action: c.action, reason: c.reason.clone(), after }
+            let action = if c.action == Action::Replace && c.address.kind.create_before_destroy() {
+                Action::Create
+            } else {
+                c.action
+            };
+            Step { address: c.address.clone(), action, reason: c.reason.clone(), after }
         })
-        .collect()
+        .collect();
+    for (i, c) in changes.iter().enumerate() {
+        if c.action == Action::Replace && c.address.kind.create_before_destroy() {
+            let movers = changes
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.action != Action::Delete && o.depends_on.contains(&c.address));
+            let after = std::iter::once(i).chain(movers.map(|(j, _)| j)).collect();
+            steps.push(Step { address: c.address.clone(), action: Action::Delete, reason: Reason::Superseded, after });
+        }
+    }
+    steps
 }

@@ -151,3 +151,34 @@ fn https_rules_and_aliases_are_repaired_and_the_zone_is_kept_unless_asked() {
     let left = env.block_on(r53.list_hosted_zones_by_name().dns_name("containrlab.click.").send()).expect("zones");
     assert!(left.hosted_zones().iter().all(|z| z.name() != "containrlab.click."), "the zone was deleted on request");
 }
+
+#[test]
+fn a_target_group_replacement_creates_the_new_group_moves_the_rule_then_deletes_the_old() {
+    let env = Env::new();
+    let elb = Elb::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.edit_stack("    containrlab-api-tg:\n      port: 8000", "    containrlab-api-tg:\n      port: 8001");
+    let diff = env.run(&["diff", "--exit-code"]);
+    diff.expect_code(3);
+    insta::assert_snapshot!("target_group_replacement_human", diff.stdout);
+
+    let up = env.run(&["up", "--yes"]);
+    up.expect_code(0);
+    let line = |text: &str| {
+        up.stderr.lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("no `{text}` in\n{}", up.stderr))
+    };
+    let created = line("+ target_group.containrlab-api-tg: created");
+    let moved = line("~ listener_rule.api.containrlab.click: updated");
+    let deleted = line("- target_group.containrlab-api-tg: deleted");
+    assert!(created < moved && moved < deleted, "create → move rules → delete:\n{}", up.stderr);
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+
+    let tgs = env.block_on(elb.describe_target_groups().send()).expect("target groups");
+    let api: Vec<_> = tgs
+        .target_groups()
+        .iter()
+        .filter(|t| t.target_group_name().is_some_and(|n| n.starts_with("containrlab-api-tg")))
+        .collect();
+    assert_eq!(api.len(), 1, "the old group is gone");
+    assert_eq!(api[0].port(), Some(8001));
+}

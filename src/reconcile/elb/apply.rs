@@ -89,16 +89,13 @@ async fn target_group(
             Err(e) => Err(err("deleting", address, &e)),
         }
     };
-    let Some(d) = desired else {
-        return if action == Action::Delete {
-            delete(ids.get(address)?).await
-        } else {
-            bail!("{address}: no desired state")
-        };
+    // The old group of a replacement is the observed one (`ids` already holds the new one).
+    let old_arn = || observed.map(|o| Ok(o.id.clone())).unwrap_or_else(|| ids.get(address));
+    let Some(d) = desired.filter(|_| action != Action::Delete) else {
+        return delete(old_arn()?).await;
     };
     let h = &d.health_check;
     let arn = match (action, observed) {
-        (Action::Delete, _) => return delete(ids.get(address)?).await,
         (Action::Update, Some(o)) => {
             elb.modify_target_group()
                 .target_group_arn(&o.id)
@@ -114,13 +111,19 @@ async fn target_group(
             o.id.clone()
         }
         _ => {
-            if action == Action::Replace {
-                delete(ids.get(address)?).await?;
-            }
+            // Names are unique per region: a replacement made while the old group still exists
+            // takes the other of two names (the declared one, or it with a short suffix).
+            let name = match observed {
+                Some(o) if o.fields.aws_name == d.name => {
+                    let token = crate::aws::client_token(&[&ctx.stack, &address.to_string()]);
+                    format!("{}-{}", d.name, &token[token.len() - 4..])
+                }
+                _ => d.name.clone(),
+            };
             let vpc = ids.get(&Address::new(Kind::Vpc, &ctx.stack))?;
             let out = elb
                 .create_target_group()
-                .name(&d.name)
+                .name(&name)
                 .protocol(ProtocolEnum::from(d.protocol.as_str()))
                 .port(i32::from(d.port))
                 .vpc_id(vpc)

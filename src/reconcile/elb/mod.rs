@@ -37,6 +37,8 @@ pub struct LoadBalancerFields {
 
 #[derive(Debug, Clone, Default)]
 pub struct TargetGroupFields {
+    /// The name in AWS: the declared one, or it with a suffix after a replacement.
+    pub aws_name: String,
     pub port: i32,
     pub protocol: String,
     pub target_type: String,

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 
 use super::*;
 use crate::aws::{concurrent, describe, Clients};
-use crate::model::tags::{owner, Owner};
+use crate::model::tags::{owner, Owner, ADDRESS};
 use crate::reconcile::CONCURRENCY;
 
 pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> Result<ObservedEdge> {
@@ -74,6 +74,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
             continue;
         }
         let fields = TargetGroupFields {
+            aws_name: tg.target_group_name().unwrap_or_default().to_string(),
             port: tg.port().unwrap_or_default(),
             protocol: tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
             target_type: tg.target_type().map(|p| p.as_str().to_string()).unwrap_or_default(),
@@ -86,8 +87,15 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
             matcher: tg.matcher().and_then(|m| m.http_code()).unwrap_or_default().to_string(),
             deregistration_delay: None,
         };
-        let (Some(name), Some(arn)) = (tg.target_group_name(), tg.target_group_arn()) else { continue };
-        target_groups.push(Observed { name: name.to_string(), id: arn.to_string(), tags: t, fields });
+        // This stack's groups are named by their address tag (a replacement has a suffixed AWS name).
+        let address_name = t
+            .get(ADDRESS)
+            .and_then(|a| a.strip_prefix("target_group."))
+            .filter(|_| owner(stack, &t) == Owner::ThisStack);
+        let (Some(name), Some(arn)) = (address_name.or(tg.target_group_name()), tg.target_group_arn()) else {
+            continue;
+        };
+        target_groups.push(Observed { name: name.to_string(), id: arn.to_string(), tags: t.clone(), fields });
     }
 
     // Round 3: attributes of the stack's own resources and the listeners of its balancer.
@@ -225,4 +233,56 @@ async fn tags_of(elb: &Client, arns: &[String]) -> Result<BTreeMap<String, Tags>
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action as ElbAction, ForwardActionConfig, HostHeaderConditionConfig, Rule, RuleCondition, TargetGroupTuple,
+    };
+
+    use super::*;
+
+    #[test]
+    fn rule_conditions_and_forward_actions_normalise_in_both_api_forms() {
+        let tags = Tags::new();
+        // Current form: host-header config and a forward config with target group tuples.
+        let modern = Rule::builder()
+            .rule_arn("arn:rule/1")
+            .priority("10")
+            .conditions(
+                RuleCondition::builder()
+                    .field("host-header")
+                    .host_header_config(HostHeaderConditionConfig::builder().values("api.example.com").build())
+                    .build(),
+            )
+            .actions(
+                ElbAction::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .forward_config(
+                        ForwardActionConfig::builder()
+                            .target_groups(TargetGroupTuple::builder().target_group_arn("arn:tg/api").build())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        // Legacy form: plain condition values and the action's own target group ARN.
+        let legacy = Rule::builder()
+            .rule_arn("arn:rule/2")
+            .priority("20")
+            .conditions(RuleCondition::builder().field("host-header").values("app.example.com").build())
+            .actions(ElbAction::builder().r#type(ActionTypeEnum::Forward).target_group_arn("arn:tg/web").build())
+            .build();
+        let m = rule(&modern, &tags).expect("modern");
+        let l = rule(&legacy, &tags).expect("legacy");
+        assert_eq!(
+            (m.name.as_str(), m.fields.priority.as_str(), m.fields.target_group_arns.clone()),
+            ("api.example.com", "10", vec!["arn:tg/api".to_string()])
+        );
+        assert_eq!(
+            (l.name.as_str(), l.fields.priority.as_str(), l.fields.target_group_arns.clone()),
+            ("app.example.com", "20", vec!["arn:tg/web".to_string()])
+        );
+    }
 }
