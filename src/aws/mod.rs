@@ -115,9 +115,19 @@ pub fn client_token(parts: &[&str]) -> String {
     format!("containrlab-{hash:016x}")
 }
 
-/// The full message of an SDK error: the service's code and message, not just "service error".
+/// The message of an SDK error with its causes — the service's code and message, not just
+/// "service error" — without the raw HTTP response the SDK's debug form would add.
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Runs `f` over `items` with at most `limit` requests in flight, keeping the input order.

@@ -182,3 +182,22 @@ fn a_target_group_replacement_creates_the_new_group_moves_the_rule_then_deletes_
     assert_eq!(api.len(), 1, "the old group is gone");
     assert_eq!(api[0].port(), Some(8001));
 }
+
+#[test]
+fn swapping_two_rule_priorities_never_collides() {
+    let env = Env::new();
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.edit_stack("{ priority: 10, host: api.containrlab.click", "{ priority: 20, host: api.containrlab.click");
+    env.edit_stack("{ priority: 20, host: app.containrlab.click", "{ priority: 10, host: app.containrlab.click");
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    assert_eq!(
+        actions(&diff.json()),
+        vec![
+            ("listener_rule.api.containrlab.click".to_string(), "update".to_string()),
+            ("listener_rule.app.containrlab.click".to_string(), "update".to_string())
+        ]
+    );
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+}

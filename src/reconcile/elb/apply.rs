@@ -67,7 +67,8 @@ pub async fn apply(
         Kind::ListenerRule => {
             let d = desired.and_then(|e| e.rules.iter().find(|r| r.host == name));
             let o = observed.rules.iter().find(|r| r.name == name);
-            rule(elb, ctx, d, o, ids, action, address).await
+            let all = desired.map(|e| e.rules.as_slice()).unwrap_or_default();
+            rule(elb, ctx, d, o, all, ids, action, address).await
         }
         other => bail!("{address}: {other:?} is not a load balancer resource"),
     }
@@ -370,11 +371,62 @@ async fn sync_tags(elb: &Client, ctx: &PlanContext, address: &Address, arn: &str
     Ok(())
 }
 
+/// Moves the HTTPS listener's rules to their desired priorities without ever asking for a
+/// priority another rule still holds: first every moving rule to a free temporary priority, then
+/// each to its final one (two `SetRulePriorities` batches). Reads the rules first, so the steps of
+/// the other moved rules find nothing left to do.
+async fn move_priorities(elb: &Client, desired: &[ListenerRule], listener: &str, address: &Address) -> Result<()> {
+    let current = elb
+        .describe_rules()
+        .listener_arn(listener)
+        .send()
+        .await
+        .map_err(|e| err("reading the rules for", address, &e))?;
+    let host = |r: &aws_sdk_elasticloadbalancingv2::types::Rule| {
+        r.conditions().iter().find(|c| c.field() == Some("host-header")).and_then(|c| {
+            c.host_header_config().and_then(|h| h.values().first().cloned()).or_else(|| c.values().first().cloned())
+        })
+    };
+    let moves: Vec<(String, i32)> = current
+        .rules()
+        .iter()
+        .filter_map(|r| {
+            let want = desired.iter().find(|d| host(r).as_deref() == Some(d.host.as_str()))?.priority as i32;
+            (r.priority() != Some(want.to_string().as_str()))
+                .then(|| (r.rule_arn().unwrap_or_default().to_string(), want))
+        })
+        .collect();
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let taken: Vec<i32> = current
+        .rules()
+        .iter()
+        .filter_map(|r| r.priority()?.parse().ok())
+        .chain(desired.iter().map(|d| d.priority as i32))
+        .collect();
+    let mut free = (1..=50000).rev().filter(|p| !taken.contains(p));
+    let temporary: Vec<(String, i32)> =
+        moves.iter().map(|(arn, _)| (arn.clone(), free.next().unwrap_or(50000))).collect();
+    for batch in [temporary, moves] {
+        let pairs =
+            batch.iter().map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(*p).build()).collect();
+        elb.set_rule_priorities()
+            .set_rule_priorities(Some(pairs))
+            .send()
+            .await
+            .map_err(|e| err("setting rule priorities for", address, &e))?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn rule(
     elb: &Client,
     ctx: &PlanContext,
     desired: Option<&ListenerRule>,
     observed: Option<&Observed<RuleFields>>,
+    all_rules: &[ListenerRule],
     ids: &Ids,
     action: Action,
     address: &Address,
@@ -395,12 +447,7 @@ async fn rule(
     match (action, observed) {
         (Action::Update, Some(o)) => {
             if o.fields.priority != d.priority.to_string() {
-                let priority = RulePriorityPair::builder().rule_arn(&o.id).priority(d.priority as i32).build();
-                elb.set_rule_priorities()
-                    .rule_priorities(priority)
-                    .send()
-                    .await
-                    .map_err(|e| err("setting the priority of", address, &e))?;
+                move_priorities(elb, all_rules, &ids.get(&Address::new(Kind::Listener, "https"))?, address).await?;
             }
             elb.modify_rule()
                 .rule_arn(&o.id)

@@ -277,8 +277,17 @@ fn diff_rules(ctx: &PlanContext, desired: &[ListenerRule], observed: &ObservedEd
         desired_name: |d: &ListenerRule| &d.host,
         fields: &fields,
         replace_on: &[],
+        // Rules go one after another: priorities are unique per listener, and a move touches several.
         depends_on: &|d: &ListenerRule| {
-            vec![Address::new(Kind::Listener, "https"), Address::new(Kind::TargetGroup, &d.target_group)]
+            let previous = desired
+                .iter()
+                .take_while(|r| r.host != d.host)
+                .last()
+                .map(|r| Address::new(Kind::ListenerRule, &r.host));
+            [Address::new(Kind::Listener, "https"), Address::new(Kind::TargetGroup, &d.target_group)]
+                .into_iter()
+                .chain(previous)
+                .collect()
         },
     };
     diff_kind(ctx, spec, desired, &observed.rules, plan);
