@@ -382,16 +382,13 @@ async fn move_priorities(elb: &Client, desired: &[ListenerRule], listener: &str,
         .send()
         .await
         .map_err(|e| err("reading the rules for", address, &e))?;
-    let host = |r: &aws_sdk_elasticloadbalancingv2::types::Rule| {
-        r.conditions().iter().find(|c| c.field() == Some("host-header")).and_then(|c| {
-            c.host_header_config().and_then(|h| h.values().first().cloned()).or_else(|| c.values().first().cloned())
-        })
-    };
     let moves: Vec<(String, i32)> = current
         .rules()
         .iter()
         .filter_map(|r| {
-            let want = desired.iter().find(|d| host(r).as_deref() == Some(d.host.as_str()))?.priority as i32;
+            let want =
+                desired.iter().find(|d| super::observe::rule_host(r).as_deref() == Some(d.host.as_str()))?.priority
+                    as i32;
             (r.priority() != Some(want.to_string().as_str()))
                 .then(|| (r.rule_arn().unwrap_or_default().to_string(), want))
         })

@@ -194,11 +194,16 @@ fn listener(l: &Listener, tags: &Tags) -> Option<Observed<ListenerFields>> {
     Some(Observed { name: protocol.to_lowercase(), id: l.listener_arn()?.to_string(), tags: tags.clone(), fields })
 }
 
+/// The first host a rule matches, in either API form (host-header config, or plain values).
+pub(super) fn rule_host(r: &aws_sdk_elasticloadbalancingv2::types::Rule) -> Option<String> {
+    r.conditions().iter().find(|c| c.field() == Some("host-header")).and_then(|c| {
+        c.host_header_config().and_then(|h| h.values().first().cloned()).or_else(|| c.values().first().cloned())
+    })
+}
+
 /// A host-header rule, named by its first host, with its balancer's tags.
 fn rule(r: &aws_sdk_elasticloadbalancingv2::types::Rule, tags: &Tags) -> Option<Observed<RuleFields>> {
-    let host = r.conditions().iter().find(|c| c.field() == Some("host-header")).and_then(|c| {
-        c.host_header_config().and_then(|h| h.values().first().cloned()).or_else(|| c.values().first().cloned())
-    })?;
+    let host = rule_host(r)?;
     let forward = r.actions().iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward));
     let mut target_group_arns: Vec<String> = forward
         .and_then(|a| a.forward_config())
