@@ -58,6 +58,17 @@ pub fn diff_kind<D, O: ObservedResource>(
     observed: &[O],
     plan: &mut Plan,
 ) {
+    // Two resources claiming one address (a crash between a create and a delete, or someone
+    // copying tags): the first listed is used; the other is reported, never guessed at.
+    let mut seen = std::collections::BTreeSet::new();
+    for o in observed.iter().filter(|o| owner(&ctx.stack, o.tags()) == Owner::ThisStack) {
+        if !seen.insert(o.name()) {
+            let address = Address::new(spec.kind, o.name());
+            plan.warnings.push(format!(
+                "more than one resource carries the address {address}; the first found is used, delete the other by hand"
+            ));
+        }
+    }
     let desired: &[D] = if ctx.mode == Mode::Down { &[] } else { desired };
     for d in desired {
         let name = (spec.desired_name)(d);
@@ -204,6 +215,13 @@ mod tests {
         assert_eq!(actions, vec![("a", Action::Delete)]);
         assert_eq!(plan.kept.len(), 1);
         assert_eq!(plan.kept[0].address.name, "b");
+    }
+
+    #[test]
+    fn two_resources_with_one_address_are_reported() {
+        let plan = run(Mode::Converge, &[("a", 1)], &[obs("a", true, 1, false), obs("a", true, 1, false)]);
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.warnings, vec!["more than one resource carries the address log_group.a; the first found is used, delete the other by hand"]);
     }
 
     #[test]

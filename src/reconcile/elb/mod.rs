@@ -260,7 +260,7 @@ fn diff_rules(ctx: &PlanContext, desired: &[ListenerRule], observed: &ObservedEd
     let tg_name = |arn: &String| {
         observed.target_groups.iter().find(|t| t.id == *arn).map(|t| t.name.clone()).unwrap_or(arn.clone())
     };
-    let renewed = crate::reconcile::network::renewed_names(plan, Kind::TargetGroup);
+    let renewed = crate::reconcile::network::renewed(plan, Kind::TargetGroup);
     let fields = |d: &ListenerRule, o: Option<&Observed<RuleFields>>, _: &Tags| {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);

@@ -196,11 +196,7 @@ pub fn diff(ctx: &PlanContext, desired: Option<&Network>, observed: &ObservedNet
 }
 
 /// Names of resources of `kind` about to be created or replaced: references to them must be rewritten.
-pub fn renewed_names(plan: &Plan, kind: Kind) -> BTreeSet<String> {
-    renewed(plan, kind)
-}
-
-fn renewed(plan: &Plan, kind: Kind) -> BTreeSet<String> {
+pub fn renewed(plan: &Plan, kind: Kind) -> BTreeSet<String> {
     plan.changes
         .iter()
         .filter(|c| c.address.kind == kind && matches!(c.action, Action::Create | Action::Replace))
