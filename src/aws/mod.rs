@@ -27,6 +27,7 @@ pub struct AwsOptions {
 pub struct Clients {
     pub acm: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
+    pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
@@ -67,6 +68,7 @@ fn clients(config: &SdkConfig) -> Clients {
     let counter = stats::ApiCallCounter;
     Clients {
         acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(config).interceptor(counter).build()),
+        iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(config).interceptor(counter).build()),
         route53: aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(config).interceptor(counter).build(),
         ),

@@ -34,11 +34,12 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
 
     let steps = order::steps(&plan);
     let ids = crate::reconcile::Ids::new(&observed);
+    let ctx = planner.context();
     let started = Instant::now();
     let outcome = execute(
         &steps,
         usize::from(args.parallelism),
-        |i| crate::reconcile::apply(&planner.clients, &planner.ctx, &planner.desired, &observed, &ids, &steps[i]),
+        |i| crate::reconcile::apply(&planner.clients, &ctx, &planner.desired, &observed, &ids, &steps[i]),
         report,
     )
     .await;

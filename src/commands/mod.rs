@@ -55,7 +55,7 @@ pub fn load(cli: &Cli) -> Result<Stack> {
 /// What planning needs, prepared once per command: the stack, the clients, the account.
 pub struct Planner {
     pub clients: Clients,
-    pub ctx: PlanContext,
+    ctx: PlanContext,
     pub desired: Desired,
     region: String,
     stack_region: Option<String>,
@@ -80,7 +80,14 @@ impl Planner {
             stack_region: stack_region.clone(),
         })
         .await?;
-        let ctx = PlanContext { stack: desired.stack.clone(), stack_tags: desired.tags.clone(), mode, delete_data };
+        let ctx = PlanContext {
+            stack: desired.stack.clone(),
+            stack_tags: desired.tags.clone(),
+            mode,
+            delete_data,
+            account: String::new(),
+            region: aws.region.clone(),
+        };
         Ok(Planner {
             clients: aws.clients,
             ctx,
@@ -108,8 +115,13 @@ impl Planner {
         if let Some(declared) = self.stack_region.as_ref().filter(|r| **r != self.region) {
             plan.warnings.push(format!("region {} differs from the stack file's `region: {declared}`", self.region));
         }
-        reconcile::diff(&self.ctx, &self.desired, &observed, &mut plan)?;
+        reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
         Ok((observed, plan))
+    }
+
+    /// The plan context with the account filled in (known after the first `plan`).
+    pub fn context(&self) -> PlanContext {
+        PlanContext { account: self.account.get().cloned().unwrap_or_default(), ..self.ctx.clone() }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::model::secret::Secret;
 use crate::model::edge::{
     Certificate, Dns, Edge, HealthCheck, Listener, ListenerAction, ListenerRule, LoadBalancer, TargetGroup,
 };
+use crate::model::iam::{Iam, Role, Trust};
 use crate::model::network::{
     NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
 };
@@ -63,6 +64,7 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         network: Some(network(f)),
         edge: f.load_balancer.as_ref().map(|lb| edge(f, lb)),
         dns: dns(f),
+        iam: Some(iam(f)),
         repositories,
         parameters,
         log_groups,
@@ -209,6 +211,40 @@ fn edge(f: &StackFile, lb: &schema::LoadBalancer) -> Edge {
         rules,
         certificate,
     }
+}
+
+/// Roles: trust from services or GitHub Actions, managed policies by ARN, inline statements.
+fn iam(f: &StackFile) -> Iam {
+    let roles: Vec<Role> = f
+        .iam
+        .roles
+        .iter()
+        .map(|(name, r)| Role {
+            name: name.clone(),
+            description: r.description.clone(),
+            trust: match &r.trusted_github {
+                Some(g) => Trust::Github { repository: g.repository.clone(), refs: g.refs.clone() },
+                None => Trust::Services(r.trusted_services.clone()),
+            },
+            managed_policies: r.managed_policies.iter().cloned().collect(),
+            inline_policies: r
+                .inline_policies
+                .iter()
+                .map(|(policy, statements)| {
+                    let statements: Vec<serde_json::Value> = statements
+                        .iter()
+                        .map(
+                            |s| serde_json::json!({ "Effect": s.effect, "Action": s.actions, "Resource": s.resources }),
+                        )
+                        .collect();
+                    (policy.clone(), serde_json::json!({ "Version": "2012-10-17", "Statement": statements }))
+                })
+                .collect(),
+            instance_profile: r.instance_profile,
+        })
+        .collect();
+    let github_oidc = roles.iter().any(|r| matches!(r.trust, Trust::Github { .. }));
+    Iam { roles, github_oidc }
 }
 
 /// The hosted zone and the records the stack declares (ownership of records is by declaration).

@@ -65,6 +65,27 @@ impl FieldDiff {
         });
     }
 
+    /// A set shown one member per line: each member added or removed is its own change.
+    /// `before` is `None` on create.
+    pub fn members(
+        &mut self,
+        path: &str,
+        before: Option<&std::collections::BTreeSet<String>>,
+        after: &std::collections::BTreeSet<String>,
+    ) {
+        match before {
+            None => after.iter().for_each(|m| self.field(path, None, Some(m.clone()))),
+            Some(before) => {
+                for gone in before.difference(after) {
+                    self.field(path, Some(Some(gone.clone())), None);
+                }
+                for new in after.difference(before) {
+                    self.field(path, Some(None), Some(new.clone()));
+                }
+            }
+        }
+    }
+
     /// Tags, one field per key, AWS's own tags ignored. `before` is `None` on create, where the
     /// ownership tags (the same on every resource) are left out to keep the plan readable.
     pub fn tags(&mut self, before: Option<&Tags>, after: &Tags) {

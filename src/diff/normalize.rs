@@ -65,6 +65,66 @@ pub fn log_group_name_from_arn(arn: &str) -> Option<&str> {
     Some(rest.strip_suffix(":*").unwrap_or(rest))
 }
 
+/// An IAM policy document in a canonical form: decoded (AWS returns documents URL-encoded),
+/// single values as one-element lists, lists sorted and de-duplicated, statements sorted. Two
+/// documents that mean the same compare equal.
+pub fn policy_document(text_or_encoded: &str) -> Option<Value> {
+    let decoded = percent_encoding::percent_decode_str(text_or_encoded).decode_utf8().ok()?;
+    serde_json::from_str::<Value>(&decoded).ok().map(|v| canonical_policy(&v))
+}
+
+pub fn canonical_policy(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        let statements = match obj.remove("Statement") {
+            Some(Value::Array(list)) => list,
+            Some(single) => vec![single],
+            None => vec![],
+        };
+        let mut statements: Vec<Value> = statements.iter().map(canonical_statement).collect();
+        statements.sort_by_key(|s| s.to_string());
+        statements.dedup();
+        obj.insert("Statement".into(), Value::Array(statements));
+    }
+    doc
+}
+
+fn canonical_statement(s: &Value) -> Value {
+    let Some(obj) = s.as_object() else { return s.clone() };
+    let listify = |v: &Value| -> Value {
+        let mut items: Vec<Value> = match v {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        };
+        items.sort_by_key(|i| i.to_string());
+        items.dedup();
+        Value::Array(items)
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in obj {
+        let value = match (k.as_str(), v) {
+            ("Action" | "NotAction" | "Resource" | "NotResource", v) => listify(v),
+            ("Principal" | "NotPrincipal", Value::Object(p)) => {
+                Value::Object(p.iter().map(|(k, v)| (k.clone(), listify(v))).collect())
+            }
+            ("Condition", Value::Object(ops)) => Value::Object(
+                ops.iter()
+                    .map(|(op, keys)| {
+                        let keys = keys
+                            .as_object()
+                            .map(|m| m.iter().map(|(k, v)| (k.clone(), listify(v))).collect())
+                            .unwrap_or_default();
+                        (op.clone(), Value::Object(keys))
+                    })
+                    .collect(),
+            ),
+            (_, v) => v.clone(),
+        };
+        out.insert(k.clone(), value);
+    }
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +147,23 @@ mod tests {
         let p = LifecyclePolicy::from_text(text);
         assert!(matches!(p, LifecyclePolicy::Custom(_)));
         assert!(p.as_value().as_str().unwrap().starts_with("custom policy {"));
+    }
+
+    #[test]
+    fn policies_that_mean_the_same_compare_equal() {
+        let written = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:GetParameters","ssm:GetParameter"],"Resource":"arn:x"}]});
+        // As AWS returns it: URL-encoded, a single statement object, actions reordered, one as a list.
+        let returned = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Action%22%3A%5B%22ssm%3AGetParameter%22%2C%22ssm%3AGetParameters%22%5D%2C%22Resource%22%3A%5B%22arn%3Ax%22%5D%2C%22Effect%22%3A%22Allow%22%7D%7D";
+        assert_eq!(policy_document(returned), Some(canonical_policy(&written)));
+        let different = json!({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:x"}]});
+        assert_ne!(canonical_policy(&different), canonical_policy(&written));
+    }
+
+    #[test]
+    fn principals_and_conditions_are_canonical_too() {
+        let a = json!({"Statement":[{"Principal":{"Service":"ecs-tasks.amazonaws.com"},"Condition":{"StringLike":{"k":"v"}}}]});
+        let b = json!({"Statement":{"Principal":{"Service":["ecs-tasks.amazonaws.com"]},"Condition":{"StringLike":{"k":["v"]}}}});
+        assert_eq!(canonical_policy(&a), canonical_policy(&b));
     }
 
     #[test]

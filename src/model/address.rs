@@ -17,6 +17,8 @@ pub enum Kind {
     RouteTable,
     SecurityGroup,
     SecurityGroupRules,
+    IamOidcProvider,
+    IamRole,
     HostedZone,
     Certificate,
     TargetGroup,
@@ -40,6 +42,8 @@ impl Kind {
             Kind::RouteTable => "route_table",
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRules => "security_group_rules",
+            Kind::IamOidcProvider => "iam_oidc_provider",
+            Kind::IamRole => "iam_role",
             Kind::HostedZone => "hosted_zone",
             Kind::Certificate => "certificate",
             Kind::ListenerRule => "listener_rule",
@@ -67,7 +71,8 @@ impl Kind {
             Kind::SecurityGroupRules => &[Kind::SecurityGroup],
             Kind::TargetGroup => &[Kind::Vpc],
             Kind::LoadBalancer => &[Kind::Subnet, Kind::SecurityGroup, Kind::InternetGateway],
-            Kind::HostedZone => &[],
+            Kind::HostedZone | Kind::IamOidcProvider => &[],
+            Kind::IamRole => &[Kind::IamOidcProvider],
             // Its validation records live in the zone.
             Kind::Certificate => &[Kind::HostedZone],
             // Listeners forward to target groups and hold the certificate: they go before them

@@ -14,6 +14,7 @@ pub struct Desired {
     pub network: Option<super::network::Network>,
     /// The load balancer and what hangs off it; `None` without a `load_balancer` section (and in `down`).
     pub edge: Option<super::edge::Edge>,
+    pub iam: Option<super::iam::Iam>,
     /// Kept in `down` too: records cannot be tagged, so the stack owns the records it declares.
     pub dns: Option<super::edge::Dns>,
     pub repositories: Vec<Repository>,

@@ -3,6 +3,7 @@
 pub mod address;
 pub mod desired;
 pub mod edge;
+pub mod iam;
 pub mod network;
 pub mod secret;
 pub mod tags;

@@ -26,6 +26,9 @@ pub struct PlanContext {
     pub mode: Mode,
     /// `down --delete-data` (or `up` removing a resource that holds data).
     pub delete_data: bool,
+    /// The account and region, once read (policy documents and ARNs need them).
+    pub account: String,
+    pub region: String,
 }
 
 /// What an observed resource must expose for the generic matching.
@@ -159,7 +162,14 @@ mod tests {
     }
 
     fn ctx(mode: Mode) -> PlanContext {
-        PlanContext { stack: "s".into(), stack_tags: Tags::new(), mode, delete_data: false }
+        PlanContext {
+            stack: "s".into(),
+            stack_tags: Tags::new(),
+            mode,
+            delete_data: false,
+            account: "1".into(),
+            region: "r".into(),
+        }
     }
 
     fn obs(name: &str, owned: bool, value: u32, data: bool) -> Obs {

@@ -9,6 +9,7 @@ pub mod acm;
 pub mod dns;
 pub mod ecr;
 pub mod elb;
+pub mod iam;
 pub mod logs;
 pub mod network;
 pub mod ssm;
@@ -34,6 +35,7 @@ pub struct Observed {
     pub edge: elb::ObservedEdge,
     pub certificates: Vec<network::Observed<acm::CertificateFields>>,
     pub dns: dns::ObservedDns,
+    pub iam: iam::ObservedIam,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -41,21 +43,23 @@ pub struct Observed {
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
-    let (network, edge, certificates, dns, repositories, parameters, log_groups) = tokio::try_join!(
+    let (network, edge, certificates, dns, iam, repositories, parameters, log_groups) = tokio::try_join!(
         network::observe(clients, stack),
         elb::observe(clients, stack, desired.edge.as_ref()),
         acm::observe(clients, stack),
         dns::observe(clients, desired.dns.as_ref()),
+        iam::observe(clients, stack, desired.iam.as_ref()),
         ecr::observe(&clients.ecr, stack, &desired.repositories),
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { network, edge, certificates, dns, repositories, parameters, log_groups })
+    Ok(Observed { network, edge, certificates, dns, iam, repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
+    iam::diff(ctx, desired.iam.as_ref(), &observed.iam, &ctx.account, &ctx.region, plan);
     dns_zone_and_certificate(ctx, desired, observed, plan)?;
     let certificates: BTreeMap<String, String> =
         observed.certificates.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
@@ -91,6 +95,20 @@ pub async fn apply(
             elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
         }
         Kind::HostedZone => dns::apply_zone(clients, ctx, ids, step.action, a).await,
+        Kind::IamRole | Kind::IamOidcProvider => {
+            iam::apply(
+                clients,
+                ctx,
+                desired.iam.as_ref(),
+                &observed.iam,
+                &ctx.account,
+                &ctx.region,
+                ids,
+                step.action,
+                a,
+            )
+            .await
+        }
         Kind::DnsRecords => {
             let lb = desired.edge.as_ref().map(|e| e.load_balancer.name.as_str());
             dns::apply_records(clients, desired.dns.as_ref(), &observed.dns, lb, ids, step.action, a).await
@@ -129,6 +147,10 @@ impl Ids {
         let mut ids = observed.network.ids();
         ids.extend(observed.edge.ids());
         ids.extend(observed.certificates.iter().map(|c| (Address::new(Kind::Certificate, &c.name), c.id.clone())));
+        ids.extend(observed.iam.roles.iter().map(|r| (Address::new(Kind::IamRole, &r.name), r.id.clone())));
+        if let Some(p) = &observed.iam.oidc {
+            ids.insert(Address::new(Kind::IamOidcProvider, crate::model::iam::GITHUB_OIDC_HOST), p.arn.clone());
+        }
         // The zone's id is needed even when the zone is not this stack's (it is used, not managed).
         if let Some(z) = &observed.dns.zone {
             ids.insert(Address::new(Kind::HostedZone, &z.name), z.id.clone());

@@ -3,6 +3,7 @@
 
 mod cli;
 mod edge;
+mod iam;
 mod network;
 mod round_trip;
 mod safety;

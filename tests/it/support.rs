@@ -34,6 +34,7 @@ impl Moto {
         let mut child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_ACM_VALIDATION_WAIT", "1")
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -18,7 +18,6 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use crate::aws::Clients;
-use crate::diff::FieldDiff;
 use crate::model::network::{Network, RouteTarget};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -308,21 +307,6 @@ pub async fn apply(
             security_groups::apply_rules(clients, d, ids, action, address).await
         }
         other => bail!("{address}: {other:?} is not a network resource"),
-    }
-}
-
-/// A field diff helper for sets shown one member per line.
-fn members(f: &mut FieldDiff, path: &str, before: Option<&BTreeSet<String>>, after: &BTreeSet<String>) {
-    match before {
-        None => after.iter().for_each(|m| f.field(path, None, Some(m.clone()))),
-        Some(before) => {
-            for gone in before.difference(after) {
-                f.field(path, Some(Some(gone.clone())), None);
-            }
-            for new in after.difference(before) {
-                f.field(path, Some(None), Some(new.clone()));
-            }
-        }
     }
 }
 

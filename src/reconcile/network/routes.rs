@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::ResourceType;
 
 use super::vpc::code;
-use super::{members, sync_tags, tag_spec, target_name, Observed, ObservedNetwork, RouteTableFields};
+use super::{sync_tags, tag_spec, target_name, Observed, ObservedNetwork, RouteTableFields};
 use crate::aws::{describe, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{Network, RouteTable, RouteTarget};
@@ -53,7 +53,7 @@ pub fn diff(ctx: &PlanContext, n: &Network, observed: &ObservedNetwork, plan: &m
                 .filter(|s| !new_subnets.contains(s))
                 .collect()
         });
-        members(&mut f, "subnets", associated.as_ref(), &d.subnets);
+        f.members("subnets", associated.as_ref(), &d.subnets);
         f.tags(o.map(|o| &o.tags), tags);
         f
     };

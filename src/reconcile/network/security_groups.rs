@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 
 use super::vpc::{code, is_dependency_violation, network_interfaces};
-use super::{members, sync_tags, tag_spec, Observed, ObservedNetwork, SecurityGroupFields};
+use super::{sync_tags, tag_spec, Observed, ObservedNetwork, SecurityGroupFields};
 use crate::aws::{describe, wait, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{
@@ -98,8 +98,8 @@ pub fn diff(
     let rule_fields = |d: &SecurityGroupRules, o: Option<&Observed<SecurityGroupFields>>, _: &Tags| {
         let mut f = FieldDiff::default();
         let want = |rules: &BTreeSet<Rule>| rules.iter().map(Rule::describe).collect::<BTreeSet<_>>();
-        members(&mut f, "ingress", o.map(|o| current(&o.fields.ingress)).as_ref(), &want(&d.ingress));
-        members(&mut f, "egress", o.map(|o| current(&o.fields.egress)).as_ref(), &want(&d.egress));
+        f.members("ingress", o.map(|o| current(&o.fields.ingress)).as_ref(), &want(&d.ingress));
+        f.members("egress", o.map(|o| current(&o.fields.egress)).as_ref(), &want(&d.egress));
         f
     };
     let deps = |d: &SecurityGroupRules| {

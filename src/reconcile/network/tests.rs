@@ -16,7 +16,14 @@ fn checked_in_network() -> (String, Network) {
 }
 
 fn ctx(stack: &str, mode: Mode) -> PlanContext {
-    PlanContext { stack: stack.into(), stack_tags: Tags::new(), mode, delete_data: false }
+    PlanContext {
+        stack: stack.into(),
+        stack_tags: Tags::new(),
+        mode,
+        delete_data: false,
+        account: "1".into(),
+        region: "r".into(),
+    }
 }
 
 fn position(steps: &[Step], address: &str) -> usize {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
 
-use super::{members, sync_tags, tag_spec, GatewayFields, Observed, ObservedNetwork, SubnetFields, VpcFields};
+use super::{sync_tags, tag_spec, GatewayFields, Observed, ObservedNetwork, SubnetFields, VpcFields};
 use crate::aws::{describe, wait, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{Subnet, Vpc};
@@ -28,7 +28,7 @@ pub fn diff_vpcs(ctx: &PlanContext, desired: &[Vpc], observed: &ObservedNetwork,
         f.field("enable_dns_support", of.map(|o| Some(o.dns_support)), Some(true));
         f.field("enable_dns_hostnames", of.map(|o| Some(o.dns_hostnames)), Some(true));
         if let Some(of) = of {
-            members(&mut f, "default_security_group.rules", Some(&of.default_group_rules), &BTreeSet::new());
+            f.members("default_security_group.rules", Some(&of.default_group_rules), &BTreeSet::new());
         }
         f.tags(o.map(|o| &o.tags), tags);
         f
