@@ -30,6 +30,7 @@ pub struct Clients {
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -74,6 +75,7 @@ fn clients(config: &SdkConfig) -> Clients {
         ),
         ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(counter).build()),
         ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(config).interceptor(counter).build()),
+        ecs: aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(config).interceptor(counter).build()),
         elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
             aws_sdk_elasticloadbalancingv2::config::Builder::from(config).interceptor(counter).build(),
         ),

@@ -3,7 +3,7 @@
 //! The only input beyond the file is `env`, which supplies SecureString values; nothing read
 //! from it is ever formatted into a message.
 
-use crate::model::desired::{Desired, LogGroup, Parameter, ParameterValue, Repository};
+use crate::model::desired::{Cluster, Desired, LogGroup, Parameter, ParameterValue, Repository};
 use crate::model::secret::Secret;
 
 use crate::model::edge::{
@@ -65,6 +65,12 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         edge: f.load_balancer.as_ref().map(|lb| edge(f, lb)),
         dns: dns(f),
         iam: Some(iam(f)),
+        clusters: f
+            .ecs
+            .clusters
+            .iter()
+            .map(|(name, c)| Cluster { name: name.clone(), container_insights: c.container_insights })
+            .collect(),
         repositories,
         parameters,
         log_groups,

@@ -26,6 +26,7 @@ pub enum Kind {
     Listener,
     ListenerRule,
     DnsRecords,
+    EcsCluster,
     EcrRepository,
     SsmParameter,
     LogGroup,
@@ -51,6 +52,7 @@ impl Kind {
             Kind::TargetGroup => "target_group",
             Kind::LoadBalancer => "load_balancer",
             Kind::Listener => "listener",
+            Kind::EcsCluster => "ecs_cluster",
             Kind::EcrRepository => "ecr_repository",
             Kind::SsmParameter => "ssm_parameter",
             Kind::LogGroup => "log_group",
@@ -61,7 +63,12 @@ impl Kind {
     /// Used for deletes, where the stack file no longer says what depended on what.
     pub fn depends_on(self) -> &'static [Kind] {
         match self {
-            Kind::Vpc | Kind::ElasticIp | Kind::EcrRepository | Kind::SsmParameter | Kind::LogGroup => &[],
+            Kind::Vpc
+            | Kind::ElasticIp
+            | Kind::EcrRepository
+            | Kind::SsmParameter
+            | Kind::LogGroup
+            | Kind::EcsCluster => &[],
             Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup => &[Kind::Vpc],
             // A NAT gateway sits in a public subnet, holds an Elastic IP and needs the VPC's
             // internet gateway: it goes before all three on delete.

@@ -15,6 +15,7 @@ pub struct Desired {
     /// The load balancer and what hangs off it; `None` without a `load_balancer` section (and in `down`).
     pub edge: Option<super::edge::Edge>,
     pub iam: Option<super::iam::Iam>,
+    pub clusters: Vec<Cluster>,
     /// Kept in `down` too: records cannot be tagged, so the stack owns the records it declares.
     pub dns: Option<super::edge::Dns>,
     pub repositories: Vec<Repository>,
@@ -34,6 +35,13 @@ impl Desired {
             ..self
         }
     }
+}
+
+/// An ECS cluster (its services and EC2 capacity are reconciled separately).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub name: String,
+    pub container_insights: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

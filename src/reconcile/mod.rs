@@ -8,6 +8,7 @@
 pub mod acm;
 pub mod dns;
 pub mod ecr;
+pub mod ecs;
 pub mod elb;
 pub mod iam;
 pub mod logs;
@@ -36,6 +37,7 @@ pub struct Observed {
     pub certificates: Vec<network::Observed<acm::CertificateFields>>,
     pub dns: dns::ObservedDns,
     pub iam: iam::ObservedIam,
+    pub clusters: Vec<network::Observed<ecs::ClusterFields>>,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -43,23 +45,25 @@ pub struct Observed {
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
-    let (network, edge, certificates, dns, iam, repositories, parameters, log_groups) = tokio::try_join!(
+    let (network, edge, certificates, dns, iam, clusters, repositories, parameters, log_groups) = tokio::try_join!(
         network::observe(clients, stack),
         elb::observe(clients, stack, desired.edge.as_ref()),
         acm::observe(clients, stack),
         dns::observe(clients, desired.dns.as_ref()),
         iam::observe(clients, stack, desired.iam.as_ref()),
+        ecs::observe(&clients.ecs),
         ecr::observe(&clients.ecr, stack, &desired.repositories),
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { network, edge, certificates, dns, iam, repositories, parameters, log_groups })
+    Ok(Observed { network, edge, certificates, dns, iam, clusters, repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
     iam::diff(ctx, desired.iam.as_ref(), &observed.iam, &ctx.account, &ctx.region, plan);
+    ecs::diff(ctx, &desired.clusters, &observed.clusters, plan);
     dns_zone_and_certificate(ctx, desired, observed, plan)?;
     let certificates: BTreeMap<String, String> =
         observed.certificates.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
@@ -95,6 +99,11 @@ pub async fn apply(
             elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
         }
         Kind::HostedZone => dns::apply_zone(clients, ctx, ids, step.action, a).await,
+        Kind::EcsCluster => {
+            let d = desired.clusters.iter().find(|c| c.name == name);
+            let o = observed.clusters.iter().find(|c| c.name == name);
+            ecs::apply(&clients.ecs, ctx, d, o, step.action, a).await
+        }
         Kind::IamRole | Kind::IamOidcProvider => {
             iam::apply(
                 clients,

@@ -2,6 +2,7 @@
 //! per test. `scripts/test` installs moto first.
 
 mod cli;
+mod ecs;
 mod edge;
 mod iam;
 mod network;

@@ -43,14 +43,14 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let sdk = env.sdk();
     let (ecr, ssm, logs) = (Ecr::new(&sdk), Ssm::new(&sdk), Logs::new(&sdk));
 
-    // 1. up on an empty account creates the 45 resources: 16 of the network, 11 of the edge
+    // 1. up on an empty account creates the 47 resources: 16 of the network, 11 of the edge
     //    (zone, certificate, records, 3 target groups, balancer, 2 listeners, 2 rules), 5 of IAM
-    //    (4 roles, GitHub's OIDC provider), 13 of ECR, SSM and logs.
+    //    (4 roles, GitHub's OIDC provider), 2 ECS clusters, 13 of ECR, SSM and logs.
     let up = env.run(&["--json", "up", "--yes"]);
     up.expect_code(0);
     let result = up.json();
-    assert_eq!(result["plan"]["summary"]["create"], 45);
-    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(45));
+    assert_eq!(result["plan"]["summary"]["create"], 47);
+    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(47));
     assert_eq!(result["converged"], true);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);
