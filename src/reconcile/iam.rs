@@ -365,42 +365,12 @@ pub async fn apply(
                 .map_err(|e| err("tagging", address, &e))?;
         }
     }
-    for arn in d.managed_policies.difference(&current.managed) {
-        iam.attach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| err(&format!("attaching {arn} to"), address, &e))?;
-    }
-    for arn in current.managed.difference(&d.managed_policies) {
-        iam.detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(|e| err(&format!("detaching {arn} from"), address, &e))?;
-    }
-    for (policy, doc) in &d.inline_policies {
-        let doc = resolve_document(doc, account, region);
-        if current.inline.get(policy) != Some(&canonical_policy(&doc)) {
-            iam.put_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .policy_document(doc.to_string())
-                .send()
-                .await
-                .map_err(|e| err(&format!("writing inline policy {policy} of"), address, &e))?;
-        }
-    }
-    for policy in current.inline.keys().filter(|p| !d.inline_policies.contains_key(*p)) {
-        iam.delete_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map_err(|e| err(&format!("deleting inline policy {policy} of"), address, &e))?;
-    }
+    let inline: BTreeMap<String, Value> = d
+        .inline_policies
+        .iter()
+        .map(|(policy, doc)| (policy.clone(), resolve_document(doc, account, region)))
+        .collect();
+    sync_policies(iam, current, &d.managed_policies, &inline, address).await?;
     match (d.instance_profile, current.instance_profile) {
         (true, false) => {
             match iam
@@ -444,26 +414,59 @@ async fn remove_instance_profile(iam: &Client, name: &str, address: &Address) ->
     }
 }
 
+/// Brings a role's managed and inline policies from `current` to `managed` and `inline` (documents
+/// resolved, not yet canonical): attaches, detaches, writes what differs, deletes what is not wanted.
+async fn sync_policies(
+    iam: &Client,
+    current: &RoleFields,
+    managed: &BTreeSet<String>,
+    inline: &BTreeMap<String, Value>,
+    address: &Address,
+) -> Result<()> {
+    let name = address.name.as_str();
+    for arn in managed.difference(&current.managed) {
+        iam.attach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| err(&format!("attaching {arn} to"), address, &e))?;
+    }
+    for arn in current.managed.difference(managed) {
+        iam.detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|e| err(&format!("detaching {arn} from"), address, &e))?;
+    }
+    for (policy, doc) in inline {
+        if current.inline.get(policy) != Some(&canonical_policy(doc)) {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .policy_document(doc.to_string())
+                .send()
+                .await
+                .map_err(|e| err(&format!("writing inline policy {policy} of"), address, &e))?;
+        }
+    }
+    for policy in current.inline.keys().filter(|p| !inline.contains_key(*p)) {
+        iam.delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(|e| err(&format!("deleting inline policy {policy} of"), address, &e))?;
+    }
+    Ok(())
+}
+
 /// Policies and the instance profile go first: IAM refuses to delete a role that still has them.
 async fn delete_role(iam: &Client, current: Option<&RoleFields>, address: &Address) -> Result<()> {
     let name = address.name.as_str();
     if let Some(c) = current {
-        for arn in &c.managed {
-            iam.detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| err(&format!("detaching {arn} from"), address, &e))?;
-        }
-        for policy in c.inline.keys() {
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .map_err(|e| err(&format!("deleting inline policy {policy} of"), address, &e))?;
-        }
+        sync_policies(iam, c, &BTreeSet::new(), &BTreeMap::new(), address).await?;
         if c.instance_profile {
             remove_instance_profile(iam, name, address).await?;
         }
