@@ -25,6 +25,10 @@ pub struct Cli {
     /// More detail on stderr: -v progress and API-call counts, -vv internals, -vvv SDK requests.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Image tag for `${image_tag}` in task definitions; without it, each service keeps the tag it
+    /// runs (a first deployment uses `latest`).
+    #[arg(long, global = true, env = "CONTAINRLAB_IMAGE_TAG", value_parser = image_tag)]
+    pub image_tag: Option<String>,
     /// No terminal colours (also: NO_COLOR, or output that is not a terminal).
     #[arg(long, global = true)]
     pub no_color: bool,
@@ -60,4 +64,18 @@ pub struct ApplyArgs {
     /// Also delete what holds data: repositories with images, SecureString parameters.
     #[arg(long)]
     pub delete_data: bool,
+}
+
+/// A Docker image tag: 1–128 of letters, digits, `_`, `.`, `-`, not starting with `.` or `-`.
+fn image_tag(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(['.', '-'])
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("expected a Docker image tag: up to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`"
+            .into())
+    }
 }

@@ -26,6 +26,8 @@ pub struct AwsOptions {
 #[derive(Clone)]
 pub struct Clients {
     pub acm: aws_sdk_acm::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub route53: aws_sdk_route53::Client,
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
@@ -69,6 +71,12 @@ fn clients(config: &SdkConfig) -> Clients {
     let counter = stats::ApiCallCounter;
     Clients {
         acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(config).interceptor(counter).build()),
+        autoscaling: aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(config).interceptor(counter).build(),
+        ),
+        cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(config).interceptor(counter).build(),
+        ),
         iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(config).interceptor(counter).build()),
         route53: aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(config).interceptor(counter).build(),

@@ -87,6 +87,7 @@ impl Planner {
             delete_data,
             account: String::new(),
             region: aws.region.clone(),
+            image_tag: cli.image_tag.clone(),
         };
         Ok(Planner {
             clients: aws.clients,

@@ -3,6 +3,7 @@
 //! The only input beyond the file is `env`, which supplies SecureString values; nothing read
 //! from it is ever formatted into a message.
 
+use crate::model::compute;
 use crate::model::desired::{Cluster, Desired, LogGroup, Parameter, ParameterValue, Repository};
 use crate::model::secret::Secret;
 
@@ -71,10 +72,127 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
             .iter()
             .map(|(name, c)| Cluster { name: name.clone(), container_insights: c.container_insights })
             .collect(),
+        services: services(stack),
+        ec2_capacity: ec2_capacity(f),
+        alarms: alarms(f),
         repositories,
         parameters,
         log_groups,
     }
+}
+
+fn subnets_of(f: &StackFile, tier: Option<SubnetTier>) -> Vec<String> {
+    f.network.subnets.iter().filter(|(_, s)| Some(s.tier) == tier).map(|(n, _)| n.clone()).collect()
+}
+
+fn names(list: &[schema::Sp<String>]) -> Vec<String> {
+    list.iter().map(|s| s.value.clone()).collect()
+}
+
+/// Services with their task definitions (loaded and checked with the stack file).
+fn services(stack: &Stack) -> Vec<compute::Service> {
+    let f = &stack.file;
+    f.ecs
+        .services
+        .iter()
+        .filter_map(|(name, s)| {
+            let td = stack.task_definitions.get(name)?;
+            let family = td.json.get("family").and_then(serde_json::Value::as_str).unwrap_or_default();
+            Some(compute::Service {
+                name: name.clone(),
+                cluster: s.cluster.value.clone(),
+                launch_type: match s.launch_type {
+                    schema::LaunchType::Fargate => "FARGATE".into(),
+                    schema::LaunchType::Ec2 => "EC2".into(),
+                },
+                desired_count: s.desired_count as i32,
+                subnets: subnets_of(f, s.subnet_tier),
+                security_groups: names(&s.security_groups),
+                assign_public_ip: s.assign_public_ip,
+                load_balancers: s
+                    .load_balancers
+                    .iter()
+                    .map(|lb| compute::ServiceLoadBalancer {
+                        target_group: lb.target_group.value.clone(),
+                        container: lb.container.value.clone(),
+                        port: i32::from(lb.port),
+                    })
+                    .collect(),
+                circuit_breaker_rollback: s.circuit_breaker_rollback,
+                task_definition: compute::TaskDefinition {
+                    family: family.to_string(),
+                    json: td.json.clone(),
+                    keep_revisions: s.keep_revisions,
+                },
+            })
+        })
+        .collect()
+}
+
+fn ec2_capacity(f: &StackFile) -> Vec<compute::Ec2Capacity> {
+    f.ecs
+        .clusters
+        .iter()
+        .filter_map(|(cluster, c)| {
+            let cap = c.ec2_capacity.as_ref()?;
+            Some(compute::Ec2Capacity {
+                cluster: cluster.clone(),
+                instance_type: cap.instance_type.clone(),
+                ami_parameter: cap.ami_parameter.clone(),
+                instance_count: cap.instance_count as i32,
+                subnets: subnets_of(f, Some(cap.subnet_tier)),
+                security_groups: names(&cap.security_groups),
+                instance_role: cap.instance_role.value.clone(),
+                root_volume_gib: cap.root_volume_gib as i32,
+                user_data: compute::user_data(cluster, cap.extra_user_data.as_deref()),
+            })
+        })
+        .collect()
+}
+
+/// Alarms with `${cluster:N}`, `${service:N}` and `${asg:CLUSTER}` resolved to the names this stack
+/// gives those resources (the Auto Scaling group is named after its cluster).
+fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
+    use crate::model::{Address, Kind};
+    f.alarms
+        .iter()
+        .map(|(name, a)| {
+            let mut refers_to = Vec::new();
+            let dimensions = a
+                .dimensions
+                .iter()
+                .map(|(dim, v)| {
+                    let value = match v.value.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
+                        Some(inner) => {
+                            let (kind, target) = inner.split_once(':').unwrap_or(("", inner));
+                            refers_to.push(match kind {
+                                "asg" => Address::new(Kind::AutoScalingGroup, target),
+                                "service" => Address::new(Kind::EcsService, target),
+                                _ => Address::new(Kind::EcsCluster, target),
+                            });
+                            target.to_string()
+                        }
+                        None => v.value.clone(),
+                    };
+                    (dim.clone(), value)
+                })
+                .collect();
+            compute::Alarm {
+                name: name.clone(),
+                description: a.description.clone(),
+                namespace: a.namespace.clone(),
+                metric: a.metric.clone(),
+                statistic: a.statistic.clone(),
+                period_seconds: a.period_seconds as i32,
+                evaluation_periods: a.evaluation_periods as i32,
+                threshold: a.threshold,
+                comparison: a.comparison.clone(),
+                dimensions,
+                treat_missing_data: a.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
+                refers_to,
+            }
+        })
+        .collect()
 }
 
 /// The network of the stack file: one VPC named after the stack, its subnets, an internet gateway,

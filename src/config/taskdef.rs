@@ -15,72 +15,47 @@ use serde_json::Value;
 use super::error::ConfigError;
 use super::schema::{ParameterType, StackFile};
 
-/// Top-level keys `RegisterTaskDefinition` accepts.
-const TASK_KEYS: &[&str] = &[
+/// Top-level keys of `RegisterTaskDefinition` that containrlab maps (both ways: registering, and
+/// reading back for comparison). Tags come from the stack file.
+pub const TASK_KEYS: &[&str] = &[
     "family",
     "taskRoleArn",
     "executionRoleArn",
     "networkMode",
     "containerDefinitions",
     "volumes",
-    "placementConstraints",
     "requiresCompatibilities",
     "cpu",
     "memory",
-    "tags",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "inferenceAccelerators",
-    "ephemeralStorage",
     "runtimePlatform",
-    "enableFaultInjection",
+    "ephemeralStorage",
 ];
 
-/// Container-definition keys `RegisterTaskDefinition` accepts.
-const CONTAINER_KEYS: &[&str] = &[
+/// Container-definition keys containrlab maps.
+pub const CONTAINER_KEYS: &[&str] = &[
     "name",
     "image",
-    "repositoryCredentials",
     "cpu",
     "memory",
     "memoryReservation",
-    "links",
     "portMappings",
     "essential",
-    "restartPolicy",
     "entryPoint",
     "command",
     "environment",
-    "environmentFiles",
     "mountPoints",
     "volumesFrom",
-    "linuxParameters",
     "secrets",
     "dependsOn",
     "startTimeout",
     "stopTimeout",
-    "versionConsistency",
-    "hostname",
     "user",
     "workingDirectory",
-    "disableNetworking",
     "privileged",
     "readonlyRootFilesystem",
-    "dnsServers",
-    "dnsSearchDomains",
-    "extraHosts",
-    "dockerSecurityOptions",
-    "interactive",
-    "pseudoTerminal",
     "dockerLabels",
-    "ulimits",
     "logConfiguration",
     "healthCheck",
-    "systemControls",
-    "resourceRequirements",
-    "firelensConfiguration",
-    "credentialSpecs",
 ];
 
 /// A task definition as written, with the file it came from.
@@ -146,7 +121,10 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
         return;
     };
     for key in top.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())) {
-        err(key.clone(), "unknown key for RegisterTaskDefinition".into());
+        err(
+            key.clone(),
+            format!("unknown or unsupported key for RegisterTaskDefinition; supported: {}", TASK_KEYS.join(", ")),
+        );
     }
     if top.get("family").and_then(Value::as_str).is_none_or(str::is_empty) {
         err("family".into(), "expected a non-empty string".into());
@@ -174,7 +152,13 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
             continue;
         };
         for key in obj.keys().filter(|k| !CONTAINER_KEYS.contains(&k.as_str())) {
-            err(format!("{base}.{key}"), "unknown key for a container definition".into());
+            err(
+                format!("{base}.{key}"),
+                format!(
+                    "unknown or unsupported key for a container definition; supported: {}",
+                    CONTAINER_KEYS.join(", ")
+                ),
+            );
         }
         for key in ["name", "image"] {
             if obj.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {

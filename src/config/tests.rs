@@ -210,7 +210,7 @@ fn unknown_placeholder_and_unknown_key_are_rejected() {
         "\"essential\": true,",
         "\"essential\": true, \"imagePullPolicy\": \"${pull_policy}\",",
     )));
-    assert_one(&errors, "containerDefinitions[0].imagePullPolicy: unknown key for a container definition");
+    assert_one(&errors, "containerDefinitions[0].imagePullPolicy: unknown or unsupported key for a container definition; supported: name, image");
     assert_one(&errors, "unknown placeholder `${pull_policy}`");
 }
 
@@ -248,4 +248,13 @@ fn health_checks_default_to_the_documented_values() {
     );
     assert_eq!(lb.target_groups["containrlab-web-tg"].deregistration_delay_seconds, 30);
     assert_eq!(lb.target_groups["containrlab-web-tg"].protocol, "HTTP");
+}
+
+#[test]
+fn a_service_target_group_needs_a_listener_rule() {
+    let errors = errors_of(&variant(
+        "      launch_type: EC2\n      desired_count: 1\n",
+        "      launch_type: EC2\n      desired_count: 1\n      load_balancers:\n        - { target_group: containrlab-runner-tg, container: runnerd, port: 8080 }\n",
+    ));
+    assert_one(&errors, "ecs.services.containrlab-runner-service.load_balancers[0].target_group: no listener rule forwards to target group `containrlab-runner-tg`");
 }

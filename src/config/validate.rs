@@ -395,6 +395,20 @@ fn check_ecs(c: &mut Checker, stack: &StackFile) {
         for (i, lb) in svc.load_balancers.iter().enumerate() {
             let known =
                 stack.load_balancer.as_ref().is_some_and(|l| l.target_groups.contains_key(&lb.target_group.value));
+            let routed = stack
+                .load_balancer
+                .as_ref()
+                .is_some_and(|l| l.rules.iter().any(|r| r.target_group.value == lb.target_group.value));
+            if known && !routed {
+                c.err(
+                    &lb.target_group,
+                    format!("{path}.load_balancers[{i}].target_group"),
+                    format!(
+                        "no listener rule forwards to target group `{}`: ECS refuses a service whose target group has no load balancer (add a rule, or remove the mapping)",
+                        lb.target_group.value
+                    ),
+                );
+            }
             if !known {
                 c.err(
                     &lb.target_group,

@@ -4,6 +4,7 @@
 //! carries its value, only the fact that it differs.
 
 pub mod normalize;
+pub mod taskdef;
 
 use serde_json::Value;
 

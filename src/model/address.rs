@@ -27,6 +27,12 @@ pub enum Kind {
     ListenerRule,
     DnsRecords,
     EcsCluster,
+    TaskDefinition,
+    EcsService,
+    LaunchTemplate,
+    AutoScalingGroup,
+    CapacityProvider,
+    Alarm,
     EcrRepository,
     SsmParameter,
     LogGroup,
@@ -53,6 +59,12 @@ impl Kind {
             Kind::LoadBalancer => "load_balancer",
             Kind::Listener => "listener",
             Kind::EcsCluster => "ecs_cluster",
+            Kind::TaskDefinition => "task_definition",
+            Kind::EcsService => "ecs_service",
+            Kind::LaunchTemplate => "launch_template",
+            Kind::AutoScalingGroup => "autoscaling_group",
+            Kind::CapacityProvider => "capacity_provider",
+            Kind::Alarm => "alarm",
             Kind::EcrRepository => "ecr_repository",
             Kind::SsmParameter => "ssm_parameter",
             Kind::LogGroup => "log_group",
@@ -87,6 +99,24 @@ impl Kind {
             Kind::Listener => &[Kind::LoadBalancer, Kind::TargetGroup, Kind::Certificate],
             Kind::ListenerRule => &[Kind::Listener, Kind::TargetGroup],
             Kind::DnsRecords => &[Kind::HostedZone, Kind::LoadBalancer],
+            // Roles, log groups, parameters and images it names must exist before tasks start.
+            Kind::TaskDefinition => &[Kind::IamRole, Kind::LogGroup, Kind::SsmParameter, Kind::EcrRepository],
+            Kind::LaunchTemplate => &[Kind::SecurityGroup, Kind::IamRole],
+            // Its instances join the cluster: the group goes (instances deregistered and
+            // terminated) before the cluster is deleted.
+            Kind::AutoScalingGroup => &[Kind::LaunchTemplate, Kind::Subnet, Kind::RouteTable, Kind::EcsCluster],
+            Kind::CapacityProvider => &[Kind::AutoScalingGroup, Kind::EcsCluster],
+            // A service is drained and deleted before its cluster, its capacity, its task
+            // definition and the target groups and listener rules it is registered with.
+            Kind::EcsService => &[
+                Kind::EcsCluster,
+                Kind::CapacityProvider,
+                Kind::TaskDefinition,
+                Kind::ListenerRule,
+                Kind::SecurityGroupRules,
+                Kind::RouteTable,
+            ],
+            Kind::Alarm => &[Kind::AutoScalingGroup, Kind::EcsService],
         }
     }
 

@@ -16,6 +16,10 @@ pub struct Desired {
     pub edge: Option<super::edge::Edge>,
     pub iam: Option<super::iam::Iam>,
     pub clusters: Vec<Cluster>,
+    /// Kept in `down` too (as hints of what to read); `down` plans no service from them.
+    pub services: Vec<super::compute::Service>,
+    pub ec2_capacity: Vec<super::compute::Ec2Capacity>,
+    pub alarms: Vec<super::compute::Alarm>,
     /// Kept in `down` too: records cannot be tagged, so the stack owns the records it declares.
     pub dns: Option<super::edge::Dns>,
     pub repositories: Vec<Repository>,
@@ -32,6 +36,7 @@ impl Desired {
             repositories: Vec::new(),
             parameters: Vec::new(),
             log_groups: Vec::new(),
+            ec2_capacity: Vec::new(),
             ..self
         }
     }

@@ -1,6 +1,7 @@
 //! The stack's vocabulary: resource kinds and addresses, desired resources, ownership tags.
 
 pub mod address;
+pub mod compute;
 pub mod desired;
 pub mod edge;
 pub mod iam;

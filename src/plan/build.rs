@@ -29,6 +29,8 @@ pub struct PlanContext {
     /// The account and region, once read (policy documents and ARNs need them).
     pub account: String,
     pub region: String,
+    /// `--image-tag` / `CONTAINRLAB_IMAGE_TAG`; `None` keeps the tag each service runs.
+    pub image_tag: Option<String>,
 }
 
 /// What an observed resource must expose for the generic matching.
@@ -124,10 +126,11 @@ pub fn diff_kind<D, O: ObservedResource>(
 }
 
 fn change(address: Address, action: Action, reason: Reason, fields: Vec<crate::diff::FieldChange>) -> ResourceChange {
-    ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false }
+    ResourceChange::new(address, action, reason, fields)
 }
 
-fn conflict(stack: &str, address: Address, owner: Owner) -> Conflict {
+/// A resource the stack file names that this stack does not own, with the fix.
+pub fn conflict(stack: &str, address: Address, owner: Owner) -> Conflict {
     let problem = match owner {
         Owner::OtherStack(other) => format!("exists and belongs to stack `{other}`"),
         _ => "exists but carries no containrlab ownership tags".to_string(),
@@ -169,6 +172,7 @@ mod tests {
             delete_data: false,
             account: "1".into(),
             region: "r".into(),
+            image_tag: None,
         }
     }
 

@@ -81,6 +81,12 @@ pub struct ResourceChange {
     pub widens_access: bool,
 }
 
+impl ResourceChange {
+    pub fn new(address: Address, action: Action, reason: Reason, fields: Vec<FieldChange>) -> ResourceChange {
+        ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false }
+    }
+}
+
 /// A resource with the stack's name that the stack does not own: never touched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
@@ -105,6 +111,16 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     pub kept: Vec<Kept>,
     pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Adds the changes, conflicts, kept resources and warnings of a part planned on its own.
+    pub fn append(&mut self, part: Plan) {
+        self.changes.extend(part.changes);
+        self.conflicts.extend(part.conflicts);
+        self.kept.extend(part.kept);
+        self.warnings.extend(part.warnings);
+    }
 }
 
 /// One unit of work for the executor: derived from a change, ordered by `after`.

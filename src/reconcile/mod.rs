@@ -6,6 +6,7 @@
 //! NotFound on delete as success.
 
 pub mod acm;
+pub mod alarms;
 pub mod dns;
 pub mod ecr;
 pub mod ecs;
@@ -13,6 +14,7 @@ pub mod elb;
 pub mod iam;
 pub mod logs;
 pub mod network;
+pub mod runner;
 pub mod ssm;
 
 use std::collections::BTreeMap;
@@ -22,6 +24,7 @@ use anyhow::Result;
 
 use crate::aws::Clients;
 use crate::model::desired::Desired;
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
 use crate::plan::{Plan, Step};
@@ -37,7 +40,9 @@ pub struct Observed {
     pub certificates: Vec<network::Observed<acm::CertificateFields>>,
     pub dns: dns::ObservedDns,
     pub iam: iam::ObservedIam,
-    pub clusters: Vec<network::Observed<ecs::ClusterFields>>,
+    pub ecs: ecs::ObservedEcs,
+    pub runner: runner::ObservedRunner,
+    pub alarms: Vec<network::Observed<alarms::AlarmFields>>,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -45,29 +50,40 @@ pub struct Observed {
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
-    let (network, edge, certificates, dns, iam, clusters, repositories, parameters, log_groups) = tokio::try_join!(
+    let cluster_names: Vec<String> = desired.clusters.iter().map(|c| c.name.clone()).collect();
+    let (network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups) = tokio::try_join!(
         network::observe(clients, stack),
         elb::observe(clients, stack, desired.edge.as_ref()),
         acm::observe(clients, stack),
         dns::observe(clients, desired.dns.as_ref()),
         iam::observe(clients, stack, desired.iam.as_ref()),
-        ecs::observe(&clients.ecs),
+        ecs::observe(clients, stack, &desired.services),
+        runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
+        alarms::observe(clients, stack, &desired.alarms),
         ecr::observe(&clients.ecr, stack, &desired.repositories),
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { network, edge, certificates, dns, iam, clusters, repositories, parameters, log_groups })
+    Ok(Observed { network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups })
 }
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
     iam::diff(ctx, desired.iam.as_ref(), &observed.iam, &ctx.account, &ctx.region, plan);
-    ecs::diff(ctx, &desired.clusters, &observed.clusters, plan);
+    ecs::cluster::diff(ctx, &desired.clusters, &observed.ecs.clusters, plan);
     dns_zone_and_certificate(ctx, desired, observed, plan)?;
     let certificates: BTreeMap<String, String> =
         observed.certificates.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
     elb::diff(ctx, desired.edge.as_ref(), &observed.network, &certificates, &observed.edge, plan);
+    // Compute last: services wait for this plan's listener rules, groups for its routes.
+    let ids = Ids::new(observed);
+    let providers: BTreeMap<String, Vec<String>> =
+        observed.ecs.clusters.iter().map(|c| (c.name.clone(), c.fields.capacity_providers.clone())).collect();
+    runner::diff(ctx, &desired.ec2_capacity, &observed.runner, &providers, &ids, plan)?;
+    ecs::diff_task_definitions(ctx, &desired.services, &observed.ecs, plan);
+    ecs::diff_services(ctx, &desired.services, &observed.ecs, &ids, plan);
+    alarms::diff(ctx, &desired.alarms, &observed.alarms, plan);
     ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
     ssm::diff(ctx, &desired.parameters, &observed.parameters, plan)?;
     logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);
@@ -101,8 +117,22 @@ pub async fn apply(
         Kind::HostedZone => dns::apply_zone(clients, ctx, ids, step.action, a).await,
         Kind::EcsCluster => {
             let d = desired.clusters.iter().find(|c| c.name == name);
-            let o = observed.clusters.iter().find(|c| c.name == name);
-            ecs::apply(&clients.ecs, ctx, d, o, step.action, a).await
+            let o = observed.ecs.clusters.iter().find(|c| c.name == name);
+            ecs::cluster::apply(&clients.ecs, ctx, d, o, step.action, a).await
+        }
+        Kind::TaskDefinition => {
+            ecs::apply_task_definition(&clients.ecs, ctx, &desired.services, &observed.ecs, ids, step.action, a).await
+        }
+        Kind::EcsService => {
+            ecs::apply_service(&clients.ecs, ctx, &desired.services, &observed.ecs, ids, step.action, a).await
+        }
+        Kind::LaunchTemplate | Kind::AutoScalingGroup | Kind::CapacityProvider => {
+            runner::apply(clients, ctx, &desired.ec2_capacity, &observed.runner, ids, step.action, a).await
+        }
+        Kind::Alarm => {
+            let d = desired.alarms.iter().find(|x| x.name == name);
+            let o = observed.alarms.iter().find(|x| x.name == name);
+            alarms::apply(clients, ctx, d, o, step.action, a).await
         }
         Kind::IamRole | Kind::IamOidcProvider => {
             iam::apply(
@@ -156,6 +186,9 @@ impl Ids {
         let mut ids = observed.network.ids();
         ids.extend(observed.edge.ids());
         ids.extend(observed.certificates.iter().map(|c| (Address::new(Kind::Certificate, &c.name), c.id.clone())));
+        let runner = &observed.runner;
+        ids.extend(runner.launch_templates.iter().map(|l| (Address::new(Kind::LaunchTemplate, &l.name), l.id.clone())));
+        ids.extend(runner.groups.iter().map(|g| (Address::new(Kind::AutoScalingGroup, &g.name), g.id.clone())));
         ids.extend(observed.iam.roles.iter().map(|r| (Address::new(Kind::IamRole, &r.name), r.id.clone())));
         if let Some(p) = &observed.iam.oidc {
             ids.insert(Address::new(Kind::IamOidcProvider, crate::model::iam::GITHUB_OIDC_HOST), p.arn.clone());
@@ -203,4 +236,36 @@ fn dns_zone_and_certificate(ctx: &PlanContext, desired: &Desired, observed: &Obs
         .and_then(|name| observed.edge.load_balancers.iter().find(|l| l.name == name))
         .map(|l| l.fields.dns_name.clone());
     dns::diff(ctx, desired.dns.as_ref(), lb.map(|n| (n, lb_dns)), &observed.dns, plan)
+}
+
+/// Every resource of these Resource Groups Tagging API types (`ecs:service`, `cloudwatch:alarm`, …)
+/// that carries this stack's ownership tags: `(ARN, tags)`. One paginated query.
+pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Result<Vec<(String, Tags)>> {
+    use crate::model::tags::{MANAGED_BY, MANAGED_BY_VALUE, STACK};
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let pages = clients
+        .tagging
+        .get_resources()
+        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
+        .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
+        .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "listing this stack's {} (Resource Groups Tagging API): {}",
+                types.join(", "),
+                crate::aws::describe(&e)
+            )
+        })?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.resource_tag_mapping_list())
+        .filter_map(|m| {
+            let tags: Tags = m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            Some((m.resource_arn()?.to_string(), tags))
+        })
+        .collect())
 }

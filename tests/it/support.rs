@@ -26,6 +26,13 @@ pub struct Moto {
 impl Moto {
     /// Starts `moto_server` from the project's `.venv` (`scripts/moto install`) on a free port.
     pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    /// Starts it with extra environment (after the defaults, so they can be overridden).
+    /// Defaults: ACM certificates issued after 1 s; AWS managed IAM policies loaded; ECS services
+    /// report their tasks running (moto never starts tasks: without this no service is stable).
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let server = std::env::var_os("CONTAINRLAB_MOTO_SERVER")
             .map(PathBuf::from)
@@ -35,6 +42,8 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", "0"])
             .env("MOTO_ACM_VALIDATION_WAIT", "1")
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -23,6 +23,7 @@ fn ctx(stack: &str, mode: Mode) -> PlanContext {
         delete_data: false,
         account: "1".into(),
         region: "r".into(),
+        image_tag: None,
     }
 }
 

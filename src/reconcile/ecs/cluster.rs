@@ -1,5 +1,5 @@
 //! ECS clusters (the Container Insights setting and tags). Services, task definitions and the EC2
-//! runner capacity are separate steps of their own.
+//! runner capacity (`reconcile::runner`) are separate steps of their own.
 //!
 //! Observe: `ListClusters`, then `DescribeClusters` (100 a call, with tags and settings); an
 //! `INACTIVE` cluster is a deleted one and counts as absent.
@@ -16,13 +16,15 @@ use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::network::Observed;
-use super::CONCURRENCY;
+use crate::reconcile::network::Observed;
+use crate::reconcile::CONCURRENCY;
 
 #[derive(Debug, Clone, Default)]
 pub struct ClusterFields {
     /// `enabled` or `disabled` (AWS's value of the `containerInsights` setting).
     pub container_insights: String,
+    /// Capacity providers associated with the cluster (compared by the capacity provider).
+    pub capacity_providers: Vec<String>,
 }
 
 pub async fn observe(ecs: &Client) -> Result<Vec<Observed<ClusterFields>>> {
@@ -64,7 +66,10 @@ pub async fn observe(ecs: &Client) -> Result<Vec<Observed<ClusterFields>>> {
                 name: name.to_string(),
                 id: arn.to_string(),
                 tags,
-                fields: ClusterFields { container_insights: insights },
+                fields: ClusterFields {
+                    container_insights: insights,
+                    capacity_providers: c.capacity_providers().to_vec(),
+                },
             });
         }
     }

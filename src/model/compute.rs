@@ -1,0 +1,220 @@
+//! Desired compute: ECS services with their task definitions, the EC2 capacity of the runner
+//! cluster (launch template, Auto Scaling group, capacity provider) and the alarms.
+//!
+//! Invariant: references are by name (clusters, subnets, security groups, target groups, roles);
+//! task-definition JSON keeps its placeholders until plan time, when the account, the region and
+//! the image tag are known (`resolve_task_definition`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// An ECS service and the task definition it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub cluster: String,
+    /// `FARGATE` or `EC2`, as the API spells it.
+    pub launch_type: String,
+    pub desired_count: i32,
+    /// awsvpc network configuration (Fargate): subnet and security-group names.
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    pub load_balancers: Vec<ServiceLoadBalancer>,
+    pub circuit_breaker_rollback: bool,
+    pub task_definition: TaskDefinition,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServiceLoadBalancer {
+    pub target_group: String,
+    pub container: String,
+    pub port: i32,
+}
+
+/// A task definition as written, placeholders unresolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDefinition {
+    pub family: String,
+    pub json: Value,
+    /// Revisions kept registered besides the newest (for rollback); older ones are deregistered.
+    pub keep_revisions: u32,
+}
+
+/// What placeholders resolve to at plan time.
+pub struct Placeholders<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub image_tag: &'a str,
+}
+
+pub const IMAGE_TAG: &str = "${image_tag}";
+
+/// Resolves every placeholder of a task definition (checked by `config::taskdef`, so none is unknown).
+pub fn resolve_task_definition(json: &Value, p: &Placeholders<'_>) -> Value {
+    match json {
+        Value::String(s) => Value::String(resolve_str(s, p)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_task_definition(v, p)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve_task_definition(v, p))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn resolve_str(s: &str, p: &Placeholders<'_>) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let (account, region) = (p.account, p.region);
+        let value = match after[..end].split_once(':') {
+            None => match &after[..end] {
+                "account" => account.to_string(),
+                "region" => region.to_string(),
+                "image_tag" => p.image_tag.to_string(),
+                other => format!("${{{other}}}"),
+            },
+            Some(("repository", name)) => format!("{account}.dkr.ecr.{region}.amazonaws.com/{name}"),
+            Some(("role", name)) => {
+                format!("arn:aws:iam::{account}:role{}{name}", crate::reconcile::iam::ROLE_PATH)
+            }
+            Some(("parameter", name)) => {
+                format!("arn:aws:ssm:{region}:{account}:parameter/{}", name.trim_start_matches('/'))
+            }
+            Some((kind, name)) => format!("${{{kind}:{name}}}"),
+        };
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The image tag a running definition uses, read back through the template: the first container
+/// image written as `PREFIX${image_tag}SUFFIX` whose running image has that prefix and suffix.
+/// Lets `up` without `--image-tag` keep what CI deployed instead of rolling it back.
+pub fn running_image_tag(template: &Value, running: &Value, p: &Placeholders<'_>) -> Option<String> {
+    let containers = template.get("containerDefinitions")?.as_array()?;
+    for c in containers {
+        let (Some(name), Some(image)) = (c.get("name").and_then(Value::as_str), c.get("image").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let Some((prefix, suffix)) = image.split_once(IMAGE_TAG) else { continue };
+        let (prefix, suffix) = (resolve_str(prefix, p), resolve_str(suffix, p));
+        let running_image = running
+            .get("containerDefinitions")?
+            .as_array()?
+            .iter()
+            .find(|r| r.get("name").and_then(Value::as_str) == Some(name))
+            .and_then(|r| r.get("image"))
+            .and_then(Value::as_str)?;
+        let tag = running_image.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(&suffix));
+        if let Some(tag) = tag.filter(|t| !t.is_empty() && !t.contains(['/', ':', '@'])) {
+            return Some(tag.to_string());
+        }
+    }
+    None
+}
+
+/// The EC2 capacity of a cluster: launch template → Auto Scaling group → capacity provider, all
+/// named after the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ec2Capacity {
+    pub cluster: String,
+    pub instance_type: String,
+    /// Public SSM parameter holding the AMI id; read at plan time.
+    pub ami_parameter: String,
+    pub instance_count: i32,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// The role whose instance profile (same name) the instances use.
+    pub instance_role: String,
+    pub root_volume_gib: i32,
+    pub user_data: String,
+}
+
+/// The user data that joins an instance to `cluster`, then runs the stack file's extra lines.
+pub fn user_data(cluster: &str, extra: Option<&str>) -> String {
+    let mut s = format!("#!/bin/bash\nset -euo pipefail\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n");
+    if let Some(extra) = extra.map(str::trim).filter(|e| !e.is_empty()) {
+        s.push_str(extra);
+        s.push('\n');
+    }
+    s
+}
+
+/// A CloudWatch metric alarm; dimension values already resolved to names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    pub name: String,
+    pub description: Option<String>,
+    pub namespace: String,
+    pub metric: String,
+    pub statistic: String,
+    pub period_seconds: i32,
+    pub evaluation_periods: i32,
+    pub threshold: f64,
+    pub comparison: String,
+    pub dimensions: BTreeMap<String, String>,
+    /// `missing` when the file says nothing (AWS's default).
+    pub treat_missing_data: String,
+    /// What the dimensions name, for ordering (the Auto Scaling group, the service).
+    pub refers_to: Vec<crate::model::Address>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const P: Placeholders<'static> = Placeholders { account: "123456789012", region: "eu-west-1", image_tag: "v7" };
+
+    #[test]
+    fn placeholders_resolve_to_uris_and_arns() {
+        let td = json!({
+            "executionRoleArn": "${role:ecsTaskExecutionRole}",
+            "containerDefinitions": [{
+                "image": "${repository:containrlab-api}:${image_tag}",
+                "secrets": [{"valueFrom": "${parameter:/containrlab/KEY}"}],
+                "logConfiguration": {"options": {"awslogs-region": "${region}"}}
+            }]
+        });
+        let r = resolve_task_definition(&td, &P);
+        assert_eq!(r["executionRoleArn"], "arn:aws:iam::123456789012:role/containrlab/ecsTaskExecutionRole");
+        let c = &r["containerDefinitions"][0];
+        assert_eq!(c["image"], "123456789012.dkr.ecr.eu-west-1.amazonaws.com/containrlab-api:v7");
+        assert_eq!(c["secrets"][0]["valueFrom"], "arn:aws:ssm:eu-west-1:123456789012:parameter/containrlab/KEY");
+        assert_eq!(c["logConfiguration"]["options"]["awslogs-region"], "eu-west-1");
+    }
+
+    #[test]
+    fn the_running_tag_is_read_back_through_the_template() {
+        let template = json!({"containerDefinitions": [
+            {"name": "side", "image": "busybox:1"},
+            {"name": "api", "image": "${repository:containrlab-api}:${image_tag}"}
+        ]});
+        let running = json!({"containerDefinitions": [
+            {"name": "side", "image": "busybox:1"},
+            {"name": "api", "image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/containrlab-api:sha-abc"}
+        ]});
+        assert_eq!(running_image_tag(&template, &running, &P).as_deref(), Some("sha-abc"));
+        let elsewhere = json!({"containerDefinitions": [{"name": "api", "image": "other/registry:sha-abc"}]});
+        assert_eq!(running_image_tag(&template, &elsewhere, &P), None);
+    }
+
+    #[test]
+    fn user_data_joins_the_cluster_then_runs_the_extra_lines() {
+        let u = user_data("runners", Some("yum install -y x\n"));
+        assert!(u.starts_with("#!/bin/bash\n"));
+        assert!(u.contains("echo ECS_CLUSTER=runners >> /etc/ecs/ecs.config\n"));
+        assert!(u.ends_with("yum install -y x\n"));
+    }
+}

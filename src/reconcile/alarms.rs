@@ -1,0 +1,180 @@
+//! CloudWatch metric alarms: metric, statistic, period, evaluation periods, threshold, comparison,
+//! dimensions, missing-data treatment, tags.
+//!
+//! Observe, in one round: this stack's alarms from the Resource Groups Tagging API (with their
+//! tags) and the declared alarms by name (DescribeAlarms, 100 names a call), so a namesake that
+//! is not ours is a conflict. Apply: `PutMetricAlarm` creates and updates alike (it replaces the
+//! whole definition); tags on an existing alarm are synced with Tag/UntagResource.
+//! The crate is pinned to 1.99 (Query protocol): from 1.100 it speaks RPCv2 CBOR, which AWS
+//! accepts and moto does not serve.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Result;
+use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic, Tag};
+
+use crate::aws::{concurrent, describe, Clients};
+use crate::diff::FieldDiff;
+use crate::model::compute::Alarm;
+use crate::model::tags::{desired_tags, Tags};
+use crate::model::{Address, Kind};
+use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
+use crate::plan::{Action, Plan};
+
+use super::network::Observed;
+use super::CONCURRENCY;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlarmFields {
+    pub description: Option<String>,
+    pub namespace: String,
+    pub metric: String,
+    pub statistic: String,
+    pub period_seconds: i32,
+    pub evaluation_periods: i32,
+    pub threshold: f64,
+    pub comparison: String,
+    pub dimensions: BTreeSet<String>,
+    pub treat_missing_data: String,
+}
+
+pub async fn observe(clients: &Clients, stack: &str, desired: &[Alarm]) -> Result<Vec<Observed<AlarmFields>>> {
+    let names: Vec<String> = desired.iter().map(|a| a.name.clone()).collect();
+    let by_name = concurrent(names.chunks(100), CONCURRENCY, |chunk| async move {
+        clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("describing CloudWatch alarms: {}", describe(&e)))
+    });
+    let (owned, by_name) = tokio::join!(super::owned_by_tag(clients, stack, &["cloudwatch:alarm"]), by_name);
+    let owned: BTreeMap<String, Tags> = owned?.into_iter().collect();
+    let mut out = Vec::new();
+    for page in by_name {
+        for a in page?.metric_alarms() {
+            let (Some(name), Some(arn)) = (a.alarm_name(), a.alarm_arn()) else { continue };
+            let fields = AlarmFields {
+                description: a.alarm_description().map(str::to_string),
+                namespace: a.namespace().unwrap_or_default().to_string(),
+                metric: a.metric_name().unwrap_or_default().to_string(),
+                statistic: a.statistic().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                period_seconds: a.period().unwrap_or_default(),
+                evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+                threshold: a.threshold().unwrap_or_default(),
+                comparison: a.comparison_operator().map(|c| c.as_str().to_string()).unwrap_or_default(),
+                dimensions: a
+                    .dimensions()
+                    .iter()
+                    .map(|d| dimension(d.name().unwrap_or(""), d.value().unwrap_or("")))
+                    .collect(),
+                treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+            };
+            let tags = owned.get(arn).cloned().unwrap_or_default();
+            out.push(Observed { name: name.to_string(), id: arn.to_string(), tags, fields });
+        }
+    }
+    // Owned alarms no longer declared: only their name and tags are needed (to delete them).
+    for (arn, tags) in owned {
+        let Some(name) = arn.split(":alarm:").nth(1) else { continue };
+        if !out.iter().any(|o| o.name == name) {
+            out.push(Observed { name: name.to_string(), id: arn.clone(), tags, fields: AlarmFields::default() });
+        }
+    }
+    Ok(out)
+}
+
+fn dimension(name: &str, value: &str) -> String {
+    format!("{name}={value}")
+}
+
+pub fn diff(ctx: &PlanContext, desired: &[Alarm], observed: &[Observed<AlarmFields>], plan: &mut Plan) {
+    let fields = |d: &Alarm, o: Option<&Observed<AlarmFields>>, tags: &Tags| {
+        let mut f = FieldDiff::default();
+        let of = o.map(|o| &o.fields);
+        f.field("description", of.map(|o| o.description.clone()), d.description.clone());
+        f.field("namespace", of.map(|o| Some(o.namespace.clone())), Some(d.namespace.clone()));
+        f.field("metric", of.map(|o| Some(o.metric.clone())), Some(d.metric.clone()));
+        f.field("statistic", of.map(|o| Some(o.statistic.clone())), Some(d.statistic.clone()));
+        f.field("period_seconds", of.map(|o| Some(o.period_seconds)), Some(d.period_seconds));
+        f.field("evaluation_periods", of.map(|o| Some(o.evaluation_periods)), Some(d.evaluation_periods));
+        f.field("threshold", of.map(|o| Some(o.threshold)), Some(d.threshold));
+        f.field("comparison", of.map(|o| Some(o.comparison.clone())), Some(d.comparison.clone()));
+        let dims: BTreeSet<String> = d.dimensions.iter().map(|(k, v)| dimension(k, v)).collect();
+        f.members("dimensions", of.map(|o| &o.dimensions), &dims);
+        f.field(
+            "treat_missing_data",
+            of.map(|o| Some(o.treat_missing_data.clone())),
+            Some(d.treat_missing_data.clone()),
+        );
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    };
+    let spec = ServiceDiff {
+        kind: Kind::Alarm,
+        desired_name: |a: &Alarm| &a.name,
+        fields: &fields,
+        replace_on: &[],
+        depends_on: &|a: &Alarm| a.refers_to.clone(),
+    };
+    diff_kind(ctx, spec, desired, observed, plan);
+}
+
+pub async fn apply(
+    clients: &Clients,
+    ctx: &PlanContext,
+    desired: Option<&Alarm>,
+    observed: Option<&Observed<AlarmFields>>,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let cw = &clients.cloudwatch;
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
+    let Some(d) = desired.filter(|_| action != Action::Delete) else {
+        cw.delete_alarms().alarm_names(&address.name).send().await.map_err(|e| err("deleting", &e))?;
+        return Ok(());
+    };
+    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let cw_tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let dimensions: Vec<Dimension> =
+        d.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
+    cw.put_metric_alarm()
+        .alarm_name(&d.name)
+        .set_alarm_description(d.description.clone())
+        .namespace(&d.namespace)
+        .metric_name(&d.metric)
+        .statistic(Statistic::from(d.statistic.as_str()))
+        .period(d.period_seconds)
+        .evaluation_periods(d.evaluation_periods)
+        .threshold(d.threshold)
+        .comparison_operator(ComparisonOperator::from(d.comparison.as_str()))
+        .set_dimensions(Some(dimensions))
+        .treat_missing_data(&d.treat_missing_data)
+        // Tags given here apply only when the alarm is created.
+        .set_tags(observed.is_none().then(|| cw_tags.clone()))
+        .send()
+        .await
+        .map_err(|e| err("writing", &e))?;
+    if let Some(o) = observed {
+        let (remove, write) = crate::model::tags::delta(&o.tags, &tags);
+        if !remove.is_empty() {
+            cw.untag_resource()
+                .resource_arn(&o.id)
+                .set_tag_keys(Some(remove))
+                .send()
+                .await
+                .map_err(|e| err("untagging", &e))?;
+        }
+        if write.is_some() {
+            cw.tag_resource()
+                .resource_arn(&o.id)
+                .set_tags(Some(cw_tags))
+                .send()
+                .await
+                .map_err(|e| err("tagging", &e))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! ECS: clusters, task definitions and services.
+//!
+//! Observe (`observe`): in one round, the clusters, this stack's services and task definitions
+//! from the Resource Groups Tagging API, the declared services by name (so a namesake that is not
+//! ours is seen as a conflict) and the newest ACTIVE revision of each declared family; in a second
+//! round only what the first did not cover (an owned service no longer declared, a service running
+//! an older revision than the family's newest).
+//! Diff: a task definition is compared with the revision its service runs (or the family's newest
+//! when there is no service yet), normalised (`diff::taskdef`); a new revision is registered only
+//! when they differ, and then the service moves to it.
+
+pub mod cluster;
+mod service;
+mod task_definition;
+mod taskdef_json;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+
+use crate::aws::Clients;
+use crate::model::compute::Service;
+use crate::model::tags::Tags;
+
+pub use cluster::ClusterFields;
+pub use service::ServiceFields;
+pub use task_definition::TaskDefinitionFields;
+
+use super::network::Observed;
+
+#[derive(Debug, Default)]
+pub struct ObservedEcs {
+    pub clusters: Vec<Observed<ClusterFields>>,
+    pub services: Vec<Observed<ServiceFields>>,
+    /// The newest ACTIVE revision of each family read, whoever owns it.
+    pub families: Vec<Observed<TaskDefinitionFields>>,
+    /// Revisions a service runs that are not the newest of their family, by ARN.
+    pub running: BTreeMap<String, Observed<TaskDefinitionFields>>,
+    /// Every revision (any status) tagged as this stack's, by family: what `down` deregisters.
+    pub owned_revisions: BTreeMap<String, Vec<String>>,
+}
+
+impl ObservedEcs {
+    /// The definition `service` runs, when it was read.
+    pub fn running_definition(&self, service: &Observed<ServiceFields>) -> Option<&Observed<TaskDefinitionFields>> {
+        let arn = service.fields.task_definition_arn.as_str();
+        self.families.iter().find(|f| f.id == arn).or_else(|| self.running.get(arn))
+    }
+}
+
+pub async fn observe(clients: &Clients, stack: &str, services: &[Service]) -> Result<ObservedEcs> {
+    let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
+    let (clusters, owned, declared, mut family_defs) = tokio::try_join!(
+        cluster::observe(&clients.ecs),
+        super::owned_by_tag(clients, stack, &["ecs:service", "ecs:task-definition"]),
+        service::describe_declared(&clients.ecs, services),
+        task_definition::describe_families(&clients.ecs, &families),
+    )?;
+    let mut owned_revisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut owned_services = Vec::new();
+    for (arn, _) in owned {
+        if let Some(revision) = arn.split(":task-definition/").nth(1) {
+            let family = revision.rsplit_once(':').map_or(revision, |(f, _)| f);
+            owned_revisions.entry(family.to_string()).or_default().push(arn.clone());
+        } else if arn.contains(":service/") {
+            owned_services.push(arn);
+        }
+    }
+    let mut services_seen = declared;
+    let missing: Vec<String> =
+        owned_services.into_iter().filter(|arn| !services_seen.iter().any(|s| s.id == *arn)).collect();
+    services_seen.extend(service::describe_arns(&clients.ecs, &missing).await?);
+    // Families this stack owns but no longer declares: read their newest revision too, so `down`
+    // and removals see them.
+    let undeclared: Vec<&str> = owned_revisions.keys().map(String::as_str).filter(|f| !families.contains(f)).collect();
+    family_defs.extend(task_definition::describe_families(&clients.ecs, &undeclared).await?);
+    let running_arns: Vec<String> = services_seen
+        .iter()
+        .map(|s| s.fields.task_definition_arn.clone())
+        .filter(|arn| !arn.is_empty() && !family_defs.iter().any(|f| f.id == *arn))
+        .collect();
+    let running = task_definition::describe_arns(&clients.ecs, &running_arns).await?;
+    Ok(ObservedEcs { clusters, services: services_seen, families: family_defs, running, owned_revisions })
+}
+
+/// Tags from ECS's `{key, value}` list.
+pub(crate) fn tags_of(tags: &[aws_sdk_ecs::types::Tag]) -> Tags {
+    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
+}
+
+pub(crate) fn ecs_tags(tags: &Tags) -> Vec<aws_sdk_ecs::types::Tag> {
+    tags.iter().map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build()).collect()
+}
+
+pub use service::{apply as apply_service, diff as diff_services};
+pub use task_definition::{apply as apply_task_definition, diff as diff_task_definitions};

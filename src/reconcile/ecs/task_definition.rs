@@ -1,0 +1,288 @@
+//! Task definitions: one address per family (`task_definition.containrlab-task`).
+//!
+//! A family's revisions are immutable; "updating" it registers a new revision, after which older
+//! ACTIVE revisions beyond the service's `keep_revisions` are deregistered (never the one a
+//! service runs). Deleting a family deregisters its ACTIVE revisions and deletes every revision
+//! this stack tagged. The image tag is `--image-tag` / `CONTAINRLAB_IMAGE_TAG`; without it, the tag
+//! the service runs is kept (so a repair run never rolls back a CI deploy), and `latest` is used
+//! for a first registration.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
+use aws_sdk_ecs::Client;
+use serde_json::Value;
+
+use crate::aws::{concurrent, describe};
+use crate::diff::{taskdef, FieldChange, Shown};
+use crate::model::compute::{resolve_task_definition, running_image_tag, Placeholders, Service};
+use crate::model::tags::{desired_tags, owner, Owner};
+use crate::model::{Address, Kind};
+use crate::plan::build::{Mode, PlanContext};
+use crate::plan::{Action, Plan, Reason, ResourceChange};
+use crate::reconcile::network::Observed;
+use crate::reconcile::{Ids, CONCURRENCY};
+
+use super::{ecs_tags, tags_of, ObservedEcs};
+
+#[derive(Debug, Clone)]
+pub struct TaskDefinitionFields {
+    pub revision: i32,
+    /// As registered, in the file's JSON shape (not yet normalised).
+    pub json: Value,
+}
+
+pub(super) async fn describe_families(ecs: &Client, families: &[&str]) -> Result<Vec<Observed<TaskDefinitionFields>>> {
+    let found = concurrent(families.iter().copied(), CONCURRENCY, |f| describe_one(ecs, f)).await;
+    Ok(found.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
+}
+
+pub(super) async fn describe_arns(
+    ecs: &Client,
+    arns: &[String],
+) -> Result<BTreeMap<String, Observed<TaskDefinitionFields>>> {
+    let found = concurrent(arns.iter(), CONCURRENCY, |a| describe_one(ecs, a)).await;
+    Ok(found.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().map(|t| (t.id.clone(), t)).collect())
+}
+
+/// A family's newest ACTIVE revision, or one revision by ARN; `None` when there is none.
+async fn describe_one(ecs: &Client, which: &str) -> Result<Option<Observed<TaskDefinitionFields>>> {
+    let out =
+        match ecs.describe_task_definition().task_definition(which).include(TaskDefinitionField::Tags).send().await {
+            Ok(out) => out,
+            // ECS answers ClientException "Unable to describe task definition" for an unknown family.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => return Ok(None),
+            Err(e) => anyhow::bail!("describing ECS task definition {which}: {}", describe(&e)),
+        };
+    let Some(td) = out.task_definition() else { return Ok(None) };
+    // Asked by family, AWS returns the newest ACTIVE revision; a revision asked by ARN may be
+    // INACTIVE and still be what a service runs.
+    let by_family = !which.contains(':');
+    if by_family && td.status() != Some(&TaskDefinitionStatus::Active) {
+        return Ok(None);
+    }
+    Ok(Some(Observed {
+        name: td.family().unwrap_or_default().to_string(),
+        id: td.task_definition_arn().unwrap_or_default().to_string(),
+        tags: tags_of(out.tags()),
+        fields: TaskDefinitionFields { revision: td.revision(), json: super::taskdef_json::to_json(td) },
+    }))
+}
+
+/// Where a service's task definition stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// The revision it runs is what the files say: `(family:revision, ARN)`.
+    Current(String, String),
+    /// An existing revision (the family's newest) is what the files say; the service moves to it.
+    Existing(String, String),
+    /// A new revision must be registered first.
+    NewRevision,
+}
+
+/// The definition the files ask for, resolved (not normalised), and where the service stands.
+pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target) {
+    let td = &d.task_definition;
+    let service = o.services.iter().find(|s| s.name == d.name);
+    let running = service.and_then(|s| o.running_definition(s));
+    let newest = o.families.iter().find(|f| f.name == td.family);
+    let base = running.or(newest);
+    let mut p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: "latest" };
+    let kept_tag = base.and_then(|b| running_image_tag(&td.json, &b.fields.json, &p));
+    let tag = ctx.image_tag.clone().or(kept_tag).unwrap_or_else(|| "latest".into());
+    p.image_tag = &tag;
+    let resolved = resolve_task_definition(&td.json, &p);
+    let wanted = taskdef::normalize(&resolved);
+    let label = |t: &Observed<TaskDefinitionFields>| format!("{}:{}", t.name, t.fields.revision);
+    let same = |t: &Observed<TaskDefinitionFields>| taskdef::normalize(&t.fields.json) == wanted;
+    let target = match (running, newest) {
+        (Some(r), _) if same(r) => Target::Current(label(r), r.id.clone()),
+        (_, Some(n)) if same(n) => Target::Existing(label(n), n.id.clone()),
+        _ => Target::NewRevision,
+    };
+    (resolved, target)
+}
+
+/// Plans one change per declared family whose definition differs from what runs (or that does not
+/// exist), and deletes families this stack owns but no longer declares.
+pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, plan: &mut Plan) {
+    let mut declared = Vec::new();
+    for d in desired.iter().filter(|_| ctx.mode == Mode::Converge) {
+        let family = &d.task_definition.family;
+        if declared.contains(&family) {
+            continue;
+        }
+        declared.push(family);
+        let address = Address::new(Kind::TaskDefinition, family);
+        let newest = o.families.iter().find(|f| f.name == *family);
+        if let Some(n) = newest {
+            if owner(&ctx.stack, &n.tags) != Owner::ThisStack {
+                plan.conflicts.push(crate::plan::build::conflict(&ctx.stack, address, owner(&ctx.stack, &n.tags)));
+                continue;
+            }
+        }
+        let (resolved, target) = target(ctx, d, o);
+        if target != Target::NewRevision {
+            continue;
+        }
+        let service = o.services.iter().find(|s| s.name == d.name);
+        let base = service.and_then(|s| o.running_definition(s)).or(newest);
+        let wanted = taskdef::normalize(&resolved);
+        let (action, reason, fields) = match base {
+            Some(b) => {
+                (Action::Update, Reason::Drifted, taskdef::changes(&taskdef::normalize(&b.fields.json), &wanted))
+            }
+            None => (Action::Create, Reason::Missing, summary(&wanted)),
+        };
+        let mut c = ResourceChange::new(address, action, reason, fields);
+        c.depends_on = depends_on(&resolved);
+        plan.changes.push(c);
+    }
+    for n in &o.families {
+        let gone = ctx.mode == Mode::Down || !declared.contains(&&n.name);
+        if gone && owner(&ctx.stack, &n.tags) == Owner::ThisStack {
+            let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
+            let address = Address::new(Kind::TaskDefinition, &n.name);
+            plan.changes.push(ResourceChange::new(address, Action::Delete, reason, Vec::new()));
+        }
+    }
+}
+
+/// What a new family shows in the plan: its size and each container's image.
+fn summary(td: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut add = |path: String, v: Option<&Value>| {
+        if let Some(v) = v {
+            out.push(FieldChange { path, before: None, after: Some(Shown::Value(v.clone())) });
+        }
+    };
+    add("cpu".into(), td.get("cpu"));
+    add("memory".into(), td.get("memory"));
+    for c in td.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten() {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+        add(format!("containerDefinitions[{name}].image"), c.get("image"));
+    }
+    out
+}
+
+/// The roles, log groups and parameters a definition names: they must exist first.
+fn depends_on(td: &Value) -> Vec<Address> {
+    let mut out = Vec::new();
+    for key in ["taskRoleArn", "executionRoleArn"] {
+        if let Some(role) = td.get(key).and_then(Value::as_str).and_then(|a| a.rsplit('/').next()) {
+            out.push(Address::new(Kind::IamRole, role));
+        }
+    }
+    for c in td.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(g) = c.pointer("/logConfiguration/options/awslogs-group").and_then(Value::as_str) {
+            out.push(Address::new(Kind::LogGroup, g));
+        }
+        for s in c.get("secrets").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(name) = s.get("valueFrom").and_then(Value::as_str).and_then(|a| a.split_once(":parameter")) {
+                out.push(Address::new(Kind::SsmParameter, name.1));
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+pub async fn apply(
+    ecs: &Client,
+    ctx: &PlanContext,
+    desired: &[Service],
+    o: &ObservedEcs,
+    ids: &Ids,
+    action: Action,
+    address: &Address,
+) -> Result<()> {
+    let family = address.name.as_str();
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
+    let service = desired.iter().find(|s| s.task_definition.family == family);
+    let Some(d) = service.filter(|_| action != Action::Delete) else {
+        return delete_family(ecs, family, o.owned_revisions.get(family).map(Vec::as_slice).unwrap_or_default()).await;
+    };
+    let (resolved, _) = target(ctx, d, o);
+    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let req = super::taskdef_json::register_request(ecs.register_task_definition(), &resolved)?;
+    let out = req.set_tags(Some(ecs_tags(&tags))).send().await.map_err(|e| err("registering", &e))?;
+    let td = out.task_definition().context("RegisterTaskDefinition returned no task definition")?;
+    let arn = td.task_definition_arn().unwrap_or_default();
+    eprintln!("    {address}: registered revision {}", td.revision());
+    ids.set(address, arn);
+    // Keep the new revision, `keep_revisions` older ones, and whatever a service still runs.
+    let running: Vec<&str> = o.services.iter().map(|s| s.fields.task_definition_arn.as_str()).collect();
+    let active: Vec<String> = ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(aws_sdk_ecs::types::SortOrder::Desc)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| err("listing revisions of", &e))?;
+    let mut active = active;
+    // Newest first by revision number (the listing's order is not relied on).
+    active.sort_by_key(|a| std::cmp::Reverse(a.rsplit(':').next().and_then(|r| r.parse::<i64>().ok())));
+    let keep = d.task_definition.keep_revisions as usize + 1;
+    for old in active.iter().skip(keep).filter(|a| !running.contains(&a.as_str())) {
+        ecs.deregister_task_definition().task_definition(old).send().await.map_err(|e| err("deregistering", &e))?;
+        eprintln!("    {address}: deregistered {}", old.rsplit('/').next().unwrap_or(old));
+    }
+    Ok(())
+}
+
+/// Deregisters a family's ACTIVE revisions, then deletes every revision this stack tagged.
+async fn delete_family(ecs: &Client, family: &str, owned: &[String]) -> Result<()> {
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
+        anyhow::anyhow!("{what} task definition {family}: {}", describe(e))
+    };
+    let active: Vec<String> = ecs
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| err("listing", &e))?;
+    for arn in &active {
+        ecs.deregister_task_definition().task_definition(arn).send().await.map_err(|e| err("deregistering", &e))?;
+    }
+    let mut all: Vec<String> = owned.iter().chain(&active).cloned().collect();
+    all.sort();
+    all.dedup();
+    for chunk in all.chunks(10) {
+        // Failures (a revision already deleted) are per item and not errors of the call.
+        ecs.delete_task_definitions()
+            .set_task_definitions(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| err("deleting", &e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_definition_depends_on_its_roles_log_groups_and_parameters() {
+        let td = json!({
+            "executionRoleArn": "arn:aws:iam::1:role/containrlab/exec",
+            "containerDefinitions": [{
+                "logConfiguration": {"options": {"awslogs-group": "/ecs/api"}},
+                "secrets": [{"valueFrom": "arn:aws:ssm:r:1:parameter/containrlab/KEY"}]
+            }]
+        });
+        let names: Vec<String> = depends_on(&td).iter().map(ToString::to_string).collect();
+        assert_eq!(names, vec!["iam_role.exec", "ssm_parameter./containrlab/KEY", "log_group./ecs/api"]);
+    }
+}
