@@ -112,7 +112,7 @@ fn to_units(v: &Value, unit: Unit) -> Option<String> {
 
 fn sort_strings(obj: &mut Map<String, Value>, key: &str) {
     if let Some(Value::Array(items)) = obj.get_mut(key) {
-        items.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        items.sort_by_key(Value::to_string);
     }
 }
 

@@ -269,3 +269,20 @@ pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Res
         })
         .collect())
 }
+
+/// Referenced ids as the plan shows them: by name, marked `(replaced)` when this plan replaces
+/// that resource (so the reference must move to the new one), or as the raw id when no resource
+/// of the stack has it (it was deleted, or is not ours).
+pub fn referenced_names(
+    ids: &std::collections::BTreeSet<String>,
+    names: &BTreeMap<String, String>,
+    renewed: &std::collections::BTreeSet<String>,
+) -> std::collections::BTreeSet<String> {
+    ids.iter()
+        .map(|id| match names.get(id) {
+            Some(name) if renewed.contains(name) => format!("{name} (replaced)"),
+            Some(name) => name.clone(),
+            None => id.clone(),
+        })
+        .collect()
+}

@@ -38,7 +38,7 @@ use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
 use super::network::Observed;
-use super::Ids;
+use super::{referenced_names, Ids};
 
 const ROOT_DEVICE: &str = "/dev/xvda";
 
@@ -320,8 +320,9 @@ pub fn diff(
     ids: &Ids,
     plan: &mut Plan,
 ) -> Result<()> {
-    let groups = ids.names(Kind::SecurityGroup);
-    let subnets = ids.names(Kind::Subnet);
+    let (groups, subnets) = (ids.names(Kind::SecurityGroup), ids.names(Kind::Subnet));
+    let new_groups = super::network::renewed(plan, Kind::SecurityGroup);
+    let new_subnets = super::network::renewed(plan, Kind::Subnet);
     for d in desired.iter().filter(|d| !o.amis.contains_key(&d.ami_parameter)) {
         if ctx.mode == crate::plan::build::Mode::Converge {
             bail!("the AMI parameter {} of cluster {} returned no value", d.ami_parameter, d.cluster);
@@ -333,8 +334,7 @@ pub fn diff(
         f.field("image_id", of.map(|o| Some(o.image_id.clone())), o.amis.get(&d.ami_parameter).cloned());
         f.field("instance_type", of.map(|o| Some(o.instance_type.clone())), Some(d.instance_type.clone()));
         f.field("instance_profile", of.map(|o| Some(o.instance_profile.clone())), Some(d.instance_role.clone()));
-        let named: Option<BTreeSet<String>> =
-            of.map(|o| o.security_groups.iter().map(|g| groups.get(g).cloned().unwrap_or_else(|| g.clone())).collect());
+        let named = of.map(|o| referenced_names(&o.security_groups, &groups, &new_groups));
         f.members("security_groups", named.as_ref(), &d.security_groups.iter().cloned().collect());
         f.field("metadata_options", of.map(|o| Some(o.metadata.clone())), Some(metadata("required", 1)));
         f.field(
@@ -377,8 +377,7 @@ pub fn diff(
         };
         f.field("launch_template_version", of.map(|o| Some(o.version.clone())), Some(version));
         f.field("size", of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
-        let named: Option<BTreeSet<String>> =
-            of.map(|o| o.subnets.iter().map(|s| subnets.get(s).cloned().unwrap_or_else(|| s.clone())).collect());
+        let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
         f.members("subnets", named.as_ref(), &d.subnets.iter().cloned().collect());
         f.tags(g.map(|g| &g.tags), &with_name(tags, &d.cluster));
         f

@@ -170,7 +170,9 @@ fn a_target_group_replacement_creates_the_new_group_moves_the_rule_then_deletes_
     let created = line("+ target_group.containrlab-api-tg: created");
     let moved = line("~ listener_rule.api.containrlab.click: updated");
     let deleted = line("- target_group.containrlab-api-tg: deleted");
+    let service_moved = line("~ ecs_service.containrlab-service: updated");
     assert!(created < moved && moved < deleted, "create → move rules → delete:\n{}", up.stderr);
+    assert!(created < service_moved && service_moved < deleted, "the service moves before the old group goes");
     env.run(&["diff", "--exit-code"]).expect_code(0);
 
     let tgs = env.block_on(elb.describe_target_groups().send()).expect("target groups");

@@ -2,7 +2,7 @@
 //! per test. `scripts/test` installs moto first.
 
 mod cli;
-mod ecs;
+mod compute;
 mod edge;
 mod iam;
 mod network;

@@ -113,14 +113,19 @@ fn the_network_converges_and_drift_is_shown_exactly_and_repaired() {
         env.block_on(ec2.disassociate_route_table().association_id(association).send()).expect("disassociate");
     }
     env.block_on(ec2.delete_subnet().subnet_id(&old).send()).expect("delete subnet");
+    // Re-created, associated again, and what runs in it (the runner's group, the Fargate service)
+    // moves to the new subnet.
     let diff = env.run(&["--json", "diff", "--exit-code"]);
     diff.expect_code(2);
     assert_eq!(
         actions(&diff.json()),
-        vec![
-            ("subnet.private-b".to_string(), "create".to_string()),
-            ("route_table.private".to_string(), "update".to_string())
+        [
+            ("subnet.private-b", "create"),
+            ("route_table.private", "update"),
+            ("autoscaling_group.containrlab-runner-ec2", "update"),
+            ("ecs_service.containrlab-service", "update"),
         ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     env.run(&["up", "--yes"]).expect_code(0);
     env.run(&["diff", "--exit-code"]).expect_code(0);

@@ -1,6 +1,7 @@
-//! The headline round trip for ECR, SSM and CloudWatch Logs: `up` on an empty account, an empty
-//! `diff`, a second `up` with no mutating call, changes behind the tool's back shown exactly and
-//! repaired, and `down` removing only what carries the stack's tag.
+//! The headline round trip of the whole stack: `up` on an empty account builds every resource, an
+//! empty `diff`, a second `up` with no mutating call, changes behind the tool's back shown exactly
+//! and repaired, and `down` removing everything that carries the stack's tag (checked service by
+//! service) except the data it keeps, and nothing else.
 
 use aws_sdk_cloudwatchlogs::Client as Logs;
 use aws_sdk_ecr::Client as Ecr;
@@ -26,8 +27,19 @@ fn repo_names(env: &Env, ecr: &Ecr) -> Vec<String> {
 }
 
 fn parameter_names(env: &Env, ssm: &Ssm) -> Vec<String> {
-    let out = env.block_on(ssm.describe_parameters().max_results(50).send()).expect("describe parameters");
-    let mut names: Vec<String> = out.parameters().iter().filter_map(|p| p.name().map(str::to_string)).collect();
+    // By path: moto also lists the thousands of public AMI parameters it loaded when the tool read one.
+    let pages = env
+        .block_on(
+            ssm.get_parameters_by_path()
+                .path("/containrlab")
+                .recursive(true)
+                .into_paginator()
+                .send()
+                .collect::<Result<Vec<_>, _>>(),
+        )
+        .expect("parameters by path");
+    let mut names: Vec<String> =
+        pages.iter().flat_map(|p| p.parameters()).filter_map(|p| p.name().map(str::to_string)).collect();
     names.sort();
     names
 }
@@ -37,20 +49,151 @@ fn log_group_names(env: &Env, logs: &Logs) -> Vec<String> {
     out.log_groups().iter().filter_map(|g| g.log_group_name().map(str::to_string)).collect()
 }
 
+/// Everything that still carries this stack's ownership tag, asked of each service directly (moto's
+/// Resource Groups Tagging API does not cover all of them): `service:name`. ECS clusters and
+/// services count only while ACTIVE (deleted ones stay listed as INACTIVE for a while, on AWS too).
+fn owned_leftovers(env: &Env) -> Vec<String> {
+    use aws_sdk_ecs::types::{ClusterField, ServiceField};
+    let sdk = env.sdk();
+    let ours =
+        |key: Option<&str>, value: Option<&str>| key == Some("containrlab:stack") && value == Some("containrlab");
+    let mut out = Vec::new();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    // Resource by resource type: moto's DescribeTags still lists the tags of deleted resources.
+    let f = || aws_sdk_ec2::types::Filter::builder().name("tag:containrlab:stack").values("containrlab").build();
+    let nats = env.block_on(ec2.describe_nat_gateways().filter(f()).send()).expect("nats");
+    let counts = [
+        ("vpc", env.block_on(ec2.describe_vpcs().filters(f()).send()).expect("vpcs").vpcs().len()),
+        ("subnet", env.block_on(ec2.describe_subnets().filters(f()).send()).expect("subnets").subnets().len()),
+        (
+            "internet_gateway",
+            env.block_on(ec2.describe_internet_gateways().filters(f()).send()).expect("igws").internet_gateways().len(),
+        ),
+        ("elastic_ip", env.block_on(ec2.describe_addresses().filters(f()).send()).expect("eips").addresses().len()),
+        (
+            "nat_gateway",
+            nats.nat_gateways().iter().filter(|n| n.state().is_none_or(|s| s.as_str() != "deleted")).count(),
+        ),
+        (
+            "route_table",
+            env.block_on(ec2.describe_route_tables().filters(f()).send()).expect("rtbs").route_tables().len(),
+        ),
+        (
+            "security_group",
+            env.block_on(ec2.describe_security_groups().filters(f()).send()).expect("sgs").security_groups().len(),
+        ),
+        (
+            "launch_template",
+            env.block_on(ec2.describe_launch_templates().filters(f()).send()).expect("lts").launch_templates().len(),
+        ),
+    ];
+    for (what, n) in counts {
+        out.extend((0..n).map(|i| format!("ec2:{what}#{i}")));
+    }
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
+    let lbs = env.block_on(elb.describe_load_balancers().send()).expect("lbs");
+    let tgs = env.block_on(elb.describe_target_groups().send()).expect("tgs");
+    out.extend(lbs.load_balancers().iter().map(|l| format!("elb:{}", l.load_balancer_name().unwrap_or_default())));
+    out.extend(tgs.target_groups().iter().map(|t| format!("elb:{}", t.target_group_name().unwrap_or_default())));
+    let acm = aws_sdk_acm::Client::new(&sdk);
+    for c in env.block_on(acm.list_certificates().send()).expect("certs").certificate_summary_list() {
+        out.push(format!("acm:{}", c.domain_name().unwrap_or_default()));
+    }
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    for r in env.block_on(iam.list_roles().path_prefix("/containrlab/").send()).expect("roles").roles() {
+        out.push(format!("iam:{}", r.role_name()));
+    }
+    for p in env.block_on(iam.list_open_id_connect_providers().send()).expect("oidc").open_id_connect_provider_list() {
+        let arn = p.arn().unwrap_or_default();
+        let tags = env.block_on(iam.list_open_id_connect_provider_tags().open_id_connect_provider_arn(arn).send());
+        if tags.is_ok_and(|t| t.tags().iter().any(|t| ours(Some(t.key()), Some(t.value())))) {
+            out.push(format!("iam:{arn}"));
+        }
+    }
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let clusters = env.block_on(ecs.list_clusters().send()).expect("clusters").cluster_arns().to_vec();
+    let described = env
+        .block_on(ecs.describe_clusters().set_clusters(Some(clusters)).include(ClusterField::Tags).send())
+        .expect("describe clusters");
+    for c in described.clusters().iter().filter(|c| c.status() == Some("ACTIVE")) {
+        let name = c.cluster_name().unwrap_or_default();
+        if c.tags().iter().any(|t| ours(t.key(), t.value())) {
+            out.push(format!("ecs:{name}"));
+        }
+        let services =
+            env.block_on(ecs.list_services().cluster(name).send()).expect("services").service_arns().to_vec();
+        if !services.is_empty() {
+            let d = env
+                .block_on(
+                    ecs.describe_services()
+                        .cluster(name)
+                        .set_services(Some(services))
+                        .include(ServiceField::Tags)
+                        .send(),
+                )
+                .expect("describe services");
+            for s in d.services().iter().filter(|s| s.status() == Some("ACTIVE")) {
+                out.push(format!("ecs:{}", s.service_name().unwrap_or_default()));
+            }
+        }
+    }
+    for family in ["containrlab-task", "containrlab-runner"] {
+        let tds = env.block_on(ecs.list_task_definitions().family_prefix(family).send()).expect("task definitions");
+        out.extend(tds.task_definition_arns().iter().map(|a| format!("ecs:{}", a.rsplit('/').next().unwrap_or(a))));
+    }
+    let providers = env.block_on(ecs.describe_capacity_providers().capacity_providers("containrlab-runner-ec2").send());
+    for p in providers.expect("capacity providers").capacity_providers() {
+        out.push(format!("ecs:{}", p.name().unwrap_or_default()));
+    }
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    for g in env.block_on(asg.describe_auto_scaling_groups().send()).expect("asgs").auto_scaling_groups() {
+        out.push(format!("autoscaling:{}", g.auto_scaling_group_name().unwrap_or_default()));
+    }
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    for a in env.block_on(cw.describe_alarms().send()).expect("alarms").metric_alarms() {
+        out.push(format!("cloudwatch:{}", a.alarm_name().unwrap_or_default()));
+    }
+    let ecr = Ecr::new(&sdk);
+    for r in repo_names(env, &ecr).into_iter().filter(|r| r != "containrlab-lookalike") {
+        out.push(format!("ecr:{r}"));
+    }
+    let ssm = Ssm::new(&sdk);
+    for p in parameter_names(env, &ssm).into_iter().filter(|p| p != "/containrlab/UNMANAGED") {
+        out.push(format!("ssm:{p}"));
+    }
+    let logs = Logs::new(&sdk);
+    for g in log_group_names(env, &logs).into_iter().filter(|g| g != "/ecs/containrlab-lookalike") {
+        out.push(format!("logs:{g}"));
+    }
+    let r53 = aws_sdk_route53::Client::new(&sdk);
+    for z in env.block_on(r53.list_hosted_zones().send()).expect("zones").hosted_zones() {
+        out.push(format!("route53:{}", z.name()));
+    }
+    out.sort();
+    out
+}
+
 #[test]
 fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let env = Env::new();
     let sdk = env.sdk();
     let (ecr, ssm, logs) = (Ecr::new(&sdk), Ssm::new(&sdk), Logs::new(&sdk));
 
-    // 1. up on an empty account creates the 47 resources: 16 of the network, 11 of the edge
+    // 1. up on an empty account creates the 56 resources: 16 of the network, 11 of the edge
     //    (zone, certificate, records, 3 target groups, balancer, 2 listeners, 2 rules), 5 of IAM
-    //    (4 roles, GitHub's OIDC provider), 2 ECS clusters, 13 of ECR, SSM and logs.
+    //    (4 roles, GitHub's OIDC provider), 9 of ECS (2 clusters, 2 task definitions, 2 services,
+    //    the runner's launch template, Auto Scaling group and capacity provider), 2 alarms, 13 of
+    //    ECR, SSM and logs.
     let up = env.run(&["--json", "up", "--yes"]);
     up.expect_code(0);
     let result = up.json();
-    assert_eq!(result["plan"]["summary"]["create"], 47);
-    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(47));
+    assert_eq!(result["plan"]["summary"]["create"], 56);
+    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(56));
+    // The leftover check below sees every service (so its emptiness after `down` means something).
+    let owned = owned_leftovers(&env);
+    for service in ["acm", "autoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elb", "iam", "logs", "route53", "ssm"] {
+        assert!(owned.iter().any(|o| o.starts_with(&format!("{service}:"))), "nothing of {service} in {owned:?}");
+    }
     assert_eq!(result["converged"], true);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);
@@ -127,12 +270,16 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     assert_eq!(repo_names(&env, &ecr), vec!["containrlab-lookalike"]);
     assert_eq!(log_group_names(&env, &logs), vec!["/ecs/containrlab-lookalike"]);
     assert_eq!(parameter_names(&env, &ssm).len(), 5, "4 kept secrets + the untagged parameter");
+    let mut left = owned_leftovers(&env);
+    left.retain(|r| !r.starts_with("ssm:") && !r.starts_with("route53:"));
+    assert!(left.is_empty(), "down left tagged resources: {left:?}");
 
     // 8. down --delete-data removes the secrets too, and still not the look-alikes.
     env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
     assert_eq!(repo_names(&env, &ecr), vec!["containrlab-lookalike"]);
     assert_eq!(parameter_names(&env, &ssm), vec!["/containrlab/UNMANAGED"]);
     assert_eq!(log_group_names(&env, &logs), vec!["/ecs/containrlab-lookalike"]);
+    assert_eq!(owned_leftovers(&env), Vec::<String>::new());
     let empty = env.run(&["down", "--yes"]);
     empty.expect_code(0);
     assert!(empty.mutating_calls().is_empty());

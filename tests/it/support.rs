@@ -115,6 +115,11 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        Env::with_moto(Moto::start())
+    }
+
+    /// An environment whose emulator was started with `Moto::start_with`.
+    pub fn with_moto(moto: Moto) -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(root.join("stack.yaml"), dir.path().join("stack.yaml")).expect("copy stack.yaml");
@@ -127,7 +132,7 @@ impl Env {
         let secrets = SECRETS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        Env { moto: Moto::start(), dir, secrets, runtime }
+        Env { moto, dir, secrets, runtime }
     }
 
     pub fn stack_path(&self) -> PathBuf {

@@ -26,7 +26,7 @@ use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 use crate::reconcile::network::Observed;
-use crate::reconcile::{Ids, CONCURRENCY};
+use crate::reconcile::{referenced_names, Ids, CONCURRENCY};
 
 use super::task_definition::{target, Target};
 use super::{ecs_tags, tags_of, ObservedEcs};
@@ -135,11 +135,6 @@ fn uses_awsvpc(d: &Service) -> bool {
     !d.subnets.is_empty()
 }
 
-/// Names for ids: subnets, security groups and target groups are shown by name, never by id.
-fn named(ids: &std::collections::BTreeMap<String, String>, values: &BTreeSet<String>) -> BTreeSet<String> {
-    values.iter().map(|v| ids.get(v).cloned().unwrap_or_else(|| v.clone())).collect()
-}
-
 fn mapping(tg: &str, container: &str, port: i32) -> String {
     format!("{tg} → {container}:{port}")
 }
@@ -147,6 +142,9 @@ fn mapping(tg: &str, container: &str, port: i32) -> String {
 pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, plan: &mut Plan) {
     let (subnet_names, group_names, tg_names) =
         (ids.names(Kind::Subnet), ids.names(Kind::SecurityGroup), ids.names(Kind::TargetGroup));
+    let renewed = |kind| crate::reconcile::network::renewed(plan, kind);
+    let (new_subnets, new_groups, new_tgs) =
+        (renewed(Kind::Subnet), renewed(Kind::SecurityGroup), renewed(Kind::TargetGroup));
     let fields = |d: &Service, s: Option<&Observed<ServiceFields>>, tags: &Tags| {
         let mut f = FieldDiff::default();
         let of = s.map(|s| &s.fields);
@@ -162,13 +160,10 @@ pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, 
         f.field("task_definition", running, Some(wanted));
         f.field("desired_count", of.map(|o| Some(o.desired_count)), Some(d.desired_count));
         if uses_awsvpc(d) {
-            f.members(
-                "network.subnets",
-                of.map(|o| named(&subnet_names, &o.subnets)).as_ref(),
-                &d.subnets.iter().cloned().collect(),
-            );
-            let groups: BTreeSet<String> = d.security_groups.iter().cloned().collect();
-            f.members("network.security_groups", of.map(|o| named(&group_names, &o.security_groups)).as_ref(), &groups);
+            let subnets = of.map(|o| referenced_names(&o.subnets, &subnet_names, &new_subnets));
+            f.members("network.subnets", subnets.as_ref(), &d.subnets.iter().cloned().collect());
+            let groups = of.map(|o| referenced_names(&o.security_groups, &group_names, &new_groups));
+            f.members("network.security_groups", groups.as_ref(), &d.security_groups.iter().cloned().collect());
             f.field("network.assign_public_ip", of.map(|o| o.assign_public_ip), Some(d.assign_public_ip));
         }
         let lbs: BTreeSet<String> =
@@ -176,7 +171,10 @@ pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, 
         let observed_lbs = of.map(|o| {
             o.load_balancers
                 .iter()
-                .map(|(tg, c, p)| mapping(tg_names.get(tg).map_or(tg.as_str(), String::as_str), c, *p))
+                .map(|(tg, c, p)| {
+                    let name = referenced_names(&BTreeSet::from([tg.clone()]), &tg_names, &new_tgs);
+                    mapping(name.first().map_or(tg.as_str(), String::as_str), c, *p)
+                })
                 .collect::<BTreeSet<_>>()
         });
         f.members("load_balancers", observed_lbs.as_ref(), &lbs);
