@@ -135,9 +135,10 @@ async fn launch_templates(
         .ec2
         .describe_launch_templates()
         .filters(Ec2Filter::builder().name(format!("tag:{STACK}")).values(stack).build())
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("listing launch templates: {}", describe(&e)))?;
+        .send();
+    let versions = crate::aws::concurrent(desired, super::CONCURRENCY, |d| default_version_data(clients, &d.cluster));
+    let (owned, versions) = tokio::join!(owned, versions);
+    let owned = owned.map_err(|e| anyhow::anyhow!("listing launch templates: {}", describe(&e)))?;
     let mut out = Vec::new();
     for lt in owned.launch_templates() {
         let tags: Tags =
@@ -153,62 +154,58 @@ async fn launch_templates(
             },
         });
     }
-    for d in desired {
-        let versions = clients
-            .ec2
-            .describe_launch_template_versions()
-            .launch_template_name(&d.cluster)
-            .versions("$Default")
-            .send()
-            .await;
-        let versions = match versions {
-            Ok(v) => v,
-            Err(e) if describe(&e).contains("NotFound") => continue,
-            Err(e) => bail!("reading launch template {}: {}", d.cluster, describe(&e)),
-        };
-        let Some(v) = versions.launch_template_versions().first() else { continue };
-        let data = v.launch_template_data();
-        let root = data.and_then(|d| d.block_device_mappings().iter().find(|b| b.device_name() == Some(ROOT_DEVICE)));
-        let ebs = root.and_then(|r| r.ebs());
-        let meta = data.and_then(|d| d.metadata_options());
-        let user_data = data
-            .and_then(|d| d.user_data())
-            .and_then(|u| aws_smithy_types::base64::decode(u).ok())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        let fields = LaunchTemplateFields {
-            default_version: v.version_number().unwrap_or(1),
-            image_id: data.and_then(|d| d.image_id()).unwrap_or_default().to_string(),
-            instance_type: data.and_then(|d| d.instance_type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
-            instance_profile: data
-                .and_then(|d| d.iam_instance_profile())
-                .and_then(|p| p.name().or(p.arn().and_then(|a| a.rsplit('/').next())))
-                .unwrap_or_default()
-                .to_string(),
-            security_groups: data.map(|d| d.security_group_ids().iter().cloned().collect()).unwrap_or_default(),
-            metadata: metadata(
-                meta.and_then(|m| m.http_tokens()).map(|t| t.as_str()).unwrap_or("optional"),
-                meta.and_then(|m| m.http_put_response_hop_limit()).unwrap_or(1),
-            ),
-            root_volume: root_volume(
-                ebs.and_then(|e| e.volume_size()).unwrap_or_default(),
-                ebs.and_then(|e| e.volume_type()).map(|t| t.as_str()).unwrap_or("gp2"),
-                ebs.and_then(|e| e.encrypted()).unwrap_or(false),
-            ),
-            user_data,
-        };
+    for (d, found) in desired.iter().zip(versions) {
+        let Some((id, fields)) = found? else { continue };
         match out.iter_mut().find(|o| o.name == d.cluster) {
             Some(o) => o.fields = fields,
             // A namesake that is not ours: a conflict (no tags).
-            None => out.push(Observed {
-                name: d.cluster.clone(),
-                id: v.launch_template_id().unwrap_or_default().to_string(),
-                tags: Tags::new(),
-                fields,
-            }),
+            None => out.push(Observed { name: d.cluster.clone(), id, tags: Tags::new(), fields }),
         }
     }
     Ok(out)
+}
+
+/// The default version of the launch template `name`: `(id, fields)`, or `None` when there is none.
+async fn default_version_data(clients: &Clients, name: &str) -> Result<Option<(String, LaunchTemplateFields)>> {
+    let versions =
+        clients.ec2.describe_launch_template_versions().launch_template_name(name).versions("$Default").send().await;
+    let versions = match versions {
+        Ok(v) => v,
+        Err(e) if describe(&e).contains("NotFound") => return Ok(None),
+        Err(e) => bail!("reading launch template {name}: {}", describe(&e)),
+    };
+    let Some(v) = versions.launch_template_versions().first() else { return Ok(None) };
+    let data = v.launch_template_data();
+    let root = data.and_then(|d| d.block_device_mappings().iter().find(|b| b.device_name() == Some(ROOT_DEVICE)));
+    let ebs = root.and_then(|r| r.ebs());
+    let meta = data.and_then(|d| d.metadata_options());
+    let user_data = data
+        .and_then(|d| d.user_data())
+        .and_then(|u| aws_smithy_types::base64::decode(u).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let fields = LaunchTemplateFields {
+        default_version: v.version_number().unwrap_or(1),
+        image_id: data.and_then(|d| d.image_id()).unwrap_or_default().to_string(),
+        instance_type: data.and_then(|d| d.instance_type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
+        instance_profile: data
+            .and_then(|d| d.iam_instance_profile())
+            .and_then(|p| p.name().or(p.arn().and_then(|a| a.rsplit('/').next())))
+            .unwrap_or_default()
+            .to_string(),
+        security_groups: data.map(|d| d.security_group_ids().iter().cloned().collect()).unwrap_or_default(),
+        metadata: metadata(
+            meta.and_then(|m| m.http_tokens()).map(|t| t.as_str()).unwrap_or("optional"),
+            meta.and_then(|m| m.http_put_response_hop_limit()).unwrap_or(1),
+        ),
+        root_volume: root_volume(
+            ebs.and_then(|e| e.volume_size()).unwrap_or_default(),
+            ebs.and_then(|e| e.volume_type()).map(|t| t.as_str()).unwrap_or("gp2"),
+            ebs.and_then(|e| e.encrypted()).unwrap_or(false),
+        ),
+        user_data,
+    };
+    Ok(Some((v.launch_template_id().unwrap_or_default().to_string(), fields)))
 }
 
 /// This stack's Auto Scaling groups (by tag) and the declared ones by name.
@@ -627,7 +624,7 @@ async fn put_group(
             wait::retry_while(
                 &format!("{address}: waiting for the instance profile to propagate"),
                 Duration::from_secs(120),
-                |e: &aws_sdk_autoscaling::error::SdkError<_>| describe(e).contains("Invalid IamInstanceProfile"),
+                |e: &aws_sdk_autoscaling::error::SdkError<_>| profile_propagating(&describe(e)),
                 || {
                     clients
                         .autoscaling
@@ -692,6 +689,13 @@ async fn put_group(
         }
     }
     Ok(())
+}
+
+/// Auto Scaling cannot see an instance profile created moments ago: "Invalid IAM Instance Profile
+/// name" (or "… iamInstanceProfile.name is invalid").
+fn profile_propagating(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("iam instance profile") || e.contains("iaminstanceprofile")
 }
 
 /// Deregisters the group's container instances from its cluster, deletes the group with its

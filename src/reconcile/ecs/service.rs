@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use aws_sdk_ecs::operation::create_service::CreateServiceError;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
     DesiredStatus, LaunchType, LoadBalancer, NetworkConfiguration, Service as EcsService, ServiceField,
@@ -334,12 +335,8 @@ pub async fn apply(
             wait::retry_while(
                 &format!("{address}: waiting for IAM roles to propagate"),
                 Duration::from_secs(120),
-                |e: &aws_sdk_ecs::error::SdkError<_>| {
-                    e.as_service_error().is_some_and(
-                        |s: &aws_sdk_ecs::operation::create_service::CreateServiceError| {
-                            s.is_invalid_parameter_exception() && s.meta().message().is_some_and(|m| m.contains("role"))
-                        },
-                    )
+                |e: &aws_sdk_ecs::error::SdkError<CreateServiceError>| {
+                    e.as_service_error().is_some_and(role_propagating)
                 },
                 || {
                     ecs.create_service()
@@ -361,6 +358,18 @@ pub async fn apply(
         }
     }
     wait_stable(ecs, &d.cluster, name, &td_arn).await
+}
+
+/// ECS cannot use a role yet (a service-linked or task role created moments ago): it answers
+/// InvalidParameterException "Unable to assume role …" / "… service linked role …".
+fn role_propagating(e: &CreateServiceError) -> bool {
+    match e {
+        CreateServiceError::InvalidParameterException(p) => {
+            let message = p.message().or(e.meta().message()).unwrap_or_default().to_ascii_lowercase();
+            message.contains("assume") && message.contains("role")
+        }
+        _ => false,
+    }
 }
 
 /// What one look at a service says about its deployment of `requested`.
@@ -571,6 +580,19 @@ mod tests {
             ["(service app) rolling back to deployment ecs-svc/1.", "(service app) has reached a steady state."];
         let s = service(REV1, 1, vec![deployment(REV1, "PRIMARY", DeploymentRolloutState::Completed)], &events);
         assert_eq!(stability(&s, REV2), Stability::Failed("rolled back to app:1 (asked for app:2)".into()));
+    }
+
+    #[test]
+    fn only_an_unusable_role_is_retried_on_create() {
+        use aws_sdk_ecs::types::error::InvalidParameterException;
+        let err = |m: &str| {
+            CreateServiceError::InvalidParameterException(InvalidParameterException::builder().message(m).build())
+        };
+        assert!(role_propagating(&err(
+            "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+        )));
+        assert!(role_propagating(&err("Unable to assume role and validate the specified targetGroupArn.")));
+        assert!(!role_propagating(&err("The target group does not have an associated load balancer.")));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError;
 use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
 use aws_sdk_ecs::Client;
 use serde_json::Value;
@@ -206,12 +207,9 @@ pub async fn apply(
     };
     let (resolved, _) = target(ctx, d, o);
     let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
-    let req = super::taskdef_json::register_request(ecs.register_task_definition(), &resolved)?;
-    let out = req.set_tags(Some(ecs_tags(&tags))).send().await.map_err(|e| err("registering", &e))?;
-    let td = out.task_definition().context("RegisterTaskDefinition returned no task definition")?;
-    let arn = td.task_definition_arn().unwrap_or_default();
-    eprintln!("    {address}: registered revision {}", td.revision());
-    ids.set(address, arn);
+    let (arn, revision) = register(ecs, &resolved, &tags, address).await?;
+    eprintln!("    {address}: registered revision {revision}");
+    ids.set(address, &arn);
     // Keep the new revision, `keep_revisions` older ones, and whatever a service still runs.
     let running: Vec<&str> = o.services.iter().map(|s| s.fields.task_definition_arn.as_str()).collect();
     let active: Vec<String> = ecs
@@ -234,6 +232,40 @@ pub async fn apply(
         eprintln!("    {address}: deregistered {}", old.rsplit('/').next().unwrap_or(old));
     }
     Ok(())
+}
+
+/// Registers a revision: `(ARN, revision)`. Roles created moments ago may not be usable yet: ECS
+/// then answers "Role is not valid", or denies iam:PassRole on the new role; those two errors
+/// only are retried, for up to two minutes.
+async fn register(
+    ecs: &Client,
+    td: &Value,
+    tags: &crate::model::tags::Tags,
+    address: &Address,
+) -> Result<(String, i32)> {
+    let request =
+        super::taskdef_json::register_request(ecs.register_task_definition(), td)?.set_tags(Some(ecs_tags(tags)));
+    let out = crate::aws::wait::retry_while(
+        &format!("{address}: waiting for its IAM roles to propagate"),
+        std::time::Duration::from_secs(120),
+        |e: &aws_sdk_ecs::error::SdkError<RegisterTaskDefinitionError>| {
+            e.as_service_error().is_some_and(role_propagating)
+        },
+        || request.clone().send(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("registering {address}: {}", describe(&e)))?;
+    let td = out.task_definition().context("RegisterTaskDefinition returned no task definition")?;
+    Ok((td.task_definition_arn().unwrap_or_default().to_string(), td.revision()))
+}
+
+/// The errors of a role that exists but has not reached ECS yet.
+fn role_propagating(e: &RegisterTaskDefinitionError) -> bool {
+    let message = e.meta().message().unwrap_or_default();
+    match e {
+        RegisterTaskDefinitionError::ClientException(c) => c.message().unwrap_or(message).contains("Role is not valid"),
+        _ => e.meta().code() == Some("AccessDeniedException") && message.contains("iam:PassRole"),
+    }
 }
 
 /// Deregisters a family's ACTIVE revisions, then deletes every revision this stack tagged.
@@ -271,7 +303,62 @@ async fn delete_family(ecs: &Client, family: &str, owned: &[String]) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
+    use aws_sdk_ecs::types::error::ClientException;
+    use aws_sdk_ecs::types::TaskDefinition;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};
     use serde_json::json;
+
+    fn ecs_with(rule: &aws_smithy_mocks::Rule) -> Client {
+        let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(rule);
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("a", "b", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Client::from_conf(config)
+    }
+
+    /// moto accepts any role ARN at once, so IAM propagation is played with canned responses:
+    /// "Role is not valid" twice, then the registration goes through.
+    #[tokio::test(start_paused = true)]
+    async fn a_role_not_yet_propagated_is_waited_for() {
+        let not_yet = || {
+            RegisterTaskDefinitionError::ClientException(
+                ClientException::builder().message("Role is not valid").build(),
+            )
+        };
+        let registered = || {
+            let td = TaskDefinition::builder().task_definition_arn("arn:aws:ecs:r:1:task-definition/app:4").revision(4);
+            RegisterTaskDefinitionOutput::builder().task_definition(td.build()).build()
+        };
+        let rule =
+            mock!(Client::register_task_definition).sequence().error(not_yet).times(2).output(registered).build();
+        let ecs = ecs_with(&rule);
+        let td = json!({"family": "app", "containerDefinitions": [{"name": "a", "image": "i", "memory": 64}]});
+        let address = Address::new(Kind::TaskDefinition, "app");
+        let got = register(&ecs, &td, &Default::default(), &address).await.expect("registered after the retries");
+        assert_eq!(got, ("arn:aws:ecs:r:1:task-definition/app:4".to_string(), 4));
+        assert_eq!(rule.num_calls(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_other_client_error_fails_at_once() {
+        let invalid = || {
+            RegisterTaskDefinitionError::ClientException(
+                ClientException::builder().message("Invalid setting for container 'a'").build(),
+            )
+        };
+        let rule = mock!(Client::register_task_definition).then_error(invalid);
+        let ecs = ecs_with(&rule);
+        let td = json!({"family": "app", "containerDefinitions": [{"name": "a", "image": "i"}]});
+        let address = Address::new(Kind::TaskDefinition, "app");
+        let err = register(&ecs, &td, &Default::default(), &address).await.expect_err("not retried");
+        assert!(err.to_string().contains("Invalid setting for container"), "{err}");
+        assert_eq!(rule.num_calls(), 1);
+    }
 
     #[test]
     fn a_definition_depends_on_its_roles_log_groups_and_parameters() {
