@@ -20,8 +20,7 @@ use aws_sdk_autoscaling::types::{Filter, LaunchTemplateSpecification, Tag as Asg
 use aws_sdk_ec2::types::{
     Filter as Ec2Filter, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
     LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
-    LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData, ResourceType, TagSpecification,
-    VolumeType,
+    LaunchTemplateInstanceMetadataOptionsRequest, RequestLaunchTemplateData, ResourceType, VolumeType,
 };
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, CapacityProviderField, CapacityProviderStrategyItem, ManagedScaling,
@@ -437,7 +436,7 @@ pub async fn apply(
             let observed = o.launch_templates.iter().find(|l| l.name == name);
             match d {
                 None => delete_launch_template(clients, observed.map(|l| l.id.as_str())).await,
-                Some(d) => put_launch_template(clients, d, o, observed, ids, &tags, address).await,
+                Some(d) => put_launch_template(clients, ctx, d, o, observed, ids, &tags, address).await,
             }
         }
         Kind::AutoScalingGroup => match d {
@@ -451,13 +450,9 @@ pub async fn apply(
     }
 }
 
-fn ec2_tags(tags: &Tags, kind: ResourceType) -> TagSpecification {
-    let list = tags.iter().map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build());
-    TagSpecification::builder().resource_type(kind).set_tags(Some(list.collect())).build()
-}
-
 async fn put_launch_template(
     clients: &Clients,
+    ctx: &PlanContext,
     d: &Ec2Capacity,
     o: &ObservedRunner,
     observed: Option<&Observed<LaunchTemplateFields>>,
@@ -504,7 +499,7 @@ async fn put_launch_template(
                 .create_launch_template()
                 .launch_template_name(&d.cluster)
                 .launch_template_data(data)
-                .tag_specifications(ec2_tags(tags, ResourceType::LaunchTemplate))
+                .tag_specifications(super::network::tag_spec(ResourceType::LaunchTemplate, tags))
                 .client_token(crate::aws::client_token(&[&address.to_string(), ami]))
                 .send()
                 .await
@@ -531,29 +526,7 @@ async fn put_launch_template(
                 .await
                 .map_err(|e| err("setting the default version of", &e))?;
             eprintln!("    {address}: version {version} is the default");
-            let (remove, write) = crate::model::tags::delta(&lt.tags, tags);
-            if !remove.is_empty() {
-                let keys = remove.iter().map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build());
-                clients
-                    .ec2
-                    .delete_tags()
-                    .resources(&lt.id)
-                    .set_tags(Some(keys.collect()))
-                    .send()
-                    .await
-                    .map_err(|e| err("untagging", &e))?;
-            }
-            if let Some(write) = write {
-                let list = write.iter().map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build());
-                clients
-                    .ec2
-                    .create_tags()
-                    .resources(&lt.id)
-                    .set_tags(Some(list.collect()))
-                    .send()
-                    .await
-                    .map_err(|e| err("tagging", &e))?;
-            }
+            super::network::sync_tags(clients, ctx, address, &lt.id, &lt.tags).await?;
         }
     }
     Ok(())
@@ -790,23 +763,7 @@ async fn put_capacity_provider(
             .await
             .map_err(|e| err("creating", &e))?;
     } else if let Some(cp) = observed {
-        let (remove, write) = crate::model::tags::delta(&cp.tags, tags);
-        if !remove.is_empty() {
-            ecs.untag_resource()
-                .resource_arn(&cp.id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| err("untagging", &e))?;
-        }
-        if write.is_some() {
-            ecs.tag_resource()
-                .resource_arn(&cp.id)
-                .set_tags(Some(super::ecs::ecs_tags(tags)))
-                .send()
-                .await
-                .map_err(|e| err("tagging", &e))?;
-        }
+        super::ecs::sync_tags(ecs, &cp.id, &cp.tags, tags, address).await?;
     }
     let strategy = CapacityProviderStrategyItem::builder().capacity_provider(name).weight(1).build()?;
     ecs.put_cluster_capacity_providers()

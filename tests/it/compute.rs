@@ -242,3 +242,43 @@ fn down_deregisters_the_runners_container_instance_before_deleting_its_group() {
     let left = env.block_on(asg.describe_auto_scaling_groups().auto_scaling_group_names(RUNNER).send()).expect("asg");
     assert!(left.auto_scaling_groups().is_empty());
 }
+
+#[test]
+fn an_alarm_threshold_changed_by_hand_is_shown_and_put_back() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    let env = Env::new();
+    let cw = aws_sdk_cloudwatch::Client::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    let dimension = Dimension::builder().name("AutoScalingGroupName").value(RUNNER).build();
+    env.block_on(
+        cw.put_metric_alarm()
+            .alarm_name("runner-high-cpu")
+            .alarm_description("Runner instance CPU above 80% for 5 minutes")
+            .namespace("AWS/EC2")
+            .metric_name("CPUUtilization")
+            .statistic(Statistic::Average)
+            .period(300)
+            .evaluation_periods(1)
+            .threshold(95.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .dimensions(dimension)
+            .treat_missing_data("missing")
+            .send(),
+    )
+    .expect("alarm changed by hand");
+
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    let plan = diff.json();
+    assert_eq!(actions(&plan), vec![("alarm.runner-high-cpu".to_string(), "update".to_string())]);
+    let f = &plan["changes"][0]["fields"];
+    assert_eq!(f.as_array().map(Vec::len), Some(1), "{f}");
+    assert_eq!((&f[0]["path"], &f[0]["before"], &f[0]["after"]), (&"threshold".into(), &95.0.into(), &80.0.into()));
+    let repair = env.run(&["up", "--yes"]);
+    repair.expect_code(0);
+    assert_eq!(
+        repair.mutating_calls().into_iter().collect::<Vec<_>>(),
+        vec![("CloudWatch:PutMetricAlarm".to_string(), 1)]
+    );
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+}

@@ -5,7 +5,7 @@
 //! `INACTIVE` cluster is a deleted one and counts as absent.
 
 use anyhow::{bail, Result};
-use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
+use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use aws_sdk_ecs::Client;
 
 use crate::aws::{concurrent, describe};
@@ -49,11 +49,7 @@ pub async fn observe(ecs: &Client) -> Result<Vec<Observed<ClusterFields>>> {
     let mut out = Vec::new();
     for batch in batches {
         for c in batch?.clusters().iter().filter(|c| c.status() != Some("INACTIVE")) {
-            let tags: Tags = c
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                .collect();
+            let tags = super::tags_of(c.tags());
             let insights = c
                 .settings()
                 .iter()
@@ -123,30 +119,13 @@ pub async fn apply(
         .value(insights(d.container_insights))
         .build();
     let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
-    let ecs_tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     match (action, observed) {
         (Action::Update, Some(o)) => {
             if o.fields.container_insights != insights(d.container_insights) {
                 // UpdateCluster (not UpdateClusterSettings): the same effect, and one call moto serves too.
                 ecs.update_cluster().cluster(name).settings(setting).send().await.map_err(|e| err("updating", &e))?;
             }
-            let (remove, write) = crate::model::tags::delta(&o.tags, &tags);
-            if !remove.is_empty() {
-                ecs.untag_resource()
-                    .resource_arn(&o.id)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| err("untagging", &e))?;
-            }
-            if write.is_some() {
-                ecs.tag_resource()
-                    .resource_arn(&o.id)
-                    .set_tags(Some(ecs_tags))
-                    .send()
-                    .await
-                    .map_err(|e| err("tagging", &e))?;
-            }
+            super::sync_tags(ecs, &o.id, &o.tags, &tags, address).await?;
             Ok(())
         }
         (Action::Update, None) => bail!("updating {address}: it was not observed"),
@@ -154,7 +133,7 @@ pub async fn apply(
             ecs.create_cluster()
                 .cluster_name(name)
                 .settings(setting)
-                .set_tags(Some(ecs_tags))
+                .set_tags(Some(super::ecs_tags(&tags)))
                 .send()
                 .await
                 .map_err(|e| err("creating", &e))?;

@@ -92,5 +92,36 @@ pub(crate) fn ecs_tags(tags: &Tags) -> Vec<aws_sdk_ecs::types::Tag> {
     tags.iter().map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build()).collect()
 }
 
+/// Brings an ECS resource's tags (cluster, service, capacity provider) to `want`.
+pub(crate) async fn sync_tags(
+    ecs: &aws_sdk_ecs::Client,
+    arn: &str,
+    have: &Tags,
+    want: &Tags,
+    address: &crate::model::Address,
+) -> Result<()> {
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
+        anyhow::anyhow!("{what} {address}: {}", crate::aws::describe(e))
+    };
+    let (remove, write) = crate::model::tags::delta(have, want);
+    if !remove.is_empty() {
+        ecs.untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(remove))
+            .send()
+            .await
+            .map_err(|e| err("untagging", &e))?;
+    }
+    if write.is_some() {
+        ecs.tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(ecs_tags(want)))
+            .send()
+            .await
+            .map_err(|e| err("tagging", &e))?;
+    }
+    Ok(())
+}
+
 pub use service::{apply as apply_service, diff as diff_services};
 pub use task_definition::{apply as apply_task_definition, diff as diff_task_definitions};

@@ -309,23 +309,7 @@ pub async fn apply(
                 req = req.deployment_configuration(deployment);
             }
             req.send().await.map_err(|e| err("updating", &e))?;
-            let (remove, write) = crate::model::tags::delta(&s.tags, &tags);
-            if !remove.is_empty() {
-                ecs.untag_resource()
-                    .resource_arn(&s.id)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| err("untagging", &e))?;
-            }
-            if write.is_some() {
-                ecs.tag_resource()
-                    .resource_arn(&s.id)
-                    .set_tags(Some(ecs_tags(&tags)))
-                    .send()
-                    .await
-                    .map_err(|e| err("tagging", &e))?;
-            }
+            super::sync_tags(ecs, &s.id, &s.tags, &tags, address).await?;
         }
         (Action::Update, None) => bail!("updating {address}: it was not observed"),
         _ => {

@@ -134,7 +134,7 @@ impl ObservedNetwork {
 }
 
 /// Tags for an EC2 create call.
-fn tag_spec(resource_type: ResourceType, tags: &Tags) -> TagSpecification {
+pub(crate) fn tag_spec(resource_type: ResourceType, tags: &Tags) -> TagSpecification {
     let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
     TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags)).build()
 }
@@ -144,7 +144,13 @@ fn ec2_tags(tags: &Tags) -> Vec<Tag> {
 }
 
 /// Brings an EC2 resource's tags to the desired set (ownership tags included).
-async fn sync_tags(clients: &Clients, ctx: &PlanContext, address: &Address, id: &str, have: &Tags) -> Result<()> {
+pub(crate) async fn sync_tags(
+    clients: &Clients,
+    ctx: &PlanContext,
+    address: &Address,
+    id: &str,
+    have: &Tags,
+) -> Result<()> {
     let want = crate::model::tags::desired_tags(&ctx.stack, &ctx.stack_tags, address);
     let (remove, write) = crate::model::tags::delta(have, &want);
     let ec2 = &clients.ec2;
