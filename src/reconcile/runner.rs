@@ -436,7 +436,7 @@ pub async fn apply(
             let observed = o.launch_templates.iter().find(|l| l.name == name);
             match d {
                 None => delete_launch_template(clients, observed.map(|l| l.id.as_str())).await,
-                Some(d) => put_launch_template(clients, ctx, d, o, observed, ids, &tags, address).await,
+                Some(d) => put_launch_template(clients, ctx, d, o, observed, ids, address).await,
             }
         }
         Kind::AutoScalingGroup => match d {
@@ -457,9 +457,9 @@ async fn put_launch_template(
     o: &ObservedRunner,
     observed: Option<&Observed<LaunchTemplateFields>>,
     ids: &Ids,
-    tags: &Tags,
     address: &Address,
 ) -> Result<()> {
+    let tags = &desired_tags(&ctx.stack, &ctx.stack_tags, address);
     let ami = o.amis.get(&d.ami_parameter).with_context(|| format!("no AMI read from {}", d.ami_parameter))?;
     let groups =
         d.security_groups.iter().map(|g| ids.get(&Address::new(Kind::SecurityGroup, g))).collect::<Result<Vec<_>>>()?;
