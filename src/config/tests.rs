@@ -258,3 +258,12 @@ fn a_service_target_group_needs_a_listener_rule() {
     ));
     assert_one(&errors, "ecs.services.containrlab-runner-service.load_balancers[0].target_group: no listener rule forwards to target group `containrlab-runner-tg`");
 }
+
+#[test]
+fn a_container_insights_alarm_needs_insights_on_its_cluster() {
+    let errors = errors_of(&variant(
+        "container_insights: true   # the ecs-task-failures alarm reads its RunningTaskCount metric",
+        "container_insights: false",
+    ));
+    assert_one(&errors, "alarms.ecs-task-failures.dimensions.ClusterName: `ECS/ContainerInsights` metrics need `container_insights: true` on cluster `containrlab-cluster`");
+}

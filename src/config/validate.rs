@@ -472,6 +472,20 @@ fn check_alarms(c: &mut Checker, stack: &StackFile) {
             if !known {
                 c.err(value, format!("{path}.dimensions.{dim}"), format!("`{}` names no cluster or service of this stack (expected ${{cluster:NAME}}, ${{service:NAME}} or ${{asg:CLUSTER}})", value.value));
             }
+            // Container Insights metrics exist only for clusters that have it on; without data an
+            // alarm never evaluates (or, treating missing data as breaching, is always in alarm).
+            let cluster = value.value.strip_prefix("${cluster:").and_then(|v| v.strip_suffix('}'));
+            let insights_off = cluster.and_then(|n| stack.ecs.clusters.get(n)).is_some_and(|c| !c.container_insights);
+            if alarm.namespace == "ECS/ContainerInsights" && insights_off {
+                c.err(
+                    value,
+                    format!("{path}.dimensions.{dim}"),
+                    format!(
+                        "`ECS/ContainerInsights` metrics need `container_insights: true` on cluster `{}`",
+                        cluster.unwrap_or_default()
+                    ),
+                );
+            }
         }
     }
 }

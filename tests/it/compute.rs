@@ -40,8 +40,8 @@ fn clusters_converge_and_a_setting_changed_by_hand_is_repaired() {
     let listed = env.block_on(ecs.list_clusters().send()).expect("clusters");
     assert_eq!(listed.cluster_arns().len(), 2);
 
-    let on = ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value("enabled").build();
-    env.block_on(ecs.update_cluster().cluster(CLUSTER).settings(on).send()).expect("update");
+    let off = ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value("disabled").build();
+    env.block_on(ecs.update_cluster().cluster(CLUSTER).settings(off).send()).expect("update");
     let diff = env.run(&["--json", "diff", "--exit-code"]);
     diff.expect_code(2);
     let plan = diff.json();
@@ -49,7 +49,7 @@ fn clusters_converge_and_a_setting_changed_by_hand_is_repaired() {
     let field = &plan["changes"][0]["fields"][0];
     assert_eq!(
         (&field["path"], &field["before"], &field["after"]),
-        (&"container_insights".into(), &"enabled".into(), &"disabled".into())
+        (&"container_insights".into(), &"disabled".into(), &"enabled".into())
     );
     let repair = env.run(&["up", "--yes"]);
     repair.expect_code(0);
