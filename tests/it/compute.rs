@@ -282,3 +282,24 @@ fn an_alarm_threshold_changed_by_hand_is_shown_and_put_back() {
     );
     env.run(&["diff", "--exit-code"]).expect_code(0);
 }
+
+#[test]
+fn a_service_tag_removed_by_hand_is_put_back_without_a_deployment() {
+    let env = Env::new();
+    let ecs = Ecs::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    let arn = service(&env, &ecs, CLUSTER, "containrlab-service").service_arn().expect("arn").to_string();
+    env.block_on(ecs.untag_resource().resource_arn(&arn).tag_keys("Project").send()).expect("untag");
+
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    let f = &diff.json()["changes"][0]["fields"];
+    assert_eq!(
+        (&f[0]["path"], &f[0]["before"], &f[0]["after"]),
+        (&"tags.Project".into(), &None::<String>.into(), &"ContainrLab".into())
+    );
+    let repair = env.run(&["up", "--yes"]);
+    repair.expect_code(0);
+    assert_eq!(repair.mutating_calls().into_iter().collect::<Vec<_>>(), vec![("ECS:TagResource".to_string(), 1)]);
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+}

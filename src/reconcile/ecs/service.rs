@@ -293,6 +293,19 @@ pub async fn apply(
                         != Some(of.security_groups.clone())
                     || of.assign_public_ip != Some(d.assign_public_ip)
             });
+            let lbs_differ = lb_set != of.load_balancers;
+            // Unreported (moto) is not a difference, as in the plan.
+            let breaker_differs = of.circuit_breaker.as_ref().is_some_and(|b| *b != breaker(d));
+            let service_differs = network_differs
+                || lbs_differ
+                || breaker_differs
+                || of.desired_count != d.desired_count
+                || of.task_definition_arn != td_arn;
+            super::sync_tags(ecs, &s.id, &s.tags, &tags, address).await?;
+            if !service_differs {
+                // Only tags changed: no deployment to start or wait for.
+                return Ok(());
+            }
             let mut req = ecs
                 .update_service()
                 .cluster(&d.cluster)
@@ -302,14 +315,13 @@ pub async fn apply(
             if network_differs {
                 req = req.set_network_configuration(network);
             }
-            if lb_set != of.load_balancers {
+            if lbs_differ {
                 req = req.set_load_balancers(Some(lbs));
             }
-            if of.circuit_breaker.as_deref() != Some(breaker(d).as_str()) {
+            if breaker_differs {
                 req = req.deployment_configuration(deployment);
             }
             req.send().await.map_err(|e| err("updating", &e))?;
-            super::sync_tags(ecs, &s.id, &s.tags, &tags, address).await?;
         }
         (Action::Update, None) => bail!("updating {address}: it was not observed"),
         _ => {
