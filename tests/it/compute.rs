@@ -303,3 +303,38 @@ fn a_service_tag_removed_by_hand_is_put_back_without_a_deployment() {
     assert_eq!(repair.mutating_calls().into_iter().collect::<Vec<_>>(), vec![("ECS:TagResource".to_string(), 1)]);
     env.run(&["diff", "--exit-code"]).expect_code(0);
 }
+
+#[test]
+fn a_service_moved_to_another_cluster_is_replaced() {
+    let env = Env::new();
+    let ecs = Ecs::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.edit_stack(
+        "  clusters:\n    containrlab-cluster:\n",
+        "  clusters:\n    containrlab-cluster-2:\n      container_insights: true\n    containrlab-cluster:\n",
+    );
+    env.edit_stack("      cluster: containrlab-cluster\n", "      cluster: containrlab-cluster-2\n");
+    env.edit_stack(
+        "ClusterName: \"${cluster:containrlab-cluster}\"",
+        "ClusterName: \"${cluster:containrlab-cluster-2}\"",
+    );
+
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(3);
+    let plan = diff.json();
+    let service =
+        plan["changes"].as_array().unwrap().iter().find(|c| c["address"] == "ecs_service.containrlab-service");
+    assert_eq!(service.map(|c| &c["action"]), Some(&"replace".into()), "{plan}");
+    let up = env.run(&["up", "--yes"]);
+    up.expect_code(0);
+    let m = up.mutating_calls();
+    assert_eq!((m.get("ECS:DeleteService"), m.get("ECS:CreateService")), (Some(&1), Some(&1)), "{m:?}");
+    assert_eq!(service_in(&env, &ecs, "containrlab-cluster-2"), Some("ACTIVE".to_string()));
+    assert_eq!(service_in(&env, &ecs, CLUSTER), Some("INACTIVE".to_string()));
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+}
+
+fn service_in(env: &Env, ecs: &Ecs, cluster: &str) -> Option<String> {
+    let out = env.block_on(ecs.describe_services().cluster(cluster).services("containrlab-service").send()).ok()?;
+    out.services().first().and_then(|s| s.status()).map(str::to_string)
+}

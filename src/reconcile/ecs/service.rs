@@ -325,6 +325,10 @@ pub async fn apply(
         }
         (Action::Update, None) => bail!("updating {address}: it was not observed"),
         _ => {
+            if let (Action::Replace, Some(old)) = (action, observed) {
+                // Another cluster or launch type: drain and delete the old service first.
+                delete(ecs, &old.fields.cluster, name).await?;
+            }
             let token = crate::aws::client_token(&[&ctx.stack, &address.to_string(), &td_arn]);
             // A role created moments ago may not be usable by ECS yet (IAM propagation): retry
             // only that error, briefly.
