@@ -55,6 +55,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
             ));
         }
     }
+    check_families(path, &file, &task_definitions, &mut errors);
     if errors.is_empty() {
         Ok(Stack { path: path.to_path_buf(), file, task_definitions })
     } else {
@@ -73,6 +74,29 @@ fn parse(path: &Path, text: &str) -> Result<StackFile, ConfigErrors> {
         }
         ConfigErrors(vec![ConfigError { file: path.to_path_buf(), position, key_path: String::new(), message }])
     })
+}
+
+/// One family per service: a family's revisions are what its service runs, so two services
+/// sharing one would fight over which revision is current.
+fn check_families(
+    path: &Path,
+    file: &StackFile,
+    task_definitions: &BTreeMap<String, TaskDefinitionFile>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (service, td) in task_definitions {
+        let Some(family) = td.json.get("family").and_then(serde_json::Value::as_str) else { continue };
+        if let Some(first) = seen.insert(family, service) {
+            let spanned = &file.ecs.services[service.as_str()].task_definition;
+            errors.push(ConfigError::spanned(
+                path,
+                spanned,
+                format!("ecs.services.{service}.task_definition"),
+                format!("family `{family}` is also the task definition of service `{first}`: give each service its own family"),
+            ));
+        }
+    }
 }
 
 fn check_service_containers(

@@ -267,3 +267,15 @@ fn a_container_insights_alarm_needs_insights_on_its_cluster() {
     ));
     assert_one(&errors, "alarms.ecs-task-failures.dimensions.ClusterName: `ECS/ContainerInsights` metrics need `container_insights: true` on cluster `containrlab-cluster`");
 }
+
+#[test]
+fn two_services_may_not_share_a_task_definition_family() {
+    let errors = errors_of(&variant(
+        "      task_definition: task-definitions/containrlab-runner.json\n      launch_type: EC2\n",
+        "      task_definition: task-definitions/containrlab-task.json\n      launch_type: EC2\n",
+    ));
+    assert_one(
+        &errors,
+        "family `containrlab-task` is also the task definition of service `containrlab-runner-service`",
+    );
+}
