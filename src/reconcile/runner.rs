@@ -375,7 +375,7 @@ pub fn diff(
         f.field("size", of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
         let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
         f.members("subnets", named.as_ref(), &d.subnets.iter().cloned().collect());
-        f.tags(g.map(|g| &g.tags), &with_name(tags, &d.cluster));
+        f.tags(g.map(|g| &g.tags), &group_tag_set(tags, &d.cluster));
         f
     };
     let group_depends = |d: &Ec2Capacity| {
@@ -554,15 +554,18 @@ async fn default_version(clients: &Clients, name: &str) -> Result<(String, Strin
     Ok((lt.launch_template_id().unwrap_or_default().to_string(), lt.default_version_number().unwrap_or(1).to_string()))
 }
 
-/// A group's tags: the desired ones plus `Name` (which its instances get too).
-fn with_name(tags: &Tags, name: &str) -> Tags {
+/// A group's tags: the desired ones, `Name` (which its instances get too) and `AmazonECSManaged`,
+/// which ECS adds to a group when a capacity provider is associated with it (declared here so it
+/// is never seen as drift, and so instances launched before the association carry it too).
+fn group_tag_set(tags: &Tags, name: &str) -> Tags {
     let mut tags = tags.clone();
     tags.insert("Name".into(), name.to_string());
+    tags.insert("AmazonECSManaged".into(), "true".into());
     tags
 }
 
 fn group_tags(name: &str, tags: &Tags) -> Vec<AsgTag> {
-    with_name(tags, name)
+    group_tag_set(tags, name)
         .iter()
         .map(|(k, v)| {
             // Instances get the stack's own tags, not the ownership tags: the group owns them.
@@ -637,7 +640,7 @@ async fn put_group(
                 .send()
                 .await
                 .map_err(|e| err("updating", &e))?;
-            let (remove, write) = crate::model::tags::delta(&g.tags, &with_name(tags, name));
+            let (remove, write) = crate::model::tags::delta(&g.tags, &group_tag_set(tags, name));
             if !remove.is_empty() {
                 let list = remove
                     .iter()
