@@ -15,7 +15,12 @@ mod reconcile;
 use clap::Parser;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    // A bad command line is bad input: exit 1 (clap's own code, 2, means "changes" for `diff`).
+    let cli = cli::Cli::try_parse().unwrap_or_else(|e| {
+        let code = if e.use_stderr() { 1 } else { 0 };
+        let _ = e.print();
+        std::process::exit(code);
+    });
     commands::init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

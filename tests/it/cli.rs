@@ -52,3 +52,14 @@ fn verbose_prints_the_api_call_counts() {
     assert!(diff.stderr.contains("API calls: "), "{}", diff.stderr);
     assert!(diff.stderr.contains("STS:GetCallerIdentity=1"), "{}", diff.stderr);
 }
+
+/// A bad command line exits 1 like any bad input (clap's own 2 would read as "changes" to CI).
+#[test]
+fn a_bad_flag_value_exits_1_and_calls_nothing() {
+    let env = Env::new();
+    let bad = env.run(&["--image-tag", "not a tag", "diff", "--exit-code"]);
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("invalid value 'not a tag' for '--image-tag <IMAGE_TAG>'"), "{}", bad.stderr);
+    assert_eq!(bad.total_calls(), 0);
+    env.run(&["--help"]).expect_code(0);
+}
