@@ -9,13 +9,12 @@ use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 use aws_sdk_cloudwatchlogs::Client as LogsClient;
-use aws_sdk_resourcegroupstagging::types::TagFilter;
 
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::log_group_name_from_arn;
 use crate::diff::FieldDiff;
 use crate::model::desired::LogGroup;
-use crate::model::tags::{self, desired_tags, Tags, MANAGED_BY, MANAGED_BY_VALUE, STACK};
+use crate::model::tags::{self, desired_tags, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
@@ -94,27 +93,12 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Re
 
 /// Every log group tagged with this stack, by name: (ARN, tags). One query, paginated.
 async fn owned_log_groups(clients: &Clients, stack: &str) -> Result<BTreeMap<String, (String, Tags)>> {
-    let pages = clients
-        .tagging
-        .get_resources()
-        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
-        .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
-        .resource_type_filters("logs")
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("listing this stack's log groups (Resource Groups Tagging API): {}", describe(&e))
-        })?;
     let mut owned = BTreeMap::new();
-    for mapping in pages.iter().flat_map(|p| p.resource_tag_mapping_list()) {
-        let arn = mapping.resource_arn().unwrap_or_default();
-        let Some(name) = log_group_name_from_arn(arn) else {
+    for (arn, tags) in super::owned_by_tag(clients, stack, &["logs"]).await? {
+        let Some(name) = log_group_name_from_arn(&arn) else {
             continue;
         };
-        let tags: Tags = mapping.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        owned.insert(name.to_string(), (arn.strip_suffix(":*").unwrap_or(arn).to_string(), tags));
+        owned.insert(name.to_string(), (arn.strip_suffix(":*").unwrap_or(&arn).to_string(), tags));
     }
     Ok(owned)
 }

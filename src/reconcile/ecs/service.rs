@@ -48,29 +48,30 @@ pub struct ServiceFields {
     pub circuit_breaker: Option<String>,
 }
 
-/// The declared services, by name in their clusters (10 per DescribeServices call).
+/// The declared services, by name in their clusters.
 pub(super) async fn describe_declared(ecs: &Client, services: &[Service]) -> Result<Vec<Observed<ServiceFields>>> {
-    let mut requests: Vec<(String, Vec<String>)> = Vec::new();
-    for s in services {
-        match requests.iter_mut().find(|(c, names)| *c == s.cluster && names.len() < 10) {
-            Some((_, names)) => names.push(s.name.clone()),
-            None => requests.push((s.cluster.clone(), vec![s.name.clone()])),
-        }
-    }
-    describe_in_clusters(ecs, requests).await
+    describe_in_clusters(ecs, per_cluster(services.iter().map(|s| (s.cluster.as_str(), s.name.clone())))).await
 }
 
 /// Services by ARN (`…:service/CLUSTER/NAME`).
 pub(super) async fn describe_arns(ecs: &Client, arns: &[String]) -> Result<Vec<Observed<ServiceFields>>> {
+    let with_cluster = arns.iter().filter_map(|arn| {
+        let (cluster, _) = arn.split(":service/").nth(1)?.split_once('/')?;
+        Some((cluster, arn.clone()))
+    });
+    describe_in_clusters(ecs, per_cluster(with_cluster)).await
+}
+
+/// `(cluster, service)` pairs grouped into DescribeServices requests of at most 10 services.
+fn per_cluster<'a>(services: impl Iterator<Item = (&'a str, String)>) -> Vec<(String, Vec<String>)> {
     let mut requests: Vec<(String, Vec<String>)> = Vec::new();
-    for arn in arns {
-        let Some((cluster, _)) = arn.split(":service/").nth(1).and_then(|r| r.split_once('/')) else { continue };
+    for (cluster, service) in services {
         match requests.iter_mut().find(|(c, names)| c == cluster && names.len() < 10) {
-            Some((_, names)) => names.push(arn.clone()),
-            None => requests.push((cluster.to_string(), vec![arn.clone()])),
+            Some((_, names)) => names.push(service),
+            None => requests.push((cluster.to_string(), vec![service])),
         }
     }
-    describe_in_clusters(ecs, requests).await
+    requests
 }
 
 async fn describe_in_clusters(
@@ -421,15 +422,8 @@ fn short(arn: Option<&str>) -> String {
 async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -> Result<()> {
     let what = format!("ecs_service.{name} to be stable on {}", short(Some(requested)));
     let waited = wait::until(&what, wait::timeout(Duration::from_secs(15 * 60)), || async {
-        let out = ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("describing {name}: {}", crate::aws::describe(&e)))?;
-        let Some(s) = out.services().first() else { bail!("service {name} disappeared while waiting") };
-        Ok(match stability(s, requested) {
+        let Some(s) = current(ecs, cluster, name).await? else { bail!("service {name} disappeared while waiting") };
+        Ok(match stability(&s, requested) {
             Stability::Stable => Check::Ready(None),
             Stability::InProgress(state) => Check::Pending(state),
             Stability::Failed(why) => Check::Ready(Some(why)),
@@ -444,11 +438,23 @@ async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -
     bail!("{problem}\n{}", evidence(ecs, cluster, name).await)
 }
 
+/// One service as ECS reports it now (events and deployments included).
+async fn current(ecs: &Client, cluster: &str, name: &str) -> Result<Option<EcsService>> {
+    let out = ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("describing {name}: {}", crate::aws::describe(&e)))?;
+    Ok(out.services().first().cloned())
+}
+
 /// The service's latest events and its stopped tasks' reasons, for a failure message.
 async fn evidence(ecs: &Client, cluster: &str, name: &str) -> String {
     let mut lines = Vec::new();
-    if let Ok(out) = ecs.describe_services().cluster(cluster).services(name).send().await {
-        for e in out.services().first().map(|s| s.events()).unwrap_or_default().iter().take(5) {
+    if let Ok(Some(s)) = current(ecs, cluster, name).await {
+        for e in s.events().iter().take(5) {
             lines.push(format!("  event: {}", e.message().unwrap_or_default()));
         }
     }
@@ -501,14 +507,7 @@ async fn delete(ecs: &Client, cluster: &str, name: &str) -> Result<()> {
         Err(e) => bail!("deleting ecs_service.{name}: {}", crate::aws::describe(&e)),
     }
     wait::until(&format!("ecs_service.{name} to drain"), wait::timeout(Duration::from_secs(15 * 60)), || async {
-        let out = ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(name)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("describing {name}: {}", crate::aws::describe(&e)))?;
-        Ok(match out.services().first().and_then(|s| s.status()) {
+        Ok(match current(ecs, cluster, name).await?.as_ref().and_then(|s| s.status()) {
             None | Some("INACTIVE") => Check::Ready(()),
             Some(status) => Check::Pending(status.to_lowercase()),
         })
