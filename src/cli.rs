@@ -4,33 +4,61 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+const EXAMPLES: &str = "\
+Examples:
+  containrlab validate                         check stack.yaml and the task definitions (no AWS call)
+  containrlab --profile prod diff              what `up` would change
+  containrlab --profile prod up                apply it (asks first; --yes in scripts and CI)
+  containrlab --json --image-tag \"$GITHUB_SHA\" up --yes
+  containrlab down --yes --delete-data         remove the stack, data included
+
+Exit codes:
+  0  success; for `diff --exit-code`: no changes
+  1  any error: bad input, AWS error, a failed step, a conflict
+  2  `diff --exit-code`: changes
+  3  `diff --exit-code`: changes that delete or replace a resource or widen access";
+
+/// `containrlab 0.1.0 (commit abc123def456)`: the commit is read by `build.rs`.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CONTAINRLAB_COMMIT"), ")");
+
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
-#[command(name = "containrlab", version, about = "Provision and keep the ContainrLab AWS stack from stack.yaml")]
+#[command(
+    name = "containrlab",
+    version = VERSION,
+    about = "Provision and keep the ContainrLab AWS stack from stack.yaml",
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     /// The stack file.
-    #[arg(short = 'f', long = "file", global = true, default_value = "stack.yaml")]
+    #[arg(short = 'f', long = "file", global = true, help_heading = GLOBAL, default_value = "stack.yaml")]
     pub file: PathBuf,
     /// AWS region (default: AWS_REGION, then the stack file's `region`, then the profile's).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub region: Option<String>,
     /// AWS profile (default: AWS_PROFILE or the default profile).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub profile: Option<String>,
     /// Send every AWS call to this endpoint (same as AWS_ENDPOINT_URL), e.g. a local emulator.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub endpoint_url: Option<String>,
     /// Machine-readable output on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
     /// More detail on stderr: -v progress and API-call counts, -vv internals, -vvv SDK requests.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Image tag for `${image_tag}` in task definitions; without it, each service keeps the tag it
     /// runs (a first deployment uses `latest`).
-    #[arg(long, global = true, env = "CONTAINRLAB_IMAGE_TAG", value_parser = image_tag)]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "CONTAINRLAB_IMAGE_TAG", value_parser = image_tag)]
     pub image_tag: Option<String>,
+    /// Allow a region other than the stack file's `region` (a rebuild elsewhere): availability
+    /// zones then follow the region by their letter (`us-east-1a` → `eu-west-1a`).
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub allow_region_override: bool,
     /// No terminal colours (also: NO_COLOR, or output that is not a terminal).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub no_color: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -51,6 +79,11 @@ pub enum Command {
     Up(ApplyArgs),
     /// Delete everything the stack owns, in reverse dependency order.
     Down(ApplyArgs),
+    /// Print a shell completion script: `containrlab completions bash > ~/.local/share/bash-completion/completions/containrlab`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 //! override it. Region precedence: `--region`, then `AWS_REGION`/`AWS_DEFAULT_REGION`, then the
 //! stack file's `region`, then the profile's.
 
+pub mod error;
 pub mod stats;
 pub mod wait;
 
@@ -22,9 +23,20 @@ pub struct AwsOptions {
     pub stack_region: Option<String>,
 }
 
+/// Where the calls go and as whom, for messages that name them.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// `--endpoint-url` / `AWS_ENDPOINT_URL`, when set.
+    pub endpoint_url: Option<String>,
+    pub region: String,
+    /// The selected profile and whether it signs in through SSO.
+    pub profile: Option<(String, bool)>,
+}
+
 /// Clients for every service the reconcilers use, sharing one configuration.
 #[derive(Clone)]
 pub struct Clients {
+    pub origin: Origin,
     pub acm: aws_sdk_acm::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -43,9 +55,16 @@ pub struct Clients {
 pub struct Aws {
     pub clients: Clients,
     pub region: String,
+    /// Where the region came from, for messages: `--region`, `AWS_REGION`, `the stack file`, …
+    pub region_source: String,
 }
 
 pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
+    let selected = opts.profile.clone().or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+    let profile = match &selected {
+        Some(name) => Some((name.clone(), check_profile(name).await?)),
+        None => None,
+    };
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
     if let Some(profile) = &opts.profile {
@@ -54,9 +73,17 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
     if let Some(url) = &opts.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    let env_region =
-        ["AWS_REGION", "AWS_DEFAULT_REGION"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()));
-    if let Some(region) = opts.region.clone().or(env_region).or_else(|| opts.stack_region.clone()) {
+    let env_region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()).map(|r| (r, v.to_string())));
+    let chosen = opts
+        .region
+        .clone()
+        .map(|r| (r, "--region".to_string()))
+        .or(env_region)
+        .or_else(|| opts.stack_region.clone().map(|r| (r, "the stack file".to_string())));
+    let region_source = chosen.as_ref().map(|(_, s)| s.clone()).unwrap_or_else(|| "the profile".into());
+    if let Some((region, _)) = chosen {
         loader = loader.region(Region::new(region));
     }
     let config = loader.load().await;
@@ -64,12 +91,40 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
         .region()
         .map(|r| r.to_string())
         .context("no AWS region: pass --region, set AWS_REGION, or set `region` in the stack file")?;
-    Ok(Aws { clients: clients(&config), region })
+    let origin = Origin { endpoint_url: config.endpoint_url().map(str::to_string), region: region.clone(), profile };
+    Ok(Aws { clients: clients(&config, origin), region, region_source })
 }
 
-fn clients(config: &SdkConfig) -> Clients {
+/// The named profile must exist in the config or credentials file; `true` when it signs in
+/// through SSO (so a credentials failure can name `aws sso login`).
+async fn check_profile(name: &str) -> Result<bool> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let profiles = aws_config::profile::load(
+        &Fs::real(),
+        &Env::real(),
+        &aws_runtime::env_config::file::EnvConfigFiles::default(),
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("reading the AWS config files: {}", describe(&e)))?;
+    let Some(profile) = profiles.get_profile(name) else {
+        let file = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
+        let known: Vec<&str> = profiles.profiles().collect();
+        let known =
+            if known.is_empty() { "none are defined".to_string() } else { format!("defined: {}", known.join(", ")) };
+        anyhow::bail!(
+            "AWS profile `{name}` not found in {} or {} ({known}); fix --profile / AWS_PROFILE, or create it with `aws configure --profile {name}`",
+            file("AWS_CONFIG_FILE", "~/.aws/config"),
+            file("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+        );
+    };
+    Ok(profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some())
+}
+
+fn clients(config: &SdkConfig, origin: Origin) -> Clients {
     let counter = stats::ApiCallCounter;
     Clients {
+        origin,
         acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(config).interceptor(counter).build()),
         autoscaling: aws_sdk_autoscaling::Client::from_conf(
             aws_sdk_autoscaling::config::Builder::from(config).interceptor(counter).build(),
@@ -101,12 +156,15 @@ fn clients(config: &SdkConfig) -> Clients {
 impl Clients {
     /// The account the credentials belong to, read once per run and shown in the plan header.
     pub async fn account(&self) -> Result<String> {
-        let identity = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e)))?;
+        let identity = self.sts.get_caller_identity().send().await.map_err(|e| match error::transport(&e) {
+            Some(t) => {
+                let o = &self.origin;
+                let endpoint = error::endpoint_of(o.endpoint_url.as_deref(), "sts", &o.region);
+                let profile = o.profile.as_ref().map(|(n, sso)| (n.as_str(), *sso));
+                anyhow::anyhow!("{}", error::explain(&t, &endpoint, profile))
+            }
+            None => anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e)),
+        })?;
         identity.account().map(str::to_string).context("STS returned no account id")
     }
 }
@@ -127,20 +185,7 @@ pub fn client_token(parts: &[&str]) -> String {
     format!("containrlab-{hash:016x}")
 }
 
-/// The message of an SDK error with its causes — the service's code and message, not just
-/// "service error" — without the raw HTTP response the SDK's debug form would add.
-pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(err);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if parts.last() != Some(&text) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
-}
+pub use error::describe;
 
 /// Runs `f` over `items` with at most `limit` requests in flight, keeping the input order.
 pub async fn concurrent<T, R, F, Fut>(items: impl IntoIterator<Item = T>, limit: usize, f: F) -> Vec<R>

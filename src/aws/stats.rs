@@ -121,15 +121,21 @@ pub fn is_mutating(key: &str) -> bool {
     !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
 }
 
+/// The totals on one line, then one line per service: `  ECR 9: DescribeRepositories 1, …`.
 pub fn summary(stats: &Stats) -> String {
-    let detail: Vec<String> = stats.calls.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!(
-        "API calls: {} ({} mutating) in {} sequential round(s): {}",
-        stats.total,
-        stats.mutating,
-        stats.rounds,
-        detail.join(" ")
-    )
+    let mut per_service: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
+    for (key, n) in &stats.calls {
+        let (service, op) = key.rsplit_once(':').unwrap_or(("?", key));
+        per_service.entry(service).or_default().push((op, *n));
+    }
+    let mut out =
+        format!("API calls: {} ({} mutating) in {} sequential round(s)", stats.total, stats.mutating, stats.rounds);
+    for (service, ops) in per_service {
+        let total: u64 = ops.iter().map(|(_, n)| n).sum();
+        let list: Vec<String> = ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        out.push_str(&format!("\n  {service} {total}: {}", list.join(", ")));
+    }
+    out
 }
 
 /// Writes the figures to `CONTAINRLAB_API_STATS` when it is set.
@@ -162,5 +168,19 @@ mod tests {
         assert_eq!(rounds(&spans), 3);
         assert_eq!(rounds(&[]), 0);
         assert_eq!(rounds(&[at(0, 5), at(1, 6), at(2, 7)]), 1);
+    }
+
+    #[test]
+    fn the_summary_has_one_line_per_service() {
+        let calls: BTreeMap<String, u64> =
+            [("ECR:DescribeRepositories", 1), ("ECR:ListTagsForResource", 4), ("STS:GetCallerIdentity", 1)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        let stats = Stats { calls, total: 6, mutating: 0, rounds: 2 };
+        assert_eq!(
+            summary(&stats),
+            "API calls: 6 (0 mutating) in 2 sequential round(s)\n  ECR 5: DescribeRepositories 1, ListTagsForResource 4\n  STS 1: GetCallerIdentity 1"
+        );
     }
 }

@@ -30,6 +30,15 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
         }
         return Ok(0);
     }
+    let missing = plan.missing_values();
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|(a, var)| format!("{a}: set {var}")).collect();
+        bail!(
+            "cannot apply: {} secret value(s) the plan must write are not set; nothing was changed:\n  {}",
+            list.len(),
+            list.join("\n  ")
+        );
+    }
     confirm(args.yes, mode)?;
 
     let steps = order::steps(&plan);
@@ -59,15 +68,32 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     }
     eprintln!("{}", outcome_line(&steps, &outcome, elapsed.as_secs_f64()));
     if let Some((i, e)) = outcome.failed.first() {
-        bail!("{} {}: {e:#}", steps[*i].action.symbol(), steps[*i].address);
+        bail!(
+            "{} {} failed:\n  {}",
+            steps[*i].action.symbol(),
+            steps[*i].address,
+            format!("{e:#}").replace('\n', "\n  ")
+        );
     }
     match verify {
         Some(v) if !v.is_empty() => {
-            let list: Vec<String> = v.changes.iter().map(|c| format!("{} {}", c.action.symbol(), c.address)).collect();
+            let list: Vec<String> = v
+                .changes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "  {} {}  ({})\n{}",
+                        c.action.symbol(),
+                        c.address,
+                        c.reason,
+                        crate::plan::human::fields(&c.fields, c.action == Action::Create)
+                    )
+                })
+                .collect();
             bail!(
-                "the stack did not converge: a fresh plan still has {} change(s):\n  {}",
+                "the stack did not converge: a fresh plan still has {} change(s):\n{}",
                 list.len(),
-                list.join("\n  ")
+                list.concat().trim_end()
             )
         }
         _ => Ok(0),
@@ -115,20 +141,43 @@ fn report(event: Event<'_>) {
     }
 }
 
+/// What the run did, on one line when it succeeded, else with what failed and what never started
+/// listed below (wrapped).
 fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
     if o.succeeded() {
         return format!("Done: {} step(s) in {seconds:.1}s.", o.done.len());
     }
-    let names =
-        |idx: &mut dyn Iterator<Item = usize>| idx.map(|i| steps[i].address.to_string()).collect::<Vec<_>>().join(", ");
-    format!(
-        "Stopped after a failure: {} done, {} failed ({}), {} not started ({}).",
+    let names = |idx: &mut dyn Iterator<Item = usize>| {
+        let names: Vec<String> = idx.map(|i| steps[i].address.to_string()).collect();
+        wrap(&names, "    ")
+    };
+    let mut out = format!(
+        "Stopped after a failure in {seconds:.1}s: {} done, {} failed, {} not started.\n  failed:\n{}",
         o.done.len(),
         o.failed.len(),
-        names(&mut o.failed.iter().map(|(i, _)| *i)),
         o.not_started.len(),
-        names(&mut o.not_started.iter().copied()),
-    )
+        names(&mut o.failed.iter().map(|(i, _)| *i)),
+    );
+    if !o.not_started.is_empty() {
+        out.push_str(&format!("\n  not started:\n{}", names(&mut o.not_started.iter().copied())));
+    }
+    out.push_str("\n  Run the same command again to finish: it plans from what exists now.");
+    out
+}
+
+/// Items joined with `, ` on lines of at most 100 characters, each line starting with `indent`.
+fn wrap(items: &[String], indent: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for item in items {
+        match lines.last_mut() {
+            Some(line) if line.len() + 2 + item.len() <= 100 => {
+                line.push_str(", ");
+                line.push_str(item);
+            }
+            _ => lines.push(format!("{indent}{item}")),
+        }
+    }
+    lines.join(",\n")
 }
 
 fn outcome_json(steps: &[Step], o: &Outcome) -> serde_json::Value {
@@ -138,4 +187,35 @@ fn outcome_json(steps: &[Step], o: &Outcome) -> serde_json::Value {
         "failed": o.failed.iter().map(|(i, e)| json!({ "address": steps[*i].address, "action": steps[*i].action, "error": format!("{e:#}") })).collect::<Vec<_>>(),
         "not_started": o.not_started.iter().map(|&i| addr(i)).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Kind};
+    use crate::plan::Reason;
+
+    fn step(name: &str) -> Step {
+        Step {
+            address: Address::new(Kind::LogGroup, name),
+            action: Action::Create,
+            reason: Reason::Missing,
+            after: vec![],
+        }
+    }
+
+    #[test]
+    fn a_failed_run_lists_what_failed_and_what_never_started_on_lines_of_their_own() {
+        let steps: Vec<Step> = (0..12).map(|i| step(&format!("/ecs/group-number-{i:02}"))).collect();
+        let outcome =
+            Outcome { done: vec![0], failed: vec![(1, anyhow::anyhow!("boom"))], not_started: (2..12).collect() };
+        let text = outcome_line(&steps, &outcome, 1.5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Stopped after a failure in 1.5s: 1 done, 1 failed, 10 not started.");
+        assert_eq!(lines[1..3], ["  failed:", "    log_group./ecs/group-number-01"]);
+        assert_eq!(lines[3], "  not started:");
+        assert!(lines.iter().all(|l| l.len() <= 101), "{text}");
+        assert!(text.contains("log_group./ecs/group-number-11"), "{text}");
+        assert!(text.ends_with("Run the same command again to finish: it plans from what exists now."), "{text}");
+    }
 }

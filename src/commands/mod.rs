@@ -2,6 +2,7 @@
 //! This module holds what they share: logging, loading the stack, connecting, planning, printing.
 
 mod apply;
+mod completions;
 mod diff;
 mod validate;
 
@@ -24,6 +25,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Diff { exit_code } => diff::run(cli, *exit_code).await,
         Command::Up(args) => apply::run(cli, args, Mode::Converge).await,
         Command::Down(args) => apply::run(cli, args, Mode::Down).await,
+        Command::Completions { shell } => Ok(completions::run(*shell)),
     }
 }
 
@@ -31,7 +33,8 @@ pub async fn run(cli: &Cli) -> Result<i32> {
 /// the SDK's own debug level (which logs no payloads); the secret canary test runs at `-vvv`.
 pub fn init_logging(verbose: u8) {
     let filter = match verbose {
-        0 => "warn",
+        // The SDK's own warnings (a 1 KB credential-chain dump) are replaced by our messages.
+        0 => "off",
         1 => "warn,containrlab=debug",
         2 => "warn,containrlab=trace",
         _ => "info,containrlab=trace,aws_config=debug,aws_smithy_runtime=debug,aws_sdk_ecr=debug,aws_sdk_ssm=debug",
@@ -58,7 +61,8 @@ pub struct Planner {
     ctx: PlanContext,
     pub desired: Desired,
     region: String,
-    stack_region: Option<String>,
+    /// Set when the region is not the stack file's (allowed by `--allow-region-override`).
+    region_note: Option<String>,
     /// Read once (STS) on the first plan, concurrently with the first observation.
     account: tokio::sync::OnceCell<String>,
 }
@@ -80,6 +84,27 @@ impl Planner {
             stack_region: stack_region.clone(),
         })
         .await?;
+        let region_note = match stack_region.as_deref().filter(|r| *r != aws.region) {
+            None => None,
+            Some(declared) if !cli.allow_region_override => anyhow::bail!(
+                "region {} (from {}) is not the stack file's `region: {declared}`; nothing was read or changed.\n  \
+                 To build or keep the stack in {} (a rebuild elsewhere), pass --allow-region-override: availability \
+                 zones then follow the region by letter. Otherwise fix --region / AWS_REGION.",
+                aws.region,
+                aws.region_source,
+                aws.region
+            ),
+            Some(declared) => {
+                let moved = desired.relocate_zones(declared, &aws.region);
+                let zones: Vec<String> = moved.iter().map(|(a, b)| format!("{a} → {b}")).collect();
+                Some(format!(
+                    "region {} (from {}, allowed by --allow-region-override) instead of the stack file's `region: {declared}`; availability zones: {}",
+                    aws.region,
+                    aws.region_source,
+                    if zones.is_empty() { "none moved".to_string() } else { zones.join(", ") }
+                ))
+            }
+        };
         let ctx = PlanContext {
             stack: desired.stack.clone(),
             stack_tags: desired.tags.clone(),
@@ -89,33 +114,27 @@ impl Planner {
             region: aws.region.clone(),
             image_tag: cli.image_tag.clone(),
         };
-        Ok(Planner {
-            clients: aws.clients,
-            ctx,
-            desired,
-            region: aws.region,
-            stack_region,
-            account: Default::default(),
-        })
+        Ok(Planner { clients: aws.clients, ctx, desired, region: aws.region, region_note, account: Default::default() })
     }
 
     /// Reads AWS and builds the plan: the one planning path of `diff`, `up`, `down` and the
     /// verification after applying.
     pub async fn plan(&self) -> Result<(Observed, Plan)> {
-        let (account, observed) = tokio::try_join!(
+        // Both at once; the caller identity's failure (credentials, endpoint) is the root cause
+        // of any other, so it is reported first.
+        let (account, observed) = tokio::join!(
             self.account.get_or_try_init(|| self.clients.account()),
             reconcile::observe(&self.clients, &self.desired)
-        )
-        .context("reading the stack from AWS (nothing was changed)")?;
+        );
+        let account = account?;
+        let observed = observed.context("reading the stack from AWS (nothing was changed)")?;
         let mut plan = Plan {
             stack: self.desired.stack.clone(),
             account: account.clone(),
             region: self.region.clone(),
             ..Plan::default()
         };
-        if let Some(declared) = self.stack_region.as_ref().filter(|r| **r != self.region) {
-            plan.warnings.push(format!("region {} differs from the stack file's `region: {declared}`", self.region));
-        }
+        plan.warnings.extend(self.region_note.clone());
         reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
         Ok((observed, plan))
     }

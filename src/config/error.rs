@@ -52,6 +52,36 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// ` — did you mean `x`?` when one of `candidates` is a likely typo of `word` (at most a third of
+/// its letters differ), else nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let best = candidates
+        .into_iter()
+        .filter(|c| *c != word)
+        .map(|c| (edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .min();
+    match best {
+        Some((d, c)) if d <= (word.chars().count() / 3).max(1) => format!(" — did you mean `{c}`?"),
+        _ => String::new(),
+    }
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 /// All problems found in one pass, so an operator fixes them in one go.
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigErrors(pub Vec<ConfigError>);
@@ -64,5 +94,19 @@ impl fmt::Display for ConfigErrors {
             writeln!(f, "  {e}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_get_a_suggestion_and_strangers_none() {
+        let keys = ["portMappings", "image", "environment"];
+        assert_eq!(did_you_mean("portMapings", keys), " — did you mean `portMappings`?");
+        assert_eq!(did_you_mean("Image", keys), " — did you mean `image`?");
+        assert_eq!(did_you_mean("volumes", keys), "");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

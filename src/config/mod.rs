@@ -4,6 +4,7 @@
 //! no environment. `resolve` turns a loaded stack into the desired resources.
 
 pub mod error;
+mod json_keys;
 pub mod resolve;
 pub mod schema;
 pub mod taskdef;
@@ -29,9 +30,26 @@ pub struct Stack {
 }
 
 pub fn load(path: &Path) -> Result<Stack, ConfigErrors> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| ConfigErrors(vec![ConfigError::path(path, "", format!("cannot read the stack file: {e}"))]))?;
-    load_str(path, &text)
+    let text = utf8(path, &bytes).map_err(|e| ConfigErrors(vec![e]))?;
+    load_str(path, text)
+}
+
+/// The text of a file, or an error at the first byte that is not UTF-8.
+pub fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let good = &bytes[..e.valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&good[start..]).chars().count() as u64 + 1;
+        ConfigError {
+            file: path.to_path_buf(),
+            position: Some((line, column)),
+            key_path: String::new(),
+            message: format!("not UTF-8 (byte 0x{:02x}): save the file as UTF-8", bytes[e.valid_up_to()]),
+        }
+    })
 }
 
 /// Parses and checks stack-file text; `path` names the file in errors and anchors task-definition paths.
@@ -63,8 +81,19 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
     }
 }
 
+/// Strict YAML: YAML 1.2 booleans only (`yes`, `off` and quoted `"true"` are not booleans),
+/// duplicate keys rejected, and every error with its line, column and key path.
 fn parse(path: &Path, text: &str) -> Result<StackFile, ConfigErrors> {
-    serde_saphyr::from_str::<StackFile>(text).map_err(|e| {
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let key_path = std::cell::RefCell::new(String::new());
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            *key_path.borrow_mut() = if path == "." { String::new() } else { path };
+            e.into_inner()
+        })
+    });
+    parsed.map_err(|e| {
         let position = e.location().filter(|l| l.line() > 0).map(|l| (l.line(), l.column()));
         let plain = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
         let mut message = e.render_with_options(plain);
@@ -72,8 +101,37 @@ fn parse(path: &Path, text: &str) -> Result<StackFile, ConfigErrors> {
         if let Some(at) = message.rfind(" at line ") {
             message.truncate(at);
         }
-        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), position, key_path: String::new(), message }])
+        let message = explain_type_error(&message);
+        ConfigErrors(vec![ConfigError { file: path.to_path_buf(), position, key_path: key_path.into_inner(), message }])
     })
+}
+
+/// serde's type names in an operator's words: `invalid u32` → what the key takes.
+fn explain_type_error(message: &str) -> String {
+    let expected = [
+        ("u16", "a whole number from 0 to 65535"),
+        ("u32", "a whole number (0 or more)"),
+        ("u64", "a whole number (0 or more)"),
+        ("i32", "a whole number"),
+        ("i64", "a whole number"),
+        ("f64", "a number"),
+        ("boolean", "true or false"),
+    ];
+    for (ty, words) in expected {
+        if message == format!("invalid {ty}") {
+            return format!("expected {words}");
+        }
+    }
+    // "unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets"
+    if let Some((field, expected)) =
+        message.strip_prefix("unknown field `").and_then(|rest| rest.split_once("`, expected one of "))
+    {
+        return format!("{message}{}", error::did_you_mean(field, expected.split(", ")));
+    }
+    if message.contains("boolean") && message.to_ascii_lowercase().contains("strict") {
+        return "expected true or false (YAML 1.2: `yes`, `no`, `on`, `off` are not booleans)".into();
+    }
+    message.to_string()
 }
 
 /// One family per service: a family's revisions are what its service runs, so two services

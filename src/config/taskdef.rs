@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::error::ConfigError;
+use super::json_keys::KeyPositions;
 use super::schema::{ParameterType, StackFile};
 
 /// Top-level keys of `RegisterTaskDefinition` that containrlab maps (both ways: registering, and
@@ -88,14 +89,21 @@ pub fn load(
     errors: &mut Vec<ConfigError>,
 ) -> Option<TaskDefinitionFile> {
     let path = stack_dir.join(relative);
-    let text = match std::fs::read_to_string(&path) {
+    let bytes = match std::fs::read(&path) {
         Ok(t) => t,
         Err(e) => {
             errors.push(ConfigError::path(&path, "", format!("cannot read task definition: {e}")));
             return None;
         }
     };
-    let json: Value = match serde_json::from_str(&text) {
+    let text = match super::utf8(&path, &bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(e);
+            return None;
+        }
+    };
+    let json: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             let text = e.to_string();
@@ -110,12 +118,24 @@ pub fn load(
         }
     };
     let before = errors.len();
-    check(&path, &json, stack, errors);
+    let keys = super::json_keys::scan(text);
+    for (key, at, first) in &keys.duplicates {
+        errors.push(ConfigError {
+            file: path.clone(),
+            position: Some(*at),
+            key_path: key.clone(),
+            message: format!("duplicate key (first at line {}, column {}): JSON keeps only the last", first.0, first.1),
+        });
+    }
+    check(&path, &json, &keys, stack, errors);
     (errors.len() == before).then_some(TaskDefinitionFile { path, json })
 }
 
-fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigError>) {
-    let mut err = |key: String, msg: String| errors.push(ConfigError::path(path, key, msg));
+fn check(path: &Path, json: &Value, keys: &KeyPositions, stack: &StackFile, errors: &mut Vec<ConfigError>) {
+    let mut err = |key: String, msg: String| {
+        let position = keys.at.get(&key).copied();
+        errors.push(ConfigError { file: path.to_path_buf(), position, key_path: key, message: msg })
+    };
     let Some(top) = json.as_object() else {
         err(String::new(), "expected a JSON object (the RegisterTaskDefinition shape)".into());
         return;
@@ -123,7 +143,11 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
     for key in top.keys().filter(|k| !TASK_KEYS.contains(&k.as_str())) {
         err(
             key.clone(),
-            format!("unknown or unsupported key for RegisterTaskDefinition; supported: {}", TASK_KEYS.join(", ")),
+            format!(
+                "unknown or unsupported key for RegisterTaskDefinition{}; supported: {}",
+                super::error::did_you_mean(key, TASK_KEYS.iter().copied()),
+                TASK_KEYS.join(", ")
+            ),
         );
     }
     if top.get("family").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -155,7 +179,8 @@ fn check(path: &Path, json: &Value, stack: &StackFile, errors: &mut Vec<ConfigEr
             err(
                 format!("{base}.{key}"),
                 format!(
-                    "unknown or unsupported key for a container definition; supported: {}",
+                    "unknown or unsupported key for a container definition{}; supported: {}",
+                    super::error::did_you_mean(key, CONTAINER_KEYS.iter().copied()),
                     CONTAINER_KEYS.join(", ")
                 ),
             );

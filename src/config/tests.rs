@@ -58,7 +58,10 @@ fn yaml_syntax_error_names_line_and_column() {
 fn unknown_key_is_rejected_with_the_expected_keys() {
     let errors = errors_of(&variant("  nat_gateways: 1", "  natgateways: 1"));
     assert_one(&errors, "stack.yaml:12:3: ");
-    assert_one(&errors, "unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets");
+    assert_one(
+        &errors,
+        "network.natgateways: unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets — did you mean `nat_gateways`?",
+    );
 }
 
 #[test]
@@ -71,8 +74,32 @@ fn duplicate_key_is_rejected() {
 #[test]
 fn wrong_type_is_rejected() {
     let errors = errors_of(&variant("idle_timeout_seconds: 60", "idle_timeout_seconds: sixty"));
-    assert_one(&errors, "stack.yaml:49:25: ");
-    assert_one(&errors, "u32");
+    assert_one(&errors, "stack.yaml:49:25: load_balancer.idle_timeout_seconds: expected a whole number (0 or more)");
+}
+
+#[test]
+fn only_yaml_1_2_booleans_are_booleans() {
+    for spelling in ["off", "no", "\"yes\""] {
+        let errors = errors_of(&variant("deletion_protection: false", &format!("deletion_protection: {spelling}")));
+        assert_one(
+            &errors,
+            "stack.yaml:50:24: load_balancer.deletion_protection: expected true or false (YAML 1.2: `yes`, `no`, `on`, `off` are not booleans)",
+        );
+    }
+}
+
+#[test]
+fn a_byte_that_is_not_utf8_is_located() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("stack.yaml");
+    let mut bytes = b"stack: containrlab\ntags:\n  Team: \"caf".to_vec();
+    bytes.extend([0xe9, b'"', b'\n']);
+    std::fs::write(&path, bytes).expect("write");
+    let errors = match load(&path) {
+        Err(ConfigErrors(list)) => list.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        Ok(_) => vec![],
+    };
+    assert_one(&errors, "stack.yaml:3:13: not UTF-8 (byte 0xe9): save the file as UTF-8");
 }
 
 #[test]
@@ -210,8 +237,33 @@ fn unknown_placeholder_and_unknown_key_are_rejected() {
         "\"essential\": true,",
         "\"essential\": true, \"imagePullPolicy\": \"${pull_policy}\",",
     )));
-    assert_one(&errors, "containerDefinitions[0].imagePullPolicy: unknown or unsupported key for a container definition; supported: name, image");
+    assert_one(&errors, "containrlab-task.json:14:26: containerDefinitions[0].imagePullPolicy: unknown or unsupported key for a container definition; supported: name, image");
     assert_one(&errors, "unknown placeholder `${pull_policy}`");
+}
+
+#[test]
+fn a_mistyped_task_definition_key_is_located_with_a_suggestion() {
+    let errors = with_task_definition(Some(&task_json("\"portMappings\"", "\"portMapings\"")));
+    assert_one(
+        &errors,
+        "containerDefinitions[0].portMapings: unknown or unsupported key for a container definition — did you mean `portMappings`?",
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("containrlab-task.json:") && e.contains(": containerDefinitions[0].portMapings")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_duplicate_task_definition_key_is_rejected() {
+    let errors =
+        with_task_definition(Some(&task_json("\"essential\": true,", "\"essential\": true, \"essential\": false,")));
+    assert_one(
+        &errors,
+        "containrlab-task.json:14:26: containerDefinitions[0].essential: duplicate key (first at line 14, column 7)",
+    );
 }
 
 #[test]

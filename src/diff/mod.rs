@@ -16,6 +16,9 @@ pub enum Shown {
     Value(Value),
     /// A secret: shown as `(sensitive value)`.
     Sensitive,
+    /// A secret whose environment variable (named here) is not set: `diff` can still plan;
+    /// `up` refuses to apply until it is set.
+    Unset(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +29,22 @@ pub struct FieldChange {
     pub before: Option<Shown>,
     /// `None`: the field will be removed.
     pub after: Option<Shown>,
+    /// One member of a set (subnets, rules, policies): `before`/`after` say whether it goes or comes.
+    pub member: bool,
+}
+
+impl FieldChange {
+    pub fn new(path: impl Into<String>, before: Option<Shown>, after: Option<Shown>) -> FieldChange {
+        FieldChange { path: path.into(), before, after, member: false }
+    }
+}
+
+/// How a plan shows a reference to something that is not a resource of this stack (deleted behind
+/// its back, or someone else's): marked, and an ARN cut to its resource part, so a raw id never
+/// reads as if it were a name of the stack file.
+pub fn foreign(id: &str) -> String {
+    let short = if id.starts_with("arn:") { id.splitn(6, ':').nth(5).unwrap_or(id) } else { id };
+    format!("{short} (not in this stack)")
 }
 
 /// Collects the differences of one resource.
@@ -50,20 +69,29 @@ impl FieldDiff {
         if creating && after.is_none() {
             return;
         }
-        self.changes.push(FieldChange {
-            path: path.to_string(),
-            before: before_value.map(|v| Shown::Value(v.into())),
-            after: after.map(|v| Shown::Value(v.into())),
-        });
+        self.changes.push(FieldChange::new(
+            path,
+            before_value.map(|v| Shown::Value(v.into())),
+            after.map(|v| Shown::Value(v.into())),
+        ));
+    }
+
+    /// A state AWS reports (`available`, `ISSUED`) rather than a setting: compared on existing
+    /// resources only, never listed on a create.
+    pub fn state<T: Into<Value> + PartialEq + Clone>(&mut self, path: &str, before: Option<Option<T>>, after: T) {
+        if before.is_some() {
+            self.field(path, before, Some(after));
+        }
     }
 
     /// Records a secret that differs (or is being set) without holding either value.
     pub fn sensitive(&mut self, path: &str, existed: bool) {
-        self.changes.push(FieldChange {
-            path: path.to_string(),
-            before: existed.then_some(Shown::Sensitive),
-            after: Some(Shown::Sensitive),
-        });
+        self.changes.push(FieldChange::new(path, existed.then_some(Shown::Sensitive), Some(Shown::Sensitive)));
+    }
+
+    /// A secret to be written whose environment variable `env_var` is not set.
+    pub fn unset(&mut self, path: &str, env_var: &str) {
+        self.changes.push(FieldChange::new(path, None, Some(Shown::Unset(env_var.to_string()))));
     }
 
     /// A set shown one member per line: each member added or removed is its own change.
@@ -74,6 +102,7 @@ impl FieldDiff {
         before: Option<&std::collections::BTreeSet<String>>,
         after: &std::collections::BTreeSet<String>,
     ) {
+        let start = self.changes.len();
         match before {
             None => after.iter().for_each(|m| self.field(path, None, Some(m.clone()))),
             Some(before) => {
@@ -85,6 +114,9 @@ impl FieldDiff {
                 }
             }
         }
+        for c in &mut self.changes[start..] {
+            c.member = true;
+        }
     }
 
     /// Tags, one field per key, AWS's own tags ignored. `before` is `None` on create, where the
@@ -95,11 +127,7 @@ impl FieldDiff {
             if !shown.is_empty() {
                 let map: serde_json::Map<String, Value> =
                     shown.into_iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-                self.changes.push(FieldChange {
-                    path: "tags".into(),
-                    before: None,
-                    after: Some(Shown::Value(Value::Object(map))),
-                });
+                self.changes.push(FieldChange::new("tags", None, Some(Shown::Value(Value::Object(map)))));
             }
             return;
         };
@@ -125,6 +153,15 @@ mod tests {
         assert_eq!(d.changes.len(), 1);
         assert_eq!(d.changes[0].path, "b");
         assert_eq!(d.changes[0].before, None);
+    }
+
+    #[test]
+    fn foreign_references_are_marked_and_arns_shortened() {
+        assert_eq!(foreign("sg-0abc"), "sg-0abc (not in this stack)");
+        assert_eq!(
+            foreign("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/x-tg/abc"),
+            "targetgroup/x-tg/abc (not in this stack)"
+        );
     }
 
     #[test]

@@ -153,6 +153,7 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
             }
         }
         (b, a) if b != a => out.push(FieldChange {
+            member: false,
             path: path.to_string(),
             before: b.map(|v| Shown::Value(v.clone())),
             after: a.map(|v| Shown::Value(v.clone())),

@@ -42,6 +42,25 @@ impl Desired {
     }
 }
 
+impl Desired {
+    /// The stack built in `to` instead of the stack file's region `from`: each availability zone
+    /// keeps its letter (`us-east-1a` → `eu-west-1a`). Returns the zones moved, `(from, to)`.
+    pub fn relocate_zones(&mut self, from: &str, to: &str) -> Vec<(String, String)> {
+        let mut moved = Vec::new();
+        for s in self.network.iter_mut().flat_map(|n| n.subnets.iter_mut()) {
+            if let Some(letter) = s.availability_zone.strip_prefix(from) {
+                let zone = format!("{to}{letter}");
+                if !moved.iter().any(|(a, _)| *a == s.availability_zone) {
+                    moved.push((s.availability_zone.clone(), zone.clone()));
+                }
+                s.availability_zone = zone;
+            }
+        }
+        moved.sort();
+        moved
+    }
+}
+
 /// An ECS cluster (its services and EC2 capacity are reconciled separately).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cluster {

@@ -18,8 +18,13 @@ pub fn to_value(plan: &Plan) -> Value {
                 .fields
                 .iter()
                 .map(|f| {
-                    let sensitive = matches!(f.before, Some(Shown::Sensitive)) || matches!(f.after, Some(Shown::Sensitive));
-                    json!({ "path": f.path, "before": shown(&f.before), "after": shown(&f.after), "sensitive": sensitive })
+                    let secret = |s: &Option<Shown>| matches!(s, Some(Shown::Sensitive | Shown::Unset(_)));
+                    let sensitive = secret(&f.before) || secret(&f.after);
+                    let mut field = json!({ "path": f.path, "before": shown(&f.before), "after": shown(&f.after), "sensitive": sensitive, "member": f.member });
+                    if let Some(Shown::Unset(var)) = &f.after {
+                        field["unset_env"] = Value::from(var.as_str());
+                    }
+                    field
                 })
                 .collect();
             json!({
@@ -51,6 +56,7 @@ fn shown(v: &Option<Shown>) -> Value {
     match v {
         None => Value::Null,
         Some(Shown::Sensitive) => Value::from("(sensitive value)"),
+        Some(Shown::Unset(_)) => Value::from("(not set)"),
         Some(Shown::Value(v)) => v.clone(),
     }
 }

@@ -159,6 +159,20 @@ impl Plan {
         self.changes.is_empty()
     }
 
+    /// Values the plan needs but does not have: `(address, environment variable)` of each secret
+    /// to write whose variable is unset. `up` refuses to start while there are any.
+    pub fn missing_values(&self) -> Vec<(&Address, &str)> {
+        self.changes
+            .iter()
+            .flat_map(|c| {
+                c.fields.iter().filter_map(move |f| match &f.after {
+                    Some(crate::diff::Shown::Unset(var)) => Some((&c.address, var.as_str())),
+                    _ => None,
+                })
+            })
+            .collect()
+    }
+
     /// `diff --exit-code`: 0 no changes, 2 changes, 3 a delete, a replacement or wider access.
     pub fn exit_code(&self) -> i32 {
         if self.changes.iter().any(|c| c.action.destructive() || c.widens_access) {

@@ -2,6 +2,7 @@
 //! waited on until `ISSUED`. Found by its tags (Resource Groups Tagging API), then described.
 //! On delete, the certificate goes first (once no listener uses it), then its validation records.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -104,16 +105,11 @@ pub fn diff(
     let fields = |d: &Certificate, o: Option<&Observed<CertificateFields>>, tags: &Tags| {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        let mut sans = d.subject_alternative_names.clone();
-        sans.retain(|s| *s != d.domain);
-        sans.sort();
+        let sans: BTreeSet<String> = d.subject_alternative_names.iter().filter(|s| **s != d.domain).cloned().collect();
         f.field("domain_name", of.map(|o| Some(o.domain.clone())), Some(d.domain.clone()));
-        f.field(
-            "subject_alternative_names",
-            of.map(|o| Some(o.subject_alternative_names.join(", "))),
-            Some(sans.join(", ")),
-        );
-        f.field("status", of.map(|o| Some(o.status.clone())), Some("ISSUED".to_string()));
+        let have = of.map(|o| o.subject_alternative_names.iter().cloned().collect::<BTreeSet<_>>());
+        f.members("subject_alternative_names", have.as_ref(), &sans);
+        f.state("status", of.map(|o| Some(o.status.clone())), "ISSUED".to_string());
         f.tags(o.map(|o| &o.tags), tags);
         f
     };

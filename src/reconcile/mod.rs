@@ -85,7 +85,7 @@ pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mu
     ecs::diff_services(ctx, &desired.services, &observed.ecs, &ids, plan);
     alarms::diff(ctx, &desired.alarms, &observed.alarms, plan);
     ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
-    ssm::diff(ctx, &desired.parameters, &observed.parameters, plan)?;
+    ssm::diff(ctx, &desired.parameters, &observed.parameters, plan);
     logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);
     Ok(())
 }
@@ -271,8 +271,8 @@ pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Res
 }
 
 /// Referenced ids as the plan shows them: by name, marked `(replaced)` when this plan replaces
-/// that resource (so the reference must move to the new one), or as the raw id when no resource
-/// of the stack has it (it was deleted, or is not ours).
+/// that resource (so the reference must move to the new one), or marked as foreign when no
+/// resource of the stack has it (it was deleted, or is not ours).
 pub fn referenced_names(
     ids: &std::collections::BTreeSet<String>,
     names: &BTreeMap<String, String>,
@@ -282,7 +282,7 @@ pub fn referenced_names(
         .map(|id| match names.get(id) {
             Some(name) if renewed.contains(name) => format!("{name} (replaced)"),
             Some(name) => name.clone(),
-            None => id.clone(),
+            None => crate::diff::foreign(id),
         })
         .collect()
 }

@@ -371,7 +371,7 @@ pub fn diff(
             let lt = o.launch_templates.iter().find(|l| l.name == d.cluster);
             lt.map(|l| l.fields.default_version.to_string()).unwrap_or_default()
         };
-        f.field("launch_template_version", of.map(|o| Some(o.version.clone())), Some(version));
+        f.state("launch_template_version", of.map(|o| Some(o.version.clone())), version);
         f.field("size", of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
         let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
         f.members("subnets", named.as_ref(), &d.subnets.iter().cloned().collect());

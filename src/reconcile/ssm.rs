@@ -159,7 +159,9 @@ fn fields(d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDif
         }
         (ParameterValue::Secret { value: Some(_), .. }, Some(ObservedValue::Secret(_))) => {}
         (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive("value", o.is_some()),
-        // Variable unset: an existing value is left as it is (creating is refused in `diff`).
+        // Variable unset: an existing value is left as it is; a new one is planned, and `up`
+        // refuses to apply until the variable is set.
+        (ParameterValue::Secret { value: None, env_var }, _) if o.is_none() => f.unset("value", env_var),
         (ParameterValue::Secret { value: None, .. }, _) => {}
     }
     f.field("description", o.map(|o| o.description.clone()), d.description.clone());
@@ -167,9 +169,9 @@ fn fields(d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDif
     f
 }
 
-/// Adds the parameters' changes to `plan`; fails when a SecureString must be created and its
-/// environment variable is unset (naming the variable, never a value).
-pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParameter], plan: &mut Plan) -> Result<()> {
+/// Adds the parameters' changes to `plan`. A SecureString to create whose environment variable is
+/// unset is planned all the same (shown as not set): `up` refuses it, `diff` shows it.
+pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParameter], plan: &mut Plan) {
     let spec = ServiceDiff {
         kind: Kind::SsmParameter,
         desired_name: |d: &Parameter| &d.name,
@@ -177,25 +179,7 @@ pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParame
         replace_on: &["type"],
         depends_on: &|_| vec![],
     };
-    let start = plan.changes.len();
     diff_kind(ctx, spec, desired, observed, plan);
-    let mut missing = Vec::new();
-    for c in &plan.changes[start..] {
-        let secret_without_value = desired.iter().find(|d| d.name == c.address.name).and_then(|d| match &d.value {
-            ParameterValue::Secret { env_var, value: None } => Some(env_var),
-            _ => None,
-        });
-        if let (Some(var), Action::Create | Action::Replace) = (secret_without_value, c.action) {
-            missing.push(format!(
-                "{}: set the environment variable {var} (its value is needed to create the parameter)",
-                c.address
-            ));
-        }
-    }
-    if !missing.is_empty() {
-        bail!("cannot plan SecureString parameters without their values:\n  {}", missing.join("\n  "));
-    }
-    Ok(())
 }
 
 pub async fn apply(

@@ -35,13 +35,34 @@ fn the_plan_header_names_account_and_region() {
         "{}",
         diff.stdout
     );
-    let other = env.run(&["--region", "eu-west-1", "diff"]);
-    assert!(other.stdout.contains("region eu-west-1"), "{}", other.stdout);
+    // Another region is refused before any AWS call (a stray AWS_REGION must not plan a second
+    // stack), and allowed explicitly, with the availability zones following by letter.
+    for (args, source) in [(&["--region", "eu-west-1", "diff"][..], "--region"), (&["diff"], "AWS_REGION")] {
+        let other = env.run_with(&env.moto.endpoint, &[("AWS_REGION", "eu-west-1")], args);
+        other.expect_code(1);
+        assert!(
+            other.stderr.contains(&format!(
+                "error: region eu-west-1 (from {source}) is not the stack file's `region: us-east-1`; nothing was read or changed."
+            )),
+            "{}",
+            other.stderr
+        );
+        assert_eq!(other.total_calls(), 0);
+    }
+    let moved = env.run(&["--region", "eu-west-1", "--allow-region-override", "diff"]);
+    moved.expect_code(0);
     assert!(
-        other.stdout.contains("warning: region eu-west-1 differs from the stack file's `region: us-east-1`"),
+        moved.stdout.starts_with("Stack containrlab in account 123456789012, region eu-west-1\n"),
         "{}",
-        other.stdout
+        moved.stdout
     );
+    assert!(
+        moved.stdout.contains("warning: region eu-west-1 (from --region, allowed by --allow-region-override) instead of the stack file's `region: us-east-1`; availability zones: us-east-1a → eu-west-1a, us-east-1b → eu-west-1b"),
+        "{}",
+        moved.stdout
+    );
+    assert!(moved.stdout.contains("availability_zone:        \"eu-west-1a\""), "{}", moved.stdout);
+    assert!(!moved.stdout.contains("us-east-1a\"\n"), "{}", moved.stdout);
 }
 
 #[test]
@@ -50,7 +71,7 @@ fn verbose_prints_the_api_call_counts() {
     let diff = env.run(&["-v", "diff"]);
     diff.expect_code(0);
     assert!(diff.stderr.contains("API calls: "), "{}", diff.stderr);
-    assert!(diff.stderr.contains("STS:GetCallerIdentity=1"), "{}", diff.stderr);
+    assert!(diff.stderr.contains("\n  STS 1: GetCallerIdentity 1"), "{}", diff.stderr);
 }
 
 /// A bad command line exits 1 like any bad input (clap's own 2 would read as "changes" to CI).
@@ -62,4 +83,86 @@ fn a_bad_flag_value_exits_1_and_calls_nothing() {
     assert!(bad.stderr.contains("invalid value 'not a tag' for '--image-tag <IMAGE_TAG>'"), "{}", bad.stderr);
     assert_eq!(bad.total_calls(), 0);
     env.run(&["--help"]).expect_code(0);
+}
+
+/// Errors an operator can act on, short, with no SDK dump: no credentials, an unknown profile,
+/// an SSO profile never logged in, an endpoint that does not answer.
+#[test]
+fn credential_profile_and_endpoint_problems_name_the_fix() {
+    let env = Env::new();
+    let creds = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+    let none = env.run_without(&creds, &env.moto.endpoint, &[], &["diff"]);
+    none.expect_code(1);
+    assert!(
+        none.stderr.starts_with("error: no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or choose a profile with --profile or AWS_PROFILE"),
+        "{}",
+        none.stderr
+    );
+
+    let unknown = env.run(&["--profile", "prod", "diff"]);
+    unknown.expect_code(1);
+    assert!(
+        unknown.stderr.contains("error: AWS profile `prod` not found in /dev/null or /dev/null (none are defined)"),
+        "{}",
+        unknown.stderr
+    );
+    assert_eq!(unknown.total_calls(), 0);
+
+    let config = env.dir.path().join("aws-config");
+    std::fs::write(
+        &config,
+        "[profile dev]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Admin\n",
+    )
+    .expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let home = env.dir.path().to_string_lossy().into_owned();
+    let sso = env.run_without(
+        &creds,
+        &env.moto.endpoint,
+        &[("AWS_CONFIG_FILE", config.as_str()), ("HOME", home.as_str()), ("AWS_PROFILE", "dev")],
+        &["diff"],
+    );
+    sso.expect_code(1);
+    assert!(
+        sso.stderr.contains(
+            "the SSO session of profile `dev` has expired or was never started: run `aws sso login --profile dev`"
+        ),
+        "{}",
+        sso.stderr
+    );
+
+    // A port nothing listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let down = env.run_at(&endpoint, &["diff"]);
+    down.expect_code(1);
+    assert!(
+        down.stderr.starts_with(&format!(
+            "error: cannot reach {endpoint}: is the emulator running? Start it with `scripts/moto start`"
+        )),
+        "{}",
+        down.stderr
+    );
+    for run in [&none, &unknown, &sso, &down] {
+        assert!(!run.stderr.contains("WARN") && run.stderr.len() < 700, "{} bytes:\n{}", run.stderr.len(), run.stderr);
+    }
+}
+
+#[test]
+fn version_names_the_commit_and_completions_are_printed() {
+    let env = Env::new();
+    let version = env.run(&["--version"]);
+    version.expect_code(0);
+    assert!(version.stdout.starts_with("containrlab 0.1.0 (commit "), "{}", version.stdout);
+    let bash = env.run(&["completions", "bash"]);
+    bash.expect_code(0);
+    assert!(
+        bash.stdout.contains("_containrlab()") && bash.stdout.contains("--allow-region-override"),
+        "{}",
+        bash.stdout
+    );
+    let help = env.run(&["up", "--help"]);
+    assert!(help.stdout.contains("Global options:\n  -f, --file <FILE>"), "{}", help.stdout);
+    let top = env.run(&["--help"]);
+    assert!(top.stdout.contains("Exit codes:\n  0  success") && top.stdout.contains("Examples:"), "{}", top.stdout);
 }

@@ -56,11 +56,29 @@ fn up_without_yes_on_a_pipe_refuses_and_changes_nothing() {
 fn a_secret_that_must_be_created_needs_its_variable() {
     let mut env = Env::new();
     env.secrets.retain(|(k, _)| k != "CONTAINRLAB_NEXTAUTH_SECRET");
+    // A read-only plan works without it and says what `up` will need.
+    let diff = env.run(&["diff"]);
+    diff.expect_code(0);
+    assert!(
+        diff.stdout.contains("value:        (from $CONTAINRLAB_NEXTAUTH_SECRET, not set — up will need it)"),
+        "{}",
+        diff.stdout
+    );
+    let json = env.run(&["--json", "diff"]).json();
+    let field = json["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["address"] == "ssm_parameter./containrlab/NEXTAUTH_SECRET"))
+        .map(|c| c["fields"][1].clone())
+        .unwrap_or_default();
+    assert_eq!(
+        (field["unset_env"].as_str(), field["sensitive"].as_bool()),
+        (Some("CONTAINRLAB_NEXTAUTH_SECRET"), Some(true))
+    );
     let up = env.run(&["up", "--yes"]);
     up.expect_code(1);
     assert!(
         up.stderr.contains(
-            "ssm_parameter./containrlab/NEXTAUTH_SECRET: set the environment variable CONTAINRLAB_NEXTAUTH_SECRET"
+            "cannot apply: 1 secret value(s) the plan must write are not set; nothing was changed:\n  ssm_parameter./containrlab/NEXTAUTH_SECRET: set CONTAINRLAB_NEXTAUTH_SECRET"
         ),
         "{}",
         up.stderr
@@ -100,7 +118,13 @@ fn when_aws_cannot_be_read_nothing_is_planned() {
     // Nothing listens on port 9 of the loopback: every read fails.
     let mut run = env.run_at("http://127.0.0.1:9", &["diff"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("reading the stack from AWS (nothing was changed)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: cannot reach http://127.0.0.1:9: is the emulator running? Start it with `scripts/moto start`"
+        ),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty(), "a plan was printed: {}", run.stdout);
     run = env.run_at("http://127.0.0.1:9", &["down", "--yes"]);
     run.expect_code(1);

@@ -158,6 +158,11 @@ impl Env {
 
     /// Runs `containrlab` against `endpoint` with extra environment variables.
     pub fn run_with(&self, endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
+        self.run_without(&[], endpoint, env, args)
+    }
+
+    /// Like `run_with`, with the variables in `removed` unset (e.g. the test credentials).
+    pub fn run_without(&self, removed: &[&str], endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
         let stats = self.dir.path().join(format!("stats-{}.json", next_run_id()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_containrlab"));
         cmd.arg("-f").arg(self.stack_path()).args(["--endpoint-url", endpoint, "--no-color"]).args(args);
@@ -175,6 +180,9 @@ impl Env {
             .envs(self.secrets.iter().map(|(k, v)| (k, v)))
             .envs(env.iter().copied())
             .stdin(Stdio::null());
+        for key in removed {
+            cmd.env_remove(key);
+        }
         let out = cmd.output().expect("running containrlab");
         // {"calls": {"service:Operation": n}, "total", "mutating", "rounds"}
         let stats: Value =

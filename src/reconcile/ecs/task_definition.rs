@@ -155,7 +155,7 @@ fn summary(td: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
     let mut add = |path: String, v: Option<&Value>| {
         if let Some(v) = v {
-            out.push(FieldChange { path, before: None, after: Some(Shown::Value(v.clone())) });
+            out.push(FieldChange::new(path, None, Some(Shown::Value(v.clone()))));
         }
     };
     add("cpu".into(), td.get("cpu"));

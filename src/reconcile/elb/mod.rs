@@ -8,9 +8,9 @@
 mod apply;
 mod observe;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diff::FieldDiff;
+use crate::diff::{foreign, FieldDiff};
 use crate::model::edge::{Edge, Listener, ListenerAction, ListenerRule, LoadBalancer, TargetGroup};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -165,42 +165,39 @@ pub fn diff(
     };
     diff_kind(ctx, spec, tgs, &observed.target_groups, plan);
 
-    let subnet_names = |ids: &[String]| -> Vec<String> {
-        let mut names: Vec<String> = ids
-            .iter()
-            .map(|id| network.subnets.iter().find(|s| s.id == *id).map(|s| s.name.clone()).unwrap_or(id.clone()))
-            .collect();
-        names.sort();
-        names
-    };
-    let group_names = |ids: &[String]| -> Vec<String> {
-        let mut names: Vec<String> = ids
-            .iter()
+    let subnet_names = |ids: &[String]| -> BTreeSet<String> {
+        ids.iter()
             .map(|id| {
-                network.security_groups.iter().find(|g| g.id == *id).map(|g| g.name.clone()).unwrap_or(id.clone())
+                network.subnets.iter().find(|s| s.id == *id).map(|s| s.name.clone()).unwrap_or_else(|| foreign(id))
             })
-            .collect();
-        names.sort();
-        names
+            .collect()
+    };
+    let group_names = |ids: &[String]| -> BTreeSet<String> {
+        ids.iter()
+            .map(|id| {
+                network
+                    .security_groups
+                    .iter()
+                    .find(|g| g.id == *id)
+                    .map(|g| g.name.clone())
+                    .unwrap_or_else(|| foreign(id))
+            })
+            .collect()
     };
     let lb_fields = |d: &LoadBalancer, o: Option<&Observed<LoadBalancerFields>>, tags: &Tags| {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        let sorted = |mut v: Vec<String>| {
-            v.sort();
-            v.join(", ")
-        };
         f.field("scheme", of.map(|o| Some(o.scheme.clone())), Some(d.scheme.clone()));
-        f.field("subnets", of.map(|o| Some(subnet_names(&o.subnet_ids).join(", "))), Some(sorted(d.subnets.clone())));
-        f.field(
+        f.members("subnets", of.map(|o| subnet_names(&o.subnet_ids)).as_ref(), &d.subnets.iter().cloned().collect());
+        f.members(
             "security_groups",
-            of.map(|o| Some(group_names(&o.security_group_ids).join(", "))),
-            Some(sorted(d.security_groups.clone())),
+            of.map(|o| group_names(&o.security_group_ids)).as_ref(),
+            &d.security_groups.iter().cloned().collect(),
         );
         for (key, want) in lb_attributes(d) {
             f.field(&format!("attributes.{key}"), of.map(|o| o.attributes.get(&key).cloned()), Some(want));
         }
-        f.field("state", of.map(|o| Some(o.state.clone())), Some("active".to_string()));
+        f.state("state", of.map(|o| Some(o.state.clone())), "active".to_string());
         f.tags(o.map(|o| &o.tags), tags);
         f
     };
@@ -228,8 +225,11 @@ pub fn diff(
         if let ListenerAction::Https { ssl_policy, certificate, .. } = &d.action {
             f.field("ssl_policy", of.map(|o| o.ssl_policy.clone()), Some(ssl_policy.clone()));
             let cert = |o: &ListenerFields| {
-                let names: Vec<String> =
-                    o.certificate_arns.iter().map(|a| certificates.get(a).cloned().unwrap_or(a.clone())).collect();
+                let names: Vec<String> = o
+                    .certificate_arns
+                    .iter()
+                    .map(|a| certificates.get(a).cloned().unwrap_or_else(|| foreign(a)))
+                    .collect();
                 (!names.is_empty()).then(|| names.join(", "))
             };
             f.field("certificate", of.map(cert), Some(certificate.clone()));
@@ -258,7 +258,7 @@ pub fn diff(
 /// Host rules of the HTTPS listener: priority and the target group they forward to.
 fn diff_rules(ctx: &PlanContext, desired: &[ListenerRule], observed: &ObservedEdge, plan: &mut Plan) {
     let tg_name = |arn: &String| {
-        observed.target_groups.iter().find(|t| t.id == *arn).map(|t| t.name.clone()).unwrap_or(arn.clone())
+        observed.target_groups.iter().find(|t| t.id == *arn).map(|t| t.name.clone()).unwrap_or_else(|| foreign(arn))
     };
     let renewed = crate::reconcile::network::renewed(plan, Kind::TargetGroup);
     let fields = |d: &ListenerRule, o: Option<&Observed<RuleFields>>, _: &Tags| {

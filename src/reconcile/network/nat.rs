@@ -50,7 +50,7 @@ pub fn diff(ctx: &PlanContext, n: &Network, observed: &ObservedNetwork, plan: &m
         f.field("subnet", subnet, Some(d.subnet.clone()));
         let eip = o.map(|o| eip_names.get(&o.fields.allocation_id).filter(|e| !new_eips.contains(*e)).cloned());
         f.field("elastic_ip", eip, Some(d.name.clone()));
-        f.field("state", o.map(|o| Some(o.fields.state.clone())), Some("available".to_string()));
+        f.state("state", o.map(|o| Some(o.fields.state.clone())), "available".to_string());
         f.tags(o.map(|o| &o.tags), tags);
         f
     };

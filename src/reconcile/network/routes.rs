@@ -49,7 +49,7 @@ pub fn diff(ctx: &PlanContext, n: &Network, observed: &ObservedNetwork, plan: &m
             o.fields
                 .associations
                 .keys()
-                .map(|id| subnet_names.get(id).cloned().unwrap_or(id.clone()))
+                .map(|id| subnet_names.get(id).cloned().unwrap_or_else(|| crate::diff::foreign(id)))
                 .filter(|s| !new_subnets.contains(s))
                 .collect()
         });

@@ -87,7 +87,7 @@ pub fn diff_internet_gateways(
                 .fields
                 .attached_to
                 .iter()
-                .map(|id| vpc_names.get(id).map(|n| format!("vpc.{n}")).unwrap_or(id.clone()))
+                .map(|id| vpc_names.get(id).map(|n| format!("vpc.{n}")).unwrap_or_else(|| crate::diff::foreign(id)))
                 .collect();
             (!names.is_empty()).then(|| names.join(", "))
         };

@@ -1,0 +1,138 @@
+//! What went wrong with an AWS call, told by the error's type and code — never by its message
+//! text — and worded so an operator can act on it.
+//!
+//! Invariant: the raw HTTP response never reaches a message (`describe` walks the error's causes,
+//! not its debug form), so nothing the SDK captured (headers, bodies) is printed.
+
+use std::error::Error as StdError;
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+/// The message of an SDK error with its causes — the service's code and message, not just
+/// "service error" — without the raw HTTP response the SDK's debug form would add.
+pub fn describe(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+/// Why a call never reached an answer from AWS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transport {
+    /// The credential chain found nothing usable (its message says what it tried).
+    NoCredentials(String),
+    /// No connection to the endpoint (refused, DNS, TLS).
+    Unreachable(String),
+    /// The endpoint did not answer in time.
+    TimedOut(String),
+}
+
+/// `Some` when the call failed before AWS answered: credentials, connection or timeout.
+pub fn transport<E, R>(err: &SdkError<E, R>) -> Option<Transport>
+where
+    E: StdError + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            return Some(Transport::NoCredentials(describe(c)));
+        }
+        cause = e.source();
+    }
+    match err {
+        SdkError::DispatchFailure(d) if d.is_timeout() => Some(Transport::TimedOut(describe(err))),
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_other() => Some(Transport::Unreachable(describe(err))),
+        SdkError::TimeoutError(_) => Some(Transport::TimedOut(describe(err))),
+        _ => None,
+    }
+}
+
+/// Where calls go, for messages: the configured endpoint, or AWS's own for `service`.
+pub fn endpoint_of(endpoint_url: Option<&str>, service: &str, region: &str) -> String {
+    endpoint_url.map(str::to_string).unwrap_or_else(|| format!("https://{service}.{region}.amazonaws.com"))
+}
+
+/// A local endpoint (an emulator) rather than AWS.
+fn is_local(endpoint: &str) -> bool {
+    let host = endpoint.split("://").nth(1).unwrap_or(endpoint);
+    ["localhost", "127.", "[::1]", "0.0.0.0"].iter().any(|p| host.starts_with(p))
+}
+
+/// The sentence an operator reads for a transport failure, with the fix.
+/// `profile` is the selected profile and whether it signs in through SSO.
+pub fn explain(t: &Transport, endpoint: &str, profile: Option<(&str, bool)>) -> String {
+    match t {
+        Transport::NoCredentials(detail) => {
+            let fix = match profile {
+                Some((name, true)) => format!(
+                    "the SSO session of profile `{name}` has expired or was never started: run `aws sso login --profile {name}`"
+                ),
+                Some((name, false)) => {
+                    format!("check the credentials of profile `{name}` (`aws configure list --profile {name}`)")
+                }
+                None => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or choose a profile with --profile or AWS_PROFILE (`aws sso login` for SSO profiles)".to_string(),
+            };
+            format!("no usable AWS credentials: {fix}\n  (the credential chain said: {})", first_line(detail))
+        }
+        Transport::Unreachable(detail) => {
+            let hint = if is_local(endpoint) {
+                "is the emulator running? Start it with `scripts/moto start`, or check --endpoint-url / AWS_ENDPOINT_URL"
+            } else {
+                "check the network, a proxy (HTTPS_PROXY), and --endpoint-url / AWS_ENDPOINT_URL"
+            };
+            format!("cannot reach {endpoint}: {hint}\n  (cause: {})", first_line(detail))
+        }
+        Transport::TimedOut(detail) => {
+            format!(
+                "{endpoint} did not answer in time: check the network or the endpoint\n  (cause: {})",
+                first_line(detail)
+            )
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_endpoints_get_the_emulator_hint_and_aws_gets_the_network_one() {
+        let t = Transport::Unreachable("dispatch failure: io error: Connection refused".into());
+        let local = explain(&t, "http://127.0.0.1:5055", None);
+        assert_eq!(
+            local,
+            "cannot reach http://127.0.0.1:5055: is the emulator running? Start it with `scripts/moto start`, or check --endpoint-url / AWS_ENDPOINT_URL\n  (cause: dispatch failure: io error: Connection refused)"
+        );
+        let aws = explain(&t, "https://sts.us-east-1.amazonaws.com", None);
+        assert!(aws.starts_with("cannot reach https://sts.us-east-1.amazonaws.com: check the network"), "{aws}");
+    }
+
+    #[test]
+    fn missing_credentials_name_the_fix_for_the_profile_kind() {
+        let t = Transport::NoCredentials("no credentials found in chain. Attempted:\n  Environment: …".into());
+        assert!(explain(&t, "x", Some(("prod", true))).contains("run `aws sso login --profile prod`"));
+        assert!(explain(&t, "x", Some(("ci", false))).contains("`aws configure list --profile ci`"));
+        let none = explain(&t, "x", None);
+        assert!(none.starts_with("no usable AWS credentials: set AWS_ACCESS_KEY_ID"), "{none}");
+        assert!(none.ends_with("(the credential chain said: no credentials found in chain. Attempted:)"), "{none}");
+    }
+
+    #[test]
+    fn endpoints_default_to_the_services_own() {
+        assert_eq!(endpoint_of(None, "sts", "eu-west-1"), "https://sts.eu-west-1.amazonaws.com");
+        assert_eq!(endpoint_of(Some("http://localhost:5055"), "sts", "eu-west-1"), "http://localhost:5055");
+    }
+}
