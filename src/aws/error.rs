@@ -8,6 +8,94 @@ use std::error::Error as StdError;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What an AWS error means for the tool, from its error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The resource is not there (deleted already, or never made): success for a delete.
+    NotFound,
+    AlreadyExists,
+    /// Something still uses it (network interfaces draining, a listener holding a certificate).
+    DependencyViolation,
+    Throttled,
+    AccessDenied,
+    Other,
+}
+
+/// Codes that mean "not there" but do not say so in their name.
+const NOT_FOUND: &[&str] =
+    &["NoSuchEntity", "NoSuchHostedZone", "NoSuchChange", "ServiceNotActiveException", "Gateway.NotAttached"];
+const ALREADY_EXISTS: &[&str] = &[
+    "EntityAlreadyExists",
+    "AlreadyExists",
+    "InvalidGroup.Duplicate",
+    "DuplicateLoadBalancerName",
+    "DuplicateTargetGroupName",
+    "HostedZoneAlreadyExists",
+    "ParameterAlreadyExists",
+];
+const IN_USE: &[&str] = &["DependencyViolation", "ResourceInUse", "ResourceInUseException", "DeleteConflict"];
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "PriorRequestNotComplete",
+];
+const DENIED: &[&str] = &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"];
+
+/// Classifies an error code: exact lists, plus the naming AWS services use for "not found"
+/// (`…NotFound`, `…NotFoundException`, `InvalidX.NotFound…`) and "already exists".
+pub fn kind_of_code(code: Option<&str>) -> ErrorKind {
+    let Some(code) = code else { return ErrorKind::Other };
+    let has = |list: &[&str]| list.contains(&code);
+    if has(NOT_FOUND) || code.ends_with("NotFound") || code.ends_with("NotFoundException") || code.contains(".NotFound")
+    {
+        ErrorKind::NotFound
+    } else if has(ALREADY_EXISTS) || code.ends_with("AlreadyExistsException") || code.ends_with(".AlreadyExists") {
+        ErrorKind::AlreadyExists
+    } else if has(IN_USE) {
+        ErrorKind::DependencyViolation
+    } else if has(THROTTLED) {
+        ErrorKind::Throttled
+    } else if has(DENIED) {
+        ErrorKind::AccessDenied
+    } else {
+        ErrorKind::Other
+    }
+}
+
+/// The kind of any SDK error (or a service error of any SDK) by its code.
+pub fn kind<E: ProvideErrorMetadata>(e: &E) -> ErrorKind {
+    kind_of_code(e.code())
+}
+
+pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
+    kind(e) == ErrorKind::NotFound
+}
+
+/// A role or instance profile created moments ago that the calling service cannot use yet.
+///
+/// The one place that reads AWS's message text: for these errors AWS has no code of their own,
+/// only a generic one (`ValidationError`, `ClientException`, …) shared with real mistakes, so
+/// each entry is a code together with the message words AWS documents for propagation. Anything
+/// else with those codes is a real error and is not retried.
+const PROPAGATING: &[(&str, &[&str])] = &[
+    // ECS RegisterTaskDefinition: the task or execution role is not visible to ECS yet.
+    ("ClientException", &["role is not valid"]),
+    ("AccessDeniedException", &["iam:passrole"]),
+    // ECS CreateService: "Unable to assume role …" / "… service linked role …".
+    ("InvalidParameterException", &["assume", "role"]),
+    // Auto Scaling CreateAutoScalingGroup: "Invalid IAM Instance Profile name".
+    ("ValidationError", &["iam instance profile"]),
+    ("ValidationError", &["iaminstanceprofile"]),
+];
+
+pub fn propagating<E: ProvideErrorMetadata>(e: &E) -> bool {
+    let message = e.message().unwrap_or_default().to_ascii_lowercase();
+    PROPAGATING.iter().any(|(code, words)| e.code() == Some(*code) && words.iter().all(|w| message.contains(w)))
+}
 
 /// The message of an SDK error with its causes — the service's code and message, not just
 /// "service error" — without the raw HTTP response the SDK's debug form would add.
@@ -106,7 +194,57 @@ fn first_line(s: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use aws_smithy_types::error::ErrorMetadata;
+
     use super::*;
+
+    fn error(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    #[test]
+    fn codes_classify_without_reading_messages() {
+        for code in [
+            "InvalidVpcID.NotFound",
+            "InvalidLaunchTemplateName.NotFoundException",
+            "LoadBalancerNotFound",
+            "RepositoryNotFoundException",
+            "ParameterNotFound",
+            "NoSuchEntity",
+            "ServiceNotActiveException",
+            "ClusterNotFoundException",
+        ] {
+            assert_eq!(kind(&error(code, "whatever")), ErrorKind::NotFound, "{code}");
+        }
+        assert_eq!(kind(&error("DependencyViolation", "")), ErrorKind::DependencyViolation);
+        assert_eq!(kind(&error("ResourceInUseException", "")), ErrorKind::DependencyViolation);
+        assert_eq!(kind(&error("Throttling", "")), ErrorKind::Throttled);
+        assert_eq!(kind(&error("RepositoryAlreadyExistsException", "")), ErrorKind::AlreadyExists);
+        assert_eq!(kind(&error("AccessDeniedException", "")), ErrorKind::AccessDenied);
+        // A message saying "not found" under another code is not a NotFound.
+        assert_eq!(kind(&error("ValidationError", "AutoScalingGroup name not found")), ErrorKind::Other);
+    }
+
+    #[test]
+    fn only_the_named_propagation_errors_are_propagation() {
+        assert!(propagating(&error("ClientException", "Role is not valid")));
+        assert!(propagating(&error("AccessDeniedException", "User is not authorized to perform: iam:PassRole on …")));
+        assert!(propagating(&error(
+            "InvalidParameterException",
+            "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+        )));
+        assert!(propagating(&error(
+            "InvalidParameterException",
+            "Unable to assume role and validate the specified targetGroupArn."
+        )));
+        assert!(propagating(&error("ValidationError", "Invalid IAM Instance Profile name")));
+        assert!(!propagating(&error(
+            "InvalidParameterException",
+            "The target group does not have an associated load balancer."
+        )));
+        assert!(!propagating(&error("ClientException", "Invalid setting for container 'a'")));
+        assert!(!propagating(&error("ValidationError", "Max bound must be >= min")));
+    }
 
     #[test]
     fn local_endpoints_get_the_emulator_hint_and_aws_gets_the_network_one() {

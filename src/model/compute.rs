@@ -83,7 +83,7 @@ fn resolve_str(s: &str, p: &Placeholders<'_>) -> String {
             },
             Some(("repository", name)) => format!("{account}.dkr.ecr.{region}.amazonaws.com/{name}"),
             Some(("role", name)) => {
-                format!("arn:aws:iam::{account}:role{}{name}", crate::reconcile::iam::ROLE_PATH)
+                format!("arn:aws:iam::{account}:role{}{name}", super::iam::ROLE_PATH)
             }
             Some(("parameter", name)) => {
                 format!("arn:aws:ssm:{region}:{account}:parameter/{}", name.trim_start_matches('/'))

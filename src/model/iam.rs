@@ -7,6 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
+/// Every role of every stack lives under this path, so one `ListRoles` finds them (and role ARNs
+/// read `arn:aws:iam::ACCOUNT:role/containrlab/NAME`).
+pub const ROLE_PATH: &str = "/containrlab/";
+
 /// Where GitHub Actions' OIDC tokens come from.
 pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
 

@@ -33,6 +33,13 @@ pub struct PlanContext {
     pub image_tag: Option<String>,
 }
 
+impl PlanContext {
+    /// The full tag set of the resource at `address`: the stack's tags plus ownership.
+    pub fn tags(&self, address: &Address) -> Tags {
+        crate::model::tags::desired_tags(&self.stack, &self.stack_tags, address)
+    }
+}
+
 /// What an observed resource must expose for the generic matching.
 pub trait ObservedResource {
     fn name(&self) -> &str;

@@ -14,13 +14,12 @@ use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::FieldDiff;
 use crate::model::edge::Certificate;
-use crate::model::tags::{desired_tags, Tags, ADDRESS, STACK};
+use crate::model::tags::{Tags, ADDRESS, STACK};
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::network::Observed;
-use super::{Ids, CONCURRENCY};
+use super::kit::{Ids, Observed, CONCURRENCY};
 
 /// DNS validation usually completes within minutes once the records resolve.
 const ISSUE_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -146,21 +145,17 @@ pub async fn apply(
             Err(e) => bail!("deleting {address}: {}", describe(&e)),
         }
         if let (Some(o), Ok(zone)) = (observed, zone_id()) {
-            if !o.fields.validation.is_empty() {
-                let deleted = crate::reconcile::dns::cnames(
+            // Only the records still there: Route 53 refuses to delete one that is gone.
+            let present = crate::reconcile::dns::present_cnames(&clients.route53, &zone, &o.fields.validation).await?;
+            if !present.is_empty() {
+                crate::reconcile::dns::cnames(
                     &clients.route53,
                     &zone,
                     ChangeAction::Delete,
-                    &o.fields.validation,
+                    &present,
                     &address.to_string(),
                 )
-                .await;
-                // Already gone is fine (Route 53: "... but it was not found"); anything else is reported.
-                if let Err(e) = deleted {
-                    if !e.to_string().contains("but it was not found") {
-                        return Err(e);
-                    }
-                }
+                .await?;
             }
         }
         if action == Action::Delete {
@@ -175,10 +170,8 @@ pub async fn apply(
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric())
                 .collect();
-            let tags: Vec<Tag> = desired_tags(&ctx.stack, &ctx.stack_tags, address)
-                .iter()
-                .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-                .collect();
+            let tags: Vec<Tag> =
+                ctx.tags(address).iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
             let out = clients
                 .acm
                 .request_certificate()

@@ -11,18 +11,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
-use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic, Tag};
+use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic};
 
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::FieldDiff;
 use crate::model::compute::Alarm;
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::network::Observed;
-use super::CONCURRENCY;
+use super::kit::{Observed, CONCURRENCY};
+use super::tags;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlarmFields {
@@ -50,7 +50,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[Alarm]) -> Resul
             .await
             .map_err(|e| anyhow::anyhow!("describing CloudWatch alarms: {}", describe(&e)))
     });
-    let (owned, by_name) = tokio::join!(super::owned_by_tag(clients, stack, &["cloudwatch:alarm"]), by_name);
+    let (owned, by_name) = tokio::join!(super::kit::owned_by_tag(clients, stack, &["cloudwatch:alarm"]), by_name);
     let owned: BTreeMap<String, Tags> = owned?.into_iter().collect();
     let mut out = Vec::new();
     for page in by_name {
@@ -136,8 +136,7 @@ pub async fn apply(
         cw.delete_alarms().alarm_names(&address.name).send().await.map_err(|e| err("deleting", &e))?;
         return Ok(());
     };
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
-    let cw_tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let tags = ctx.tags(address);
     let dimensions: Vec<Dimension> =
         d.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
     cw.put_metric_alarm()
@@ -153,28 +152,12 @@ pub async fn apply(
         .set_dimensions(Some(dimensions))
         .treat_missing_data(&d.treat_missing_data)
         // Tags given here apply only when the alarm is created.
-        .set_tags(observed.is_none().then(|| cw_tags.clone()))
+        .set_tags(observed.is_none().then(|| tags::cloudwatch(&tags)))
         .send()
         .await
         .map_err(|e| err("writing", &e))?;
     if let Some(o) = observed {
-        let (remove, write) = crate::model::tags::delta(&o.tags, &tags);
-        if !remove.is_empty() {
-            cw.untag_resource()
-                .resource_arn(&o.id)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| err("untagging", &e))?;
-        }
-        if write.is_some() {
-            cw.tag_resource()
-                .resource_arn(&o.id)
-                .set_tags(Some(cw_tags))
-                .send()
-                .await
-                .map_err(|e| err("tagging", &e))?;
-        }
+        tags::sync_cloudwatch(cw, address, &o.id, &o.tags, &tags).await?;
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use aws_sdk_route53::types::{
-    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType, Tag,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
     TagResourceType,
 };
 use aws_sdk_route53::Client;
@@ -26,7 +26,8 @@ use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::Ids;
+use super::kit::Ids;
+use super::tags;
 
 /// Route 53 propagates a change to all its servers within about a minute.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
@@ -241,11 +242,13 @@ pub fn diff(
 pub async fn apply_zone(
     clients: &Clients,
     ctx: &PlanContext,
+    observed: Option<&Zone>,
     ids: &Ids,
     action: Action,
     address: &Address,
 ) -> Result<()> {
     let r53 = &clients.route53;
+    let want = ctx.tags(address);
     match action {
         Action::Delete => match r53.delete_hosted_zone().id(ids.get(address)?).send().await {
             Ok(_) => Ok(()),
@@ -262,25 +265,15 @@ pub async fn apply_zone(
                 .map_err(|e| anyhow::anyhow!("creating {address}: {}", describe(&e)))?;
             let id = out.hosted_zone().map(|z| zone_id(z.id()).to_string()).unwrap_or_default();
             ids.set(address, &id);
-            tag_zone(r53, ctx, address, &id).await
+            // Route 53 takes tags only after the zone exists; a crash in between leaves an
+            // untagged zone, which the next run uses (and reports as not this stack's).
+            tags::sync_route53_zone(r53, address, &id, &Tags::new(), &want).await
         }
-        Action::Update => tag_zone(r53, ctx, address, &ids.get(address)?).await,
+        Action::Update => {
+            let have = observed.map(|z| z.tags.clone()).unwrap_or_default();
+            tags::sync_route53_zone(r53, address, &ids.get(address)?, &have, &want).await
+        }
     }
-}
-
-/// Route 53 takes tags only after the zone exists; a crash in between leaves an untagged zone,
-/// which the next run uses (and reports as not this stack's, never deleting it).
-async fn tag_zone(r53: &Client, ctx: &PlanContext, address: &Address, id: &str) -> Result<()> {
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
-    let tags: Vec<Tag> = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    r53.change_tags_for_resource()
-        .resource_type(TagResourceType::Hostedzone)
-        .resource_id(id)
-        .set_add_tags(Some(tags))
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("tagging {address}: {}", describe(&e)))?;
-    Ok(())
 }
 
 /// Upserts (or deletes) the declared ALIAS records in one batch and waits until in sync.
@@ -334,6 +327,31 @@ fn change(action: ChangeAction, name: &str, target: &str, target_zone: &str, eva
         AliasTarget::builder().dns_name(target).hosted_zone_id(target_zone).evaluate_target_health(evaluate).build()?;
     let set = ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(alias).build()?;
     Ok(Change::builder().action(action).resource_record_set(set).build()?)
+}
+
+/// Of these `(name, value)` CNAME records, those the zone holds now (one lookup each).
+pub async fn present_cnames(r53: &Client, zone: &str, records: &[(String, String)]) -> Result<Vec<(String, String)>> {
+    let mut present = Vec::new();
+    for (name, value) in records {
+        let out = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(name)
+            .start_record_type(RrType::Cname)
+            .max_items(1)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing the records of hosted zone {zone}: {}", describe(&e)))?;
+        let found = out.resource_record_sets().iter().any(|set| {
+            set.r#type() == &RrType::Cname
+                && dns_name(set.name()) == dns_name(name)
+                && set.resource_records().iter().any(|r| dns_name(r.value()) == dns_name(value))
+        });
+        if found {
+            present.push((name.clone(), value.clone()));
+        }
+    }
+    Ok(present)
 }
 
 /// CNAME changes (ACM validation records), in one batch, waited on until in sync.

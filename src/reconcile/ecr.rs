@@ -5,19 +5,20 @@
 //! whether they hold images. A repository with images is kept unless data deletion was asked.
 
 use anyhow::{bail, Result};
-use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability, Tag};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
 use aws_sdk_ecr::Client;
 
 use crate::aws::{concurrent, describe};
 use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
 use crate::diff::FieldDiff;
 use crate::model::desired::Repository;
-use crate::model::tags::{self, desired_tags, owner, Owner, Tags};
+use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::CONCURRENCY;
+use super::kit::CONCURRENCY;
+use super::tags;
 
 #[derive(Debug, Clone)]
 pub struct ObservedRepository {
@@ -149,7 +150,6 @@ pub async fn apply(
     match (action, desired) {
         (Action::Delete, _) => delete(client, name, ctx.delete_data).await,
         (Action::Create, Some(d)) => {
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
             client
                 .create_repository()
                 .repository_name(name)
@@ -157,7 +157,7 @@ pub async fn apply(
                     ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build(),
                 )
                 .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
-                .set_tags(Some(ecr_tags(&tags)))
+                .set_tags(Some(tags::ecr(&ctx.tags(address))))
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("creating ECR repository ({name}): {}", describe(&e)))?;
@@ -217,26 +217,7 @@ async fn update(
         }
         _ => {}
     }
-    let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
-    if !remove.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(&o.arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| err("removing tags", &e))?;
-    }
-    if let Some(write) = write {
-        client
-            .tag_resource()
-            .resource_arn(&o.arn)
-            .set_tags(Some(ecr_tags(&write)))
-            .send()
-            .await
-            .map_err(|e| err("tagging", &e))?;
-    }
-    Ok(())
+    tags::sync_ecr(client, address, &o.arn, &o.tags, &ctx.tags(address)).await
 }
 
 async fn put_lifecycle(client: &Client, name: &str, keep: u32) -> Result<()> {
@@ -259,8 +240,4 @@ async fn delete(client: &Client, name: &str, delete_images: bool) -> Result<()> 
         }
         Err(e) => bail!("deleting ECR repository ({name}): {}", describe(&e)),
     }
-}
-
-fn ecr_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }

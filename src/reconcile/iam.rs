@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
-use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use serde_json::Value;
 
@@ -18,16 +17,15 @@ use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::{canonical_policy, policy_document};
 use crate::diff::FieldDiff;
 use crate::model::iam::{resolve_document, Iam, Role, Trust, GITHUB_OIDC_HOST};
-use crate::model::tags::{desired_tags, owner, Owner, Tags};
+use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::network::Observed;
-use super::{Ids, CONCURRENCY};
+use super::kit::{Ids, Observed, CONCURRENCY};
+use super::tags;
 
-/// Every role of every stack lives under this path, so one `ListRoles` finds them.
-pub const ROLE_PATH: &str = "/containrlab/";
+pub use crate::model::iam::ROLE_PATH;
 
 /// GitHub's OIDC certificate thumbprints (AWS no longer checks them for GitHub, the API still asks).
 const GITHUB_THUMBPRINTS: [&str; 2] =
@@ -64,14 +62,6 @@ pub struct ObservedIam {
     pub oidc: Option<OidcProvider>,
 }
 
-fn tags_of(tags: &[Tag]) -> Tags {
-    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
-}
-
-fn iam_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
-}
-
 pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Iam>) -> Result<ObservedIam> {
     let iam = &clients.iam;
     let declared: Vec<String> = desired.map(|d| d.roles.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
@@ -101,7 +91,7 @@ async fn role(iam: &Client, stack: &str, name: &str) -> Result<Option<Observed<R
         Err(e) => bail!("reading IAM role {name}: {}", describe(&e)),
     };
     let Some(r) = got.role() else { return Ok(None) };
-    let tags = tags_of(r.tags());
+    let tags = tags::from_iam(r.tags());
     let mut fields = RoleFields {
         trust: r.assume_role_policy_document().and_then(policy_document),
         description: r.description().map(str::to_string).filter(|d| !d.is_empty()),
@@ -163,7 +153,7 @@ async fn oidc_provider(iam: &Client) -> Result<Option<OidcProvider>> {
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("reading OIDC provider {arn}: {}", describe(&e)))?;
-    Ok(Some(OidcProvider { arn: arn.to_string(), tags: tags_of(got.tags()) }))
+    Ok(Some(OidcProvider { arn: arn.to_string(), tags: tags::from_iam(got.tags()) }))
 }
 
 pub fn diff(
@@ -267,7 +257,7 @@ pub async fn apply(
     address: &Address,
 ) -> Result<()> {
     let iam = &clients.iam;
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let tags = ctx.tags(address);
     if address.kind == Kind::IamOidcProvider {
         return match action {
             Action::Delete => {
@@ -279,14 +269,8 @@ pub async fn apply(
                 }
             }
             Action::Update => {
-                let arn = ids.get(address)?;
-                iam.tag_open_id_connect_provider()
-                    .open_id_connect_provider_arn(arn)
-                    .set_tags(Some(iam_tags(&tags)))
-                    .send()
-                    .await
-                    .map_err(|e| err("tagging", address, &e))?;
-                Ok(())
+                let have = observed.oidc.as_ref().map(|p| p.tags.clone()).unwrap_or_default();
+                tags::sync_iam_oidc(iam, address, &ids.get(address)?, &have, &tags).await
             }
             Action::Create | Action::Replace => {
                 let out = iam
@@ -294,7 +278,7 @@ pub async fn apply(
                     .url(format!("https://{GITHUB_OIDC_HOST}"))
                     .client_id_list("sts.amazonaws.com")
                     .set_thumbprint_list(Some(GITHUB_THUMBPRINTS.iter().map(|t| t.to_string()).collect()))
-                    .set_tags(Some(iam_tags(&tags)))
+                    .set_tags(Some(tags::iam(&tags)))
                     .send()
                     .await
                     .map_err(|e| err("creating", address, &e))?;
@@ -318,7 +302,7 @@ pub async fn apply(
                 .path(ROLE_PATH)
                 .assume_role_policy_document(trust)
                 .set_description(d.description.clone())
-                .set_tags(Some(iam_tags(&tags)))
+                .set_tags(Some(tags::iam(&tags)))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;
@@ -344,26 +328,8 @@ pub async fn apply(
                 .await
                 .map_err(|e| err("updating", address, &e))?;
         }
-        let (remove, write) = crate::model::tags::delta(
-            &observed.roles.iter().find(|r| r.name == name).map(|r| r.tags.clone()).unwrap_or_default(),
-            &tags,
-        );
-        if !remove.is_empty() {
-            iam.untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(remove))
-                .send()
-                .await
-                .map_err(|e| err("untagging", address, &e))?;
-        }
-        if let Some(write) = write {
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(Some(iam_tags(&write)))
-                .send()
-                .await
-                .map_err(|e| err("tagging", address, &e))?;
-        }
+        let have = observed.roles.iter().find(|r| r.name == name).map(|r| r.tags.clone()).unwrap_or_default();
+        tags::sync_iam_role(iam, address, name, &have, &tags).await?;
     }
     let inline: BTreeMap<String, Value> = d
         .inline_policies
@@ -377,7 +343,7 @@ pub async fn apply(
                 .create_instance_profile()
                 .instance_profile_name(name)
                 .path(ROLE_PATH)
-                .set_tags(Some(iam_tags(&tags)))
+                .set_tags(Some(tags::iam(&tags)))
                 .send()
                 .await
             {

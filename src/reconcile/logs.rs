@@ -14,12 +14,13 @@ use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::log_group_name_from_arn;
 use crate::diff::FieldDiff;
 use crate::model::desired::LogGroup;
-use crate::model::tags::{self, desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::CONCURRENCY;
+use super::kit::CONCURRENCY;
+use super::tags;
 
 #[derive(Debug, Clone)]
 pub struct ObservedLogGroup {
@@ -94,7 +95,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Re
 /// Every log group tagged with this stack, by name: (ARN, tags). One query, paginated.
 async fn owned_log_groups(clients: &Clients, stack: &str) -> Result<BTreeMap<String, (String, Tags)>> {
     let mut owned = BTreeMap::new();
-    for (arn, tags) in super::owned_by_tag(clients, stack, &["logs"]).await? {
+    for (arn, tags) in super::kit::owned_by_tag(clients, stack, &["logs"]).await? {
         let Some(name) = log_group_name_from_arn(&arn) else {
             continue;
         };
@@ -141,7 +142,7 @@ pub async fn apply(
             Err(e) => Err(err("deleting", &e)),
         },
         (Action::Create, Some(d)) => {
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            let tags = ctx.tags(address);
             client
                 .create_log_group()
                 .log_group_name(name)
@@ -154,26 +155,7 @@ pub async fn apply(
         (Action::Update | Action::Replace, Some(d)) => {
             let Some(o) = observed else { bail!("updating CloudWatch log group ({name}): it was not observed") };
             set_retention(client, name, o.retention_days, d.retention_days).await?;
-            let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
-            if !remove.is_empty() {
-                client
-                    .untag_resource()
-                    .resource_arn(&o.arn)
-                    .set_tag_keys(Some(remove))
-                    .send()
-                    .await
-                    .map_err(|e| err("untagging", &e))?;
-            }
-            if let Some(write) = write {
-                client
-                    .tag_resource()
-                    .resource_arn(&o.arn)
-                    .set_tags(Some(write.into_iter().collect()))
-                    .send()
-                    .await
-                    .map_err(|e| err("tagging", &e))?;
-            }
-            Ok(())
+            tags::sync_logs(client, address, &o.arn, &o.tags, &ctx.tags(address)).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
     }

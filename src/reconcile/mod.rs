@@ -12,37 +12,36 @@ pub mod ecr;
 pub mod ecs;
 pub mod elb;
 pub mod iam;
+pub mod kit;
 pub mod logs;
 pub mod network;
 pub mod runner;
 pub mod ssm;
+pub mod tags;
+
+pub use kit::Ids;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use anyhow::Result;
 
 use crate::aws::Clients;
 use crate::model::desired::Desired;
-use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
 use crate::plan::{Plan, Step};
-
-/// Requests in flight per service during observation.
-pub const CONCURRENCY: usize = 8;
 
 /// Everything observed in AWS, normalised, per service.
 #[derive(Debug, Default)]
 pub struct Observed {
     pub network: network::ObservedNetwork,
     pub edge: elb::ObservedEdge,
-    pub certificates: Vec<network::Observed<acm::CertificateFields>>,
+    pub certificates: Vec<kit::Observed<acm::CertificateFields>>,
     pub dns: dns::ObservedDns,
     pub iam: iam::ObservedIam,
     pub ecs: ecs::ObservedEcs,
     pub runner: runner::ObservedRunner,
-    pub alarms: Vec<network::Observed<alarms::AlarmFields>>,
+    pub alarms: Vec<kit::Observed<alarms::AlarmFields>>,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
@@ -114,7 +113,7 @@ pub async fn apply(
         Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener | Kind::ListenerRule => {
             elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
         }
-        Kind::HostedZone => dns::apply_zone(clients, ctx, ids, step.action, a).await,
+        Kind::HostedZone => dns::apply_zone(clients, ctx, observed.dns.zone.as_ref(), ids, step.action, a).await,
         Kind::EcsCluster => {
             let d = desired.clusters.iter().find(|c| c.name == name);
             let o = observed.ecs.clusters.iter().find(|c| c.name == name);
@@ -176,12 +175,8 @@ pub async fn apply(
     }
 }
 
-/// AWS ids by address: those observed, plus those created during this run (a subnet's create
-/// needs the id of the VPC created a moment before).
-#[derive(Debug, Default)]
-pub struct Ids(Mutex<BTreeMap<Address, String>>);
-
 impl Ids {
+    /// The ids of everything observed.
     pub fn new(observed: &Observed) -> Ids {
         let mut ids = observed.network.ids();
         ids.extend(observed.edge.ids());
@@ -197,27 +192,7 @@ impl Ids {
         if let Some(z) = &observed.dns.zone {
             ids.insert(Address::new(Kind::HostedZone, &z.name), z.id.clone());
         }
-        Ids(Mutex::new(ids))
-    }
-
-    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<Address, String>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn get(&self, address: &Address) -> Result<String> {
-        self.map()
-            .get(address)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("{address} has no AWS id: it was neither found nor created in this run"))
-    }
-
-    pub fn set(&self, address: &Address, id: &str) {
-        self.map().insert(address.clone(), id.to_string());
-    }
-
-    /// AWS id → name, for one kind.
-    pub fn names(&self, kind: Kind) -> BTreeMap<String, String> {
-        self.map().iter().filter(|(a, _)| a.kind == kind).map(|(a, id)| (id.clone(), a.name.clone())).collect()
+        Ids::from_map(ids)
     }
 }
 
@@ -238,51 +213,5 @@ fn dns_zone_and_certificate(ctx: &PlanContext, desired: &Desired, observed: &Obs
     dns::diff(ctx, desired.dns.as_ref(), lb.map(|n| (n, lb_dns)), &observed.dns, plan)
 }
 
-/// Every resource of these Resource Groups Tagging API types (`ecs:service`, `cloudwatch:alarm`, …)
-/// that carries this stack's ownership tags: `(ARN, tags)`. One paginated query.
-pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Result<Vec<(String, Tags)>> {
-    use crate::model::tags::{MANAGED_BY, MANAGED_BY_VALUE, STACK};
-    use aws_sdk_resourcegroupstagging::types::TagFilter;
-    let pages = clients
-        .tagging
-        .get_resources()
-        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
-        .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
-        .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "listing this stack's {} (Resource Groups Tagging API): {}",
-                types.join(", "),
-                crate::aws::describe(&e)
-            )
-        })?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.resource_tag_mapping_list())
-        .filter_map(|m| {
-            let tags: Tags = m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            Some((m.resource_arn()?.to_string(), tags))
-        })
-        .collect())
-}
-
-/// Referenced ids as the plan shows them: by name, marked `(replaced)` when this plan replaces
-/// that resource (so the reference must move to the new one), or marked as foreign when no
-/// resource of the stack has it (it was deleted, or is not ours).
-pub fn referenced_names(
-    ids: &std::collections::BTreeSet<String>,
-    names: &BTreeMap<String, String>,
-    renewed: &std::collections::BTreeSet<String>,
-) -> std::collections::BTreeSet<String> {
-    ids.iter()
-        .map(|id| match names.get(id) {
-            Some(name) if renewed.contains(name) => format!("{name} (replaced)"),
-            Some(name) => name.clone(),
-            None => crate::diff::foreign(id),
-        })
-        .collect()
-}
+#[cfg(test)]
+mod tests;

@@ -17,12 +17,13 @@ use crate::aws::{concurrent, describe};
 use crate::diff::FieldDiff;
 use crate::model::desired::{Parameter, ParameterValue};
 use crate::model::secret::Secret;
-use crate::model::tags::{self, desired_tags, Tags, STACK};
+use crate::model::tags::{Tags, STACK};
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use super::CONCURRENCY;
+use super::kit::CONCURRENCY;
+use super::tags;
 
 #[derive(Debug, Clone)]
 pub struct ObservedParameter {
@@ -219,7 +220,7 @@ fn value_to_write<'a>(d: &'a Parameter, o: Option<&'a ObservedParameter>) -> Opt
 async fn create(client: &Client, ctx: &PlanContext, address: &Address, d: &Parameter) -> Result<()> {
     let name = &address.name;
     let Some(value) = value_to_write(d, None) else { bail!("creating SSM parameter ({name}): no value to write") };
-    let tags = ssm_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address));
+    let tags = tags::ssm(&ctx.tags(address));
     put(client, d, value, Some(tags)).await.map_err(|e| anyhow::anyhow!("creating SSM parameter ({name}): {e}"))
 }
 
@@ -248,9 +249,6 @@ async fn update(
     o: &ObservedParameter,
 ) -> Result<()> {
     let name = &address.name;
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("updating SSM parameter ({name}): {what}: {}", describe(e))
-    };
     let value = value_to_write(d, Some(o));
     let value_differs = match (&d.value, &o.value) {
         (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => want != have,
@@ -264,28 +262,7 @@ async fn update(
             .await
             .map_err(|e| anyhow::anyhow!("updating SSM parameter ({name}): value: {e}"))?;
     }
-    let (remove, write) = tags::delta(&o.tags, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
-    if !remove.is_empty() {
-        client
-            .remove_tags_from_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| err("removing tags", &e))?;
-    }
-    if let Some(write) = write {
-        client
-            .add_tags_to_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(name)
-            .set_tags(Some(ssm_tags(&write)))
-            .send()
-            .await
-            .map_err(|e| err("tagging", &e))?;
-    }
-    Ok(())
+    tags::sync_ssm(client, address, name, &o.tags, &ctx.tags(address)).await
 }
 
 async fn delete(client: &Client, name: &str) -> Result<()> {
@@ -294,8 +271,4 @@ async fn delete(client: &Client, name: &str) -> Result<()> {
         Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
         Err(e) => bail!("deleting SSM parameter ({name}): {}", describe(&e)),
     }
-}
-
-fn ssm_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect()
 }

@@ -11,13 +11,14 @@ use aws_sdk_ecs::Client;
 use crate::aws::{concurrent, describe};
 use crate::diff::FieldDiff;
 use crate::model::desired::Cluster;
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
 
-use crate::reconcile::network::Observed;
-use crate::reconcile::CONCURRENCY;
+use crate::reconcile::kit::Observed;
+use crate::reconcile::kit::CONCURRENCY;
+use crate::reconcile::tags;
 
 #[derive(Debug, Clone, Default)]
 pub struct ClusterFields {
@@ -49,7 +50,7 @@ pub async fn observe(ecs: &Client) -> Result<Vec<Observed<ClusterFields>>> {
     let mut out = Vec::new();
     for batch in batches {
         for c in batch?.clusters().iter().filter(|c| c.status() != Some("INACTIVE")) {
-            let tags = super::tags_of(c.tags());
+            let tags = tags::from_ecs(c.tags());
             let insights = c
                 .settings()
                 .iter()
@@ -118,14 +119,14 @@ pub async fn apply(
         .name(ClusterSettingName::ContainerInsights)
         .value(insights(d.container_insights))
         .build();
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let tags = ctx.tags(address);
     match (action, observed) {
         (Action::Update, Some(o)) => {
             if o.fields.container_insights != insights(d.container_insights) {
                 // UpdateCluster (not UpdateClusterSettings): the same effect, and one call moto serves too.
                 ecs.update_cluster().cluster(name).settings(setting).send().await.map_err(|e| err("updating", &e))?;
             }
-            super::sync_tags(ecs, &o.id, &o.tags, &tags, address).await?;
+            tags::sync_ecs(ecs, address, &o.id, &o.tags, &tags).await?;
             Ok(())
         }
         (Action::Update, None) => bail!("updating {address}: it was not observed"),
@@ -133,7 +134,7 @@ pub async fn apply(
             ecs.create_cluster()
                 .cluster_name(name)
                 .settings(setting)
-                .set_tags(Some(super::ecs_tags(&tags)))
+                .set_tags(Some(tags::ecs(&tags)))
                 .send()
                 .await
                 .map_err(|e| err("creating", &e))?;

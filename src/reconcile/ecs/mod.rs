@@ -20,13 +20,12 @@ use anyhow::Result;
 
 use crate::aws::Clients;
 use crate::model::compute::Service;
-use crate::model::tags::Tags;
 
 pub use cluster::ClusterFields;
 pub use service::ServiceFields;
 pub use task_definition::TaskDefinitionFields;
 
-use super::network::Observed;
+use super::kit::Observed;
 
 #[derive(Debug, Default)]
 pub struct ObservedEcs {
@@ -52,7 +51,7 @@ pub async fn observe(clients: &Clients, stack: &str, services: &[Service]) -> Re
     let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
     let (clusters, owned, declared, mut family_defs) = tokio::try_join!(
         cluster::observe(&clients.ecs),
-        super::owned_by_tag(clients, stack, &["ecs:service", "ecs:task-definition"]),
+        super::kit::owned_by_tag(clients, stack, &["ecs:service", "ecs:task-definition"]),
         service::describe_declared(&clients.ecs, services),
         task_definition::describe_families(&clients.ecs, &families),
     )?;
@@ -81,46 +80,6 @@ pub async fn observe(clients: &Clients, stack: &str, services: &[Service]) -> Re
         .collect();
     let running = task_definition::describe_arns(&clients.ecs, &running_arns).await?;
     Ok(ObservedEcs { clusters, services: services_seen, families: family_defs, running, owned_revisions })
-}
-
-/// Tags from ECS's `{key, value}` list.
-pub(crate) fn tags_of(tags: &[aws_sdk_ecs::types::Tag]) -> Tags {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
-}
-
-pub(crate) fn ecs_tags(tags: &Tags) -> Vec<aws_sdk_ecs::types::Tag> {
-    tags.iter().map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build()).collect()
-}
-
-/// Brings an ECS resource's tags (cluster, service, capacity provider) to `want`.
-pub(crate) async fn sync_tags(
-    ecs: &aws_sdk_ecs::Client,
-    arn: &str,
-    have: &Tags,
-    want: &Tags,
-    address: &crate::model::Address,
-) -> Result<()> {
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("{what} {address}: {}", crate::aws::describe(e))
-    };
-    let (remove, write) = crate::model::tags::delta(have, want);
-    if !remove.is_empty() {
-        ecs.untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| err("untagging", &e))?;
-    }
-    if write.is_some() {
-        ecs.tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(want)))
-            .send()
-            .await
-            .map_err(|e| err("tagging", &e))?;
-    }
-    Ok(())
 }
 
 pub use service::{apply as apply_service, diff as diff_services};

@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use aws_sdk_ecs::operation::create_service::CreateServiceError;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
     DesiredStatus, LaunchType, LoadBalancer, NetworkConfiguration, Service as EcsService, ServiceField,
@@ -22,15 +21,16 @@ use crate::aws::concurrent;
 use crate::aws::wait::{self, Check};
 use crate::diff::FieldDiff;
 use crate::model::compute::Service;
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
-use crate::reconcile::network::Observed;
-use crate::reconcile::{referenced_names, Ids, CONCURRENCY};
+use crate::reconcile::kit::Observed;
+use crate::reconcile::kit::{referenced_names, Ids, CONCURRENCY};
+use crate::reconcile::tags;
 
 use super::task_definition::{target, Target};
-use super::{ecs_tags, tags_of, ObservedEcs};
+use super::ObservedEcs;
 
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFields {
@@ -107,7 +107,7 @@ fn observed(s: &EcsService) -> Observed<ServiceFields> {
     Observed {
         name: s.service_name().unwrap_or_default().to_string(),
         id: s.service_arn().unwrap_or_default().to_string(),
-        tags: tags_of(s.tags()),
+        tags: tags::from_ecs(s.tags()),
         fields: ServiceFields {
             cluster: cluster.to_string(),
             launch_type: s.launch_type().map(|l| l.as_str().to_string()).unwrap_or_default(),
@@ -144,7 +144,7 @@ fn mapping(tg: &str, container: &str, port: i32) -> String {
 pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, plan: &mut Plan) {
     let (subnet_names, group_names, tg_names) =
         (ids.names(Kind::Subnet), ids.names(Kind::SecurityGroup), ids.names(Kind::TargetGroup));
-    let renewed = |kind| crate::reconcile::network::renewed(plan, kind);
+    let renewed = |kind| crate::reconcile::kit::renewed(plan, kind);
     let (new_subnets, new_groups, new_tgs) =
         (renewed(Kind::Subnet), renewed(Kind::SecurityGroup), renewed(Kind::TargetGroup));
     let fields = |d: &Service, s: Option<&Observed<ServiceFields>>, tags: &Tags| {
@@ -275,7 +275,7 @@ pub async fn apply(
             DeploymentCircuitBreaker::builder().enable(true).rollback(d.circuit_breaker_rollback).build(),
         )
         .build();
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let tags = ctx.tags(address);
     match (action, observed) {
         (Action::Update, Some(s)) => {
             let of = &s.fields;
@@ -302,7 +302,7 @@ pub async fn apply(
                 || breaker_differs
                 || of.desired_count != d.desired_count
                 || of.task_definition_arn != td_arn;
-            super::sync_tags(ecs, &s.id, &s.tags, &tags, address).await?;
+            tags::sync_ecs(ecs, address, &s.id, &s.tags, &tags).await?;
             if !service_differs {
                 // Only tags changed: no deployment to start or wait for.
                 return Ok(());
@@ -336,9 +336,7 @@ pub async fn apply(
             wait::retry_while(
                 &format!("{address}: waiting for IAM roles to propagate"),
                 Duration::from_secs(120),
-                |e: &aws_sdk_ecs::error::SdkError<CreateServiceError>| {
-                    e.as_service_error().is_some_and(role_propagating)
-                },
+                crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
                 || {
                     ecs.create_service()
                         .cluster(&d.cluster)
@@ -349,7 +347,7 @@ pub async fn apply(
                         .set_network_configuration(network.clone())
                         .set_load_balancers(Some(lbs.clone()))
                         .deployment_configuration(deployment.clone())
-                        .set_tags(Some(ecs_tags(&tags)))
+                        .set_tags(Some(tags::ecs(&tags)))
                         .client_token(&token)
                         .send()
                 },
@@ -359,18 +357,6 @@ pub async fn apply(
         }
     }
     wait_stable(ecs, &d.cluster, name, &td_arn).await
-}
-
-/// ECS cannot use a role yet (a service-linked or task role created moments ago): it answers
-/// InvalidParameterException "Unable to assume role …" / "… service linked role …".
-fn role_propagating(e: &CreateServiceError) -> bool {
-    match e {
-        CreateServiceError::InvalidParameterException(p) => {
-            let message = p.message().or(e.meta().message()).unwrap_or_default().to_ascii_lowercase();
-            message.contains("assume") && message.contains("role")
-        }
-        _ => false,
-    }
 }
 
 /// What one look at a service says about its deployment of `requested`.
@@ -490,12 +476,8 @@ pub fn stopped_reasons(tasks: &[aws_sdk_ecs::types::Task]) -> Vec<String> {
 
 /// Scale to zero, delete, and wait until ECS has drained it.
 async fn delete(ecs: &Client, cluster: &str, name: &str) -> Result<()> {
-    let gone = |e: &(dyn std::error::Error + 'static)| {
-        let text = crate::aws::describe(e);
-        text.contains("ServiceNotFoundException")
-            || text.contains("ClusterNotFoundException")
-            || text.contains("ServiceNotActive")
-    };
+    // ServiceNotFound, ClusterNotFound, ServiceNotActive: already gone.
+    use crate::aws::error::is_not_found as gone;
     match ecs.update_service().cluster(cluster).service(name).desired_count(0).send().await {
         Ok(_) => {}
         Err(e) if gone(&e) => return Ok(()),
@@ -579,19 +561,6 @@ mod tests {
             ["(service app) rolling back to deployment ecs-svc/1.", "(service app) has reached a steady state."];
         let s = service(REV1, 1, vec![deployment(REV1, "PRIMARY", DeploymentRolloutState::Completed)], &events);
         assert_eq!(stability(&s, REV2), Stability::Failed("rolled back to app:1 (asked for app:2)".into()));
-    }
-
-    #[test]
-    fn only_an_unusable_role_is_retried_on_create() {
-        use aws_sdk_ecs::types::error::InvalidParameterException;
-        let err = |m: &str| {
-            CreateServiceError::InvalidParameterException(InvalidParameterException::builder().message(m).build())
-        };
-        assert!(role_propagating(&err(
-            "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
-        )));
-        assert!(role_propagating(&err("Unable to assume role and validate the specified targetGroupArn.")));
-        assert!(!role_propagating(&err("The target group does not have an associated load balancer.")));
     }
 
     #[test]

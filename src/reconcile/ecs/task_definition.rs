@@ -18,14 +18,15 @@ use serde_json::Value;
 use crate::aws::{concurrent, describe};
 use crate::diff::{taskdef, FieldChange, Shown};
 use crate::model::compute::{resolve_task_definition, running_image_tag, Placeholders, Service};
-use crate::model::tags::{desired_tags, owner, Owner};
+use crate::model::tags::{owner, Owner};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::{Action, Plan, Reason, ResourceChange};
-use crate::reconcile::network::Observed;
-use crate::reconcile::{Ids, CONCURRENCY};
+use crate::reconcile::kit::Observed;
+use crate::reconcile::kit::{Ids, CONCURRENCY};
+use crate::reconcile::tags;
 
-use super::{ecs_tags, tags_of, ObservedEcs};
+use super::ObservedEcs;
 
 #[derive(Debug, Clone)]
 pub struct TaskDefinitionFields {
@@ -66,7 +67,7 @@ async fn describe_one(ecs: &Client, which: &str) -> Result<Option<Observed<TaskD
     Ok(Some(Observed {
         name: td.family().unwrap_or_default().to_string(),
         id: td.task_definition_arn().unwrap_or_default().to_string(),
-        tags: tags_of(out.tags()),
+        tags: tags::from_ecs(out.tags()),
         fields: TaskDefinitionFields { revision: td.revision(), json: super::taskdef_json::to_json(td) },
     }))
 }
@@ -206,7 +207,7 @@ pub async fn apply(
         return delete_family(ecs, family, o.owned_revisions.get(family).map(Vec::as_slice).unwrap_or_default()).await;
     };
     let (resolved, _) = target(ctx, d, o);
-    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+    let tags = ctx.tags(address);
     let (arn, revision) = register(ecs, &resolved, &tags, address).await?;
     eprintln!("    {address}: registered revision {revision}");
     ids.set(address, &arn);
@@ -244,28 +245,17 @@ async fn register(
     address: &Address,
 ) -> Result<(String, i32)> {
     let request =
-        super::taskdef_json::register_request(ecs.register_task_definition(), td)?.set_tags(Some(ecs_tags(tags)));
+        super::taskdef_json::register_request(ecs.register_task_definition(), td)?.set_tags(Some(tags::ecs(tags)));
     let out = crate::aws::wait::retry_while(
         &format!("{address}: waiting for its IAM roles to propagate"),
         std::time::Duration::from_secs(120),
-        |e: &aws_sdk_ecs::error::SdkError<RegisterTaskDefinitionError>| {
-            e.as_service_error().is_some_and(role_propagating)
-        },
+        |e: &aws_sdk_ecs::error::SdkError<RegisterTaskDefinitionError>| crate::aws::error::propagating(e),
         || request.clone().send(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("registering {address}: {}", describe(&e)))?;
     let td = out.task_definition().context("RegisterTaskDefinition returned no task definition")?;
     Ok((td.task_definition_arn().unwrap_or_default().to_string(), td.revision()))
-}
-
-/// The errors of a role that exists but has not reached ECS yet.
-fn role_propagating(e: &RegisterTaskDefinitionError) -> bool {
-    let message = e.meta().message().unwrap_or_default();
-    match e {
-        RegisterTaskDefinitionError::ClientException(c) => c.message().unwrap_or(message).contains("Role is not valid"),
-        _ => e.meta().code() == Some("AccessDeniedException") && message.contains("iam:PassRole"),
-    }
 }
 
 /// Deregisters a family's ACTIVE revisions, then deletes every revision this stack tagged.
@@ -325,9 +315,14 @@ mod tests {
     /// "Role is not valid" twice, then the registration goes through.
     #[tokio::test(start_paused = true)]
     async fn a_role_not_yet_propagated_is_waited_for() {
+        // As the SDK's deserializer makes it: the code and message in the error's metadata.
         let not_yet = || {
+            let meta = aws_smithy_types::error::ErrorMetadata::builder()
+                .code("ClientException")
+                .message("Role is not valid")
+                .build();
             RegisterTaskDefinitionError::ClientException(
-                ClientException::builder().message("Role is not valid").build(),
+                ClientException::builder().message("Role is not valid").meta(meta).build(),
             )
         };
         let registered = || {
@@ -348,7 +343,15 @@ mod tests {
     async fn any_other_client_error_fails_at_once() {
         let invalid = || {
             RegisterTaskDefinitionError::ClientException(
-                ClientException::builder().message("Invalid setting for container 'a'").build(),
+                ClientException::builder()
+                    .message("Invalid setting for container 'a'")
+                    .meta(
+                        aws_smithy_types::error::ErrorMetadata::builder()
+                            .code("ClientException")
+                            .message("Invalid setting for container 'a'")
+                            .build(),
+                    )
+                    .build(),
             )
         };
         let rule = mock!(Client::register_task_definition).then_error(invalid);

@@ -8,23 +8,19 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Action as ElbAction, ActionTypeEnum, Certificate as ElbCertificate, FixedResponseActionConfig,
     HostHeaderConditionConfig, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
     LoadBalancerTypeEnum, Matcher, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum, RuleCondition,
-    RulePriorityPair, Tag, TargetGroupAttribute, TargetTypeEnum,
+    RulePriorityPair, TargetGroupAttribute, TargetTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 
 use super::*;
 use crate::aws::wait::{self, Check};
 use crate::aws::{describe, Clients};
-use crate::model::tags::desired_tags;
 use crate::plan::Action;
-use crate::reconcile::Ids;
+use crate::reconcile::kit::Ids;
+use crate::reconcile::tags;
 
 /// A new application load balancer is usually active within 2–3 minutes.
 const LB_TIMEOUT: Duration = Duration::from_secs(900);
-
-fn elb_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
 
 fn err(what: &str, address: &Address, e: &(dyn std::error::Error + 'static)) -> anyhow::Error {
     anyhow::anyhow!("{what} {address}: {}", describe(e))
@@ -52,12 +48,12 @@ pub async fn apply(
         Kind::TargetGroup => {
             let d = desired.and_then(|e| e.target_groups.iter().find(|t| t.name == name));
             let o = observed.target_groups.iter().find(|t| t.name == name);
-            target_group(elb, ctx, d, o, ids, action, address).await
+            target_group(clients, ctx, d, o, ids, action, address).await
         }
         Kind::LoadBalancer => {
             let d = desired.map(|e| &e.load_balancer).filter(|l| l.name == name);
             let o = observed.load_balancers.iter().find(|l| l.name == name);
-            load_balancer(elb, ctx, d, o, ids, action, address).await
+            load_balancer(clients, ctx, d, o, ids, action, address).await
         }
         Kind::Listener => {
             let d = desired.and_then(|e| e.listeners.iter().find(|l| l.name == name));
@@ -75,7 +71,7 @@ pub async fn apply(
 }
 
 async fn target_group(
-    elb: &Client,
+    clients: &Clients,
     ctx: &PlanContext,
     desired: Option<&TargetGroup>,
     observed: Option<&Observed<TargetGroupFields>>,
@@ -83,6 +79,7 @@ async fn target_group(
     action: Action,
     address: &Address,
 ) -> Result<()> {
+    let elb = &clients.elb;
     let delete = |arn: String| async move {
         match elb.delete_target_group().target_group_arn(arn).send().await {
             Ok(_) => Ok(()),
@@ -135,7 +132,7 @@ async fn target_group(
                 .healthy_threshold_count(h.healthy_threshold as i32)
                 .unhealthy_threshold_count(h.unhealthy_threshold as i32)
                 .matcher(Matcher::builder().http_code(&h.matcher).build())
-                .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+                .set_tags(Some(tags::elb(&ctx.tags(address))))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;
@@ -155,13 +152,13 @@ async fn target_group(
         .await
         .map_err(|e| err("setting the attributes of", address, &e))?;
     if let (Action::Update, Some(o)) = (action, observed) {
-        sync_tags(elb, ctx, address, &o.id, &o.tags).await?;
+        tags::sync_elb(elb, address, &o.id, &o.tags, &ctx.tags(address)).await?;
     }
     Ok(())
 }
 
 async fn load_balancer(
-    elb: &Client,
+    clients: &Clients,
     ctx: &PlanContext,
     desired: Option<&LoadBalancer>,
     observed: Option<&Observed<LoadBalancerFields>>,
@@ -169,6 +166,7 @@ async fn load_balancer(
     action: Action,
     address: &Address,
 ) -> Result<()> {
+    let elb = &clients.elb;
     let Some(d) = desired.filter(|_| action != Action::Delete) else {
         return delete_load_balancer(elb, ids, address).await;
     };
@@ -197,7 +195,7 @@ async fn load_balancer(
                     .await
                     .map_err(|e| err("setting the security groups of", address, &e))?;
             }
-            sync_tags(elb, ctx, address, &o.id, &o.tags).await?;
+            tags::sync_elb(elb, address, &o.id, &o.tags, &ctx.tags(address)).await?;
             o.id.clone()
         }
         _ => {
@@ -211,7 +209,7 @@ async fn load_balancer(
                 .scheme(LoadBalancerSchemeEnum::from(d.scheme.as_str()))
                 .set_subnets(Some(subnets))
                 .set_security_groups(Some(groups))
-                .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+                .set_tags(Some(tags::elb(&ctx.tags(address))))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;
@@ -342,32 +340,11 @@ async fn listener(
         .default_actions(default_action)
         .set_ssl_policy(ssl_policy)
         .set_certificates(certificate)
-        .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+        .set_tags(Some(tags::elb(&ctx.tags(address))))
         .send()
         .await
         .map_err(|e| err("creating", address, &e))?;
     ids.set(address, out.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default());
-    Ok(())
-}
-
-async fn sync_tags(elb: &Client, ctx: &PlanContext, address: &Address, arn: &str, have: &Tags) -> Result<()> {
-    let (remove, write) = crate::model::tags::delta(have, &desired_tags(&ctx.stack, &ctx.stack_tags, address));
-    if !remove.is_empty() {
-        elb.remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(|e| err("untagging", address, &e))?;
-    }
-    if let Some(write) = write {
-        elb.add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(elb_tags(&write)))
-            .send()
-            .await
-            .map_err(|e| err("tagging", address, &e))?;
-    }
     Ok(())
 }
 
@@ -461,7 +438,7 @@ async fn rule(
                 .priority(d.priority as i32)
                 .conditions(condition)
                 .actions(forward)
-                .set_tags(Some(elb_tags(&desired_tags(&ctx.stack, &ctx.stack_tags, address))))
+                .set_tags(Some(tags::elb(&ctx.tags(address))))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;

@@ -20,7 +20,8 @@ use crate::plan::Plan;
 pub use apply::apply;
 pub use observe::observe;
 
-use super::network::{Observed, ObservedNetwork};
+use super::kit::Observed;
+use super::network::ObservedNetwork;
 
 #[derive(Debug, Clone, Default)]
 pub struct LoadBalancerFields {
@@ -260,7 +261,7 @@ fn diff_rules(ctx: &PlanContext, desired: &[ListenerRule], observed: &ObservedEd
     let tg_name = |arn: &String| {
         observed.target_groups.iter().find(|t| t.id == *arn).map(|t| t.name.clone()).unwrap_or_else(|| foreign(arn))
     };
-    let renewed = crate::reconcile::network::renewed(plan, Kind::TargetGroup);
+    let renewed = crate::reconcile::kit::renewed(plan, Kind::TargetGroup);
     let fields = |d: &ListenerRule, o: Option<&Observed<RuleFields>>, _: &Tags| {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);

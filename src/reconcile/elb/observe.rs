@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use super::*;
 use crate::aws::{concurrent, describe, Clients};
 use crate::model::tags::{owner, Owner, ADDRESS};
-use crate::reconcile::CONCURRENCY;
+use crate::reconcile::kit::CONCURRENCY;
 
 pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> Result<ObservedEdge> {
     let elb = &clients.elb;

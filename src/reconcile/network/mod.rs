@@ -15,36 +15,16 @@ mod vpc;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 
 use crate::aws::Clients;
 use crate::model::network::{Network, RouteTarget};
-use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::{ObservedResource, PlanContext};
+use crate::plan::build::PlanContext;
 use crate::plan::{Action, Plan};
 
 pub use observe::observe;
 
-use super::Ids;
-
-/// One observed EC2 resource: its name (from the address tag), id, tags and normalised fields.
-#[derive(Debug, Clone)]
-pub struct Observed<F> {
-    pub name: String,
-    pub id: String,
-    pub tags: Tags,
-    pub fields: F,
-}
-
-impl<F> ObservedResource for Observed<F> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-}
+use super::kit::{Ids, Observed};
 
 #[derive(Debug, Clone, Default)]
 pub struct VpcFields {
@@ -133,47 +113,6 @@ impl ObservedNetwork {
     }
 }
 
-/// Tags for an EC2 create call.
-pub(crate) fn tag_spec(resource_type: ResourceType, tags: &Tags) -> TagSpecification {
-    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-    TagSpecification::builder().resource_type(resource_type).set_tags(Some(tags)).build()
-}
-
-fn ec2_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
-/// Brings an EC2 resource's tags to the desired set (ownership tags included).
-pub(crate) async fn sync_tags(
-    clients: &Clients,
-    ctx: &PlanContext,
-    address: &Address,
-    id: &str,
-    have: &Tags,
-) -> Result<()> {
-    let want = crate::model::tags::desired_tags(&ctx.stack, &ctx.stack_tags, address);
-    let (remove, write) = crate::model::tags::delta(have, &want);
-    let ec2 = &clients.ec2;
-    if !remove.is_empty() {
-        let keys = remove.iter().map(|k| Tag::builder().key(k).build()).collect();
-        ec2.delete_tags()
-            .resources(id)
-            .set_tags(Some(keys))
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("untagging {address}: {}", crate::aws::describe(&e)))?;
-    }
-    if let Some(write) = write {
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(ec2_tags(&write)))
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("tagging {address}: {}", crate::aws::describe(&e)))?;
-    }
-    Ok(())
-}
-
 /// The network's changes, in the order the plan shows them.
 pub fn diff(ctx: &PlanContext, desired: Option<&Network>, observed: &ObservedNetwork, plan: &mut Plan) {
     let empty = Network {
@@ -198,15 +137,6 @@ pub fn diff(ctx: &PlanContext, desired: Option<&Network>, observed: &ObservedNet
     nat::diff(ctx, n, observed, plan);
     routes::diff(ctx, n, observed, plan);
     security_groups::diff(ctx, n, observed, &|_| vec![vpc_dep.clone()], plan);
-}
-
-/// Names of resources of `kind` about to be created or replaced: references to them must be rewritten.
-pub fn renewed(plan: &Plan, kind: Kind) -> BTreeSet<String> {
-    plan.changes
-        .iter()
-        .filter(|c| c.address.kind == kind && matches!(c.action, Action::Create | Action::Replace))
-        .map(|c| c.address.name.clone())
-        .collect()
 }
 
 /// A route target as the plan shows it.

@@ -8,16 +8,17 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{DomainType, Filter, NatGatewayState, ResourceType};
 
 use super::vpc::code;
-use super::{sync_tags, tag_spec, ElasticIpFields, NatFields, Observed, ObservedNetwork};
+use super::{ElasticIpFields, NatFields, Observed, ObservedNetwork};
 use crate::aws::wait::{self, Check};
 use crate::aws::{describe, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{NatGateway, Network};
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
-use crate::reconcile::Ids;
+use crate::reconcile::kit::Ids;
+use crate::reconcile::tags;
 
 /// NAT gateways usually take 1–3 minutes either way.
 const NAT_TIMEOUT: Duration = Duration::from_secs(900);
@@ -41,8 +42,8 @@ pub fn diff(ctx: &PlanContext, n: &Network, observed: &ObservedNetwork, plan: &m
 
     let subnet_names = observed.names(Kind::Subnet);
     let eip_names = observed.names(Kind::ElasticIp);
-    let new_subnets = super::renewed(plan, Kind::Subnet);
-    let new_eips = super::renewed(plan, Kind::ElasticIp);
+    let new_subnets = crate::reconcile::kit::renewed(plan, Kind::Subnet);
+    let new_eips = crate::reconcile::kit::renewed(plan, Kind::ElasticIp);
     let nat_fields = |d: &NatGateway, o: Option<&Observed<NatFields>>, tags: &Tags| {
         let mut f = FieldDiff::default();
         // A reference to something about to be created or replaced is a reference to nothing yet.
@@ -91,11 +92,11 @@ pub async fn apply_elastic_ip(
             }
         }
         Action::Create | Action::Replace => {
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            let tags = ctx.tags(address);
             let out = ec2
                 .allocate_address()
                 .domain(DomainType::Vpc)
-                .tag_specifications(tag_spec(ResourceType::ElasticIp, &tags))
+                .tag_specifications(tags::ec2_spec(ResourceType::ElasticIp, &tags))
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("allocating {address}: {}", describe(&e)))?;
@@ -104,7 +105,7 @@ pub async fn apply_elastic_ip(
         }
         Action::Update => {
             let Some(o) = observed else { bail!("updating {address}: it was not observed") };
-            sync_tags(clients, ctx, address, &o.id, &o.tags).await
+            tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await
         }
     }
 }
@@ -126,14 +127,14 @@ pub async fn apply_nat_gateway(
             }
             let subnet = ids.get(&Address::new(Kind::Subnet, &d.subnet))?;
             let allocation = ids.get(&Address::new(Kind::ElasticIp, &d.name))?;
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            let tags = ctx.tags(address);
             let out = clients
                 .ec2
                 .create_nat_gateway()
                 .subnet_id(&subnet)
                 .allocation_id(&allocation)
                 .client_token(crate::aws::client_token(&[&ctx.stack, &address.to_string(), &subnet, &allocation]))
-                .tag_specifications(tag_spec(ResourceType::Natgateway, &tags))
+                .tag_specifications(tags::ec2_spec(ResourceType::Natgateway, &tags))
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("creating {address}: {}", describe(&e)))?;
@@ -144,7 +145,7 @@ pub async fn apply_nat_gateway(
         }
         (Action::Update, Some(_)) => {
             let Some(o) = observed else { bail!("updating {address}: it was not observed") };
-            sync_tags(clients, ctx, address, &o.id, &o.tags).await?;
+            tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await?;
             wait_for(clients, address, &o.id, NatGatewayState::Available).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),

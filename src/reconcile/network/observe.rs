@@ -10,7 +10,7 @@ use super::security_groups::rules_of;
 use super::*;
 use crate::aws::describe;
 use crate::model::network::Rule;
-use crate::model::tags::{ADDRESS, STACK};
+use crate::model::tags::{Tags, ADDRESS, STACK};
 
 /// The name part of the resource's `containrlab:address` tag, when it is of `kind`.
 fn name_of(kind: Kind, tags: &Tags) -> Option<String> {

@@ -8,25 +8,28 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::ResourceType;
 
 use super::vpc::code;
-use super::{sync_tags, tag_spec, target_name, Observed, ObservedNetwork, RouteTableFields};
+use super::{target_name, Observed, ObservedNetwork, RouteTableFields};
 use crate::aws::{describe, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{Network, RouteTable, RouteTarget};
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
-use crate::reconcile::Ids;
+use crate::reconcile::kit::Ids;
+use crate::reconcile::tags;
 
 pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 
 pub fn diff(ctx: &PlanContext, n: &Network, observed: &ObservedNetwork, plan: &mut Plan) {
     let subnet_names = observed.names(Kind::Subnet);
-    let new_subnets = super::renewed(plan, Kind::Subnet);
-    let new_targets: BTreeSet<RouteTarget> = super::renewed(plan, Kind::NatGateway)
+    let new_subnets = crate::reconcile::kit::renewed(plan, Kind::Subnet);
+    let new_targets: BTreeSet<RouteTarget> = crate::reconcile::kit::renewed(plan, Kind::NatGateway)
         .into_iter()
         .map(RouteTarget::NatGateway)
-        .chain(super::renewed(plan, Kind::InternetGateway).into_iter().map(RouteTarget::InternetGateway))
+        .chain(
+            crate::reconcile::kit::renewed(plan, Kind::InternetGateway).into_iter().map(RouteTarget::InternetGateway),
+        )
         .collect();
     let fields = |d: &RouteTable, o: Option<&Observed<RouteTableFields>>, tags: &Tags| {
         let mut f = FieldDiff::default();
@@ -114,18 +117,18 @@ pub async fn apply(
         (Action::Create | Action::Replace | Action::Update, Some(d)) => {
             let (id, current) = match observed {
                 Some(o) if action == Action::Update => {
-                    sync_tags(clients, ctx, address, &o.id, &o.tags).await?;
+                    tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await?;
                     (o.id.clone(), o.fields.clone())
                 }
                 _ => {
                     let vpc_id = ids.get(&Address::new(Kind::Vpc, vpc))?;
-                    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+                    let tags = ctx.tags(address);
                     let token = crate::aws::client_token(&[&ctx.stack, &address.to_string(), &vpc_id]);
                     let out = ec2
                         .create_route_table()
                         .vpc_id(vpc_id)
                         .client_token(token)
-                        .tag_specifications(tag_spec(ResourceType::RouteTable, &tags))
+                        .tag_specifications(tags::ec2_spec(ResourceType::RouteTable, &tags))
                         .send()
                         .await
                         .map_err(|e| err("creating", address, &e))?;

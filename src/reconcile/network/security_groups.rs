@@ -13,17 +13,18 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 
 use super::vpc::{code, is_dependency_violation, network_interfaces};
-use super::{sync_tags, tag_spec, Observed, ObservedNetwork, SecurityGroupFields};
+use super::{Observed, ObservedNetwork, SecurityGroupFields};
 use crate::aws::{describe, wait, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{
     normalize_ports, normalize_protocol, Network, Peer, Rule, SecurityGroup, SecurityGroupRules,
 };
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
-use crate::reconcile::Ids;
+use crate::reconcile::kit::Ids;
+use crate::reconcile::tags;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -91,7 +92,7 @@ pub fn diff(
     diff_kind(ctx, spec, &n.security_groups, &observed.security_groups, plan);
 
     // A rule naming a group about to be (re)created points at nothing yet: count it as missing.
-    let renewed = super::renewed(plan, Kind::SecurityGroup);
+    let renewed = crate::reconcile::kit::renewed(plan, Kind::SecurityGroup);
     let current = |rules: &BTreeSet<Rule>| -> BTreeSet<String> {
         rules.iter().filter(|r| !matches!(&r.peer, Peer::Group(g) if renewed.contains(g))).map(Rule::describe).collect()
     };
@@ -151,14 +152,14 @@ pub async fn apply_group(
                 delete_group(clients, ids, address).await?;
             }
             let vpc_id = ids.get(&Address::new(Kind::Vpc, vpc))?;
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            let tags = ctx.tags(address);
             let out = clients
                 .ec2
                 .create_security_group()
                 .group_name(&d.name)
                 .description(&d.description)
                 .vpc_id(vpc_id)
-                .tag_specifications(tag_spec(ResourceType::SecurityGroup, &tags))
+                .tag_specifications(tags::ec2_spec(ResourceType::SecurityGroup, &tags))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;
@@ -167,7 +168,7 @@ pub async fn apply_group(
         }
         (Action::Update, Some(_)) => {
             let Some(o) = observed else { bail!("updating {address}: it was not observed") };
-            sync_tags(clients, ctx, address, &o.id, &o.tags).await
+            tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
     }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::model::tags::desired_tags;
+use crate::model::tags::{desired_tags, Tags};
 use crate::plan::build::Mode;
 use crate::plan::{order, Step};
 

@@ -7,15 +7,16 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
 
-use super::{sync_tags, tag_spec, GatewayFields, Observed, ObservedNetwork, SubnetFields, VpcFields};
+use super::{GatewayFields, Observed, ObservedNetwork, SubnetFields, VpcFields};
 use crate::aws::{describe, wait, Clients};
 use crate::diff::FieldDiff;
 use crate::model::network::{Subnet, Vpc};
-use crate::model::tags::{desired_tags, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan};
-use crate::reconcile::Ids;
+use crate::reconcile::kit::Ids;
+use crate::reconcile::tags;
 
 /// How long deletes retry `DependencyViolation` while network interfaces drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
@@ -139,11 +140,11 @@ pub async fn apply_vpc(
             if action == Action::Replace {
                 Box::pin(apply_vpc(clients, ctx, desired, observed, ids, Action::Delete, address)).await?;
             }
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            let tags = ctx.tags(address);
             let out = ec2
                 .create_vpc()
                 .cidr_block(&d.cidr)
-                .tag_specifications(tag_spec(ResourceType::Vpc, &tags))
+                .tag_specifications(tags::ec2_spec(ResourceType::Vpc, &tags))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;
@@ -158,7 +159,7 @@ pub async fn apply_vpc(
             if !o.fields.default_group_rules.is_empty() {
                 empty_default_group(clients, address, &o.id, o.fields.default_group.as_deref()).await?;
             }
-            sync_tags(clients, ctx, address, &o.id, &o.tags).await
+            tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
     }
@@ -241,13 +242,13 @@ pub async fn apply_subnet(
                 delete_subnet(ec2, ids, address).await?;
             }
             let vpc = ids.get(&Address::new(Kind::Vpc, &ctx.stack))?;
-            let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+            let tags = ctx.tags(address);
             let out = ec2
                 .create_subnet()
                 .vpc_id(vpc)
                 .cidr_block(&d.cidr)
                 .availability_zone(&d.availability_zone)
-                .tag_specifications(tag_spec(ResourceType::Subnet, &tags))
+                .tag_specifications(tags::ec2_spec(ResourceType::Subnet, &tags))
                 .send()
                 .await
                 .map_err(|e| err("creating", address, &e))?;
@@ -263,7 +264,7 @@ pub async fn apply_subnet(
             if o.fields.map_public_ip != d.public {
                 set_map_public_ip(clients, address, &o.id, d.public).await?;
             }
-            sync_tags(clients, ctx, address, &o.id, &o.tags).await
+            tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await
         }
         (_, None) => bail!("{address}: no desired state to {action:?}"),
     }
@@ -362,17 +363,17 @@ pub async fn apply_internet_gateway(
             let vpc_id = ids.get(&Address::new(Kind::Vpc, vpc))?;
             let id = match observed {
                 Some(o) if action == Action::Update => {
-                    sync_tags(clients, ctx, address, &o.id, &o.tags).await?;
+                    tags::sync_ec2(&clients.ec2, address, &o.id, &o.tags, &ctx.tags(address)).await?;
                     if o.fields.attached_to.contains(&vpc_id) {
                         return Ok(());
                     }
                     o.id.clone()
                 }
                 _ => {
-                    let tags = desired_tags(&ctx.stack, &ctx.stack_tags, address);
+                    let tags = ctx.tags(address);
                     let out = ec2
                         .create_internet_gateway()
-                        .tag_specifications(tag_spec(ResourceType::InternetGateway, &tags))
+                        .tag_specifications(tags::ec2_spec(ResourceType::InternetGateway, &tags))
                         .send()
                         .await
                         .map_err(|e| err("creating", address, &e))?;

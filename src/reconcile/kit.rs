@@ -1,0 +1,144 @@
+//! What every reconciler shares: the shape of an observed resource, AWS ids by address, the
+//! Resource Groups Tagging API query for "everything of this stack", and how a plan names what a
+//! resource refers to.
+//!
+//! Invariants: an observed resource is named by its stack-file name (never its AWS id); a
+//! reference to a resource this plan (re)creates is shown as `(replaced)`, one to nothing of this
+//! stack is marked foreign.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use anyhow::Result;
+
+use crate::aws::Clients;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::plan::build::ObservedResource;
+use crate::plan::{Action, Plan};
+
+/// Requests in flight per service during observation.
+pub const CONCURRENCY: usize = 8;
+
+/// One observed resource: its name (from the address tag, or its AWS name), id, tags and
+/// normalised fields.
+#[derive(Debug, Clone)]
+pub struct Observed<F> {
+    pub name: String,
+    pub id: String,
+    pub tags: Tags,
+    pub fields: F,
+}
+
+impl<F> ObservedResource for Observed<F> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &Tags {
+        &self.tags
+    }
+}
+
+/// AWS ids by address: those observed, plus those created during this run (a subnet's create
+/// needs the id of the VPC created a moment before).
+#[derive(Debug, Default)]
+pub struct Ids(Mutex<BTreeMap<Address, String>>);
+
+impl Ids {
+    pub fn from_map(ids: BTreeMap<Address, String>) -> Ids {
+        Ids(Mutex::new(ids))
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<Address, String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, address: &Address) -> Result<String> {
+        self.map()
+            .get(address)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{address} has no AWS id: it was neither found nor created in this run"))
+    }
+
+    pub fn set(&self, address: &Address, id: &str) {
+        self.map().insert(address.clone(), id.to_string());
+    }
+
+    /// AWS id → name, for one kind.
+    pub fn names(&self, kind: Kind) -> BTreeMap<String, String> {
+        self.map().iter().filter(|(a, _)| a.kind == kind).map(|(a, id)| (id.clone(), a.name.clone())).collect()
+    }
+}
+
+/// Names of resources of `kind` about to be created or replaced: references to them must be rewritten.
+pub fn renewed(plan: &Plan, kind: Kind) -> BTreeSet<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.address.kind == kind && matches!(c.action, Action::Create | Action::Replace))
+        .map(|c| c.address.name.clone())
+        .collect()
+}
+
+/// Referenced ids as the plan shows them: by name, marked `(replaced)` when this plan replaces
+/// that resource (so the reference must move to the new one), or marked as foreign when no
+/// resource of the stack has it (it was deleted, or is not ours).
+pub fn referenced_names(
+    ids: &BTreeSet<String>,
+    names: &BTreeMap<String, String>,
+    renewed: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    ids.iter()
+        .map(|id| match names.get(id) {
+            Some(name) if renewed.contains(name) => format!("{name} (replaced)"),
+            Some(name) => name.clone(),
+            None => crate::diff::foreign(id),
+        })
+        .collect()
+}
+
+/// Every resource of these Resource Groups Tagging API types (`ecs:service`, `cloudwatch:alarm`, …)
+/// that carries this stack's ownership tags: `(ARN, tags)`. One paginated query.
+pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Result<Vec<(String, Tags)>> {
+    use crate::model::tags::{MANAGED_BY, MANAGED_BY_VALUE, STACK};
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let pages = clients
+        .tagging
+        .get_resources()
+        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
+        .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
+        .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "listing this stack's {} (Resource Groups Tagging API): {}",
+                types.join(", "),
+                crate::aws::describe(&e)
+            )
+        })?;
+    Ok(pages
+        .iter()
+        .flat_map(|p| p.resource_tag_mapping_list())
+        .filter_map(|m| {
+            let tags: Tags = m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            Some((m.resource_arn()?.to_string(), tags))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_named_marked_replaced_or_foreign() {
+        let ids: BTreeSet<String> = ["sg-1", "sg-2", "sg-9"].iter().map(|s| s.to_string()).collect();
+        let names: BTreeMap<String, String> =
+            [("sg-1", "alb-sg"), ("sg-2", "runner-sg")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let renewed: BTreeSet<String> = ["runner-sg".to_string()].into();
+        let shown: Vec<String> = referenced_names(&ids, &names, &renewed).into_iter().collect();
+        assert_eq!(shown, vec!["alb-sg", "runner-sg (replaced)", "sg-9 (not in this stack)"]);
+    }
+}

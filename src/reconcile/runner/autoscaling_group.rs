@@ -1,0 +1,166 @@
+//! The Auto Scaling group: a fixed size in the subnets of its tier, on the launch template's
+//! default version named explicitly. Deleting it first deregisters its container instances from
+//! the cluster, then deletes the group with its instances and waits until they are gone.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
+
+use super::{launch_template, GroupFields};
+use crate::aws::wait::{self, Check};
+use crate::aws::{describe, error, Clients};
+use crate::model::compute::Ec2Capacity;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::kit::{Ids, Observed};
+use crate::reconcile::tags;
+
+/// A group's tags: the desired ones, `Name` (which its instances get too) and `AmazonECSManaged`,
+/// which ECS adds to a group when a capacity provider is associated with it (declared here so it
+/// is never seen as drift, and so instances launched before the association carry it too).
+pub(super) fn tag_set(tags: &Tags, name: &str) -> Tags {
+    let mut tags = tags.clone();
+    tags.insert("Name".into(), name.to_string());
+    tags.insert("AmazonECSManaged".into(), "true".into());
+    tags
+}
+
+/// Instances get the stack's own tags, not the ownership tags: the group owns them.
+fn propagate(key: &str) -> bool {
+    !crate::model::tags::is_ownership(key)
+}
+
+pub(super) async fn put(
+    clients: &Clients,
+    d: &Ec2Capacity,
+    observed: Option<&Observed<GroupFields>>,
+    ids: &Ids,
+    tags: &Tags,
+    address: &Address,
+) -> Result<()> {
+    let name = d.cluster.as_str();
+    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
+    let (lt_id, version) = launch_template::default_version(clients, name).await?;
+    let spec = LaunchTemplateSpecification::builder().launch_template_id(&lt_id).version(&version).build();
+    let subnets = d.subnets.iter().map(|s| ids.get(&Address::new(Kind::Subnet, s))).collect::<Result<Vec<_>>>()?;
+    match observed {
+        None => {
+            // The instance profile of a role created moments ago may not be usable yet.
+            wait::retry_while(
+                &format!("{address}: waiting for the instance profile to propagate"),
+                Duration::from_secs(120),
+                |e: &aws_sdk_autoscaling::error::SdkError<_>| error::propagating(e),
+                || {
+                    clients
+                        .autoscaling
+                        .create_auto_scaling_group()
+                        .auto_scaling_group_name(name)
+                        .launch_template(spec.clone())
+                        .min_size(d.instance_count)
+                        .max_size(d.instance_count)
+                        .desired_capacity(d.instance_count)
+                        .vpc_zone_identifier(subnets.join(","))
+                        .set_tags(Some(tags::autoscaling(name, &tag_set(tags, name), propagate)))
+                        .send()
+                },
+            )
+            .await
+            .map_err(|e| err("creating", &e))?;
+            let out = clients
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(name)
+                .send()
+                .await
+                .map_err(|e| err("reading", &e))?;
+            let arn = out.auto_scaling_groups().first().and_then(|g| g.auto_scaling_group_arn()).unwrap_or_default();
+            ids.set(address, arn);
+        }
+        Some(g) => {
+            clients
+                .autoscaling
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .launch_template(spec)
+                .min_size(d.instance_count)
+                .max_size(d.instance_count)
+                .desired_capacity(d.instance_count)
+                .vpc_zone_identifier(subnets.join(","))
+                .send()
+                .await
+                .map_err(|e| err("updating", &e))?;
+            tags::sync_autoscaling(&clients.autoscaling, address, name, &g.tags, &tag_set(tags, name), propagate)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deregisters the group's container instances from its cluster, deletes the group with its
+/// instances, and waits until it is gone.
+pub(super) async fn delete(clients: &Clients, name: &str, observed: Option<&Observed<GroupFields>>) -> Result<()> {
+    let Some(g) = observed else { return Ok(()) };
+    let ecs = &clients.ecs;
+    let listed = ecs.list_container_instances().cluster(name).send().await;
+    let arns: Vec<String> = match listed {
+        Ok(out) => out.container_instance_arns().to_vec(),
+        Err(e) if error::is_not_found(&e) => Vec::new(),
+        Err(e) => bail!("listing container instances of {name}: {}", describe(&e)),
+    };
+    if !arns.is_empty() {
+        let out = ecs
+            .describe_container_instances()
+            .cluster(name)
+            .set_container_instances(Some(arns))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("describing container instances of {name}: {}", describe(&e)))?;
+        for ci in out.container_instances() {
+            let ours = ci.ec2_instance_id().is_some_and(|i| g.fields.instances.iter().any(|x| x == i));
+            let Some(arn) = ci.container_instance_arn().filter(|_| ours) else { continue };
+            ecs.deregister_container_instance()
+                .cluster(name)
+                .container_instance(arn)
+                .force(true)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("deregistering container instance {arn}: {}", describe(&e)))?;
+            eprintln!(
+                "    autoscaling_group.{name}: deregistered container instance {}",
+                arn.rsplit('/').next().unwrap_or(arn)
+            );
+        }
+    }
+    // Auto Scaling answers a missing group with a generic ValidationError: whether it is gone is
+    // read, not guessed from the message.
+    let instances_left = || async {
+        let out = clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading autoscaling_group.{name}: {}", describe(&e)))?;
+        Ok::<_, anyhow::Error>(out.auto_scaling_groups().first().map(|g| g.instances().len()))
+    };
+    if let Err(e) =
+        clients.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true).send().await
+    {
+        if instances_left().await?.is_some() {
+            bail!("deleting autoscaling_group.{name}: {}", describe(&e));
+        }
+        return Ok(());
+    }
+    wait::until(
+        &format!("autoscaling_group.{name} and its instances to be deleted"),
+        wait::timeout(Duration::from_secs(15 * 60)),
+        || async {
+            Ok(match instances_left().await? {
+                None => Check::Ready(()),
+                Some(n) => Check::Pending(format!("{n} instance(s) left")),
+            })
+        },
+    )
+    .await
+}

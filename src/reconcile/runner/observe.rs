@@ -1,0 +1,238 @@
+//! Reading the runner's capacity in one round, concurrently: the AMI parameters, this stack's
+//! launch templates (with the default version's data of the declared ones), its Auto Scaling
+//! groups (by tag, and the declared ones by name) and the capacity providers by name.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{bail, Result};
+use aws_sdk_autoscaling::types::Filter;
+use aws_sdk_ec2::types::Filter as Ec2Filter;
+use aws_sdk_ecs::types::CapacityProviderField;
+
+use super::{
+    metadata, root_volume, CapacityProviderFields, GroupFields, LaunchTemplateFields, ObservedRunner, ROOT_DEVICE,
+};
+use crate::aws::{describe, error, Clients};
+use crate::model::compute::Ec2Capacity;
+use crate::model::tags::{Tags, STACK};
+use crate::reconcile::kit::{Observed, CONCURRENCY};
+use crate::reconcile::tags;
+
+/// `clusters`: the stack file's cluster names, which are also the names of their capacity
+/// providers (DescribeCapacityProviders is asked by name: moto refuses the unfiltered form).
+pub async fn observe(
+    clients: &Clients,
+    stack: &str,
+    desired: &[Ec2Capacity],
+    clusters: &[String],
+) -> Result<ObservedRunner> {
+    let (amis, launch_templates, groups, capacity_providers) = tokio::try_join!(
+        amis(clients, desired),
+        launch_templates(clients, stack, desired),
+        groups(clients, stack, desired),
+        capacity_providers(clients, clusters),
+    )?;
+    Ok(ObservedRunner { amis, launch_templates, groups, capacity_providers })
+}
+
+async fn amis(clients: &Clients, desired: &[Ec2Capacity]) -> Result<BTreeMap<String, String>> {
+    let names: BTreeSet<&str> = desired.iter().map(|d| d.ami_parameter.as_str()).collect();
+    if names.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = clients
+        .ssm
+        .get_parameters()
+        .set_names(Some(names.iter().map(|n| n.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the AMI parameters from SSM: {}", describe(&e)))?;
+    if let Some(missing) = out.invalid_parameters().first() {
+        bail!("the AMI parameter {missing} does not exist in this region");
+    }
+    Ok(out.parameters().iter().filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string()))).collect())
+}
+
+/// This stack's launch templates (by tag), with the default version's data of the declared ones.
+async fn launch_templates(
+    clients: &Clients,
+    stack: &str,
+    desired: &[Ec2Capacity],
+) -> Result<Vec<Observed<LaunchTemplateFields>>> {
+    let owned = clients
+        .ec2
+        .describe_launch_templates()
+        .filters(Ec2Filter::builder().name(format!("tag:{STACK}")).values(stack).build())
+        .send();
+    let versions = crate::aws::concurrent(desired, CONCURRENCY, |d| default_version_data(clients, &d.cluster));
+    let (owned, versions) = tokio::join!(owned, versions);
+    let owned = owned.map_err(|e| anyhow::anyhow!("listing launch templates: {}", describe(&e)))?;
+    let mut out = Vec::new();
+    for lt in owned.launch_templates() {
+        let tags: Tags =
+            lt.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect();
+        let Some(name) = lt.launch_template_name() else { continue };
+        out.push(Observed {
+            name: name.to_string(),
+            id: lt.launch_template_id().unwrap_or_default().to_string(),
+            tags,
+            fields: LaunchTemplateFields {
+                default_version: lt.default_version_number().unwrap_or(1),
+                ..Default::default()
+            },
+        });
+    }
+    for (d, found) in desired.iter().zip(versions) {
+        let Some((id, fields)) = found? else { continue };
+        match out.iter_mut().find(|o| o.name == d.cluster) {
+            Some(o) => o.fields = fields,
+            // A namesake that is not ours: a conflict (no tags).
+            None => out.push(Observed { name: d.cluster.clone(), id, tags: Tags::new(), fields }),
+        }
+    }
+    Ok(out)
+}
+
+/// The default version of the launch template `name`: `(id, fields)`, or `None` when there is none.
+async fn default_version_data(clients: &Clients, name: &str) -> Result<Option<(String, LaunchTemplateFields)>> {
+    let versions =
+        clients.ec2.describe_launch_template_versions().launch_template_name(name).versions("$Default").send().await;
+    let versions = match versions {
+        Ok(v) => v,
+        Err(e) if error::is_not_found(&e) => return Ok(None),
+        Err(e) => bail!("reading launch template {name}: {}", describe(&e)),
+    };
+    let Some(v) = versions.launch_template_versions().first() else { return Ok(None) };
+    let data = v.launch_template_data();
+    let root = data.and_then(|d| d.block_device_mappings().iter().find(|b| b.device_name() == Some(ROOT_DEVICE)));
+    let ebs = root.and_then(|r| r.ebs());
+    let meta = data.and_then(|d| d.metadata_options());
+    let user_data = data
+        .and_then(|d| d.user_data())
+        .and_then(|u| aws_smithy_types::base64::decode(u).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let fields = LaunchTemplateFields {
+        default_version: v.version_number().unwrap_or(1),
+        image_id: data.and_then(|d| d.image_id()).unwrap_or_default().to_string(),
+        instance_type: data.and_then(|d| d.instance_type()).map(|t| t.as_str().to_string()).unwrap_or_default(),
+        instance_profile: data
+            .and_then(|d| d.iam_instance_profile())
+            .and_then(|p| p.name().or(p.arn().and_then(|a| a.rsplit('/').next())))
+            .unwrap_or_default()
+            .to_string(),
+        security_groups: data.map(|d| d.security_group_ids().iter().cloned().collect()).unwrap_or_default(),
+        metadata: metadata(
+            meta.and_then(|m| m.http_tokens()).map(|t| t.as_str()).unwrap_or("optional"),
+            meta.and_then(|m| m.http_put_response_hop_limit()).unwrap_or(1),
+        ),
+        root_volume: root_volume(
+            ebs.and_then(|e| e.volume_size()).unwrap_or_default(),
+            ebs.and_then(|e| e.volume_type()).map(|t| t.as_str()).unwrap_or("gp2"),
+            ebs.and_then(|e| e.encrypted()).unwrap_or(false),
+        ),
+        user_data,
+    };
+    Ok(Some((v.launch_template_id().unwrap_or_default().to_string(), fields)))
+}
+
+/// This stack's Auto Scaling groups (by tag) and the declared ones by name.
+async fn groups(clients: &Clients, stack: &str, desired: &[Ec2Capacity]) -> Result<Vec<Observed<GroupFields>>> {
+    let by_tag = clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .filters(Filter::builder().name(format!("tag:{STACK}")).values(stack).build())
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>();
+    let names: Vec<String> = desired.iter().map(|d| d.cluster.clone()).collect();
+    let by_name = async {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .set_auto_scaling_group_names(Some(names))
+            .send()
+            .await
+            .map(|o| vec![o])
+    };
+    let (by_tag, by_name) = tokio::join!(by_tag, by_name);
+    let by_tag = by_tag.map_err(|e| anyhow::anyhow!("listing Auto Scaling groups: {}", describe(&e)))?;
+    let by_name = by_name.map_err(|e| anyhow::anyhow!("reading Auto Scaling groups: {}", describe(&e)))?;
+    let mut out: Vec<Observed<GroupFields>> = Vec::new();
+    for g in by_tag.iter().chain(&by_name).flat_map(|p| p.auto_scaling_groups()) {
+        let Some(name) = g.auto_scaling_group_name() else { continue };
+        // A group being deleted is gone for planning.
+        if out.iter().any(|o| o.name == name) || g.status().is_some_and(|s| s.contains("Delete")) {
+            continue;
+        }
+        let tags: Tags = g
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .collect();
+        let lt = g.launch_template();
+        out.push(Observed {
+            name: name.to_string(),
+            id: g.auto_scaling_group_arn().unwrap_or_default().to_string(),
+            tags,
+            fields: GroupFields {
+                launch_template: lt.and_then(|l| l.launch_template_name()).unwrap_or_default().to_string(),
+                version: lt.and_then(|l| l.version()).unwrap_or_default().to_string(),
+                size: format!(
+                    "min {}, max {}, desired {}",
+                    g.min_size().unwrap_or_default(),
+                    g.max_size().unwrap_or_default(),
+                    g.desired_capacity().unwrap_or_default()
+                ),
+                subnets: g
+                    .vpc_zone_identifier()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                instances: g.instances().iter().filter_map(|i| i.instance_id().map(str::to_string)).collect(),
+            },
+        });
+    }
+    Ok(out)
+}
+
+async fn capacity_providers(clients: &Clients, names: &[String]) -> Result<Vec<Observed<CapacityProviderFields>>> {
+    let mut out = Vec::new();
+    // Up to 10 names a call; names that do not exist come back as failures, not errors.
+    for chunk in names.chunks(10) {
+        let page = clients
+            .ecs
+            .describe_capacity_providers()
+            .set_capacity_providers(Some(chunk.to_vec()))
+            .include(CapacityProviderField::Tags)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading ECS capacity providers: {}", describe(&e)))?;
+        for cp in page.capacity_providers() {
+            let active = cp.status().is_none_or(|s| s.as_str() == "ACTIVE");
+            let (Some(name), Some(arn)) = (cp.name(), cp.capacity_provider_arn()) else { continue };
+            // FARGATE and FARGATE_SPOT are AWS's own and carry no group.
+            let Some(group) = cp.auto_scaling_group_provider().filter(|_| active) else { continue };
+            out.push(Observed {
+                name: name.to_string(),
+                id: arn.to_string(),
+                tags: tags::from_ecs(cp.tags()),
+                fields: CapacityProviderFields {
+                    group_arn: group.auto_scaling_group_arn().to_string(),
+                    managed_scaling: group
+                        .managed_scaling()
+                        .and_then(|m| m.status())
+                        .map(|s| s.as_str().to_lowercase())
+                        .unwrap_or_else(|| "disabled".into()),
+                },
+            });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,95 @@
+//! Task definitions, ECS services and the runner's capacity on hand-built observations.
+
+use super::*;
+use crate::plan::Reason;
+
+#[test]
+fn a_new_image_tag_is_one_new_revision_and_one_service_update() {
+    let d = desired();
+    let o = converged(&d);
+    let mut cx = ctx(&d, Mode::Converge);
+    cx.image_tag = Some("v2".into());
+    let plan = plan(&cx, &d, &o);
+    let changed: Vec<(String, Vec<Field>)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.address.name == "containrlab-task" || c.address.name == "containrlab-service")
+        .map(|c| (c.address.to_string(), fields(c)))
+        .collect();
+    let image =
+        |name: &str, tag: &str| format!("\"123456789012.dkr.ecr.us-east-1.amazonaws.com/containrlab-{name}:{tag}\"");
+    assert_eq!(
+        changed,
+        vec![
+            (
+                "task_definition.containrlab-task".into(),
+                vec![
+                    f("containerDefinitions[api].image", &image("api", "v1"), &image("api", "v2")),
+                    f("containerDefinitions[web].image", &image("web", "v1"), &image("web", "v2")),
+                ]
+            ),
+            (
+                "ecs_service.containrlab-service".into(),
+                vec![f("task_definition", "\"containrlab-task:1\"", "\"containrlab-task:(new revision)\"")]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn without_an_image_tag_the_running_tag_is_kept() {
+    // The converged revisions run `v1`, not the `latest` a first registration would use.
+    let plan = drift(|_, _| {});
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+}
+
+#[test]
+fn a_desired_count_changed_by_hand_is_put_back() {
+    let plan = drift(|_, o| o.ecs.services.iter_mut().for_each(|s| s.fields.desired_count = 0));
+    let changed: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert_eq!(changed, vec!["ecs_service.containrlab-runner-service", "ecs_service.containrlab-service"]);
+    assert_eq!(fields(&plan.changes[0]), vec![f("desired_count", "0", "1")]);
+}
+
+#[test]
+fn a_service_in_another_cluster_is_replaced() {
+    let plan = drift(|_, o| {
+        let s = o.ecs.services.iter_mut().find(|s| s.name == "containrlab-service").expect("service");
+        s.fields.cluster = "other".into();
+    });
+    let c = only(&plan, "ecs_service.containrlab-service");
+    assert_eq!((c.action, c.reason), (Action::Replace, Reason::CannotUpdateInPlace(vec!["cluster".into()])));
+}
+
+#[test]
+fn a_new_ami_is_a_new_launch_template_version_and_the_group_follows() {
+    let plan = drift(|_, o| o.runner.amis.values_mut().for_each(|v| *v = "ami-0new".into()));
+    let changed = changes(&plan);
+    assert_eq!(
+        changed,
+        vec![
+            (
+                "launch_template.containrlab-runner-ec2".into(),
+                vec![f("image_id", "\"ami-0123456789abcdef0\"", "\"ami-0new\"")]
+            ),
+            (
+                "autoscaling_group.containrlab-runner-ec2".into(),
+                vec![f("launch_template_version", "\"1\"", "\"(new version)\"")]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_capacity_provider_detached_from_its_cluster_is_associated_again() {
+    let plan = drift(|_, o| o.ecs.clusters.iter_mut().for_each(|c| c.fields.capacity_providers.clear()));
+    let c = only(&plan, "capacity_provider.containrlab-runner-ec2");
+    assert_eq!(fields(&c), vec![f("default_for_cluster", "false", "true")]);
+}
+
+#[test]
+fn a_group_resized_by_hand_is_put_back() {
+    let plan = drift(|_, o| o.runner.groups[0].fields.size = "min 0, max 2, desired 0".into());
+    let c = only(&plan, "autoscaling_group.containrlab-runner-ec2");
+    assert_eq!(fields(&c), vec![f("size", "\"min 0, max 2, desired 0\"", "\"min 1, max 1, desired 1\"")]);
+}

@@ -1,0 +1,78 @@
+//! The planner's diff of every reconciler on hand-built observations, without an emulator: a
+//! converged account plans nothing, and one thing changed behind the tool's back plans exactly
+//! that change (field, action, reason). `fixture` builds the converged account.
+
+mod compute;
+mod edge;
+mod fixture;
+mod flat;
+mod network;
+
+use crate::diff::Shown;
+use crate::model::desired::Desired;
+use crate::plan::build::Mode;
+use crate::plan::{Action, Plan, ResourceChange};
+use crate::reconcile::Observed;
+
+pub use fixture::{converged, ctx, desired, plan};
+
+/// The plan of the checked-in stack after `change` was made to its converged observation.
+pub fn drift(change: impl FnOnce(&Desired, &mut Observed)) -> Plan {
+    let d = desired();
+    let mut o = converged(&d);
+    change(&d, &mut o);
+    plan(&ctx(&d, Mode::Converge), &d, &o)
+}
+
+/// The only change of the plan, which must be to `address`.
+#[track_caller]
+pub fn only(plan: &Plan, address: &str) -> ResourceChange {
+    let addresses: Vec<String> = plan.changes.iter().map(|c| c.address.to_string()).collect();
+    assert_eq!(addresses, vec![address.to_string()], "changes: {:#?}", plan.changes);
+    plan.changes[0].clone()
+}
+
+/// `(path, before, after)`, values as plain JSON text.
+pub type Field = (String, String, String);
+
+/// Every change of the plan: its address and fields.
+pub fn changes(plan: &Plan) -> Vec<(String, Vec<Field>)> {
+    plan.changes.iter().map(|c| (c.address.to_string(), fields(c))).collect()
+}
+
+/// `(path, before, after)` of each field, values as plain JSON text.
+pub fn fields(c: &ResourceChange) -> Vec<Field> {
+    let show = |v: &Option<Shown>| match v {
+        None => "-".to_string(),
+        Some(Shown::Value(v)) => v.to_string(),
+        Some(Shown::Sensitive) => "(sensitive)".to_string(),
+        Some(Shown::Unset(var)) => format!("(unset {var})"),
+    };
+    c.fields.iter().map(|f| (f.path.clone(), show(&f.before), show(&f.after))).collect()
+}
+
+/// Shorthand for `fields` expectations.
+pub fn f(path: &str, before: &str, after: &str) -> Field {
+    (path.to_string(), before.to_string(), after.to_string())
+}
+
+#[test]
+fn a_converged_account_plans_nothing() {
+    let plan = drift(|_, _| {});
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.conflicts.is_empty() && plan.kept.is_empty() && plan.warnings.is_empty(), "{plan:#?}");
+}
+
+#[test]
+fn down_deletes_everything_but_the_data_it_keeps() {
+    let d = desired();
+    let o = converged(&d);
+    let down = d.clone().without_resources();
+    let plan = plan(&ctx(&d, Mode::Down), &down, &o);
+    assert!(plan.changes.iter().all(|c| c.action == Action::Delete), "{:#?}", plan.changes);
+    // 56 resources: the zone and the four secrets are kept; the records (declared, untaggable) go.
+    assert_eq!(plan.changes.len(), 51, "{:#?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
+    let kept: Vec<String> = plan.kept.iter().map(|k| k.address.to_string()).collect();
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert!(kept.contains(&"hosted_zone.containrlab.click".to_string()), "{kept:?}");
+}
