@@ -76,28 +76,26 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
         );
     }
     match verify {
-        Some(v) if !v.is_empty() => {
-            let list: Vec<String> = v
-                .changes
-                .iter()
-                .map(|c| {
-                    format!(
-                        "  {} {}  ({})\n{}",
-                        c.action.symbol(),
-                        c.address,
-                        c.reason,
-                        crate::plan::human::fields(&c.fields, c.action == Action::Create)
-                    )
-                })
-                .collect();
-            bail!(
-                "the stack did not converge: a fresh plan still has {} change(s):\n{}",
-                list.len(),
-                list.concat().trim_end()
-            )
-        }
+        Some(v) if !v.is_empty() => bail!("{}", not_converged(&v)),
         _ => Ok(0),
     }
+}
+
+/// What a fresh plan after applying still wants, field by field.
+fn not_converged(v: &crate::plan::Plan) -> String {
+    let list: Vec<String> = v
+        .changes
+        .iter()
+        .map(|c| {
+            let fields = crate::plan::human::fields(&c.fields, c.action == Action::Create);
+            format!("  {} {}  ({})\n{fields}", c.action.symbol(), c.address, c.reason)
+        })
+        .collect();
+    format!(
+        "the stack did not converge: a fresh plan still has {} change(s):\n{}",
+        list.len(),
+        list.concat().trim_end()
+    )
 }
 
 fn confirm(yes: bool, mode: Mode) -> Result<()> {
@@ -202,6 +200,23 @@ mod tests {
             reason: Reason::Missing,
             after: vec![],
         }
+    }
+
+    #[test]
+    fn a_stack_that_did_not_converge_names_the_fields_still_differing() {
+        let mut plan = crate::plan::Plan::default();
+        let mut f = crate::diff::FieldDiff::default();
+        f.field("availability_zone", Some(Some("us-east-1a")), Some("eu-west-1a"));
+        plan.changes.push(crate::plan::ResourceChange::new(
+            Address::new(Kind::Subnet, "public-a"),
+            Action::Replace,
+            Reason::CannotUpdateInPlace(vec!["availability_zone".into()]),
+            f.changes,
+        ));
+        assert_eq!(
+            not_converged(&plan),
+            "the stack did not converge: a fresh plan still has 1 change(s):\n  -/+ subnet.public-a  (availability_zone cannot change in place)\n      availability_zone:  \"us-east-1a\" → \"eu-west-1a\""
+        );
     }
 
     #[test]

@@ -48,3 +48,16 @@ fn plan_views_for_create_no_change_update_and_delete() {
         serde_json::to_string_pretty(&env.run(&["--json", "diff"]).json()).unwrap_or_default()
     );
 }
+
+/// Long values and sets in an update: a policy document changed line by line, a rule replaced.
+#[test]
+fn plan_view_of_a_changed_policy_and_rule() {
+    let env = Env::new();
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.edit_stack(
+        "actions: [ssm:GetParameters, ssm:GetParameter]",
+        "actions: [ssm:GetParametersByPath, ssm:GetParameter]",
+    );
+    env.edit_stack("{ protocol: tcp, ports: 443, cidr: 0.0.0.0/0", "{ protocol: tcp, ports: 8443, cidr: 0.0.0.0/0");
+    insta::assert_snapshot!("policy_and_rule_human", env.run(&["diff"]).stdout);
+}
