@@ -10,14 +10,9 @@ use crate::model::{Address, Kind};
 use crate::plan::{order, Action, Plan, Reason, ResourceChange};
 
 fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
-    ResourceChange {
-        address: Address::new(Kind::LogGroup, name),
-        action,
-        reason: Reason::Missing,
-        fields: vec![],
-        depends_on: depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect(),
-        widens_access: false,
-    }
+    let mut c = ResourceChange::new(Address::new(Kind::LogGroup, name), action, Reason::Missing, vec![]);
+    c.depends_on = depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect();
+    c
 }
 
 fn plan(changes: Vec<ResourceChange>) -> Vec<Step> {

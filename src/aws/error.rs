@@ -112,6 +112,71 @@ pub fn describe(err: &(dyn StdError + 'static)) -> String {
     parts.join(": ")
 }
 
+/// A failed step of `up`/`down`, in one wording: `creating ECR repository containrlab-api: <cause>`,
+/// and a hint where the fix is known. Carried inside `anyhow::Error`; `kind` lets the runner treat
+/// NotFound on a delete as done.
+#[derive(Debug)]
+pub struct ApplyError {
+    pub address: crate::model::Address,
+    /// What was being done, as a verb phrase: `creating`, `setting the lifecycle policy of`.
+    pub operation: String,
+    pub kind: ErrorKind,
+    pub cause: String,
+    pub hint: Option<&'static str>,
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = &self.address;
+        write!(f, "{} {} {}: {}", self.operation, a.kind.noun(), a.name, self.cause)?;
+        if let Some(hint) = self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ApplyError {}
+
+/// The error of an AWS call made while `operation` on `address`, classified by its code.
+pub fn failed<E>(operation: &str, address: &crate::model::Address, e: &E) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    let kind = kind(e);
+    let hint = match kind {
+        ErrorKind::AccessDenied => Some(
+            "the identity running containrlab may not make this call: grant the permission, or use another profile",
+        ),
+        ErrorKind::Throttled => Some("AWS kept throttling after the SDK's retries: run the command again"),
+        ErrorKind::DependencyViolation => Some("something still uses it: run the command again once it is released"),
+        _ => None,
+    };
+    ApplyError { address: address.clone(), operation: operation.to_string(), kind, cause: describe(e), hint }.into()
+}
+
+/// A create (or other) response that lacks the field the tool needs next.
+pub fn missing(operation: &str, address: &crate::model::Address, field: &str) -> anyhow::Error {
+    let cause = format!("the response has no {field}");
+    ApplyError { address: address.clone(), operation: operation.to_string(), kind: ErrorKind::Other, cause, hint: None }
+        .into()
+}
+
+/// `Some(value)` or the error naming the operation and the missing field.
+pub fn required<T>(
+    value: Option<T>,
+    operation: &str,
+    address: &crate::model::Address,
+    field: &str,
+) -> anyhow::Result<T> {
+    value.ok_or_else(|| missing(operation, address, field))
+}
+
+/// True when `e` is an AWS NotFound (the resource is already gone).
+pub fn is_gone(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApplyError>().is_some_and(|a| a.kind == ErrorKind::NotFound)
+}
+
 /// Why a call never reached an answer from AWS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
@@ -200,6 +265,27 @@ mod tests {
 
     fn error(code: &str, message: &str) -> ErrorMetadata {
         ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    #[test]
+    fn a_failed_call_reads_operation_kind_name_cause_and_hint() {
+        use crate::model::{Address, Kind};
+        let address = Address::new(Kind::EcrRepository, "containrlab-api");
+        let e = failed(
+            "creating",
+            &address,
+            &error("AccessDeniedException", "not authorized to perform: ecr:CreateRepository"),
+        );
+        assert!(e.to_string().starts_with("creating ECR repository containrlab-api: "), "{e}");
+        assert!(e.to_string().contains("AccessDeniedException"), "{e}");
+        assert!(e.to_string().ends_with("\n  hint: the identity running containrlab may not make this call: grant the permission, or use another profile"), "{e}");
+        assert!(!is_gone(&e));
+        assert!(is_gone(&failed("deleting", &address, &error("RepositoryNotFoundException", ""))));
+        let none: anyhow::Result<String> = required(None, "creating", &address, "repositoryArn");
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "creating ECR repository containrlab-api: the response has no repositoryArn"
+        );
     }
 
     #[test]

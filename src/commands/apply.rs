@@ -48,7 +48,18 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     let outcome = execute(
         &steps,
         usize::from(args.parallelism),
-        |i| crate::reconcile::apply(&planner.clients, &ctx, &planner.desired, &observed, &ids, &steps[i]),
+        |i| {
+            let step = &steps[i];
+            crate::reconcile::apply(
+                &planner.clients,
+                &ctx,
+                &planner.desired,
+                &observed,
+                &ids,
+                step,
+                &plan.changes[step.change],
+            )
+        },
         report,
     )
     .await;
@@ -199,6 +210,7 @@ mod tests {
             action: Action::Create,
             reason: Reason::Missing,
             after: vec![],
+            change: 0,
         }
     }
 

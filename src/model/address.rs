@@ -71,6 +71,39 @@ impl Kind {
         }
     }
 
+    /// How a person names this kind in a sentence: `creating ECR repository containrlab-api`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Vpc => "VPC",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internet gateway",
+            Kind::ElasticIp => "Elastic IP",
+            Kind::NatGateway => "NAT gateway",
+            Kind::RouteTable => "route table",
+            Kind::SecurityGroup => "security group",
+            Kind::SecurityGroupRules => "rules of security group",
+            Kind::IamOidcProvider => "IAM OIDC provider",
+            Kind::IamRole => "IAM role",
+            Kind::HostedZone => "hosted zone",
+            Kind::Certificate => "certificate",
+            Kind::TargetGroup => "target group",
+            Kind::LoadBalancer => "load balancer",
+            Kind::Listener => "listener",
+            Kind::ListenerRule => "listener rule",
+            Kind::DnsRecords => "DNS records of",
+            Kind::EcsCluster => "ECS cluster",
+            Kind::TaskDefinition => "task definition",
+            Kind::EcsService => "ECS service",
+            Kind::LaunchTemplate => "launch template",
+            Kind::AutoScalingGroup => "Auto Scaling group",
+            Kind::CapacityProvider => "capacity provider",
+            Kind::Alarm => "alarm",
+            Kind::EcrRepository => "ECR repository",
+            Kind::SsmParameter => "SSM parameter",
+            Kind::LogGroup => "log group",
+        }
+    }
+
     /// Kinds that must exist before this one can be created (and be deleted after it).
     /// Used for deletes, where the stack file no longer says what depended on what.
     pub fn depends_on(self) -> &'static [Kind] {

@@ -79,11 +79,13 @@ pub struct ResourceChange {
     pub depends_on: Vec<Address>,
     /// Opens network or IAM access wider than before; counts as risky for `diff --exit-code`.
     pub widens_access: bool,
+    /// The desired and observed values the step will act on (kinds on the reconciler contract).
+    pub payload: Option<crate::reconcile::payload::Payload>,
 }
 
 impl ResourceChange {
     pub fn new(address: Address, action: Action, reason: Reason, fields: Vec<FieldChange>) -> ResourceChange {
-        ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false }
+        ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false, payload: None }
     }
 }
 
@@ -131,6 +133,8 @@ pub struct Step {
     pub reason: Reason,
     /// Indices of steps that must finish first.
     pub after: Vec<usize>,
+    /// The plan change this step carries out (a replacement made create-before-destroy has two).
+    pub change: usize,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -15,7 +15,8 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     let changes = &plan.changes;
     let mut steps: Vec<Step> = changes
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             let after = changes
                 .iter()
                 .enumerate()
@@ -36,7 +37,7 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
             } else {
                 c.action
             };
-            Step { address: c.address.clone(), action, reason: c.reason.clone(), after }
+            Step { address: c.address.clone(), action, reason: c.reason.clone(), after, change: i }
         })
         .collect();
     for (i, c) in changes.iter().enumerate() {
@@ -46,7 +47,13 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                 .enumerate()
                 .filter(|(_, o)| o.action != Action::Delete && o.depends_on.contains(&c.address));
             let after = std::iter::once(i).chain(movers.map(|(j, _)| j)).collect();
-            steps.push(Step { address: c.address.clone(), action: Action::Delete, reason: Reason::Superseded, after });
+            steps.push(Step {
+                address: c.address.clone(),
+                action: Action::Delete,
+                reason: Reason::Superseded,
+                after,
+                change: i,
+            });
         }
     }
     steps

@@ -13,16 +13,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic};
 
+use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::kit::{Observed, CONCURRENCY};
+use super::payload::Payload;
+use super::tags;
+use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
-use crate::diff::FieldDiff;
-use crate::model::compute::Alarm;
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::compute;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
-
-use super::kit::{Observed, CONCURRENCY};
-use super::tags;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlarmFields {
@@ -38,7 +38,7 @@ pub struct AlarmFields {
     pub treat_missing_data: String,
 }
 
-pub async fn observe(clients: &Clients, stack: &str, desired: &[Alarm]) -> Result<Vec<Observed<AlarmFields>>> {
+pub async fn observe(clients: &Clients, stack: &str, desired: &[compute::Alarm]) -> Result<Vec<Observed<AlarmFields>>> {
     let names: Vec<String> = desired.iter().map(|a| a.name.clone()).collect();
     let by_name = concurrent(names.chunks(100), CONCURRENCY, |chunk| async move {
         clients
@@ -90,8 +90,28 @@ fn dimension(name: &str, value: &str) -> String {
     format!("{name}={value}")
 }
 
-pub fn diff(ctx: &PlanContext, desired: &[Alarm], observed: &[Observed<AlarmFields>], plan: &mut Plan) {
-    let fields = |d: &Alarm, o: Option<&Observed<AlarmFields>>, tags: &Tags| {
+/// The contract for `alarm.NAME`.
+#[derive(Debug, Clone)]
+pub struct Alarm;
+
+impl Resource for Alarm {
+    const KIND: Kind = Kind::Alarm;
+    type Desired = compute::Alarm;
+    type Observed = Observed<AlarmFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<compute::Alarm> {
+        cx.desired.alarms.clone()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<AlarmFields>> {
+        cx.observed.alarms.clone()
+    }
+
+    fn name(d: &compute::Alarm) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &compute::Alarm, o: Option<&Observed<AlarmFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
         f.field("description", of.map(|o| o.description.clone()), d.description.clone());
@@ -111,35 +131,67 @@ pub fn diff(ctx: &PlanContext, desired: &[Alarm], observed: &[Observed<AlarmFiel
         );
         f.tags(o.map(|o| &o.tags), tags);
         f
-    };
-    let spec = ServiceDiff {
-        kind: Kind::Alarm,
-        desired_name: |a: &Alarm| &a.name,
-        fields: &fields,
-        replace_on: &[],
-        depends_on: &|a: &Alarm| a.refers_to.clone(),
-    };
-    diff_kind(ctx, spec, desired, observed, plan);
+    }
+
+    fn depends_on(_: &DiffCx<'_>, d: &compute::Alarm) -> Vec<Address> {
+        d.refers_to.clone()
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::Alarm(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &compute::Alarm,
+        _: Option<&Observed<AlarmFields>>,
+    ) -> Result<String> {
+        // Tags given to PutMetricAlarm apply only when it creates the alarm.
+        put(cx, address, d, Some(tags::cloudwatch(&cx.tags(address)))).await?;
+        Ok(format!("arn:aws:cloudwatch:{}:{}:alarm:{}", cx.ctx.region, cx.ctx.account, d.name))
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &compute::Alarm,
+        o: &Observed<AlarmFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        // PutMetricAlarm replaces the whole definition: one call whatever changed.
+        if delta.iter().any(|f| !f.path.starts_with("tags")) {
+            put(cx, address, d, None).await?;
+        }
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_cloudwatch(&cx.clients.cloudwatch, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<AlarmFields>) -> Result<()> {
+        cx.clients
+            .cloudwatch
+            .delete_alarms()
+            .alarm_names(&o.name)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
 }
 
-pub async fn apply(
-    clients: &Clients,
-    ctx: &PlanContext,
-    desired: Option<&Alarm>,
-    observed: Option<&Observed<AlarmFields>>,
-    action: Action,
+async fn put(
+    cx: &ApplyCx<'_>,
     address: &Address,
+    d: &compute::Alarm,
+    tags: Option<Vec<aws_sdk_cloudwatch::types::Tag>>,
 ) -> Result<()> {
-    let cw = &clients.cloudwatch;
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
-    let Some(d) = desired.filter(|_| action != Action::Delete) else {
-        cw.delete_alarms().alarm_names(&address.name).send().await.map_err(|e| err("deleting", &e))?;
-        return Ok(());
-    };
-    let tags = ctx.tags(address);
     let dimensions: Vec<Dimension> =
         d.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
-    cw.put_metric_alarm()
+    cx.clients
+        .cloudwatch
+        .put_metric_alarm()
         .alarm_name(&d.name)
         .set_alarm_description(d.description.clone())
         .namespace(&d.namespace)
@@ -151,13 +203,9 @@ pub async fn apply(
         .comparison_operator(ComparisonOperator::from(d.comparison.as_str()))
         .set_dimensions(Some(dimensions))
         .treat_missing_data(&d.treat_missing_data)
-        // Tags given here apply only when the alarm is created.
-        .set_tags(observed.is_none().then(|| tags::cloudwatch(&tags)))
+        .set_tags(tags)
         .send()
         .await
-        .map_err(|e| err("writing", &e))?;
-    if let Some(o) = observed {
-        tags::sync_cloudwatch(cw, address, &o.id, &o.tags, &tags).await?;
-    }
+        .map_err(|e| failed("writing", address, &e))?;
     Ok(())
 }

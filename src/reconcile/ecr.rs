@@ -8,17 +8,18 @@ use anyhow::{bail, Result};
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
 use aws_sdk_ecr::Client;
 
+use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::kit::CONCURRENCY;
+use super::payload::Payload;
+use super::tags;
+use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
 use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
-use crate::diff::FieldDiff;
+use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::Repository;
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
-
-use super::kit::CONCURRENCY;
-use super::tags;
+use crate::plan::build::ObservedResource;
 
 #[derive(Debug, Clone)]
 pub struct ObservedRepository {
@@ -117,127 +118,133 @@ async fn lifecycle_policy(client: &Client, name: &str) -> Result<Option<Lifecycl
     }
 }
 
-fn fields(d: &Repository, o: Option<&ObservedRepository>, tags: &Tags) -> FieldDiff {
-    let mut f = FieldDiff::default();
-    f.field("scan_on_push", o.map(|o| Some(o.scan_on_push)), Some(d.scan_on_push));
-    f.field("tag_mutability", o.map(|o| Some(o.tag_mutability.clone())), Some(d.tag_mutability.clone()));
-    let before = o.map(|o| o.lifecycle.as_ref().map(LifecyclePolicy::as_value));
-    f.field("lifecycle_policy.keep_last_images", before, d.keep_last_images.map(serde_json::Value::from));
-    f.tags(o.map(|o| &o.tags), tags);
-    f
-}
+/// The contract for `ecr_repository.NAME`.
+#[derive(Debug, Clone)]
+pub struct EcrRepository;
 
-pub fn diff(ctx: &PlanContext, desired: &[Repository], observed: &[ObservedRepository], plan: &mut Plan) {
-    let spec = ServiceDiff {
-        kind: Kind::EcrRepository,
-        desired_name: |d: &Repository| &d.name,
-        fields: &fields,
-        replace_on: &[],
-        depends_on: &|_| vec![],
-    };
-    diff_kind(ctx, spec, desired, observed, plan);
-}
+impl Resource for EcrRepository {
+    const KIND: Kind = Kind::EcrRepository;
+    type Desired = Repository;
+    type Observed = ObservedRepository;
 
-pub async fn apply(
-    client: &Client,
-    ctx: &PlanContext,
-    action: Action,
-    address: &Address,
-    desired: Option<&Repository>,
-    observed: Option<&ObservedRepository>,
-) -> Result<()> {
-    let name = &address.name;
-    match (action, desired) {
-        (Action::Delete, _) => delete(client, name, ctx.delete_data).await,
-        (Action::Create, Some(d)) => {
+    fn desired(cx: &DiffCx<'_>) -> Vec<Repository> {
+        cx.desired.repositories.clone()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<ObservedRepository> {
+        cx.observed.repositories.clone()
+    }
+
+    fn name(d: &Repository) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &Repository, o: Option<&ObservedRepository>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        f.field("scan_on_push", o.map(|o| Some(o.scan_on_push)), Some(d.scan_on_push));
+        f.field("tag_mutability", o.map(|o| Some(o.tag_mutability.clone())), Some(d.tag_mutability.clone()));
+        let before = o.map(|o| o.lifecycle.as_ref().map(LifecyclePolicy::as_value));
+        f.field(LIFECYCLE, before, d.keep_last_images.map(serde_json::Value::from));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::EcrRepository(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Repository,
+        _: Option<&ObservedRepository>,
+    ) -> Result<String> {
+        let client = &cx.clients.ecr;
+        let out = client
+            .create_repository()
+            .repository_name(&d.name)
+            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build())
+            .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
+            .set_tags(Some(tags::ecr(&cx.tags(address))))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let arn = required(out.repository().and_then(|r| r.repository_arn()), "creating", address, "repositoryArn")?;
+        if let Some(n) = d.keep_last_images {
+            put_lifecycle(client, address, n).await?;
+        }
+        Ok(arn.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Repository,
+        o: &ObservedRepository,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let client = &cx.clients.ecr;
+        let name = &d.name;
+        let changed = |path: &str| delta.iter().any(|f| f.path == path);
+        if changed("scan_on_push") {
             client
-                .create_repository()
+                .put_image_scanning_configuration()
                 .repository_name(name)
                 .image_scanning_configuration(
                     ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build(),
                 )
-                .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
-                .set_tags(Some(tags::ecr(&ctx.tags(address))))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("creating ECR repository ({name}): {}", describe(&e)))?;
-            if let Some(n) = d.keep_last_images {
-                put_lifecycle(client, name, n).await?;
-            }
-            Ok(())
+                .map_err(|e| failed("setting scan on push of", address, &e))?;
         }
-        (Action::Update | Action::Replace, Some(d)) => {
-            let Some(o) = observed else { bail!("updating ECR repository ({name}): it was not observed") };
-            update(client, ctx, address, d, o).await
-        }
-        (_, None) => bail!("{address}: no desired state to {action:?}"),
-    }
-}
-
-async fn update(
-    client: &Client,
-    ctx: &PlanContext,
-    address: &Address,
-    d: &Repository,
-    o: &ObservedRepository,
-) -> Result<()> {
-    let name = &address.name;
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("updating ECR repository ({name}): {what}: {}", describe(e))
-    };
-    if o.scan_on_push != d.scan_on_push {
-        client
-            .put_image_scanning_configuration()
-            .repository_name(name)
-            .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(d.scan_on_push).build())
-            .send()
-            .await
-            .map_err(|e| err("scan on push", &e))?;
-    }
-    if o.tag_mutability != d.tag_mutability {
-        client
-            .put_image_tag_mutability()
-            .repository_name(name)
-            .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
-            .send()
-            .await
-            .map_err(|e| err("tag mutability", &e))?;
-    }
-    match (d.keep_last_images, &o.lifecycle) {
-        (Some(n), current) if current.as_ref() != Some(&LifecyclePolicy::KeepLast(n)) => {
-            put_lifecycle(client, name, n).await?
-        }
-        (None, Some(_)) => {
+        if changed("tag_mutability") {
             client
-                .delete_lifecycle_policy()
+                .put_image_tag_mutability()
                 .repository_name(name)
+                .image_tag_mutability(ImageTagMutability::from(d.tag_mutability.as_str()))
                 .send()
                 .await
-                .map_err(|e| err("removing the lifecycle policy", &e))?;
+                .map_err(|e| failed("setting tag mutability of", address, &e))?;
         }
-        _ => {}
+        if changed(LIFECYCLE) {
+            match d.keep_last_images {
+                Some(n) => put_lifecycle(client, address, n).await?,
+                None => {
+                    client
+                        .delete_lifecycle_policy()
+                        .repository_name(name)
+                        .send()
+                        .await
+                        .map_err(|e| failed("removing the lifecycle policy of", address, &e))?;
+                }
+            }
+        }
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_ecr(client, address, &o.arn, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
-    tags::sync_ecr(client, address, &o.arn, &o.tags, &ctx.tags(address)).await
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &ObservedRepository) -> Result<()> {
+        match cx.clients.ecr.delete_repository().repository_name(&o.name).force(cx.ctx.delete_data).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_empty_exception()) => {
+                bail!("deleting {address}: it holds images (pushed since the plan was made); run again, or pass --delete-data to delete them")
+            }
+            Err(e) => Err(failed("deleting", address, &e)),
+        }
+    }
 }
 
-async fn put_lifecycle(client: &Client, name: &str, keep: u32) -> Result<()> {
+const LIFECYCLE: &str = "lifecycle_policy.keep_last_images";
+
+async fn put_lifecycle(client: &Client, address: &Address, keep: u32) -> Result<()> {
     client
         .put_lifecycle_policy()
-        .repository_name(name)
+        .repository_name(&address.name)
         .lifecycle_policy_text(ecr_keep_last_policy(keep).to_string())
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("setting the lifecycle policy of ECR repository ({name}): {}", describe(&e)))?;
+        .map_err(|e| failed("setting the lifecycle policy of", address, &e))?;
     Ok(())
-}
-
-async fn delete(client: &Client, name: &str, delete_images: bool) -> Result<()> {
-    match client.delete_repository().repository_name(name).force(delete_images).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_empty_exception()) => {
-            bail!("deleting ECR repository ({name}): it holds images (pushed since the plan was made); run again, or pass --delete-data to delete them")
-        }
-        Err(e) => bail!("deleting ECR repository ({name}): {}", describe(&e)),
-    }
 }

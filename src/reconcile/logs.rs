@@ -7,20 +7,21 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use aws_sdk_cloudwatchlogs::Client as LogsClient;
 
+use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::kit::CONCURRENCY;
+use super::payload::Payload;
+use super::tags;
+use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::log_group_name_from_arn;
-use crate::diff::FieldDiff;
-use crate::model::desired::LogGroup;
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
-
-use super::kit::CONCURRENCY;
-use super::tags;
+use crate::plan::build::ObservedResource;
 
 #[derive(Debug, Clone)]
 pub struct ObservedLogGroup {
@@ -40,7 +41,7 @@ impl ObservedResource for ObservedLogGroup {
     }
 }
 
-pub async fn observe(clients: &Clients, stack: &str, desired: &[LogGroup]) -> Result<Vec<ObservedLogGroup>> {
+pub async fn observe(clients: &Clients, stack: &str, desired: &[desired::LogGroup]) -> Result<Vec<ObservedLogGroup>> {
     let declared = concurrent(desired, CONCURRENCY, |d| async move {
         let out = clients
             .logs
@@ -104,68 +105,88 @@ async fn owned_log_groups(clients: &Clients, stack: &str) -> Result<BTreeMap<Str
     Ok(owned)
 }
 
-fn fields(d: &LogGroup, o: Option<&ObservedLogGroup>, tags: &Tags) -> FieldDiff {
-    let mut f = FieldDiff::default();
-    f.field("retention_days", o.map(|o| o.retention_days), d.retention_days);
-    f.tags(o.map(|o| &o.tags), tags);
-    f
-}
+/// The contract for `log_group.NAME`.
+#[derive(Debug, Clone)]
+pub struct LogGroup;
 
-pub fn diff(ctx: &PlanContext, desired: &[LogGroup], observed: &[ObservedLogGroup], plan: &mut Plan) {
-    let spec = ServiceDiff {
-        kind: Kind::LogGroup,
-        desired_name: |d: &LogGroup| &d.name,
-        fields: &fields,
-        replace_on: &[],
-        depends_on: &|_| vec![],
-    };
-    diff_kind(ctx, spec, desired, observed, plan);
-}
+impl Resource for LogGroup {
+    const KIND: Kind = Kind::LogGroup;
+    type Desired = desired::LogGroup;
+    type Observed = ObservedLogGroup;
 
-pub async fn apply(
-    clients: &Clients,
-    ctx: &PlanContext,
-    action: Action,
-    address: &Address,
-    desired: Option<&LogGroup>,
-    observed: Option<&ObservedLogGroup>,
-) -> Result<()> {
-    let client = &clients.logs;
-    let name = &address.name;
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("{what} CloudWatch log group ({name}): {}", describe(e))
-    };
-    match (action, desired) {
-        (Action::Delete, _) => match client.delete_log_group().log_group_name(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
-            Err(e) => Err(err("deleting", &e)),
-        },
-        (Action::Create, Some(d)) => {
-            let tags = ctx.tags(address);
-            client
-                .create_log_group()
-                .log_group_name(name)
-                .set_tags(Some(tags.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| err("creating", &e))?;
-            set_retention(client, name, None, d.retention_days).await
+    fn desired(cx: &DiffCx<'_>) -> Vec<desired::LogGroup> {
+        cx.desired.log_groups.clone()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<ObservedLogGroup> {
+        cx.observed.log_groups.clone()
+    }
+
+    fn name(d: &desired::LogGroup) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &desired::LogGroup, o: Option<&ObservedLogGroup>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        f.field("retention_days", o.map(|o| o.retention_days), d.retention_days);
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::LogGroup(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &desired::LogGroup,
+        _: Option<&ObservedLogGroup>,
+    ) -> Result<String> {
+        let client = &cx.clients.logs;
+        client
+            .create_log_group()
+            .log_group_name(&d.name)
+            .set_tags(Some(cx.tags(address).into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        set_retention(client, address, None, d.retention_days).await?;
+        Ok(d.name.clone())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &desired::LogGroup,
+        o: &ObservedLogGroup,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let client = &cx.clients.logs;
+        if delta.iter().any(|f| f.path == "retention_days") {
+            set_retention(client, address, o.retention_days, d.retention_days).await?;
         }
-        (Action::Update | Action::Replace, Some(d)) => {
-            let Some(o) = observed else { bail!("updating CloudWatch log group ({name}): it was not observed") };
-            set_retention(client, name, o.retention_days, d.retention_days).await?;
-            tags::sync_logs(client, address, &o.arn, &o.tags, &ctx.tags(address)).await
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_logs(client, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
-        (_, None) => bail!("{address}: no desired state to {action:?}"),
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &ObservedLogGroup) -> Result<()> {
+        cx.clients
+            .logs
+            .delete_log_group()
+            .log_group_name(&o.name)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
     }
 }
 
 /// Brings a group's retention from `have` to `want` (`None`: never expire), with one call at most.
-async fn set_retention(client: &LogsClient, name: &str, have: Option<i32>, want: Option<i32>) -> Result<()> {
-    let err = |e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("setting the retention of CloudWatch log group ({name}): {}", describe(e))
-    };
+async fn set_retention(client: &LogsClient, address: &Address, have: Option<i32>, want: Option<i32>) -> Result<()> {
+    let name = &address.name;
     match want {
         Some(days) if have != Some(days) => {
             client
@@ -174,10 +195,15 @@ async fn set_retention(client: &LogsClient, name: &str, have: Option<i32>, want:
                 .retention_in_days(days)
                 .send()
                 .await
-                .map_err(|e| err(&e))?;
+                .map_err(|e| failed("setting the retention of", address, &e))?;
         }
         None if have.is_some() => {
-            client.delete_retention_policy().log_group_name(name).send().await.map_err(|e| err(&e))?;
+            client
+                .delete_retention_policy()
+                .log_group_name(name)
+                .send()
+                .await
+                .map_err(|e| failed("removing the retention of", address, &e))?;
         }
         _ => {}
     }

@@ -7,6 +7,7 @@
 
 pub mod acm;
 pub mod alarms;
+pub mod contract;
 pub mod dns;
 pub mod ecr;
 pub mod ecs;
@@ -15,6 +16,7 @@ pub mod iam;
 pub mod kit;
 pub mod logs;
 pub mod network;
+pub mod payload;
 pub mod runner;
 pub mod ssm;
 pub mod tags;
@@ -29,7 +31,7 @@ use crate::aws::Clients;
 use crate::model::desired::Desired;
 use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, ResourceChange, Step};
 
 /// Everything observed in AWS, normalised, per service.
 #[derive(Debug, Default)]
@@ -70,7 +72,7 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
     network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
     iam::diff(ctx, desired.iam.as_ref(), &observed.iam, &ctx.account, &ctx.region, plan);
-    ecs::cluster::diff(ctx, &desired.clusters, &observed.ecs.clusters, plan);
+    plan_contract::<ecs::cluster::EcsCluster>(ctx, desired, observed, plan);
     dns_zone_and_certificate(ctx, desired, observed, plan)?;
     let certificates: BTreeMap<String, String> =
         observed.certificates.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
@@ -82,14 +84,22 @@ pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mu
     runner::diff(ctx, &desired.ec2_capacity, &observed.runner, &providers, &ids, plan)?;
     ecs::diff_task_definitions(ctx, &desired.services, &observed.ecs, plan);
     ecs::diff_services(ctx, &desired.services, &observed.ecs, &ids, plan);
-    alarms::diff(ctx, &desired.alarms, &observed.alarms, plan);
-    ecr::diff(ctx, &desired.repositories, &observed.repositories, plan);
-    ssm::diff(ctx, &desired.parameters, &observed.parameters, plan);
-    logs::diff(ctx, &desired.log_groups, &observed.log_groups, plan);
+    plan_contract::<alarms::Alarm>(ctx, desired, observed, plan);
+    plan_contract::<ecr::EcrRepository>(ctx, desired, observed, plan);
+    plan_contract::<ssm::SsmParameter>(ctx, desired, observed, plan);
+    plan_contract::<logs::LogGroup>(ctx, desired, observed, plan);
     Ok(())
 }
 
-/// Carries out one step, dispatching on the resource kind.
+/// Plans one kind that is on the reconciler contract.
+fn plan_contract<R: contract::Resource>(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) {
+    let ids = Ids::new(observed);
+    let snapshot = plan.clone();
+    let cx = contract::DiffCx { ctx, desired, observed, ids: &ids, plan: &snapshot };
+    R::plan(&cx, plan);
+}
+
+/// Carries out one step: through its payload for kinds on the reconciler contract, else by kind.
 pub async fn apply(
     clients: &Clients,
     ctx: &PlanContext,
@@ -97,7 +107,12 @@ pub async fn apply(
     observed: &Observed,
     ids: &Ids,
     step: &Step,
+    change: &ResourceChange,
 ) -> Result<()> {
+    if let Some(payload) = &change.payload {
+        let cx = contract::ApplyCx { clients, ctx, ids };
+        return payload.apply(&cx, step, &change.fields).await;
+    }
     let (a, name) = (&step.address, step.address.name.as_str());
     match a.kind {
         Kind::Vpc
@@ -114,11 +129,6 @@ pub async fn apply(
             elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
         }
         Kind::HostedZone => dns::apply_zone(clients, ctx, observed.dns.zone.as_ref(), ids, step.action, a).await,
-        Kind::EcsCluster => {
-            let d = desired.clusters.iter().find(|c| c.name == name);
-            let o = observed.ecs.clusters.iter().find(|c| c.name == name);
-            ecs::cluster::apply(&clients.ecs, ctx, d, o, step.action, a).await
-        }
         Kind::TaskDefinition => {
             ecs::apply_task_definition(&clients.ecs, ctx, &desired.services, &observed.ecs, ids, step.action, a).await
         }
@@ -127,11 +137,6 @@ pub async fn apply(
         }
         Kind::LaunchTemplate | Kind::AutoScalingGroup | Kind::CapacityProvider => {
             runner::apply(clients, ctx, &desired.ec2_capacity, &observed.runner, ids, step.action, a).await
-        }
-        Kind::Alarm => {
-            let d = desired.alarms.iter().find(|x| x.name == name);
-            let o = observed.alarms.iter().find(|x| x.name == name);
-            alarms::apply(clients, ctx, d, o, step.action, a).await
         }
         Kind::IamRole | Kind::IamOidcProvider => {
             iam::apply(
@@ -157,20 +162,8 @@ pub async fn apply(
             let o = observed.certificates.iter().find(|c| c.name == name);
             acm::apply(clients, ctx, d, zone, o, ids, step.action, a).await
         }
-        Kind::EcrRepository => {
-            let d = desired.repositories.iter().find(|r| r.name == name);
-            let o = observed.repositories.iter().find(|r| r.name == name);
-            ecr::apply(&clients.ecr, ctx, step.action, a, d, o).await
-        }
-        Kind::SsmParameter => {
-            let d = desired.parameters.iter().find(|p| p.name == name);
-            let o = observed.parameters.iter().find(|p| p.name == name);
-            ssm::apply(&clients.ssm, ctx, step.action, a, d, o).await
-        }
-        Kind::LogGroup => {
-            let d = desired.log_groups.iter().find(|g| g.name == name);
-            let o = observed.log_groups.iter().find(|g| g.name == name);
-            logs::apply(clients, ctx, step.action, a, d, o).await
+        Kind::EcsCluster | Kind::Alarm | Kind::EcrRepository | Kind::SsmParameter | Kind::LogGroup => {
+            anyhow::bail!("{a}: planned without its payload (a planner bug)")
         }
     }
 }

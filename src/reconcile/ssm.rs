@@ -13,17 +13,18 @@ use anyhow::{bail, Result};
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 use aws_sdk_ssm::Client;
 
+use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::kit::CONCURRENCY;
+use super::payload::Payload;
+use super::tags;
+use crate::aws::error::failed;
 use crate::aws::{concurrent, describe};
-use crate::diff::FieldDiff;
+use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::{Parameter, ParameterValue};
 use crate::model::secret::Secret;
 use crate::model::tags::{Tags, STACK};
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
-
-use super::kit::CONCURRENCY;
-use super::tags;
+use crate::plan::build::ObservedResource;
 
 #[derive(Debug, Clone)]
 pub struct ObservedParameter {
@@ -147,63 +148,90 @@ async fn get_values(client: &Client, names: Vec<String>) -> Result<Vec<(String, 
         .collect())
 }
 
-fn fields(d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDiff {
-    let mut f = FieldDiff::default();
-    f.field("type", o.map(|o| Some(o.type_name.clone())), Some(d.value.type_name().to_string()));
-    match (&d.value, o.and_then(|o| o.value.as_ref())) {
-        (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => {
-            f.field("value", Some(Some(have.clone())), Some(want.clone()))
-        }
-        (ParameterValue::Plain(want), _) => f.field("value", o.map(|_| None), Some(want.clone())),
-        (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) if want != have => {
-            f.sensitive("value", true)
-        }
-        (ParameterValue::Secret { value: Some(_), .. }, Some(ObservedValue::Secret(_))) => {}
-        (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive("value", o.is_some()),
-        // Variable unset: an existing value is left as it is; a new one is planned, and `up`
-        // refuses to apply until the variable is set.
-        (ParameterValue::Secret { value: None, env_var }, _) if o.is_none() => f.unset("value", env_var),
-        (ParameterValue::Secret { value: None, .. }, _) => {}
-    }
-    f.field("description", o.map(|o| o.description.clone()), d.description.clone());
-    f.tags(o.map(|o| &o.tags), tags);
-    f
-}
-
-/// Adds the parameters' changes to `plan`. A SecureString to create whose environment variable is
+/// The contract for `ssm_parameter./PATH`. A SecureString to create whose environment variable is
 /// unset is planned all the same (shown as not set): `up` refuses it, `diff` shows it.
-pub fn diff(ctx: &PlanContext, desired: &[Parameter], observed: &[ObservedParameter], plan: &mut Plan) {
-    let spec = ServiceDiff {
-        kind: Kind::SsmParameter,
-        desired_name: |d: &Parameter| &d.name,
-        fields: &fields,
-        replace_on: &["type"],
-        depends_on: &|_| vec![],
-    };
-    diff_kind(ctx, spec, desired, observed, plan);
-}
+#[derive(Debug, Clone)]
+pub struct SsmParameter;
 
-pub async fn apply(
-    client: &Client,
-    ctx: &PlanContext,
-    action: Action,
-    address: &Address,
-    desired: Option<&Parameter>,
-    observed: Option<&ObservedParameter>,
-) -> Result<()> {
-    let name = &address.name;
-    match (action, desired) {
-        (Action::Delete, _) => delete(client, name).await,
-        (Action::Create, Some(d)) => create(client, ctx, address, d).await,
-        (Action::Replace, Some(d)) => {
-            delete(client, name).await?;
-            create(client, ctx, address, d).await
+impl Resource for SsmParameter {
+    const KIND: Kind = Kind::SsmParameter;
+    const REPLACE_ON: &'static [&'static str] = &["type"];
+    type Desired = Parameter;
+    type Observed = ObservedParameter;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<Parameter> {
+        cx.desired.parameters.clone()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<ObservedParameter> {
+        cx.observed.parameters.clone()
+    }
+
+    fn name(d: &Parameter) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        f.field("type", o.map(|o| Some(o.type_name.clone())), Some(d.value.type_name().to_string()));
+        match (&d.value, o.and_then(|o| o.value.as_ref())) {
+            (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => {
+                f.field("value", Some(Some(have.clone())), Some(want.clone()))
+            }
+            (ParameterValue::Plain(want), _) => f.field("value", o.map(|_| None), Some(want.clone())),
+            (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) if want != have => {
+                f.sensitive("value", true)
+            }
+            (ParameterValue::Secret { value: Some(_), .. }, Some(ObservedValue::Secret(_))) => {}
+            (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive("value", o.is_some()),
+            // Variable unset: an existing value is left as it is; a new one is planned, and `up`
+            // refuses to apply until the variable is set.
+            (ParameterValue::Secret { value: None, env_var }, _) if o.is_none() => f.unset("value", env_var),
+            (ParameterValue::Secret { value: None, .. }, _) => {}
         }
-        (Action::Update, Some(d)) => {
-            let Some(o) = observed else { bail!("updating SSM parameter ({name}): it was not observed") };
-            update(client, ctx, address, d, o).await
+        f.field("description", o.map(|o| o.description.clone()), d.description.clone());
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::SsmParameter(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Parameter,
+        _: Option<&ObservedParameter>,
+    ) -> Result<String> {
+        let Some(value) = value_to_write(d, None) else { bail!("creating {address}: no value to write") };
+        put(&cx.clients.ssm, d, value, Some(tags::ssm(&cx.tags(address))))
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        Ok(d.name.clone())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Parameter,
+        o: &ObservedParameter,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let client = &cx.clients.ssm;
+        if delta.iter().any(|f| f.path == "value" || f.path == "description") {
+            let Some(value) = value_to_write(d, Some(o)) else { bail!("updating {address}: no value to write") };
+            put(client, d, value, None).await.map_err(|e| failed("writing the value of", address, &e))?;
         }
-        (_, None) => bail!("{address}: no desired state to {action:?}"),
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_ssm(client, address, &d.name, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &ObservedParameter) -> Result<()> {
+        cx.clients.ssm.delete_parameter().name(&o.name).send().await.map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
     }
 }
 
@@ -217,16 +245,14 @@ fn value_to_write<'a>(d: &'a Parameter, o: Option<&'a ObservedParameter>) -> Opt
     }
 }
 
-async fn create(client: &Client, ctx: &PlanContext, address: &Address, d: &Parameter) -> Result<()> {
-    let name = &address.name;
-    let Some(value) = value_to_write(d, None) else { bail!("creating SSM parameter ({name}): no value to write") };
-    let tags = tags::ssm(&ctx.tags(address));
-    put(client, d, value, Some(tags)).await.map_err(|e| anyhow::anyhow!("creating SSM parameter ({name}): {e}"))
-}
-
 /// `PutParameter`: creates with `tags`, or overwrites the value and description when `tags` is
 /// `None` (AWS refuses tags together with overwrite).
-async fn put(client: &Client, d: &Parameter, value: &str, tags: Option<Vec<Tag>>) -> Result<(), String> {
+async fn put(
+    client: &Client,
+    d: &Parameter,
+    value: &str,
+    tags: Option<Vec<Tag>>,
+) -> Result<(), aws_sdk_ssm::error::SdkError<aws_sdk_ssm::operation::put_parameter::PutParameterError>> {
     client
         .put_parameter()
         .name(&d.name)
@@ -238,37 +264,4 @@ async fn put(client: &Client, d: &Parameter, value: &str, tags: Option<Vec<Tag>>
         .send()
         .await
         .map(drop)
-        .map_err(|e| describe(&e))
-}
-
-async fn update(
-    client: &Client,
-    ctx: &PlanContext,
-    address: &Address,
-    d: &Parameter,
-    o: &ObservedParameter,
-) -> Result<()> {
-    let name = &address.name;
-    let value = value_to_write(d, Some(o));
-    let value_differs = match (&d.value, &o.value) {
-        (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => want != have,
-        (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) => want != have,
-        (ParameterValue::Secret { value: None, .. }, _) => false,
-        _ => true,
-    };
-    if value_differs || o.description != d.description {
-        let Some(value) = value else { bail!("updating SSM parameter ({name}): no value to write") };
-        put(client, d, value, None)
-            .await
-            .map_err(|e| anyhow::anyhow!("updating SSM parameter ({name}): value: {e}"))?;
-    }
-    tags::sync_ssm(client, address, name, &o.tags, &ctx.tags(address)).await
-}
-
-async fn delete(client: &Client, name: &str) -> Result<()> {
-    match client.delete_parameter().name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_parameter_not_found()) => Ok(()),
-        Err(e) => bail!("deleting SSM parameter ({name}): {}", describe(&e)),
-    }
 }

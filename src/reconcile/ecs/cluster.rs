@@ -4,17 +4,18 @@
 //! Observe: `ListClusters`, then `DescribeClusters` (100 a call, with tags and settings); an
 //! `INACTIVE` cluster is a deleted one and counts as absent.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use aws_sdk_ecs::Client;
 
+use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
-use crate::diff::FieldDiff;
+use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::Cluster;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
 
 use crate::reconcile::kit::Observed;
 use crate::reconcile::kit::CONCURRENCY;
@@ -77,68 +78,89 @@ fn insights(on: bool) -> String {
     if on { "enabled" } else { "disabled" }.to_string()
 }
 
-pub fn diff(ctx: &PlanContext, desired: &[Cluster], observed: &[Observed<ClusterFields>], plan: &mut Plan) {
-    let fields = |d: &Cluster, o: Option<&Observed<ClusterFields>>, tags: &Tags| {
+/// The contract for `ecs_cluster.NAME`.
+#[derive(Debug, Clone)]
+pub struct EcsCluster;
+
+impl Resource for EcsCluster {
+    const KIND: Kind = Kind::EcsCluster;
+    type Desired = Cluster;
+    type Observed = Observed<ClusterFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<Cluster> {
+        cx.desired.clusters.clone()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<ClusterFields>> {
+        cx.observed.ecs.clusters.clone()
+    }
+
+    fn name(d: &Cluster) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &Cluster, o: Option<&Observed<ClusterFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.field(
-            "container_insights",
-            o.map(|o| Some(o.fields.container_insights.clone())),
-            Some(insights(d.container_insights)),
-        );
+        let have = o.map(|o| Some(o.fields.container_insights.clone()));
+        f.field(INSIGHTS, have, Some(insights(d.container_insights)));
         f.tags(o.map(|o| &o.tags), tags);
         f
-    };
-    let spec = ServiceDiff {
-        kind: Kind::EcsCluster,
-        desired_name: |c: &Cluster| &c.name,
-        fields: &fields,
-        replace_on: &[],
-        depends_on: &|_| vec![],
-    };
-    diff_kind(ctx, spec, desired, observed, plan);
-}
+    }
 
-pub async fn apply(
-    ecs: &Client,
-    ctx: &PlanContext,
-    desired: Option<&Cluster>,
-    observed: Option<&Observed<ClusterFields>>,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let name = address.name.as_str();
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
-    let Some(d) = desired.filter(|_| action != Action::Delete) else {
-        return match ecs.delete_cluster().cluster(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_cluster_not_found_exception()) => Ok(()),
-            Err(e) => Err(err("deleting", &e)),
-        };
-    };
-    let setting = ClusterSetting::builder()
-        .name(ClusterSettingName::ContainerInsights)
-        .value(insights(d.container_insights))
-        .build();
-    let tags = ctx.tags(address);
-    match (action, observed) {
-        (Action::Update, Some(o)) => {
-            if o.fields.container_insights != insights(d.container_insights) {
-                // UpdateCluster (not UpdateClusterSettings): the same effect, and one call moto serves too.
-                ecs.update_cluster().cluster(name).settings(setting).send().await.map_err(|e| err("updating", &e))?;
-            }
-            tags::sync_ecs(ecs, address, &o.id, &o.tags, &tags).await?;
-            Ok(())
-        }
-        (Action::Update, None) => bail!("updating {address}: it was not observed"),
-        _ => {
-            ecs.create_cluster()
-                .cluster_name(name)
-                .settings(setting)
-                .set_tags(Some(tags::ecs(&tags)))
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::EcsCluster(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Cluster,
+        _: Option<&Observed<ClusterFields>>,
+    ) -> Result<String> {
+        let out = cx
+            .clients
+            .ecs
+            .create_cluster()
+            .cluster_name(&d.name)
+            .settings(setting(d))
+            .set_tags(Some(tags::ecs(&cx.tags(address))))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        Ok(required(out.cluster().and_then(|c| c.cluster_arn()), "creating", address, "clusterArn")?.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Cluster,
+        o: &Observed<ClusterFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let ecs = &cx.clients.ecs;
+        if delta.iter().any(|f| f.path == INSIGHTS) {
+            // UpdateCluster (not UpdateClusterSettings): the same effect, and one call moto serves too.
+            ecs.update_cluster()
+                .cluster(&d.name)
+                .settings(setting(d))
                 .send()
                 .await
-                .map_err(|e| err("creating", &e))?;
-            Ok(())
+                .map_err(|e| failed("updating", address, &e))?;
         }
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_ecs(ecs, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<ClusterFields>) -> Result<()> {
+        cx.clients.ecs.delete_cluster().cluster(&o.name).send().await.map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}
+
+const INSIGHTS: &str = "container_insights";
+
+fn setting(d: &Cluster) -> ClusterSetting {
+    ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(insights(d.container_insights)).build()
 }

@@ -1,0 +1,179 @@
+//! The reconciler contract: each resource kind is one type implementing `Resource`, and two
+//! generic functions do the rest — `plan_kind` (ownership, conflicts, kept data, replace-or-update,
+//! the payload the step will need) and `run` (the only `match (action, desired, observed)` of the
+//! program, the crash failpoint, NotFound on delete is done).
+//!
+//! Invariants: the planner decides *whether* to act; a kind only knows *how*. A step carries the
+//! desired and observed values and the field delta the plan showed, so `update` acts on exactly
+//! what the operator saw and never re-reads or re-derives it. Creates return the new resource's
+//! id; a response without one is an error naming the field.
+
+use std::fmt::Debug;
+
+use anyhow::{bail, Result};
+
+use crate::aws::Clients;
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::desired::Desired;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
+use crate::plan::{Action, Plan, Step};
+
+use super::kit::Ids;
+use super::payload::Payload;
+use super::Observed;
+
+/// What planning a kind may look at: the run, the whole desired stack, everything observed, the
+/// observed ids (to name references) and the plan so far (kinds this one depends on come first).
+pub struct DiffCx<'a> {
+    pub ctx: &'a PlanContext,
+    pub desired: &'a Desired,
+    pub observed: &'a Observed,
+    pub ids: &'a Ids,
+    pub plan: &'a Plan,
+}
+
+/// What carrying out a step may use.
+pub struct ApplyCx<'a> {
+    pub clients: &'a Clients,
+    pub ctx: &'a PlanContext,
+    /// Ids observed and created so far in this run.
+    pub ids: &'a Ids,
+}
+
+impl ApplyCx<'_> {
+    /// The full tag set of the resource at `address`.
+    pub fn tags(&self, address: &Address) -> Tags {
+        self.ctx.tags(address)
+    }
+}
+
+/// A desired/observed pair as the plan found it: `None` desired on a delete, `None` observed on
+/// a create.
+#[derive(Debug, Clone)]
+pub struct Pair<R: Resource> {
+    pub desired: Option<R::Desired>,
+    pub observed: Option<R::Observed>,
+}
+
+/// One resource kind: how it is compared and how each action is carried out.
+#[allow(async_fn_in_trait)] // awaited in place by the executor, never spawned: no Send bound needed
+pub trait Resource: Sized + Clone + Debug {
+    const KIND: Kind;
+    /// Fields whose change cannot be made in place: the resource is replaced.
+    const REPLACE_ON: &'static [&'static str] = &[];
+    type Desired: Clone + Debug;
+    type Observed: ObservedResource + Clone + Debug;
+
+    /// This kind's resources in the stack file.
+    fn desired(cx: &DiffCx<'_>) -> Vec<Self::Desired>;
+    /// This kind's resources found in AWS (this stack's, and namesakes of declared ones).
+    fn observed(cx: &DiffCx<'_>) -> Vec<Self::Observed>;
+    fn name(d: &Self::Desired) -> &str;
+    /// The differences, normalised; `o` is `None` on create (list what will be set).
+    fn fields(cx: &DiffCx<'_>, d: &Self::Desired, o: Option<&Self::Observed>, tags: &Tags) -> FieldDiff;
+    /// What must exist first (addresses of the stack file).
+    fn depends_on(_cx: &DiffCx<'_>, _d: &Self::Desired) -> Vec<Address> {
+        Vec::new()
+    }
+    /// Whether these differences open access wider (risky for `diff --exit-code`).
+    fn widens_access(_fields: &[FieldChange]) -> bool {
+        false
+    }
+    fn payload(pair: Pair<Self>) -> Payload;
+
+    /// Plans this kind's changes; kinds whose planning is special override it.
+    fn plan(cx: &DiffCx<'_>, plan: &mut Plan) {
+        plan_kind::<Self>(cx, plan)
+    }
+
+    /// Creates the resource and returns its AWS id. `replacing` is the old one while a
+    /// create-before-destroy replacement makes its successor.
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Self::Desired,
+        replacing: Option<&Self::Observed>,
+    ) -> Result<String>;
+    /// Changes what `delta` lists (the fields the plan showed) in place.
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Self::Desired,
+        o: &Self::Observed,
+        delta: &[FieldChange],
+    ) -> Result<()>;
+    /// Deletes it; an AWS NotFound counts as done.
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Self::Observed) -> Result<()>;
+    /// Delete then create, unless the kind knows better.
+    async fn replace(cx: &ApplyCx<'_>, address: &Address, d: &Self::Desired, o: &Self::Observed) -> Result<String> {
+        gone_is_done(Self::delete(cx, address, o).await)?;
+        Self::create(cx, address, d, None).await
+    }
+}
+
+/// The generic planning of a kind: match desired to observed by name, sort out ownership, diff,
+/// and attach to every change the pair its step will carry out.
+pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, plan: &mut Plan) {
+    let desired = R::desired(cx);
+    let observed = R::observed(cx);
+    let fields = |d: &R::Desired, o: Option<&R::Observed>, tags: &Tags| R::fields(cx, d, o, tags);
+    let depends_on = |d: &R::Desired| R::depends_on(cx, d);
+    let spec = ServiceDiff {
+        kind: R::KIND,
+        desired_name: |d: &R::Desired| R::name(d),
+        fields: &fields,
+        replace_on: R::REPLACE_ON,
+        depends_on: &depends_on,
+    };
+    let mut part = Plan::default();
+    diff_kind(cx.ctx, spec, &desired, &observed, &mut part);
+    for c in &mut part.changes {
+        let name = c.address.name.as_str();
+        let owned = |o: &&R::Observed| {
+            o.name() == name
+                && crate::model::tags::owner(&cx.ctx.stack, o.tags()) == crate::model::tags::Owner::ThisStack
+        };
+        let pair = Pair {
+            desired: desired.iter().find(|d| R::name(d) == name).filter(|_| c.action != Action::Delete).cloned(),
+            observed: observed.iter().find(owned).cloned(),
+        };
+        c.widens_access |= R::widens_access(&c.fields);
+        c.payload = Some(R::payload(pair));
+    }
+    plan.append(part);
+}
+
+/// The one place a step becomes a call to its kind: which function, with which values.
+pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, delta: &[FieldChange]) -> Result<()> {
+    let address = &step.address;
+    match (step.action, &pair.desired, &pair.observed) {
+        (Action::Create, Some(d), replacing) => {
+            let id = R::create(cx, address, d, replacing.as_ref()).await?;
+            cx.ids.set(address, &id);
+            crate::failpoint::hit(address, "created");
+        }
+        (Action::Replace, Some(d), Some(o)) => {
+            let id = R::replace(cx, address, d, o).await?;
+            cx.ids.set(address, &id);
+            crate::failpoint::hit(address, "created");
+        }
+        (Action::Update, Some(d), Some(o)) => R::update(cx, address, d, o, delta).await?,
+        (Action::Delete, _, Some(o)) => gone_is_done(R::delete(cx, address, o).await)?,
+        (action, d, o) => bail!(
+            "{address}: the plan asks to {action:?} with {} desired and {} observed state (a planner bug)",
+            if d.is_some() { "a" } else { "no" },
+            if o.is_some() { "an" } else { "no" }
+        ),
+    }
+    Ok(())
+}
+
+/// NotFound on a delete: it is gone, which is what was asked.
+pub fn gone_is_done(result: Result<()>) -> Result<()> {
+    match result {
+        Err(e) if crate::aws::error::is_gone(&e) => Ok(()),
+        other => other,
+    }
+}
