@@ -96,6 +96,11 @@ pub trait Resource: Sized + Clone + Debug {
         d: &Self::Desired,
         replacing: Option<&Self::Observed>,
     ) -> Result<String>;
+    /// Waits until a resource just created (or replaced) is usable; most kinds are at once. Apart
+    /// from `create` so a crash test can stop right after the create call (the failpoint).
+    async fn ready(_cx: &ApplyCx<'_>, _address: &Address, _id: &str) -> Result<()> {
+        Ok(())
+    }
     /// Changes what `delta` lists (the fields the plan showed) in place.
     async fn update(
         cx: &ApplyCx<'_>,
@@ -153,11 +158,13 @@ pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, del
             let id = R::create(cx, address, d, replacing.as_ref()).await?;
             cx.ids.set(address, &id);
             crate::failpoint::hit(address, "created");
+            R::ready(cx, address, &id).await?;
         }
         (Action::Replace, Some(d), Some(o)) => {
             let id = R::replace(cx, address, d, o).await?;
             cx.ids.set(address, &id);
             crate::failpoint::hit(address, "created");
+            R::ready(cx, address, &id).await?;
         }
         (Action::Update, Some(d), Some(o)) => R::update(cx, address, d, o, delta).await?,
         (Action::Delete, _, Some(o)) => gone_is_done(R::delete(cx, address, o).await)?,

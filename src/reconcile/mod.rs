@@ -70,13 +70,21 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
 
 /// The pure half of planning: desired against observed, every service.
 pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mut Plan) -> Result<()> {
-    network::diff(ctx, desired.network.as_ref(), &observed.network, plan);
+    plan_contract::<network::Vpc>(ctx, desired, observed, plan);
+    plan_contract::<network::Subnet>(ctx, desired, observed, plan);
+    plan_contract::<network::InternetGateway>(ctx, desired, observed, plan);
+    plan_contract::<network::ElasticIp>(ctx, desired, observed, plan);
+    plan_contract::<network::NatGateway>(ctx, desired, observed, plan);
+    plan_contract::<network::RouteTable>(ctx, desired, observed, plan);
+    plan_contract::<network::SecurityGroup>(ctx, desired, observed, plan);
+    plan_contract::<network::SecurityGroupRules>(ctx, desired, observed, plan);
     iam::diff(ctx, desired.iam.as_ref(), &observed.iam, &ctx.account, &ctx.region, plan);
     plan_contract::<ecs::cluster::EcsCluster>(ctx, desired, observed, plan);
     dns_zone_and_certificate(ctx, desired, observed, plan)?;
-    let certificates: BTreeMap<String, String> =
-        observed.certificates.iter().map(|c| (c.id.clone(), c.name.clone())).collect();
-    elb::diff(ctx, desired.edge.as_ref(), &observed.network, &certificates, &observed.edge, plan);
+    plan_contract::<elb::TargetGroup>(ctx, desired, observed, plan);
+    plan_contract::<elb::LoadBalancer>(ctx, desired, observed, plan);
+    plan_contract::<elb::Listener>(ctx, desired, observed, plan);
+    plan_contract::<elb::ListenerRule>(ctx, desired, observed, plan);
     // Compute last: services wait for this plan's listener rules, groups for its routes.
     let ids = Ids::new(observed);
     let providers: BTreeMap<String, Vec<String>> =
@@ -115,19 +123,6 @@ pub async fn apply(
     }
     let (a, name) = (&step.address, step.address.name.as_str());
     match a.kind {
-        Kind::Vpc
-        | Kind::Subnet
-        | Kind::InternetGateway
-        | Kind::ElasticIp
-        | Kind::NatGateway
-        | Kind::RouteTable
-        | Kind::SecurityGroup
-        | Kind::SecurityGroupRules => {
-            network::apply(clients, ctx, desired.network.as_ref(), &observed.network, ids, step.action, a).await
-        }
-        Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener | Kind::ListenerRule => {
-            elb::apply(clients, ctx, desired.edge.as_ref(), &observed.edge, ids, step.action, a).await
-        }
         Kind::HostedZone => dns::apply_zone(clients, ctx, observed.dns.zone.as_ref(), ids, step.action, a).await,
         Kind::TaskDefinition => {
             ecs::apply_task_definition(&clients.ecs, ctx, &desired.services, &observed.ecs, ids, step.action, a).await
@@ -162,7 +157,23 @@ pub async fn apply(
             let o = observed.certificates.iter().find(|c| c.name == name);
             acm::apply(clients, ctx, d, zone, o, ids, step.action, a).await
         }
-        Kind::EcsCluster | Kind::Alarm | Kind::EcrRepository | Kind::SsmParameter | Kind::LogGroup => {
+        Kind::TargetGroup
+        | Kind::LoadBalancer
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::ElasticIp
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRules
+        | Kind::EcsCluster
+        | Kind::Alarm
+        | Kind::EcrRepository
+        | Kind::SsmParameter
+        | Kind::LogGroup => {
             anyhow::bail!("{a}: planned without its payload (a planner bug)")
         }
     }

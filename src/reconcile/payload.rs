@@ -10,6 +10,18 @@ use crate::plan::Step;
 
 #[derive(Debug, Clone)]
 pub enum Payload {
+    TargetGroup(Pair<super::elb::TargetGroup>),
+    LoadBalancer(Pair<super::elb::LoadBalancer>),
+    Listener(Pair<super::elb::Listener>),
+    ListenerRule(Pair<super::elb::ListenerRule>),
+    Vpc(Pair<super::network::Vpc>),
+    Subnet(Pair<super::network::Subnet>),
+    InternetGateway(Pair<super::network::InternetGateway>),
+    ElasticIp(Pair<super::network::ElasticIp>),
+    NatGateway(Pair<super::network::NatGateway>),
+    RouteTable(Pair<super::network::RouteTable>),
+    SecurityGroup(Pair<super::network::SecurityGroup>),
+    SecurityGroupRules(Pair<super::network::SecurityGroupRules>),
     EcsCluster(Pair<super::ecs::cluster::EcsCluster>),
     Alarm(Pair<super::alarms::Alarm>),
     EcrRepository(Pair<super::ecr::EcrRepository>),
@@ -21,6 +33,18 @@ impl Payload {
     /// Carries out `step` with the kind's own code.
     pub async fn apply(&self, cx: &ApplyCx<'_>, step: &Step, delta: &[FieldChange]) -> Result<()> {
         match self {
+            Payload::TargetGroup(p) => run(cx, step, p, delta).await,
+            Payload::LoadBalancer(p) => run(cx, step, p, delta).await,
+            Payload::Listener(p) => run(cx, step, p, delta).await,
+            Payload::ListenerRule(p) => run(cx, step, p, delta).await,
+            Payload::Vpc(p) => run(cx, step, p, delta).await,
+            Payload::Subnet(p) => run(cx, step, p, delta).await,
+            Payload::InternetGateway(p) => run(cx, step, p, delta).await,
+            Payload::ElasticIp(p) => run(cx, step, p, delta).await,
+            Payload::NatGateway(p) => run(cx, step, p, delta).await,
+            Payload::RouteTable(p) => run(cx, step, p, delta).await,
+            Payload::SecurityGroup(p) => run(cx, step, p, delta).await,
+            Payload::SecurityGroupRules(p) => run(cx, step, p, delta).await,
             Payload::EcsCluster(p) => run(cx, step, p, delta).await,
             Payload::Alarm(p) => run(cx, step, p, delta).await,
             Payload::EcrRepository(p) => run(cx, step, p, delta).await,

@@ -1,28 +1,46 @@
 //! The network: VPC, subnets, internet gateway, Elastic IPs and NAT gateways, route tables,
-//! security groups and their rules (EC2).
+//! security groups and their rules (EC2), one file per resource kind.
 //!
-//! Observe: one `Describe*` per resource type, filtered by this stack's tag, all at once; then the
-//! VPC's DNS attributes and its default security group. Each resource is named by its
-//! `containrlab:address` tag. Ids are never compared: references are translated to names.
-//! Apply: one module per resource group; ids created during the run are shared through `Ids`.
+//! Observe (`observe`): one `Describe*` per resource type, filtered by this stack's tag, all at
+//! once; then the VPC's DNS attributes and its default security group. Each resource is named by
+//! its `containrlab:address` tag. Ids are never compared: references are translated to names.
+//! Deletes follow the order AWS requires (routes and associations → NAT gateway → Elastic IP and
+//! internet gateway → subnets; rules → groups → VPC), retrying `DependencyViolation` while network
+//! interfaces drain.
 
-mod nat;
+mod elastic_ip;
+mod internet_gateway;
+mod nat_gateway;
 mod observe;
-mod routes;
-mod security_groups;
+mod route_table;
+mod security_group;
+mod security_group_rules;
+mod subnet;
 mod vpc;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
+use aws_sdk_ec2::types::Filter;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::aws::Clients;
-use crate::model::network::{Network, RouteTarget};
+use crate::aws::error::{self, failed, ErrorKind};
+use crate::aws::{describe, wait};
+use crate::model::network::RouteTarget;
 use crate::model::{Address, Kind};
-use crate::plan::build::PlanContext;
-use crate::plan::{Action, Plan};
+use crate::reconcile::contract::ApplyCx;
 
+pub use elastic_ip::ElasticIp;
+pub use internet_gateway::InternetGateway;
+pub use nat_gateway::NatGateway;
 pub use observe::observe;
+pub use route_table::RouteTable;
+pub use security_group::SecurityGroup;
+pub use security_group_rules::SecurityGroupRules;
+pub use subnet::Subnet;
+pub use vpc::Vpc;
 
 use super::kit::{Ids, Observed};
 
@@ -106,145 +124,149 @@ impl ObservedNetwork {
         add(&mut out, Kind::SecurityGroup, &self.security_groups);
         out
     }
-
-    /// AWS id → name, for one kind.
-    fn names(&self, kind: Kind) -> BTreeMap<String, String> {
-        self.ids().into_iter().filter(|(a, _)| a.kind == kind).map(|(a, id)| (id, a.name)).collect()
-    }
-}
-
-/// The network's changes, in the order the plan shows them.
-pub fn diff(ctx: &PlanContext, desired: Option<&Network>, observed: &ObservedNetwork, plan: &mut Plan) {
-    let empty = Network {
-        vpc: crate::model::network::Vpc { name: String::new(), cidr: String::new() },
-        subnets: vec![],
-        internet_gateway: String::new(),
-        nat_gateways: vec![],
-        route_tables: vec![],
-        security_groups: vec![],
-        security_group_rules: vec![],
-    };
-    let (n, has_network) = match desired {
-        Some(n) => (n, true),
-        None => (&empty, false),
-    };
-    let vpc_dep = Address::new(Kind::Vpc, &n.vpc.name);
-    let vpcs: Vec<_> = if has_network { vec![n.vpc.clone()] } else { vec![] };
-    vpc::diff_vpcs(ctx, &vpcs, observed, plan);
-    vpc::diff_subnets(ctx, &n.subnets, observed, &|_| vec![vpc_dep.clone()], plan);
-    let igws: Vec<String> = if has_network { vec![n.internet_gateway.clone()] } else { vec![] };
-    vpc::diff_internet_gateways(ctx, &igws, &n.vpc.name, observed, plan);
-    nat::diff(ctx, n, observed, plan);
-    routes::diff(ctx, n, observed, plan);
-    security_groups::diff(ctx, n, observed, &|_| vec![vpc_dep.clone()], plan);
 }
 
 /// A route target as the plan shows it.
-fn target_name(observed: &ObservedNetwork, id: &str) -> RouteTarget {
-    if let Some(name) = observed.names(Kind::InternetGateway).get(id) {
+fn target_name(ids: &Ids, id: &str) -> RouteTarget {
+    if let Some(name) = ids.names(Kind::InternetGateway).get(id) {
         RouteTarget::InternetGateway(name.clone())
-    } else if let Some(name) = observed.names(Kind::NatGateway).get(id) {
+    } else if let Some(name) = ids.names(Kind::NatGateway).get(id) {
         RouteTarget::NatGateway(name.clone())
     } else {
         RouteTarget::Other(id.to_string())
     }
 }
 
-/// Carries out one network step.
-pub async fn apply(
-    clients: &Clients,
-    ctx: &PlanContext,
-    desired: Option<&Network>,
-    observed: &ObservedNetwork,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let name = address.name.as_str();
-    match address.kind {
-        Kind::Vpc => {
-            vpc::apply_vpc(
-                clients,
-                ctx,
-                desired.map(|n| &n.vpc),
-                observed.vpcs.iter().find(|o| o.name == name),
-                ids,
-                action,
-                address,
+/// The stack's VPC id (known once it is observed or created).
+fn vpc_id(cx: &ApplyCx<'_>) -> Result<String> {
+    cx.ids.get(&Address::new(Kind::Vpc, &cx.ctx.stack))
+}
+
+/// How long deletes retry `DependencyViolation` while network interfaces drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Deletes with `op`, retrying while network interfaces drain (`DependencyViolation`); past the
+/// deadline the error names the interfaces still there (those matching the EC2 filter
+/// `filter = id`).
+async fn drain<T, E, F, Fut>(address: &Address, filter: &str, id: &str, ec2: &aws_sdk_ec2::Client, op: F) -> Result<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let in_use = |e: &E| error::kind(e) == ErrorKind::DependencyViolation;
+    match wait::retry_while(&address.to_string(), wait::timeout(DRAIN_TIMEOUT), in_use, op).await {
+        Ok(_) => Ok(()),
+        Err(e) if in_use(&e) => {
+            let enis = network_interfaces(ec2, filter, id).await;
+            bail!(
+                "deleting {address}: still in use by network interface(s) {enis} after {}s",
+                wait::timeout(DRAIN_TIMEOUT).as_secs()
             )
-            .await
         }
-        Kind::Subnet => {
-            let d = desired.and_then(|n| n.subnets.iter().find(|s| s.name == name));
-            vpc::apply_subnet(clients, ctx, d, observed.subnets.iter().find(|o| o.name == name), ids, action, address)
-                .await
+        Err(e) => Err(failed("deleting", address, &e)),
+    }
+}
+
+/// The network interfaces matching an EC2 filter, for error messages.
+async fn network_interfaces(ec2: &aws_sdk_ec2::Client, filter: &str, value: &str) -> String {
+    let out =
+        ec2.describe_network_interfaces().filters(Filter::builder().name(filter).values(value).build()).send().await;
+    match out {
+        Ok(out) => {
+            let list: Vec<String> = out
+                .network_interfaces()
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} ({})",
+                        n.network_interface_id().unwrap_or("?"),
+                        n.description().unwrap_or("no description")
+                    )
+                })
+                .collect();
+            if list.is_empty() {
+                "(none listed)".into()
+            } else {
+                list.join(", ")
+            }
         }
-        Kind::InternetGateway => {
-            let o = observed.internet_gateways.iter().find(|o| o.name == name);
-            vpc::apply_internet_gateway(clients, ctx, desired.map(|n| n.vpc.name.as_str()), o, ids, action, address)
-                .await
-        }
-        Kind::ElasticIp => {
-            nat::apply_elastic_ip(
-                clients,
-                ctx,
-                observed.elastic_ips.iter().find(|o| o.name == name),
-                ids,
-                action,
-                address,
-            )
-            .await
-        }
-        Kind::NatGateway => {
-            let d = desired.and_then(|n| n.nat_gateways.iter().find(|g| g.name == name));
-            nat::apply_nat_gateway(
-                clients,
-                ctx,
-                d,
-                observed.nat_gateways.iter().find(|o| o.name == name),
-                ids,
-                action,
-                address,
-            )
-            .await
-        }
-        Kind::RouteTable => {
-            let d = desired.and_then(|n| n.route_tables.iter().find(|t| t.name == name));
-            let vpc = desired.map(|n| n.vpc.name.as_str()).unwrap_or_default();
-            routes::apply(
-                clients,
-                ctx,
-                d,
-                vpc,
-                observed.route_tables.iter().find(|o| o.name == name),
-                ids,
-                action,
-                address,
-            )
-            .await
-        }
-        Kind::SecurityGroup => {
-            let d = desired.and_then(|n| n.security_groups.iter().find(|g| g.name == name));
-            let vpc = desired.map(|n| n.vpc.name.as_str()).unwrap_or_default();
-            security_groups::apply_group(
-                clients,
-                ctx,
-                d,
-                vpc,
-                observed.security_groups.iter().find(|o| o.name == name),
-                ids,
-                action,
-                address,
-            )
-            .await
-        }
-        Kind::SecurityGroupRules => {
-            let d = desired.and_then(|n| n.security_group_rules.iter().find(|r| r.group == name));
-            security_groups::apply_rules(clients, d, ids, action, address).await
-        }
-        other => bail!("{address}: {other:?} is not a network resource"),
+        Err(e) => format!("(could not list them: {})", describe(&e)),
     }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod drain_tests {
+    //! moto neither keeps network interfaces in subnets nor refuses to delete busy subnets, so the
+    //! `DependencyViolation` path runs here against canned EC2 responses (aws-smithy-mocks).
+
+    use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
+    use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
+    use aws_sdk_ec2::types::NetworkInterface;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn client(rules: &[&Rule]) -> aws_sdk_ec2::Client {
+        let interceptor =
+            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r));
+        let config = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("a", "b", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_ec2::Client::from_conf(config)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subnet_still_in_use_is_retried_then_names_its_network_interfaces() {
+        let busy = mock!(aws_sdk_ec2::Client::delete_subnet)
+            .sequence()
+            .error(|| {
+                DeleteSubnetError::generic(
+                    ErrorMetadata::builder().code("DependencyViolation").message("has dependencies").build(),
+                )
+            })
+            .repeatedly()
+            .build();
+        let enis = mock!(aws_sdk_ec2::Client::describe_network_interfaces).then_output(|| {
+            let eni = NetworkInterface::builder()
+                .network_interface_id("eni-0abc")
+                .description("ELB app/containrlab-alb")
+                .build();
+            DescribeNetworkInterfacesOutput::builder().network_interfaces(eni).build()
+        });
+        let ec2 = client(&[&busy, &enis]);
+        let address = Address::new(Kind::Subnet, "public-a");
+        let err = drain(&address, "subnet-id", "subnet-1", &ec2, || ec2.delete_subnet().subnet_id("subnet-1").send())
+            .await
+            .expect_err("still in use");
+        assert_eq!(
+            err.to_string(),
+            "deleting subnet.public-a: still in use by network interface(s) eni-0abc (ELB app/containrlab-alb) after 600s"
+        );
+        assert!(busy.num_calls() > 10, "retried with backoff until the deadline: {} calls", busy.num_calls());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subnet_freed_while_retrying_is_deleted() {
+        let busy_then_free = mock!(aws_sdk_ec2::Client::delete_subnet)
+            .sequence()
+            .error(|| DeleteSubnetError::generic(ErrorMetadata::builder().code("DependencyViolation").build()))
+            .times(3)
+            .output(|| aws_sdk_ec2::operation::delete_subnet::DeleteSubnetOutput::builder().build())
+            .build();
+        let ec2 = client(&[&busy_then_free]);
+        let address = Address::new(Kind::Subnet, "public-a");
+        drain(&address, "subnet-id", "subnet-1", &ec2, || ec2.delete_subnet().subnet_id("subnet-1").send())
+            .await
+            .expect("deleted once free");
+        assert_eq!(busy_then_free.num_calls(), 4);
+    }
+}

@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_ec2::types::{Filter, NatGatewayState, VpcAttributeName};
 
-use super::security_groups::rules_of;
+use super::security_group_rules::rules_of;
 use super::*;
 use crate::aws::describe;
+use crate::aws::Clients;
 use crate::model::network::Rule;
-use crate::model::tags::{Tags, ADDRESS, STACK};
+use crate::model::tags::Tags;
+use crate::model::tags::{ADDRESS, STACK};
 
 /// The name part of the resource's `containrlab:address` tag, when it is of `kind`.
 fn name_of(kind: Kind, tags: &Tags) -> Option<String> {

@@ -5,9 +5,32 @@
 use std::path::Path;
 
 use super::*;
+use crate::model::desired::Desired;
+use crate::model::network::Network;
 use crate::model::tags::{desired_tags, Tags};
-use crate::plan::build::Mode;
-use crate::plan::{order, Step};
+use crate::plan::build::{Mode, PlanContext};
+use crate::plan::{order, Action, Plan, Step};
+
+/// Plans a stack that is only this network, against only this observation.
+fn diff(ctx: &PlanContext, network: Option<&Network>, observed: &ObservedNetwork, plan: &mut Plan) {
+    let d = Desired {
+        stack: ctx.stack.clone(),
+        tags: ctx.stack_tags.clone(),
+        network: network.cloned(),
+        edge: None,
+        iam: None,
+        clusters: vec![],
+        services: vec![],
+        ec2_capacity: vec![],
+        alarms: vec![],
+        dns: None,
+        repositories: vec![],
+        parameters: vec![],
+        log_groups: vec![],
+    };
+    let o = crate::reconcile::Observed { network: observed.clone(), ..Default::default() };
+    crate::reconcile::diff(ctx, &d, &o, plan).expect("planned");
+}
 
 fn checked_in_network() -> (String, Network) {
     let stack = crate::config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("stack.yaml")).expect("valid stack");

@@ -1,0 +1,157 @@
+//! `listener.http` and `listener.https`: the HTTP listener redirects to HTTPS; the HTTPS one holds
+//! the certificate and the TLS policy and answers a fixed status for hosts no rule matches.
+//! Listeners share their load balancer's ownership (its tags), so their own tags, written at
+//! create, are not compared.
+
+use anyhow::Result;
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action as ElbAction, ActionTypeEnum, Certificate as ElbCertificate, FixedResponseActionConfig, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
+
+use super::{describe_action, ListenerFields};
+use crate::aws::error::{failed, required};
+use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::edge::{Listener as Spec, ListenerAction};
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::Observed;
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct Listener;
+
+/// A listener and the load balancer it belongs to.
+#[derive(Debug, Clone)]
+pub struct DesiredListener {
+    pub listener: Spec,
+    pub load_balancer: String,
+}
+
+impl Resource for Listener {
+    const KIND: Kind = Kind::Listener;
+    type Desired = DesiredListener;
+    type Observed = Observed<ListenerFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<DesiredListener> {
+        let edge = cx.desired.edge.iter();
+        edge.flat_map(|e| {
+            e.listeners.iter().map(|l| DesiredListener { listener: l.clone(), load_balancer: e.load_balancer.name.clone() })
+        })
+        .collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<ListenerFields>> {
+        cx.observed.edge.listeners.clone()
+    }
+
+    fn name(d: &DesiredListener) -> &str {
+        &d.listener.name
+    }
+
+    fn fields(cx: &DiffCx<'_>, d: &DesiredListener, o: Option<&Observed<ListenerFields>>, _: &Tags) -> FieldDiff {
+        let d = &d.listener;
+        let mut f = FieldDiff::default();
+        let of = o.map(|o| &o.fields);
+        f.field("port", of.map(|o| Some(o.port)), Some(i32::from(d.port)));
+        f.field("default_action", of.map(|o| Some(o.default_action.clone())), Some(describe_action(&d.action)));
+        if let ListenerAction::Https { ssl_policy, certificate, .. } = &d.action {
+            f.field("ssl_policy", of.map(|o| o.ssl_policy.clone()), Some(ssl_policy.clone()));
+            let certificates = cx.ids.names(Kind::Certificate);
+            let cert = |o: &ListenerFields| {
+                let names: Vec<String> =
+                    o.certificate_arns.iter().map(|a| certificates.get(a).cloned().unwrap_or_else(|| foreign(a))).collect();
+                (!names.is_empty()).then(|| names.join(", "))
+            };
+            f.field("certificate", of.map(cert), Some(certificate.clone()));
+        }
+        f
+    }
+
+    fn depends_on(_: &DiffCx<'_>, d: &DesiredListener) -> Vec<Address> {
+        let cert = match &d.listener.action {
+            ListenerAction::Https { certificate, .. } => Some(Address::new(Kind::Certificate, certificate)),
+            ListenerAction::RedirectToHttps => None,
+        };
+        std::iter::once(Address::new(Kind::LoadBalancer, &d.load_balancer)).chain(cert).collect()
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::Listener(pair)
+    }
+
+    async fn create(cx: &ApplyCx<'_>, address: &Address, d: &DesiredListener, _: Option<&Self::Observed>) -> Result<String> {
+        let (protocol, action, ssl_policy, certificate) = settings(cx, &d.listener)?;
+        let out = cx
+            .clients
+            .elb
+            .create_listener()
+            .load_balancer_arn(cx.ids.get(&Address::new(Kind::LoadBalancer, &d.load_balancer))?)
+            .port(i32::from(d.listener.port))
+            .protocol(protocol)
+            .default_actions(action)
+            .set_ssl_policy(ssl_policy)
+            .set_certificates(certificate)
+            .set_tags(Some(tags::elb(&cx.tags(address))))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        Ok(required(out.listeners().first().and_then(|l| l.listener_arn()), "creating", address, "listenerArn")?.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredListener,
+        o: &Observed<ListenerFields>,
+        _: &[FieldChange],
+    ) -> Result<()> {
+        // ModifyListener takes the whole definition: one call whatever changed.
+        let (protocol, action, ssl_policy, certificate) = settings(cx, &d.listener)?;
+        cx.clients
+            .elb
+            .modify_listener()
+            .listener_arn(&o.id)
+            .port(i32::from(d.listener.port))
+            .protocol(protocol)
+            .default_actions(action)
+            .set_ssl_policy(ssl_policy)
+            .set_certificates(certificate)
+            .send()
+            .await
+            .map_err(|e| failed("updating", address, &e))?;
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<ListenerFields>) -> Result<()> {
+        cx.clients.elb.delete_listener().listener_arn(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}
+
+type Settings = (ProtocolEnum, ElbAction, Option<String>, Option<Vec<ElbCertificate>>);
+
+/// Protocol, default action, TLS policy and certificate of a listener, as the API takes them.
+fn settings(cx: &ApplyCx<'_>, d: &Spec) -> Result<Settings> {
+    Ok(match &d.action {
+        ListenerAction::RedirectToHttps => {
+            let redirect = RedirectActionConfig::builder()
+                .protocol("HTTPS")
+                .port("443")
+                .status_code(RedirectActionStatusCodeEnum::Http301)
+                .build();
+            let action = ElbAction::builder().r#type(ActionTypeEnum::Redirect).redirect_config(redirect).build();
+            (ProtocolEnum::Http, action, None, None)
+        }
+        ListenerAction::Https { ssl_policy, certificate, default_status } => {
+            let fixed =
+                FixedResponseActionConfig::builder().status_code(default_status.to_string()).content_type("text/plain").build();
+            let action = ElbAction::builder().r#type(ActionTypeEnum::FixedResponse).fixed_response_config(fixed).build();
+            let arn = cx.ids.get(&Address::new(Kind::Certificate, certificate))?;
+            let certificates = vec![ElbCertificate::builder().certificate_arn(arn).build()];
+            (ProtocolEnum::Https, action, Some(ssl_policy.clone()), Some(certificates))
+        }
+    })
+}

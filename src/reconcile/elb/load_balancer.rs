@@ -1,0 +1,193 @@
+//! `load_balancer.NAME`: the application load balancer in its subnets with its security groups and
+//! the attributes the stack file sets. Waited on until `active` after it is created, and until it
+//! is gone on delete (its network interfaces keep the subnets and groups busy until then). Another
+//! scheme replaces it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use aws_sdk_elasticloadbalancingv2::types::{
+    LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+};
+
+use super::{lb_attributes, LoadBalancerFields};
+use crate::aws::error::{self, failed, required};
+use crate::aws::wait::{self, Check};
+use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::edge::LoadBalancer as Desired;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::Observed;
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+/// A new application load balancer is usually active within 2–3 minutes.
+const LB_TIMEOUT: Duration = Duration::from_secs(900);
+
+#[derive(Debug, Clone)]
+pub struct LoadBalancer;
+
+impl Resource for LoadBalancer {
+    const KIND: Kind = Kind::LoadBalancer;
+    const REPLACE_ON: &'static [&'static str] = &["scheme"];
+    type Desired = Desired;
+    type Observed = Observed<LoadBalancerFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
+        cx.desired.edge.iter().map(|e| e.load_balancer.clone()).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<LoadBalancerFields>> {
+        cx.observed.edge.load_balancers.clone()
+    }
+
+    fn name(d: &Desired) -> &str {
+        &d.name
+    }
+
+    fn fields(cx: &DiffCx<'_>, d: &Desired, o: Option<&Observed<LoadBalancerFields>>, tags: &Tags) -> FieldDiff {
+        let named = |kind: Kind, ids: &[String]| -> BTreeSet<String> {
+            let names = cx.ids.names(kind);
+            ids.iter().map(|id| names.get(id).cloned().unwrap_or_else(|| foreign(id))).collect()
+        };
+        let mut f = FieldDiff::default();
+        let of = o.map(|o| &o.fields);
+        f.field("scheme", of.map(|o| Some(o.scheme.clone())), Some(d.scheme.clone()));
+        let subnets = of.map(|o| named(Kind::Subnet, &o.subnet_ids));
+        f.members("subnets", subnets.as_ref(), &d.subnets.iter().cloned().collect());
+        let groups = of.map(|o| named(Kind::SecurityGroup, &o.security_group_ids));
+        f.members("security_groups", groups.as_ref(), &d.security_groups.iter().cloned().collect());
+        for (key, want) in lb_attributes(d) {
+            f.field(&format!("attributes.{key}"), of.map(|o| o.attributes.get(&key).cloned()), Some(want));
+        }
+        f.state("state", of.map(|o| Some(o.state.clone())), "active".to_string());
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn depends_on(cx: &DiffCx<'_>, d: &Desired) -> Vec<Address> {
+        let subnets = d.subnets.iter().map(|s| Address::new(Kind::Subnet, s));
+        let groups = d.security_groups.iter().map(|g| Address::new(Kind::SecurityGroup, g));
+        subnets.chain(groups).chain([Address::new(Kind::InternetGateway, &cx.ctx.stack)]).collect()
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::LoadBalancer(pair)
+    }
+
+    async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
+        let out = cx
+            .clients
+            .elb
+            .create_load_balancer()
+            .name(&d.name)
+            .r#type(LoadBalancerTypeEnum::Application)
+            .scheme(LoadBalancerSchemeEnum::from(d.scheme.as_str()))
+            .set_subnets(Some(ids(cx, Kind::Subnet, &d.subnets)?))
+            .set_security_groups(Some(ids(cx, Kind::SecurityGroup, &d.security_groups)?))
+            .set_tags(Some(tags::elb(&cx.tags(address))))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let lb = out.load_balancers().first();
+        let arn = required(lb.and_then(|l| l.load_balancer_arn()), "creating", address, "loadBalancerArn")?.to_string();
+        cx.ids.set(address, &arn);
+        set_attributes(cx, address, &arn, d).await?;
+        Ok(arn)
+    }
+
+    async fn ready(cx: &ApplyCx<'_>, address: &Address, arn: &str) -> Result<()> {
+        wait_active(cx, address, arn).await
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Desired,
+        o: &Observed<LoadBalancerFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let elb = &cx.clients.elb;
+        let changed = |prefix: &str| delta.iter().any(|f| f.path.starts_with(prefix));
+        if changed("subnets") {
+            elb.set_subnets()
+                .load_balancer_arn(&o.id)
+                .set_subnets(Some(ids(cx, Kind::Subnet, &d.subnets)?))
+                .send()
+                .await
+                .map_err(|e| failed("setting the subnets of", address, &e))?;
+        }
+        if changed("security_groups") {
+            elb.set_security_groups()
+                .load_balancer_arn(&o.id)
+                .set_security_groups(Some(ids(cx, Kind::SecurityGroup, &d.security_groups)?))
+                .send()
+                .await
+                .map_err(|e| failed("setting the security groups of", address, &e))?;
+        }
+        if changed("attributes.") {
+            set_attributes(cx, address, &o.id, d).await?;
+        }
+        if changed("tags") {
+            tags::sync_elb(elb, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        wait_active(cx, address, &o.id).await
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<LoadBalancerFields>) -> Result<()> {
+        let elb = &cx.clients.elb;
+        elb.delete_load_balancer().load_balancer_arn(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        wait::until(&format!("{address} to be deleted"), wait::timeout(LB_TIMEOUT), || async {
+            match elb.describe_load_balancers().load_balancer_arns(&o.id).send().await {
+                Err(e) if error::is_not_found(&e) => Ok(Check::Ready(())),
+                Err(e) => Err(failed("reading", address, &e)),
+                Ok(out) if out.load_balancers().is_empty() => Ok(Check::Ready(())),
+                Ok(_) => Ok(Check::Pending("deleting".into())),
+            }
+        })
+        .await
+    }
+}
+
+fn ids(cx: &ApplyCx<'_>, kind: Kind, names: &[String]) -> Result<Vec<String>> {
+    names.iter().map(|n| cx.ids.get(&Address::new(kind, n))).collect()
+}
+
+async fn set_attributes(cx: &ApplyCx<'_>, address: &Address, arn: &str, d: &Desired) -> Result<()> {
+    let attributes =
+        lb_attributes(d).into_iter().map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build()).collect();
+    cx.clients
+        .elb
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|e| failed("setting the attributes of", address, &e))?;
+    Ok(())
+}
+
+async fn wait_active(cx: &ApplyCx<'_>, address: &Address, arn: &str) -> Result<()> {
+    wait::until(&format!("{address} to become active"), wait::timeout(LB_TIMEOUT), || async {
+        let out = cx
+            .clients
+            .elb
+            .describe_load_balancers()
+            .load_balancer_arns(arn)
+            .send()
+            .await
+            .map_err(|e| failed("reading", address, &e))?;
+        let state = out.load_balancers().first().and_then(|l| l.state()).cloned();
+        match state.as_ref().and_then(|s| s.code()) {
+            Some(LoadBalancerStateEnum::Active) => Ok(Check::Ready(())),
+            Some(LoadBalancerStateEnum::Failed) => {
+                bail!("{address} failed: {}", state.as_ref().and_then(|s| s.reason()).unwrap_or("no reason given"))
+            }
+            Some(other) => Ok(Check::Pending(other.as_str().to_string())),
+            None => Ok(Check::Pending("unknown".into())),
+        }
+    })
+    .await
+}

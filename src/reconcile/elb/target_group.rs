@@ -1,0 +1,165 @@
+//! `target_group.NAME`: health checks and the deregistration delay, changed in place. Another
+//! port, protocol, target type or VPC replaces it create-before-destroy: the new group (under a
+//! suffixed name while the old one exists), then the rules and services moved to it, then the old
+//! group deleted — listener rules always have a group to forward to.
+
+use anyhow::Result;
+use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+
+use super::{TargetGroupFields, ATTR_DEREGISTRATION_DELAY};
+use crate::aws::error::{failed, required};
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::edge::TargetGroup as Desired;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::Observed;
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct TargetGroup;
+
+const DELAY: &str = "deregistration_delay_seconds";
+
+impl Resource for TargetGroup {
+    const KIND: Kind = Kind::TargetGroup;
+    const REPLACE_ON: &'static [&'static str] = &["port", "protocol", "target_type", "vpc"];
+    type Desired = Desired;
+    type Observed = Observed<TargetGroupFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
+        cx.desired.edge.iter().flat_map(|e| e.target_groups.clone()).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<TargetGroupFields>> {
+        cx.observed.edge.target_groups.clone()
+    }
+
+    fn name(d: &Desired) -> &str {
+        &d.name
+    }
+
+    fn fields(cx: &DiffCx<'_>, d: &Desired, o: Option<&Observed<TargetGroupFields>>, tags: &Tags) -> FieldDiff {
+        let vpc_names = cx.ids.names(Kind::Vpc);
+        let mut f = FieldDiff::default();
+        let of = o.map(|o| &o.fields);
+        f.field("port", of.map(|o| Some(o.port)), Some(i32::from(d.port)));
+        f.field("protocol", of.map(|o| Some(o.protocol.clone())), Some(d.protocol.clone()));
+        f.field("target_type", of.map(|o| Some(o.target_type.clone())), Some(d.target_type.clone()));
+        f.field("vpc", of.map(|o| vpc_names.get(&o.vpc_id).cloned()), Some(cx.ctx.stack.clone()));
+        let h = &d.health_check;
+        f.field("health_check.path", of.map(|o| Some(o.health_path.clone())), Some(h.path.clone()));
+        f.field("health_check.interval_seconds", of.map(|o| Some(o.health_interval)), Some(h.interval_seconds as i32));
+        f.field("health_check.timeout_seconds", of.map(|o| Some(o.health_timeout)), Some(h.timeout_seconds as i32));
+        f.field("health_check.healthy_threshold", of.map(|o| Some(o.healthy_threshold)), Some(h.healthy_threshold as i32));
+        f.field(
+            "health_check.unhealthy_threshold",
+            of.map(|o| Some(o.unhealthy_threshold)),
+            Some(h.unhealthy_threshold as i32),
+        );
+        f.field("health_check.matcher", of.map(|o| Some(o.matcher.clone())), Some(h.matcher.clone()));
+        let delay = |o: &TargetGroupFields| o.deregistration_delay.as_deref().and_then(|s| s.parse::<i64>().ok());
+        f.field(DELAY, of.map(delay), Some(i64::from(d.deregistration_delay_seconds)));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn depends_on(cx: &DiffCx<'_>, _: &Desired) -> Vec<Address> {
+        vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::TargetGroup(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Desired,
+        replacing: Option<&Observed<TargetGroupFields>>,
+    ) -> Result<String> {
+        // Names are unique per region: a replacement made while the old group still exists takes
+        // the other of two names (the declared one, or it with a short suffix).
+        let name = match replacing {
+            Some(o) if o.fields.aws_name == d.name => {
+                let token = crate::aws::client_token(&[&cx.ctx.stack, &address.to_string()]);
+                format!("{}-{}", d.name, &token[token.len() - 4..])
+            }
+            _ => d.name.clone(),
+        };
+        let h = &d.health_check;
+        let out = cx
+            .clients
+            .elb
+            .create_target_group()
+            .name(&name)
+            .protocol(ProtocolEnum::from(d.protocol.as_str()))
+            .port(i32::from(d.port))
+            .vpc_id(cx.ids.get(&Address::new(Kind::Vpc, &cx.ctx.stack))?)
+            .target_type(TargetTypeEnum::from(d.target_type.as_str()))
+            .health_check_path(&h.path)
+            .health_check_interval_seconds(h.interval_seconds as i32)
+            .health_check_timeout_seconds(h.timeout_seconds as i32)
+            .healthy_threshold_count(h.healthy_threshold as i32)
+            .unhealthy_threshold_count(h.unhealthy_threshold as i32)
+            .matcher(Matcher::builder().http_code(&h.matcher).build())
+            .set_tags(Some(tags::elb(&cx.tags(address))))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let arn = required(out.target_groups().first().and_then(|t| t.target_group_arn()), "creating", address, "targetGroupArn")?;
+        set_delay(cx, address, arn, d).await?;
+        Ok(arn.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Desired,
+        o: &Observed<TargetGroupFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let elb = &cx.clients.elb;
+        if delta.iter().any(|f| f.path.starts_with("health_check.")) {
+            let h = &d.health_check;
+            elb.modify_target_group()
+                .target_group_arn(&o.id)
+                .health_check_path(&h.path)
+                .health_check_interval_seconds(h.interval_seconds as i32)
+                .health_check_timeout_seconds(h.timeout_seconds as i32)
+                .healthy_threshold_count(h.healthy_threshold as i32)
+                .unhealthy_threshold_count(h.unhealthy_threshold as i32)
+                .matcher(Matcher::builder().http_code(&h.matcher).build())
+                .send()
+                .await
+                .map_err(|e| failed("updating", address, &e))?;
+        }
+        if delta.iter().any(|f| f.path == DELAY) {
+            set_delay(cx, address, &o.id, d).await?;
+        }
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_elb(elb, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<TargetGroupFields>) -> Result<()> {
+        cx.clients.elb.delete_target_group().target_group_arn(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}
+
+async fn set_delay(cx: &ApplyCx<'_>, address: &Address, arn: &str, d: &Desired) -> Result<()> {
+    let delay =
+        TargetGroupAttribute::builder().key(ATTR_DEREGISTRATION_DELAY).value(d.deregistration_delay_seconds.to_string()).build();
+    cx.clients
+        .elb
+        .modify_target_group_attributes()
+        .target_group_arn(arn)
+        .attributes(delay)
+        .send()
+        .await
+        .map_err(|e| failed("setting the attributes of", address, &e))?;
+    Ok(())
+}

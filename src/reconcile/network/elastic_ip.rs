@@ -1,0 +1,80 @@
+//! `elastic_ip.NAME`: the Elastic IP of the NAT gateway of the same name.
+
+use anyhow::Result;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+
+use super::{ElasticIpFields, Observed};
+use crate::aws::error::{failed, required};
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct ElasticIp;
+
+impl Resource for ElasticIp {
+    const KIND: Kind = Kind::ElasticIp;
+    /// The name: one per NAT gateway.
+    type Desired = String;
+    type Observed = Observed<ElasticIpFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<String> {
+        cx.desired.network.iter().flat_map(|n| n.nat_gateways.iter().map(|g| g.name.clone())).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<ElasticIpFields>> {
+        cx.observed.network.elastic_ips.clone()
+    }
+
+    fn name(d: &String) -> &str {
+        d
+    }
+
+    fn fields(_: &DiffCx<'_>, _: &String, o: Option<&Observed<ElasticIpFields>>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        f.field("domain", o.map(|_| Some("vpc".to_string())), Some("vpc".to_string()));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::ElasticIp(pair)
+    }
+
+    async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&Self::Observed>) -> Result<String> {
+        let out = cx
+            .clients
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tags::ec2_spec(ResourceType::ElasticIp, &cx.tags(address)))
+            .send()
+            .await
+            .map_err(|e| failed("allocating", address, &e))?;
+        Ok(required(out.allocation_id(), "allocating", address, "allocationId")?.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        _: &String,
+        o: &Observed<ElasticIpFields>,
+        _: &[FieldChange],
+    ) -> Result<()> {
+        tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<ElasticIpFields>) -> Result<()> {
+        cx.clients
+            .ec2
+            .release_address()
+            .allocation_id(&o.id)
+            .send()
+            .await
+            .map_err(|e| failed("releasing", address, &e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! `internet_gateway.NAME`: the VPC's internet gateway, attached to it. Deleting it detaches it
+//! first.
+
+use anyhow::Result;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{GatewayFields, Observed};
+use crate::aws::error::{failed, required};
+use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct InternetGateway;
+
+/// The gateway and the VPC it belongs to, by name.
+#[derive(Debug, Clone)]
+pub struct DesiredGateway {
+    pub name: String,
+    pub vpc: String,
+}
+
+impl Resource for InternetGateway {
+    const KIND: Kind = Kind::InternetGateway;
+    type Desired = DesiredGateway;
+    type Observed = Observed<GatewayFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<DesiredGateway> {
+        let n = cx.desired.network.iter();
+        n.map(|n| DesiredGateway { name: n.internet_gateway.clone(), vpc: n.vpc.name.clone() }).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<GatewayFields>> {
+        cx.observed.network.internet_gateways.clone()
+    }
+
+    fn name(d: &DesiredGateway) -> &str {
+        &d.name
+    }
+
+    fn fields(cx: &DiffCx<'_>, d: &DesiredGateway, o: Option<&Observed<GatewayFields>>, tags: &Tags) -> FieldDiff {
+        let vpc_names = cx.ids.names(Kind::Vpc);
+        let mut f = FieldDiff::default();
+        let attached = |o: &Observed<GatewayFields>| {
+            let names: Vec<String> = o
+                .fields
+                .attached_to
+                .iter()
+                .map(|id| vpc_names.get(id).map(|n| format!("vpc.{n}")).unwrap_or_else(|| foreign(id)))
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        };
+        f.field("attached_to", o.map(attached), Some(format!("vpc.{}", d.vpc)));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn depends_on(_: &DiffCx<'_>, d: &DesiredGateway) -> Vec<Address> {
+        vec![Address::new(Kind::Vpc, &d.vpc)]
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::InternetGateway(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredGateway,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
+        let out = cx
+            .clients
+            .ec2
+            .create_internet_gateway()
+            .tag_specifications(tags::ec2_spec(ResourceType::InternetGateway, &cx.tags(address)))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let gateway = out.internet_gateway().and_then(|g| g.internet_gateway_id());
+        let id = required(gateway, "creating", address, "internetGatewayId")?.to_string();
+        cx.ids.set(address, &id);
+        attach(cx, address, &id, d).await?;
+        Ok(id)
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredGateway,
+        o: &Observed<GatewayFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        if delta.iter().any(|f| f.path == "attached_to") {
+            attach(cx, address, &o.id, d).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<GatewayFields>) -> Result<()> {
+        let ec2 = &cx.clients.ec2;
+        for vpc_id in &o.fields.attached_to {
+            // Not attached (any more) is what a detach wants: a NotFound kind.
+            let detached = ec2.detach_internet_gateway().internet_gateway_id(&o.id).vpc_id(vpc_id).send().await;
+            gone_is_done(detached.map(drop).map_err(|e| failed("detaching", address, &e)))?;
+        }
+        ec2.delete_internet_gateway()
+            .internet_gateway_id(&o.id)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}
+
+async fn attach(cx: &ApplyCx<'_>, address: &Address, id: &str, d: &DesiredGateway) -> Result<()> {
+    let vpc = cx.ids.get(&Address::new(Kind::Vpc, &d.vpc))?;
+    cx.clients
+        .ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(id)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(|e| failed("attaching", address, &e))?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! `security_group.NAME`: a security group in the stack's VPC. Its rules are a resource of their
+//! own (`security_group_rules`), so groups that refer to each other are all created first and
+//! wired up after. A new description replaces it (AWS cannot change one).
+
+use anyhow::Result;
+use aws_sdk_ec2::types::ResourceType;
+
+use super::{drain, vpc_id, Observed, SecurityGroupFields};
+use crate::aws::error::{failed, required};
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::network::SecurityGroup as Desired;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct SecurityGroup;
+
+impl Resource for SecurityGroup {
+    const KIND: Kind = Kind::SecurityGroup;
+    const REPLACE_ON: &'static [&'static str] = &["description"];
+    type Desired = Desired;
+    type Observed = Observed<SecurityGroupFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
+        cx.desired.network.iter().flat_map(|n| n.security_groups.clone()).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<SecurityGroupFields>> {
+        cx.observed.network.security_groups.clone()
+    }
+
+    fn name(d: &Desired) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &Desired, o: Option<&Observed<SecurityGroupFields>>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        f.field("description", o.map(|o| Some(o.fields.description.clone())), Some(d.description.clone()));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn depends_on(cx: &DiffCx<'_>, _: &Desired) -> Vec<Address> {
+        vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::SecurityGroup(pair)
+    }
+
+    async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
+        let out = cx
+            .clients
+            .ec2
+            .create_security_group()
+            .group_name(&d.name)
+            .description(&d.description)
+            .vpc_id(vpc_id(cx)?)
+            .tag_specifications(tags::ec2_spec(ResourceType::SecurityGroup, &cx.tags(address)))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        Ok(required(out.group_id(), "creating", address, "groupId")?.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        _: &Desired,
+        o: &Observed<SecurityGroupFields>,
+        _: &[FieldChange],
+    ) -> Result<()> {
+        tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<SecurityGroupFields>) -> Result<()> {
+        let ec2 = &cx.clients.ec2;
+        drain(address, "group-id", &o.id, ec2, || ec2.delete_security_group().group_id(&o.id).send()).await
+    }
+}

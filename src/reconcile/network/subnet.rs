@@ -1,0 +1,115 @@
+//! `subnet.NAME`: a subnet in one availability zone; public ones map a public IP on launch. A new
+//! CIDR or zone replaces it (and what sits in it moves, see the route table and the services).
+
+use anyhow::Result;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+
+use super::{drain, vpc_id, Observed, SubnetFields};
+use crate::aws::error::{failed, required};
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::network;
+use crate::model::tags::Tags;
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct Subnet;
+
+const MAP_PUBLIC_IP: &str = "map_public_ip_on_launch";
+
+impl Resource for Subnet {
+    const KIND: Kind = Kind::Subnet;
+    const REPLACE_ON: &'static [&'static str] = &["cidr", "availability_zone"];
+    type Desired = network::Subnet;
+    type Observed = Observed<SubnetFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<network::Subnet> {
+        cx.desired.network.iter().flat_map(|n| n.subnets.clone()).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<SubnetFields>> {
+        cx.observed.network.subnets.clone()
+    }
+
+    fn name(d: &network::Subnet) -> &str {
+        &d.name
+    }
+
+    fn fields(_: &DiffCx<'_>, d: &network::Subnet, o: Option<&Observed<SubnetFields>>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        let of = o.map(|o| &o.fields);
+        f.field("cidr", of.map(|o| Some(o.cidr.clone())), Some(d.cidr.clone()));
+        f.field("availability_zone", of.map(|o| Some(o.availability_zone.clone())), Some(d.availability_zone.clone()));
+        f.field(MAP_PUBLIC_IP, of.map(|o| Some(o.map_public_ip)), Some(d.public));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn depends_on(cx: &DiffCx<'_>, _: &network::Subnet) -> Vec<Address> {
+        vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::Subnet(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &network::Subnet,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
+        let out = cx
+            .clients
+            .ec2
+            .create_subnet()
+            .vpc_id(vpc_id(cx)?)
+            .cidr_block(&d.cidr)
+            .availability_zone(&d.availability_zone)
+            .tag_specifications(tags::ec2_spec(ResourceType::Subnet, &cx.tags(address)))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let id = required(out.subnet().and_then(|s| s.subnet_id()), "creating", address, "subnetId")?.to_string();
+        cx.ids.set(address, &id);
+        if d.public {
+            set_map_public_ip(cx, address, &id, true).await?;
+        }
+        Ok(id)
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &network::Subnet,
+        o: &Observed<SubnetFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        if delta.iter().any(|f| f.path == MAP_PUBLIC_IP) {
+            set_map_public_ip(cx, address, &o.id, d.public).await?;
+        }
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<SubnetFields>) -> Result<()> {
+        let ec2 = &cx.clients.ec2;
+        drain(address, "subnet-id", &o.id, ec2, || ec2.delete_subnet().subnet_id(&o.id).send()).await
+    }
+}
+
+async fn set_map_public_ip(cx: &ApplyCx<'_>, address: &Address, id: &str, on: bool) -> Result<()> {
+    cx.clients
+        .ec2
+        .modify_subnet_attribute()
+        .subnet_id(id)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(on).build())
+        .send()
+        .await
+        .map_err(|e| failed("setting map-public-IP of", address, &e))?;
+    Ok(())
+}
