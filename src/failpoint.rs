@@ -1,6 +1,7 @@
 //! A test-only crash switch: `CONTAINRLAB_FAILPOINT=<address>` ends the process at once, without
 //! cleanup, right after that resource's create call returned — to prove the next run finishes the
-//! job without duplicates. Unset in normal use; checked only at the few points that call `hit`.
+//! job without duplicates. Unset in normal use; checked by the generic step runner after every
+//! create. It writes to stderr itself (not through the progress view): the process aborts at once.
 
 use crate::model::Address;
 

@@ -2,8 +2,11 @@
 //!
 //! Invariants: a step starts only after every step in its `after` list finished successfully;
 //! after the first failure no new step starts, running steps finish, and the outcome lists what
-//! was done, what failed and what never started. The executor knows nothing of AWS: `run` does
-//! the work, which lets the engine tests drive it with closures.
+//! was done, what failed and what never started. Notes a running step makes (`progress::note`)
+//! reach `on_event` as `Event::Progress`, before that step's end. The executor knows nothing of
+//! AWS: `run` does the work, which lets the engine tests drive it with closures.
+
+pub mod progress;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -15,6 +18,8 @@ use crate::plan::Step;
 #[derive(Debug)]
 pub enum Event<'a> {
     Started(&'a Step),
+    /// A note from inside the running step (`progress::note`).
+    Progress(&'a Step, String),
     Finished(&'a Step, Duration),
     Failed(&'a Step, &'a anyhow::Error),
 }
@@ -46,6 +51,7 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let parallelism = parallelism.max(1);
+    let (notes, mut noted) = tokio::sync::mpsc::unbounded_channel();
     let mut state = vec![State::Pending; steps.len()];
     let mut running = FuturesUnordered::new();
     let mut outcome = Outcome::default();
@@ -59,7 +65,7 @@ where
                 if ready {
                     state[i] = State::Running;
                     on_event(Event::Started(&steps[i]));
-                    let fut = run(i);
+                    let fut = progress::within(progress::Sink { to: notes.clone(), step: i }, run(i));
                     running.push(async move {
                         let start = Instant::now();
                         (i, fut.await, start.elapsed())
@@ -67,9 +73,21 @@ where
                 }
             }
         }
-        let Some((i, result, elapsed)) = running.next().await else {
+        if running.is_empty() {
             break;
+        }
+        let (i, result, elapsed) = tokio::select! {
+            biased;
+            Some((step, text)) = noted.recv() => {
+                on_event(Event::Progress(&steps[step], text));
+                continue;
+            }
+            Some(done) = running.next() => done,
         };
+        // Notes a step made while finishing come before its end.
+        while let Ok((step, text)) = noted.try_recv() {
+            on_event(Event::Progress(&steps[step], text));
+        }
         match result {
             Ok(()) => {
                 state[i] = State::Done;

@@ -10,7 +10,9 @@ use crate::model::{Address, Kind};
 use crate::plan::{order, Action, Plan, Reason, ResourceChange};
 
 fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
-    let mut c = ResourceChange::new(Address::new(Kind::LogGroup, name), action, Reason::Missing, vec![]);
+    let address = Address::new(Kind::LogGroup, name);
+    let mut c =
+        ResourceChange::new(address, action, Reason::Missing, vec![], crate::reconcile::payload::Payload::none());
     c.depends_on = depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect();
     c
 }
@@ -127,4 +129,31 @@ fn a_create_before_destroy_replacement_deletes_the_old_one_after_what_moves_to_t
     assert_eq!(steps[1].after, vec![0], "the rule moves once the new group exists");
     assert_eq!((steps[2].action, &steps[2].address), (Action::Delete, &tg));
     assert_eq!(steps[2].after, vec![0, 1], "the old group goes after the new one exists and the rule moved");
+}
+
+#[tokio::test(start_paused = true)]
+async fn notes_of_a_running_step_reach_the_events_before_its_end() {
+    let steps = plan(vec![change("a", Action::Create, &[])]);
+    let mut events = Vec::new();
+    let outcome = execute(
+        &steps,
+        1,
+        |_| async {
+            progress::note("waiting");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            progress::note("still waiting");
+            Ok(())
+        },
+        |e| {
+            events.push(match e {
+                Event::Started(s) => format!("start {}", s.address.name),
+                Event::Progress(s, text) => format!("{}: {text}", s.address.name),
+                Event::Finished(s, _) => format!("end {}", s.address.name),
+                Event::Failed(s, _) => format!("failed {}", s.address.name),
+            })
+        },
+    )
+    .await;
+    assert!(outcome.succeeded());
+    assert_eq!(events, vec!["start a", "a: waiting", "a: still waiting", "end a"]);
 }

@@ -49,7 +49,7 @@ where
             Check::Ready(value) => return Ok(value),
             Check::Pending(state) => {
                 if state != last {
-                    eprintln!("    … {what}: {state} ({}s)", start.elapsed().as_secs());
+                    crate::apply::progress::note(format!("{what}: {state} ({}s)", start.elapsed().as_secs()));
                     last = state;
                 }
             }
@@ -79,7 +79,10 @@ where
         match op().await {
             Err(e) if retryable(&e) && start.elapsed() < timeout => {
                 if attempt == 0 {
-                    eprintln!("    … {what}: still in use, retrying for up to {}s", timeout.as_secs());
+                    crate::apply::progress::note(format!(
+                        "{what}: still in use, retrying for up to {}s",
+                        timeout.as_secs()
+                    ));
                 }
                 tokio::time::sleep(delay(attempt)).await;
             }

@@ -42,6 +42,7 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     confirm(args.yes, mode)?;
 
     let steps = order::steps(&plan);
+    order::check_acyclic(&steps)?;
     let ids = crate::reconcile::Ids::new(&observed);
     let ctx = planner.context();
     let started = Instant::now();
@@ -50,15 +51,7 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
         usize::from(args.parallelism),
         |i| {
             let step = &steps[i];
-            crate::reconcile::apply(
-                &planner.clients,
-                &ctx,
-                &planner.desired,
-                &observed,
-                &ids,
-                step,
-                &plan.changes[step.change],
-            )
+            crate::reconcile::apply(&planner.clients, &ctx, &ids, step, &plan.changes[step.change])
         },
         report,
     )
@@ -78,6 +71,9 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
         );
     }
     eprintln!("{}", outcome_line(&steps, &outcome, elapsed.as_secs_f64()));
+    if outcome.failed.is_empty() && !outcome.not_started.is_empty() {
+        bail!("{} step(s) never started although nothing failed (a planner bug)", outcome.not_started.len());
+    }
     if let Some((i, e)) = outcome.failed.first() {
         bail!(
             "{} {} failed:\n  {}",
@@ -143,6 +139,9 @@ fn verb(action: Action, done: bool) -> &'static str {
 fn report(event: Event<'_>) {
     match event {
         Event::Started(s) => eprintln!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
+        // A note names what it is about; one that does not is about its step.
+        Event::Progress(s, text) if text.contains(&s.address.to_string()) => eprintln!("    … {text}"),
+        Event::Progress(s, text) => eprintln!("    … {}: {text}", s.address),
         Event::Finished(s, d) => {
             eprintln!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64())
         }
@@ -224,6 +223,7 @@ mod tests {
             Action::Replace,
             Reason::CannotUpdateInPlace(vec!["availability_zone".into()]),
             f.changes,
+            crate::reconcile::payload::Payload::none(),
         ));
         assert_eq!(
             not_converged(&plan),

@@ -39,6 +39,53 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in declaration order (the tie-break of the planning order).
+    pub const ALL: [Kind; 27] = [
+        Kind::Vpc,
+        Kind::Subnet,
+        Kind::InternetGateway,
+        Kind::ElasticIp,
+        Kind::NatGateway,
+        Kind::RouteTable,
+        Kind::SecurityGroup,
+        Kind::SecurityGroupRules,
+        Kind::IamOidcProvider,
+        Kind::IamRole,
+        Kind::HostedZone,
+        Kind::Certificate,
+        Kind::TargetGroup,
+        Kind::LoadBalancer,
+        Kind::Listener,
+        Kind::ListenerRule,
+        Kind::DnsRecords,
+        Kind::EcsCluster,
+        Kind::TaskDefinition,
+        Kind::EcsService,
+        Kind::LaunchTemplate,
+        Kind::AutoScalingGroup,
+        Kind::CapacityProvider,
+        Kind::Alarm,
+        Kind::EcrRepository,
+        Kind::SsmParameter,
+        Kind::LogGroup,
+    ];
+
+    /// The order kinds are planned in: every kind after the kinds it depends on (so its diff can
+    /// see whether they are being re-created), ties in declaration order. The graph is acyclic
+    /// (tested); a cycle would leave kinds out, which the test catches.
+    pub fn planning_order() -> Vec<Kind> {
+        let mut order: Vec<Kind> = Vec::new();
+        while order.len() < Kind::ALL.len() {
+            let ready =
+                Kind::ALL.iter().find(|k| !order.contains(k) && k.depends_on().iter().all(|d| order.contains(d)));
+            match ready {
+                Some(k) => order.push(*k),
+                None => break,
+            }
+        }
+        order
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Vpc => "vpc",
@@ -192,6 +239,17 @@ impl serde::Serialize for Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kind_graph_is_acyclic_and_the_planning_order_follows_it() {
+        let order = Kind::planning_order();
+        assert_eq!(order.len(), Kind::ALL.len(), "a cycle left kinds out: {order:?}");
+        for (i, k) in order.iter().enumerate() {
+            for d in k.depends_on() {
+                assert!(order[..i].contains(d), "{k:?} is planned before {d:?}, which it depends on");
+            }
+        }
+    }
 
     #[test]
     fn address_text_is_kind_dot_name() {

@@ -60,6 +60,8 @@ pub struct ServiceDiff<'a, D, O> {
     pub replace_on: &'a [&'a str],
     /// What a desired resource needs to exist first.
     pub depends_on: &'a dyn Fn(&D) -> Vec<Address>,
+    /// The values the step of a change to the resource of this name will need.
+    pub payload: &'a dyn Fn(&str, Action) -> crate::reconcile::payload::Payload,
 }
 
 /// Diffs one resource kind and appends the result to `plan`.
@@ -90,7 +92,7 @@ pub fn diff_kind<D, O: ObservedResource>(
         match existing.map(|o| (o, owner(&ctx.stack, o.tags()))) {
             None => {
                 let fields = (spec.fields)(d, None, &tags).changes;
-                let mut c = change(address, Action::Create, Reason::Missing, fields);
+                let mut c = change(&spec, address, Action::Create, Reason::Missing, fields);
                 c.depends_on = (spec.depends_on)(d);
                 plan.changes.push(c);
             }
@@ -109,7 +111,7 @@ pub fn diff_kind<D, O: ObservedResource>(
                 } else {
                     (Action::Replace, Reason::CannotUpdateInPlace(forced))
                 };
-                let mut c = change(address, action, reason, fields);
+                let mut c = change(&spec, address, action, reason, fields);
                 c.depends_on = (spec.depends_on)(d);
                 plan.changes.push(c);
             }
@@ -126,14 +128,21 @@ pub fn diff_kind<D, O: ObservedResource>(
             Some(why) if !ctx.delete_data => plan.kept.push(Kept { address, why }),
             _ => {
                 let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
-                plan.changes.push(change(address, Action::Delete, reason, Vec::new()));
+                plan.changes.push(change(&spec, address, Action::Delete, reason, Vec::new()));
             }
         }
     }
 }
 
-fn change(address: Address, action: Action, reason: Reason, fields: Vec<crate::diff::FieldChange>) -> ResourceChange {
-    ResourceChange::new(address, action, reason, fields)
+fn change<D, O>(
+    spec: &ServiceDiff<'_, D, O>,
+    address: Address,
+    action: Action,
+    reason: Reason,
+    fields: Vec<crate::diff::FieldChange>,
+) -> ResourceChange {
+    let payload = (spec.payload)(&address.name, action);
+    ResourceChange::new(address, action, reason, fields, payload)
 }
 
 /// A resource the stack file names that this stack does not own, with the fix.
@@ -202,6 +211,7 @@ mod tests {
             fields: &fields,
             replace_on: &["value"],
             depends_on: &|_| vec![],
+            payload: &|_, _| crate::reconcile::payload::Payload::none(),
         };
         let mut plan = Plan::default();
         diff_kind(&ctx(mode), spec, desired, observed, &mut plan);

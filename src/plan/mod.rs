@@ -79,13 +79,19 @@ pub struct ResourceChange {
     pub depends_on: Vec<Address>,
     /// Opens network or IAM access wider than before; counts as risky for `diff --exit-code`.
     pub widens_access: bool,
-    /// The desired and observed values the step will act on (kinds on the reconciler contract).
-    pub payload: Option<crate::reconcile::payload::Payload>,
+    /// The desired and observed values the step will act on: what the plan showed is what is done.
+    pub payload: crate::reconcile::payload::Payload,
 }
 
 impl ResourceChange {
-    pub fn new(address: Address, action: Action, reason: Reason, fields: Vec<FieldChange>) -> ResourceChange {
-        ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false, payload: None }
+    pub fn new(
+        address: Address,
+        action: Action,
+        reason: Reason,
+        fields: Vec<FieldChange>,
+        payload: crate::reconcile::payload::Payload,
+    ) -> ResourceChange {
+        ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false, payload }
     }
 }
 

@@ -58,3 +58,53 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
     }
     steps
 }
+
+/// Refuses steps whose prerequisites form a cycle (they could never start): a planner bug, named.
+pub fn check_acyclic(steps: &[Step]) -> anyhow::Result<()> {
+    let mut done = vec![false; steps.len()];
+    loop {
+        let ready: Vec<usize> =
+            (0..steps.len()).filter(|&i| !done[i] && steps[i].after.iter().all(|&j| done[j])).collect();
+        if ready.is_empty() {
+            break;
+        }
+        ready.into_iter().for_each(|i| done[i] = true);
+    }
+    let stuck: Vec<String> = steps
+        .iter()
+        .zip(&done)
+        .filter(|(_, d)| !**d)
+        .map(|(s, _)| format!("{} {}", s.action.symbol(), s.address))
+        .collect();
+    if stuck.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "the plan's steps wait for each other in a cycle (a planner bug); nothing was changed:\n  {}",
+            stuck.join("\n  ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Kind};
+
+    fn step(name: &str, after: Vec<usize>) -> Step {
+        Step {
+            address: Address::new(Kind::LogGroup, name),
+            action: Action::Create,
+            reason: Reason::Missing,
+            after,
+            change: 0,
+        }
+    }
+
+    #[test]
+    fn a_cycle_of_steps_is_refused_naming_them() {
+        assert!(check_acyclic(&[step("a", vec![]), step("b", vec![0])]).is_ok());
+        let err = check_acyclic(&[step("a", vec![]), step("b", vec![2]), step("c", vec![1])]).expect_err("cycle");
+        assert!(err.to_string().ends_with("\n  + log_group.b\n  + log_group.c"), "{err}");
+    }
+}

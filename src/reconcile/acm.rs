@@ -10,16 +10,17 @@ use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_route53::types::ChangeAction;
 
+use super::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use super::kit::{Observed, CONCURRENCY};
+use super::payload::Payload;
+use super::tags;
+use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, describe, Clients};
-use crate::diff::FieldDiff;
-use crate::model::edge::Certificate;
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::edge;
 use crate::model::tags::{Tags, ADDRESS, STACK};
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
-
-use super::kit::{Ids, Observed, CONCURRENCY};
 
 /// DNS validation usually completes within minutes once the records resolve.
 const ISSUE_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -31,6 +32,9 @@ pub struct CertificateFields {
     pub status: String,
     /// Validation CNAMEs (name, value) ACM asks for.
     pub validation: Vec<(String, String)>,
+    /// The hosted zone of the stack file's `dns` section, where those records are (set at plan
+    /// time: ACM does not know it).
+    pub zone: Option<String>,
 }
 
 pub async fn observe(clients: &Clients, stack: &str) -> Result<Vec<Observed<CertificateFields>>> {
@@ -90,18 +94,51 @@ fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {
         subject_alternative_names: sans,
         status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
         validation,
+        zone: None,
     }
 }
 
-pub fn diff(
-    ctx: &PlanContext,
-    desired: Option<&Certificate>,
-    zone: Option<&str>,
-    observed: &[Observed<CertificateFields>],
-    plan: &mut Plan,
-) {
-    let desired: Vec<Certificate> = desired.cloned().into_iter().collect();
-    let fields = |d: &Certificate, o: Option<&Observed<CertificateFields>>, tags: &Tags| {
+/// The contract for `certificate.DOMAIN`. A new domain or other names replace it.
+#[derive(Debug, Clone)]
+pub struct Certificate;
+
+/// The certificate and the zone its validation records go in.
+#[derive(Debug, Clone)]
+pub struct DesiredCertificate {
+    pub certificate: edge::Certificate,
+    pub zone: Option<String>,
+}
+
+impl Resource for Certificate {
+    const KIND: Kind = Kind::Certificate;
+    const REPLACE_ON: &'static [&'static str] = &["domain_name", "subject_alternative_names"];
+    type Desired = DesiredCertificate;
+    type Observed = Observed<CertificateFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<DesiredCertificate> {
+        let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());
+        let certificate = cx.desired.edge.as_ref().and_then(|e| e.certificate.clone());
+        certificate.map(|certificate| DesiredCertificate { certificate, zone }).into_iter().collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<CertificateFields>> {
+        let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());
+        let mut found = cx.observed.certificates.clone();
+        found.iter_mut().for_each(|c| c.fields.zone = zone.clone());
+        found
+    }
+
+    fn name(d: &DesiredCertificate) -> &str {
+        &d.certificate.domain
+    }
+
+    fn fields(
+        _: &DiffCx<'_>,
+        d: &DesiredCertificate,
+        o: Option<&Observed<CertificateFields>>,
+        tags: &Tags,
+    ) -> FieldDiff {
+        let d = &d.certificate;
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
         let sans: BTreeSet<String> = d.subject_alternative_names.iter().filter(|s| **s != d.domain).cloned().collect();
@@ -111,45 +148,77 @@ pub fn diff(
         f.state("status", of.map(|o| Some(o.status.clone())), "ISSUED".to_string());
         f.tags(o.map(|o| &o.tags), tags);
         f
-    };
-    let zone_dep: Vec<Address> = zone.map(|z| Address::new(Kind::HostedZone, z)).into_iter().collect();
-    let spec = ServiceDiff {
-        kind: Kind::Certificate,
-        desired_name: |d: &Certificate| &d.domain,
-        fields: &fields,
-        replace_on: &["domain_name", "subject_alternative_names"],
-        depends_on: &|_| zone_dep.clone(),
-    };
-    diff_kind(ctx, spec, &desired, observed, plan);
-}
+    }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn apply(
-    clients: &Clients,
-    ctx: &PlanContext,
-    desired: Option<&Certificate>,
-    zone: Option<&str>,
-    observed: Option<&Observed<CertificateFields>>,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let zone_id = || match zone {
-        Some(z) => ids.get(&Address::new(Kind::HostedZone, z)),
-        None => bail!("{address}: DNS validation needs the `dns` section's hosted zone"),
-    };
-    if matches!(action, Action::Delete | Action::Replace) {
-        match clients.acm.delete_certificate().certificate_arn(ids.get(address)?).send().await {
-            Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
-            Err(e) => bail!("deleting {address}: {}", describe(&e)),
+    fn depends_on(_: &DiffCx<'_>, d: &DesiredCertificate) -> Vec<Address> {
+        d.zone.iter().map(|z| Address::new(Kind::HostedZone, z)).collect()
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::Certificate(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredCertificate,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
+        let c = &d.certificate;
+        let token: String = crate::aws::client_token(&[&cx.ctx.stack, &address.to_string()])
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let tags: Vec<Tag> =
+            cx.tags(address).iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
+        let out = cx
+            .clients
+            .acm
+            .request_certificate()
+            .domain_name(&c.domain)
+            .set_subject_alternative_names(Some(c.subject_alternative_names.clone()).filter(|s| !s.is_empty()))
+            .validation_method(ValidationMethod::Dns)
+            .idempotency_token(token)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| failed("requesting", address, &e))?;
+        Ok(required(out.certificate_arn(), "requesting", address, "certificateArn")?.to_string())
+    }
+
+    /// Writes the validation records, then waits until ACM issues it.
+    async fn ready(cx: &ApplyCx<'_>, address: &Address, d: &DesiredCertificate, arn: &str) -> Result<()> {
+        validate(cx.clients, address, arn, &zone_id(cx, address, d)?).await
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredCertificate,
+        o: &Observed<CertificateFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_acm(&cx.clients.acm, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
-        if let (Some(o), Ok(zone)) = (observed, zone_id()) {
+        if delta.iter().any(|f| f.path == "status") {
+            validate(cx.clients, address, &o.id, &zone_id(cx, address, d)?).await?;
+        }
+        Ok(())
+    }
+
+    /// The certificate first (once no listener uses it), then its validation records still there.
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<CertificateFields>) -> Result<()> {
+        let deleted = cx.clients.acm.delete_certificate().certificate_arn(&o.id).send().await;
+        gone_is_done(deleted.map(drop).map_err(|e| failed("deleting", address, &e)))?;
+        let zone = o.fields.zone.as_deref().map(|z| cx.ids.get(&Address::new(Kind::HostedZone, z))).transpose()?;
+        if let Some(zone) = zone {
             // Only the records still there: Route 53 refuses to delete one that is gone.
-            let present = crate::reconcile::dns::present_cnames(&clients.route53, &zone, &o.fields.validation).await?;
+            let present =
+                crate::reconcile::dns::present_cnames(&cx.clients.route53, &zone, &o.fields.validation).await?;
             if !present.is_empty() {
                 crate::reconcile::dns::cnames(
-                    &clients.route53,
+                    &cx.clients.route53,
                     &zone,
                     ChangeAction::Delete,
                     &present,
@@ -158,37 +227,15 @@ pub async fn apply(
                 .await?;
             }
         }
-        if action == Action::Delete {
-            return Ok(());
-        }
+        Ok(())
     }
-    let Some(d) = desired else { bail!("{address}: no desired state to {action:?}") };
-    let arn = match (action, observed) {
-        (Action::Update, Some(o)) => o.id.clone(),
-        _ => {
-            let token: String = crate::aws::client_token(&[&ctx.stack, &address.to_string()])
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect();
-            let tags: Vec<Tag> =
-                ctx.tags(address).iter().filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok()).collect();
-            let out = clients
-                .acm
-                .request_certificate()
-                .domain_name(&d.domain)
-                .set_subject_alternative_names(Some(d.subject_alternative_names.clone()).filter(|s| !s.is_empty()))
-                .validation_method(ValidationMethod::Dns)
-                .idempotency_token(token)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("requesting {address}: {}", describe(&e)))?;
-            let arn = out.certificate_arn().unwrap_or_default().to_string();
-            ids.set(address, &arn);
-            arn
-        }
-    };
-    validate(clients, address, &arn, &zone_id()?).await
+}
+
+fn zone_id(cx: &ApplyCx<'_>, address: &Address, d: &DesiredCertificate) -> Result<String> {
+    match &d.zone {
+        Some(z) => cx.ids.get(&Address::new(Kind::HostedZone, z)),
+        None => bail!("{address}: DNS validation needs the `dns` section's hosted zone"),
+    }
 }
 
 /// Writes the validation records once ACM has published them, then waits for `ISSUED`.

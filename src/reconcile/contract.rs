@@ -15,7 +15,7 @@ use anyhow::{bail, Result};
 use crate::aws::Clients;
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::Desired;
-use crate::model::tags::Tags;
+use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan, Step};
@@ -83,9 +83,10 @@ pub trait Resource: Sized + Clone + Debug {
     }
     fn payload(pair: Pair<Self>) -> Payload;
 
-    /// Plans this kind's changes; kinds whose planning is special override it.
-    fn plan(cx: &DiffCx<'_>, plan: &mut Plan) {
-        plan_kind::<Self>(cx, plan)
+    /// Plans this kind's changes into `out` (`cx.plan` holds those of the kinds planned before);
+    /// kinds whose planning is special override it.
+    fn plan(cx: &DiffCx<'_>, out: &mut Plan) {
+        plan_kind::<Self>(cx, out)
     }
 
     /// Creates the resource and returns its AWS id. `replacing` is the old one while a
@@ -98,7 +99,7 @@ pub trait Resource: Sized + Clone + Debug {
     ) -> Result<String>;
     /// Waits until a resource just created (or replaced) is usable; most kinds are at once. Apart
     /// from `create` so a crash test can stop right after the create call (the failpoint).
-    async fn ready(_cx: &ApplyCx<'_>, _address: &Address, _id: &str) -> Result<()> {
+    async fn ready(_cx: &ApplyCx<'_>, _address: &Address, _d: &Self::Desired, _id: &str) -> Result<()> {
         Ok(())
     }
     /// Changes what `delta` lists (the fields the plan showed) in place.
@@ -120,34 +121,31 @@ pub trait Resource: Sized + Clone + Debug {
 
 /// The generic planning of a kind: match desired to observed by name, sort out ownership, diff,
 /// and attach to every change the pair its step will carry out.
-pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, plan: &mut Plan) {
+pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) {
     let desired = R::desired(cx);
     let observed = R::observed(cx);
     let fields = |d: &R::Desired, o: Option<&R::Observed>, tags: &Tags| R::fields(cx, d, o, tags);
     let depends_on = |d: &R::Desired| R::depends_on(cx, d);
+    let payload = |name: &str, action: Action| {
+        let ours = |o: &&R::Observed| o.name() == name && owner(&cx.ctx.stack, o.tags()) == Owner::ThisStack;
+        R::payload(Pair {
+            desired: desired.iter().find(|d| R::name(d) == name).filter(|_| action != Action::Delete).cloned(),
+            observed: observed.iter().find(ours).cloned(),
+        })
+    };
     let spec = ServiceDiff {
         kind: R::KIND,
         desired_name: |d: &R::Desired| R::name(d),
         fields: &fields,
         replace_on: R::REPLACE_ON,
         depends_on: &depends_on,
+        payload: &payload,
     };
-    let mut part = Plan::default();
-    diff_kind(cx.ctx, spec, &desired, &observed, &mut part);
-    for c in &mut part.changes {
-        let name = c.address.name.as_str();
-        let owned = |o: &&R::Observed| {
-            o.name() == name
-                && crate::model::tags::owner(&cx.ctx.stack, o.tags()) == crate::model::tags::Owner::ThisStack
-        };
-        let pair = Pair {
-            desired: desired.iter().find(|d| R::name(d) == name).filter(|_| c.action != Action::Delete).cloned(),
-            observed: observed.iter().find(owned).cloned(),
-        };
+    let start = out.changes.len();
+    diff_kind(cx.ctx, spec, &desired, &observed, out);
+    for c in &mut out.changes[start..] {
         c.widens_access |= R::widens_access(&c.fields);
-        c.payload = Some(R::payload(pair));
     }
-    plan.append(part);
 }
 
 /// The one place a step becomes a call to its kind: which function, with which values.
@@ -158,13 +156,13 @@ pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, del
             let id = R::create(cx, address, d, replacing.as_ref()).await?;
             cx.ids.set(address, &id);
             crate::failpoint::hit(address, "created");
-            R::ready(cx, address, &id).await?;
+            R::ready(cx, address, d, &id).await?;
         }
         (Action::Replace, Some(d), Some(o)) => {
             let id = R::replace(cx, address, d, o).await?;
             cx.ids.set(address, &id);
             crate::failpoint::hit(address, "created");
-            R::ready(cx, address, &id).await?;
+            R::ready(cx, address, d, &id).await?;
         }
         (Action::Update, Some(d), Some(o)) => R::update(cx, address, d, o, delta).await?,
         (Action::Delete, _, Some(o)) => gone_is_done(R::delete(cx, address, o).await)?,

@@ -212,6 +212,32 @@ pub async fn sync_cloudwatch(
     .await
 }
 
+/// An ACM certificate by ARN.
+pub async fn sync_acm(
+    client: &aws_sdk_acm::Client,
+    address: &Address,
+    arn: &str,
+    have: &Tags,
+    want: &Tags,
+) -> Result<()> {
+    let acm = |tags: &Tags| -> Vec<aws_sdk_acm::types::Tag> {
+        tags.iter().filter_map(|(k, v)| aws_sdk_acm::types::Tag::builder().key(k).value(v).build().ok()).collect()
+    };
+    sync(
+        address,
+        have,
+        want,
+        |keys| async move {
+            let tags = keys.iter().filter_map(|k| aws_sdk_acm::types::Tag::builder().key(k).build().ok()).collect();
+            client.remove_tags_from_certificate().certificate_arn(arn).set_tags(Some(tags)).send().await.map(drop)
+        },
+        |tags| async move {
+            client.add_tags_to_certificate().certificate_arn(arn).set_tags(Some(acm(&tags))).send().await.map(drop)
+        },
+    )
+    .await
+}
+
 pub fn iam(tags: &Tags) -> Vec<aws_sdk_iam::types::Tag> {
     tags.iter().filter_map(|(k, v)| aws_sdk_iam::types::Tag::builder().key(k).value(v).build().ok()).collect()
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod compute;
+mod crash;
 mod edge;
 mod iam;
 mod network;

@@ -52,7 +52,7 @@ fn log_group_names(env: &Env, logs: &Logs) -> Vec<String> {
 /// Everything that still carries this stack's ownership tag, asked of each service directly (moto's
 /// Resource Groups Tagging API does not cover all of them): `service:name`. ECS clusters and
 /// services count only while ACTIVE (deleted ones stay listed as INACTIVE for a while, on AWS too).
-fn owned_leftovers(env: &Env) -> Vec<String> {
+pub fn owned_leftovers(env: &Env) -> Vec<String> {
     use aws_sdk_ecs::types::{ClusterField, ServiceField};
     let sdk = env.sdk();
     let ours =

@@ -11,6 +11,7 @@
 
 pub mod cluster;
 mod service;
+mod service_wait;
 mod task_definition;
 mod taskdef_json;
 
@@ -22,8 +23,9 @@ use crate::aws::Clients;
 use crate::model::compute::Service;
 
 pub use cluster::ClusterFields;
-pub use service::ServiceFields;
-pub use task_definition::TaskDefinitionFields;
+pub use cluster::EcsCluster;
+pub use service::{EcsService, ServiceFields};
+pub use task_definition::{TaskDefinition, TaskDefinitionFields};
 
 use super::kit::Observed;
 
@@ -81,6 +83,3 @@ pub async fn observe(clients: &Clients, stack: &str, services: &[Service]) -> Re
     let running = task_definition::describe_arns(&clients.ecs, &running_arns).await?;
     Ok(ObservedEcs { clusters, services: services_seen, families: family_defs, running, owned_revisions })
 }
-
-pub use service::{apply as apply_service, diff as diff_services};
-pub use task_definition::{apply as apply_task_definition, diff as diff_task_definitions};

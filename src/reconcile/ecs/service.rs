@@ -1,10 +1,11 @@
-//! ECS services: launch type, desired count, task-definition revision, awsvpc network
+//! `ecs_service.NAME`: launch type, desired count, task-definition revision, awsvpc network
 //! configuration, load-balancer mappings, deployment circuit breaker, tags.
 //!
-//! `up` waits until each created or updated service is stable on the requested revision: one
-//! deployment, on that revision, as many tasks running as desired. A circuit-breaker rollback or
-//! the deadline fails the step, quoting the service's latest events and stopped tasks' reasons.
-//! `down` scales a service to zero, deletes it and waits until it is gone (drained) before its
+//! `up` waits until each created or updated service is stable on the requested revision
+//! (`service_wait`). Updates send only what the plan showed differs (a changed network or
+//! load-balancer mapping starts a deployment; a tag-only change starts none). Another cluster or
+//! launch type replaces it: the old one drained and deleted, then the new one created and waited
+//! on. `down` scales a service to zero, deletes it and waits until it is gone (drained) before its
 //! cluster, capacity and target groups go.
 
 use std::collections::BTreeSet;
@@ -12,25 +13,24 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentRolloutState,
-    DesiredStatus, LaunchType, LoadBalancer, NetworkConfiguration, Service as EcsService, ServiceField,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, Service as AwsService, ServiceField,
 };
 use aws_sdk_ecs::Client;
 
+use super::service_wait::{current, wait_stable};
+use super::task_definition::{target, Target};
 use crate::aws::concurrent;
+use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
-use crate::diff::FieldDiff;
+use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Service;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
-use crate::reconcile::kit::Observed;
-use crate::reconcile::kit::{referenced_names, Ids, CONCURRENCY};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::{referenced_names, renewed, Observed, CONCURRENCY};
+use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
-
-use super::task_definition::{target, Target};
-use super::ObservedEcs;
 
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFields {
@@ -96,7 +96,7 @@ async fn describe_in_clusters(
     Ok(results.into_iter().collect::<Result<Vec<Vec<_>>>>()?.into_iter().flatten().collect())
 }
 
-fn observed(s: &EcsService) -> Observed<ServiceFields> {
+fn observed(s: &AwsService) -> Observed<ServiceFields> {
     let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
     let breaker = s.deployment_configuration().map(|d| match d.deployment_circuit_breaker() {
         Some(b) if b.enable() && b.rollback() => "rollback",
@@ -141,25 +141,62 @@ fn mapping(tg: &str, container: &str, port: i32) -> String {
     format!("{tg} → {container}:{port}")
 }
 
-pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, plan: &mut Plan) {
-    let (subnet_names, group_names, tg_names) =
-        (ids.names(Kind::Subnet), ids.names(Kind::SecurityGroup), ids.names(Kind::TargetGroup));
-    let renewed = |kind| crate::reconcile::kit::renewed(plan, kind);
-    let (new_subnets, new_groups, new_tgs) =
-        (renewed(Kind::Subnet), renewed(Kind::SecurityGroup), renewed(Kind::TargetGroup));
-    let fields = |d: &Service, s: Option<&Observed<ServiceFields>>, tags: &Tags| {
+/// The contract for `ecs_service.NAME`.
+#[derive(Debug, Clone)]
+pub struct EcsService;
+
+/// A service and the revision the plan chose for it.
+#[derive(Debug, Clone)]
+pub struct DesiredService {
+    pub service: Service,
+    /// The revision it runs, one that already matches, or a new one (registered earlier in the run).
+    pub target: Target,
+}
+
+impl DesiredService {
+    fn revision_label(&self) -> String {
+        match &self.target {
+            Target::Current(label, _) | Target::Existing(label, _) => label.clone(),
+            Target::NewRevision => format!("{}:(new revision)", self.service.task_definition.family),
+        }
+    }
+}
+
+impl Resource for EcsService {
+    const KIND: Kind = Kind::EcsService;
+    const REPLACE_ON: &'static [&'static str] = &["cluster", "launch_type"];
+    type Desired = DesiredService;
+    type Observed = Observed<ServiceFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<DesiredService> {
+        let plan = |s: &Service| DesiredService { service: s.clone(), target: target(cx.ctx, s, &cx.observed.ecs).1 };
+        cx.desired.services.iter().map(plan).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<ServiceFields>> {
+        cx.observed.ecs.services.clone()
+    }
+
+    fn name(d: &DesiredService) -> &str {
+        &d.service.name
+    }
+
+    fn fields(cx: &DiffCx<'_>, ds: &DesiredService, s: Option<&Observed<ServiceFields>>, tags: &Tags) -> FieldDiff {
+        let (subnet_names, group_names, tg_names) =
+            (cx.ids.names(Kind::Subnet), cx.ids.names(Kind::SecurityGroup), cx.ids.names(Kind::TargetGroup));
+        let (new_subnets, new_groups, new_tgs) = (
+            renewed(cx.plan, Kind::Subnet),
+            renewed(cx.plan, Kind::SecurityGroup),
+            renewed(cx.plan, Kind::TargetGroup),
+        );
+        let o = &cx.observed.ecs;
+        let d = &ds.service;
         let mut f = FieldDiff::default();
         let of = s.map(|s| &s.fields);
         f.field("cluster", of.map(|o| Some(o.cluster.clone())), Some(d.cluster.clone()));
         f.field("launch_type", of.map(|o| Some(o.launch_type.clone())), Some(d.launch_type.clone()));
-        let (_, t) = target(ctx, d, o);
-        let family = &d.task_definition.family;
-        let wanted = match t {
-            Target::Current(label, _) | Target::Existing(label, _) => label,
-            Target::NewRevision => format!("{family}:(new revision)"),
-        };
         let running = s.map(|s| o.running_definition(s).map(|r| format!("{}:{}", r.name, r.fields.revision)));
-        f.field("task_definition", running, Some(wanted));
+        f.field("task_definition", running, Some(ds.revision_label()));
         f.field("desired_count", of.map(|o| Some(o.desired_count)), Some(d.desired_count));
         if uses_awsvpc(d) {
             let subnets = of.map(|o| referenced_names(&o.subnets, &subnet_names, &new_subnets));
@@ -171,24 +208,27 @@ pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, 
         let lbs: BTreeSet<String> =
             d.load_balancers.iter().map(|l| mapping(&l.target_group, &l.container, l.port)).collect();
         let observed_lbs = of.map(|o| {
-            o.load_balancers
-                .iter()
-                .map(|(tg, c, p)| {
-                    let name = referenced_names(&BTreeSet::from([tg.clone()]), &tg_names, &new_tgs);
-                    mapping(name.first().map_or(tg.as_str(), String::as_str), c, *p)
-                })
-                .collect::<BTreeSet<_>>()
+            let named = o.load_balancers.iter().map(|(tg, c, p)| {
+                let name = referenced_names(&BTreeSet::from([tg.clone()]), &tg_names, &new_tgs);
+                mapping(name.first().map_or(tg.as_str(), String::as_str), c, *p)
+            });
+            named.collect::<BTreeSet<_>>()
         });
-        f.members("load_balancers", observed_lbs.as_ref(), &lbs);
+        f.members(LOAD_BALANCERS, observed_lbs.as_ref(), &lbs);
         // AWS always reports the deployment configuration; moto does not keep it from
         // CreateService. An unreported one is not a difference (it is set on create and update).
         if of.is_none_or(|o| o.circuit_breaker.is_some()) {
-            f.field("circuit_breaker", of.map(|o| o.circuit_breaker.clone()), Some(breaker(d)));
+            f.field(BREAKER, of.map(|o| o.circuit_breaker.clone()), Some(breaker(d)));
         }
         f.tags(s.map(|s| &s.tags), tags);
         f
-    };
-    let depends = |d: &Service| {
+    }
+
+    /// Its cluster, task definition, target groups, subnets, security-group rules, capacity and
+    /// the listener rules that forward to its target groups (ECS accepts a target group only once
+    /// a listener forwards to it).
+    fn depends_on(cx: &DiffCx<'_>, ds: &DesiredService) -> Vec<Address> {
+        let d = &ds.service;
         let mut v = vec![
             Address::new(Kind::EcsCluster, &d.cluster),
             Address::new(Kind::TaskDefinition, &d.task_definition.family),
@@ -199,279 +239,145 @@ pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, ids: &Ids, 
         if d.launch_type == "EC2" {
             v.push(Address::new(Kind::CapacityProvider, &d.cluster));
         }
+        let rules = cx.desired.edge.iter().flat_map(|e| e.rules.iter());
+        let routed = rules.filter(|r| d.load_balancers.iter().any(|l| l.target_group == r.target_group));
+        v.extend(routed.map(|r| Address::new(Kind::ListenerRule, &r.host)));
         v
-    };
-    let spec = ServiceDiff {
-        kind: Kind::EcsService,
-        desired_name: |s: &Service| &s.name,
-        fields: &fields,
-        replace_on: &["cluster", "launch_type"],
-        depends_on: &depends,
-    };
-    let mut part = Plan::default();
-    diff_kind(ctx, spec, desired, &o.services, &mut part);
-    // ECS accepts a target group only once a listener forwards to it: after this plan's rules.
-    let rules: Vec<Address> =
-        plan.changes.iter().filter(|r| r.address.kind == Kind::ListenerRule).map(|r| r.address.clone()).collect();
-    for c in &mut part.changes {
-        c.depends_on.extend(rules.iter().cloned());
     }
-    plan.append(part);
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::EcsService(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        ds: &DesiredService,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
+        let (ecs, d) = (&cx.clients.ecs, &ds.service);
+        let td = task_definition(cx, ds)?;
+        let (network, lbs) = (network(cx, d)?, load_balancers(cx, d)?);
+        let token = crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &td]);
+        let tags = cx.tags(address);
+        // A role created moments ago may not be usable by ECS yet (IAM propagation): retry only
+        // that error, briefly.
+        let out = wait::retry_while(
+            &format!("{address}: waiting for IAM roles to propagate"),
+            Duration::from_secs(120),
+            crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
+            || {
+                ecs.create_service()
+                    .cluster(&d.cluster)
+                    .service_name(&d.name)
+                    .task_definition(&td)
+                    .desired_count(d.desired_count)
+                    .launch_type(LaunchType::from(d.launch_type.as_str()))
+                    .set_network_configuration(network.clone())
+                    .set_load_balancers(Some(lbs.clone()))
+                    .deployment_configuration(deployment(d))
+                    .set_tags(Some(tags::ecs(&tags)))
+                    .client_token(&token)
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| failed("creating", address, &e))?;
+        Ok(required(out.service().and_then(|s| s.service_arn()), "creating", address, "serviceArn")?.to_string())
+    }
+
+    async fn ready(cx: &ApplyCx<'_>, _: &Address, ds: &DesiredService, _: &str) -> Result<()> {
+        wait_stable(&cx.clients.ecs, &ds.service.cluster, &ds.service.name, &task_definition(cx, ds)?).await
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        ds: &DesiredService,
+        s: &Observed<ServiceFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let (ecs, d) = (&cx.clients.ecs, &ds.service);
+        let changed = |prefix: &str| delta.iter().any(|f| f.path.starts_with(prefix));
+        if changed("tags") {
+            tags::sync_ecs(ecs, address, &s.id, &s.tags, &cx.tags(address)).await?;
+        }
+        if delta.iter().all(|f| f.path.starts_with("tags")) {
+            // Only tags changed: no deployment to start or wait for.
+            return Ok(());
+        }
+        let td = task_definition(cx, ds)?;
+        let mut req = ecs
+            .update_service()
+            .cluster(&d.cluster)
+            .service(&d.name)
+            .desired_count(d.desired_count)
+            .task_definition(&td);
+        if changed("network.") {
+            req = req.set_network_configuration(network(cx, d)?);
+        }
+        if changed(LOAD_BALANCERS) {
+            req = req.set_load_balancers(Some(load_balancers(cx, d)?));
+        }
+        if changed(BREAKER) {
+            req = req.deployment_configuration(deployment(d));
+        }
+        req.send().await.map_err(|e| failed("updating", address, &e))?;
+        wait_stable(ecs, &d.cluster, &d.name, &td).await
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, _: &Address, s: &Observed<ServiceFields>) -> Result<()> {
+        delete(&cx.clients.ecs, &s.fields.cluster, &s.name).await
+    }
 }
 
-pub async fn apply(
-    ecs: &Client,
-    ctx: &PlanContext,
-    desired: &[Service],
-    o: &ObservedEcs,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let name = address.name.as_str();
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("{what} {address}: {}", crate::aws::describe(e))
-    };
-    let observed = o.services.iter().find(|s| s.name == name);
-    let Some(d) = desired.iter().find(|s| s.name == name).filter(|_| action != Action::Delete) else {
-        let Some(s) = observed else { return Ok(()) };
-        return delete(ecs, &s.fields.cluster, name).await;
-    };
-    let (_, t) = target(ctx, d, o);
-    let td_arn = match t {
-        Target::Current(_, arn) | Target::Existing(_, arn) => arn,
-        Target::NewRevision => ids.get(&Address::new(Kind::TaskDefinition, &d.task_definition.family))?,
-    };
-    let network = if uses_awsvpc(d) {
-        let subnets = d.subnets.iter().map(|s| ids.get(&Address::new(Kind::Subnet, s))).collect::<Result<Vec<_>>>()?;
-        let groups = d
-            .security_groups
-            .iter()
-            .map(|g| ids.get(&Address::new(Kind::SecurityGroup, g)))
-            .collect::<Result<Vec<_>>>()?;
-        let public = if d.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
-        let vpc = AwsVpcConfiguration::builder()
-            .set_subnets(Some(subnets))
-            .set_security_groups(Some(groups))
-            .assign_public_ip(public)
-            .build()?;
-        Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
-    } else {
-        None
-    };
-    let lbs = d
-        .load_balancers
+const LOAD_BALANCERS: &str = "load_balancers";
+const BREAKER: &str = "circuit_breaker";
+
+/// The ARN of the revision the service must run: the one the plan chose, or the one registered
+/// earlier in this run.
+fn task_definition(cx: &ApplyCx<'_>, ds: &DesiredService) -> Result<String> {
+    match &ds.target {
+        Target::Current(_, arn) | Target::Existing(_, arn) => Ok(arn.clone()),
+        Target::NewRevision => cx.ids.get(&Address::new(Kind::TaskDefinition, &ds.service.task_definition.family)),
+    }
+}
+
+fn network(cx: &ApplyCx<'_>, d: &Service) -> Result<Option<NetworkConfiguration>> {
+    if !uses_awsvpc(d) {
+        return Ok(None);
+    }
+    let subnets = d.subnets.iter().map(|s| cx.ids.get(&Address::new(Kind::Subnet, s))).collect::<Result<Vec<_>>>()?;
+    let groups = d
+        .security_groups
+        .iter()
+        .map(|g| cx.ids.get(&Address::new(Kind::SecurityGroup, g)))
+        .collect::<Result<Vec<_>>>()?;
+    let public = if d.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled };
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(subnets))
+        .set_security_groups(Some(groups))
+        .assign_public_ip(public)
+        .build()?;
+    Ok(Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build()))
+}
+
+fn load_balancers(cx: &ApplyCx<'_>, d: &Service) -> Result<Vec<LoadBalancer>> {
+    d.load_balancers
         .iter()
         .map(|l| {
             Ok(LoadBalancer::builder()
-                .target_group_arn(ids.get(&Address::new(Kind::TargetGroup, &l.target_group))?)
+                .target_group_arn(cx.ids.get(&Address::new(Kind::TargetGroup, &l.target_group))?)
                 .container_name(&l.container)
                 .container_port(l.port)
                 .build())
         })
-        .collect::<Result<Vec<_>>>()?;
-    let deployment = DeploymentConfiguration::builder()
-        .deployment_circuit_breaker(
-            DeploymentCircuitBreaker::builder().enable(true).rollback(d.circuit_breaker_rollback).build(),
-        )
-        .build();
-    let tags = ctx.tags(address);
-    match (action, observed) {
-        (Action::Update, Some(s)) => {
-            let of = &s.fields;
-            let lb_set: BTreeSet<(String, String, i32)> = lbs
-                .iter()
-                .map(|l| {
-                    let tg = l.target_group_arn().unwrap_or_default().to_string();
-                    (tg, l.container_name().unwrap_or_default().to_string(), l.container_port().unwrap_or_default())
-                })
-                .collect();
-            // Only what differs: a changed network or load-balancer mapping starts a deployment.
-            let network_differs = network.as_ref().is_some_and(|n| {
-                let v = n.awsvpc_configuration();
-                v.map(|v| v.subnets().iter().cloned().collect::<BTreeSet<_>>()) != Some(of.subnets.clone())
-                    || v.map(|v| v.security_groups().iter().cloned().collect::<BTreeSet<_>>())
-                        != Some(of.security_groups.clone())
-                    || of.assign_public_ip != Some(d.assign_public_ip)
-            });
-            let lbs_differ = lb_set != of.load_balancers;
-            // Unreported (moto) is not a difference, as in the plan.
-            let breaker_differs = of.circuit_breaker.as_ref().is_some_and(|b| *b != breaker(d));
-            let service_differs = network_differs
-                || lbs_differ
-                || breaker_differs
-                || of.desired_count != d.desired_count
-                || of.task_definition_arn != td_arn;
-            tags::sync_ecs(ecs, address, &s.id, &s.tags, &tags).await?;
-            if !service_differs {
-                // Only tags changed: no deployment to start or wait for.
-                return Ok(());
-            }
-            let mut req = ecs
-                .update_service()
-                .cluster(&d.cluster)
-                .service(name)
-                .desired_count(d.desired_count)
-                .task_definition(&td_arn);
-            if network_differs {
-                req = req.set_network_configuration(network);
-            }
-            if lbs_differ {
-                req = req.set_load_balancers(Some(lbs));
-            }
-            if breaker_differs {
-                req = req.deployment_configuration(deployment);
-            }
-            req.send().await.map_err(|e| err("updating", &e))?;
-        }
-        (Action::Update, None) => bail!("updating {address}: it was not observed"),
-        _ => {
-            if let (Action::Replace, Some(old)) = (action, observed) {
-                // Another cluster or launch type: drain and delete the old service first.
-                delete(ecs, &old.fields.cluster, name).await?;
-            }
-            let token = crate::aws::client_token(&[&ctx.stack, &address.to_string(), &td_arn]);
-            // A role created moments ago may not be usable by ECS yet (IAM propagation): retry
-            // only that error, briefly.
-            wait::retry_while(
-                &format!("{address}: waiting for IAM roles to propagate"),
-                Duration::from_secs(120),
-                crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
-                || {
-                    ecs.create_service()
-                        .cluster(&d.cluster)
-                        .service_name(name)
-                        .task_definition(&td_arn)
-                        .desired_count(d.desired_count)
-                        .launch_type(LaunchType::from(d.launch_type.as_str()))
-                        .set_network_configuration(network.clone())
-                        .set_load_balancers(Some(lbs.clone()))
-                        .deployment_configuration(deployment.clone())
-                        .set_tags(Some(tags::ecs(&tags)))
-                        .client_token(&token)
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| err("creating", &e))?;
-        }
-    }
-    wait_stable(ecs, &d.cluster, name, &td_arn).await
-}
-
-/// What one look at a service says about its deployment of `requested`.
-#[derive(Debug, PartialEq)]
-pub enum Stability {
-    Stable,
-    InProgress(String),
-    /// The circuit breaker failed the deployment (and, with rollback, went back).
-    Failed(String),
-}
-
-/// AWS's own definition of "stable" (one deployment, running = desired), on the requested revision.
-pub fn stability(s: &EcsService, requested: &str) -> Stability {
-    let deployments = s.deployments();
-    if let Some(failed) = deployments.iter().find(|d| d.rollout_state() == Some(&DeploymentRolloutState::Failed)) {
-        let reason = failed.rollout_state_reason().unwrap_or("the deployment failed");
-        return Stability::Failed(format!("deployment of {} failed: {reason}", short(failed.task_definition())));
-    }
-    let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
-    if s.task_definition() != Some(requested) && deployments.len() == 1 {
-        let rolled_back = primary.is_some_and(|p| p.task_definition() != Some(requested))
-            && s.events().iter().take(5).any(|e| e.message().is_some_and(|m| m.contains("rolling back")));
-        if rolled_back {
-            return Stability::Failed(format!(
-                "rolled back to {} (asked for {})",
-                short(s.task_definition()),
-                short(Some(requested))
-            ));
-        }
-    }
-    let on_requested = s.task_definition() == Some(requested);
-    let rollout_done = primary.and_then(|p| p.rollout_state()).is_none_or(|r| *r == DeploymentRolloutState::Completed);
-    if on_requested && deployments.len() <= 1 && s.running_count() == s.desired_count() && rollout_done {
-        return Stability::Stable;
-    }
-    Stability::InProgress(format!(
-        "{} of {} tasks running, {} deployment(s), revision {}",
-        s.running_count(),
-        s.desired_count(),
-        deployments.len(),
-        short(s.task_definition())
-    ))
-}
-
-fn short(arn: Option<&str>) -> String {
-    arn.and_then(|a| a.rsplit('/').next()).unwrap_or("(none)").to_string()
-}
-
-async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -> Result<()> {
-    let what = format!("ecs_service.{name} to be stable on {}", short(Some(requested)));
-    let waited = wait::until(&what, wait::timeout(Duration::from_secs(15 * 60)), || async {
-        let Some(s) = current(ecs, cluster, name).await? else { bail!("service {name} disappeared while waiting") };
-        Ok(match stability(&s, requested) {
-            Stability::Stable => Check::Ready(None),
-            Stability::InProgress(state) => Check::Pending(state),
-            Stability::Failed(why) => Check::Ready(Some(why)),
-        })
-    })
-    .await;
-    let problem = match waited {
-        Ok(None) => return Ok(()),
-        Ok(Some(why)) => why,
-        Err(e) => format!("{e:#}"),
-    };
-    bail!("{problem}\n{}", evidence(ecs, cluster, name).await)
-}
-
-/// One service as ECS reports it now (events and deployments included).
-async fn current(ecs: &Client, cluster: &str, name: &str) -> Result<Option<EcsService>> {
-    let out = ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("describing {name}: {}", crate::aws::describe(&e)))?;
-    Ok(out.services().first().cloned())
-}
-
-/// The service's latest events and its stopped tasks' reasons, for a failure message.
-async fn evidence(ecs: &Client, cluster: &str, name: &str) -> String {
-    let mut lines = Vec::new();
-    if let Ok(Some(s)) = current(ecs, cluster, name).await {
-        for e in s.events().iter().take(5) {
-            lines.push(format!("  event: {}", e.message().unwrap_or_default()));
-        }
-    }
-    let stopped =
-        ecs.list_tasks().cluster(cluster).service_name(name).desired_status(DesiredStatus::Stopped).send().await;
-    let arns: Vec<String> = stopped.map(|o| o.task_arns().iter().take(5).cloned().collect()).unwrap_or_default();
-    if !arns.is_empty() {
-        if let Ok(out) = ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await {
-            lines.extend(stopped_reasons(out.tasks()));
-        }
-    }
-    if lines.is_empty() {
-        lines.push("  (the service reported no events and no stopped tasks)".into());
-    }
-    lines.join("\n")
-}
-
-pub fn stopped_reasons(tasks: &[aws_sdk_ecs::types::Task]) -> Vec<String> {
-    tasks
-        .iter()
-        .map(|t| {
-            let containers: Vec<String> =
-                t.containers().iter().filter_map(|c| Some(format!("{}: {}", c.name()?, c.reason()?))).collect();
-            let mut line =
-                format!("  stopped task {}: {}", short(t.task_arn()), t.stopped_reason().unwrap_or("no reason given"));
-            if !containers.is_empty() {
-                line.push_str(&format!(" ({})", containers.join("; ")));
-            }
-            line
-        })
         .collect()
+}
+
+fn deployment(d: &Service) -> DeploymentConfiguration {
+    let breaker = DeploymentCircuitBreaker::builder().enable(true).rollback(d.circuit_breaker_rollback).build();
+    DeploymentConfiguration::builder().deployment_circuit_breaker(breaker).build()
 }
 
 /// Scale to zero, delete, and wait until ECS has drained it.
@@ -495,85 +401,4 @@ async fn delete(ecs: &Client, cluster: &str, name: &str) -> Result<()> {
         })
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_ecs::types::{Deployment, ServiceEvent};
-
-    const REV1: &str = "arn:aws:ecs:r:1:task-definition/app:1";
-    const REV2: &str = "arn:aws:ecs:r:1:task-definition/app:2";
-
-    fn deployment(td: &str, status: &str, state: DeploymentRolloutState) -> Deployment {
-        Deployment::builder().task_definition(td).status(status).rollout_state(state).build()
-    }
-
-    fn service(td: &str, running: i32, deployments: Vec<Deployment>, events: &[&str]) -> EcsService {
-        EcsService::builder()
-            .task_definition(td)
-            .desired_count(1)
-            .running_count(running)
-            .set_deployments(Some(deployments))
-            .set_events(Some(events.iter().map(|m| ServiceEvent::builder().message(*m).build()).collect()))
-            .build()
-    }
-
-    #[test]
-    fn stable_means_one_deployment_on_the_requested_revision_with_every_task_running() {
-        let s = service(REV2, 1, vec![deployment(REV2, "PRIMARY", DeploymentRolloutState::Completed)], &[]);
-        assert_eq!(stability(&s, REV2), Stability::Stable);
-    }
-
-    #[test]
-    fn a_deployment_under_way_is_in_progress() {
-        let s = service(
-            REV2,
-            1,
-            vec![
-                deployment(REV2, "PRIMARY", DeploymentRolloutState::InProgress),
-                deployment(REV1, "ACTIVE", DeploymentRolloutState::Completed),
-            ],
-            &[],
-        );
-        assert_eq!(
-            stability(&s, REV2),
-            Stability::InProgress("1 of 1 tasks running, 2 deployment(s), revision app:2".into())
-        );
-    }
-
-    #[test]
-    fn a_circuit_breaker_failure_is_reported_with_its_reason() {
-        let mut failed = deployment(REV2, "ACTIVE", DeploymentRolloutState::Failed);
-        failed.rollout_state_reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
-        let s = service(REV1, 0, vec![deployment(REV1, "PRIMARY", DeploymentRolloutState::InProgress), failed], &[]);
-        assert_eq!(
-            stability(&s, REV2),
-            Stability::Failed(
-                "deployment of app:2 failed: ECS deployment circuit breaker: tasks failed to start.".into()
-            )
-        );
-    }
-
-    #[test]
-    fn a_completed_rollback_is_a_failure_not_stability() {
-        let events =
-            ["(service app) rolling back to deployment ecs-svc/1.", "(service app) has reached a steady state."];
-        let s = service(REV1, 1, vec![deployment(REV1, "PRIMARY", DeploymentRolloutState::Completed)], &events);
-        assert_eq!(stability(&s, REV2), Stability::Failed("rolled back to app:1 (asked for app:2)".into()));
-    }
-
-    #[test]
-    fn stopped_tasks_are_quoted_with_container_reasons() {
-        use aws_sdk_ecs::types::{Container, Task};
-        let t = Task::builder()
-            .task_arn("arn:aws:ecs:r:1:task/c/abc")
-            .stopped_reason("Essential container in task exited")
-            .containers(Container::builder().name("api").reason("CannotPullContainerError: not found").build())
-            .build();
-        assert_eq!(
-            stopped_reasons(&[t]),
-            vec!["  stopped task abc: Essential container in task exited (api: CannotPullContainerError: not found)"]
-        );
-    }
 }

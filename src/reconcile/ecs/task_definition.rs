@@ -9,21 +9,22 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
-use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionError;
+use anyhow::Result;
 use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
 use aws_sdk_ecs::Client;
 use serde_json::Value;
 
+use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
-use crate::diff::{taskdef, FieldChange, Shown};
+use crate::diff::{taskdef, FieldChange, FieldDiff, Shown};
 use crate::model::compute::{resolve_task_definition, running_image_tag, Placeholders, Service};
 use crate::model::tags::{owner, Owner};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::{Action, Plan, Reason, ResourceChange};
-use crate::reconcile::kit::Observed;
-use crate::reconcile::kit::{Ids, CONCURRENCY};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::{Observed, CONCURRENCY};
+use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 use super::ObservedEcs;
@@ -106,49 +107,213 @@ pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target
     (resolved, target)
 }
 
-/// Plans one change per declared family whose definition differs from what runs (or that does not
-/// exist), and deletes families this stack owns but no longer declares.
-pub fn diff(ctx: &PlanContext, desired: &[Service], o: &ObservedEcs, plan: &mut Plan) {
-    let mut declared = Vec::new();
-    for d in desired.iter().filter(|_| ctx.mode == Mode::Converge) {
-        let family = &d.task_definition.family;
-        if declared.contains(&family) {
-            continue;
-        }
-        declared.push(family);
-        let address = Address::new(Kind::TaskDefinition, family);
-        let newest = o.families.iter().find(|f| f.name == *family);
-        if let Some(n) = newest {
-            if owner(&ctx.stack, &n.tags) != Owner::ThisStack {
-                plan.conflicts.push(crate::plan::build::conflict(&ctx.stack, address, owner(&ctx.stack, &n.tags)));
+/// The contract for `task_definition.FAMILY`. A family's revisions are immutable: creating or
+/// updating it registers a new revision (its planning is its own: the revision a service runs is
+/// the one compared, see `target`).
+#[derive(Debug, Clone)]
+pub struct TaskDefinition;
+
+/// A family to register: the resolved definition, and what the registration must keep.
+#[derive(Debug, Clone)]
+pub struct DesiredRevision {
+    pub family: String,
+    /// Resolved (account, region, image tag), not normalised: what is registered.
+    pub resolved: Value,
+    /// Older ACTIVE revisions kept registered besides the newest.
+    pub keep_revisions: u32,
+    /// Revisions services run now: never deregistered.
+    pub running: Vec<String>,
+}
+
+/// A family as found: its newest ACTIVE revision's tags, and every revision this stack tagged.
+#[derive(Debug, Clone)]
+pub struct ObservedFamily {
+    pub name: String,
+    pub tags: crate::model::tags::Tags,
+    pub owned_revisions: Vec<String>,
+}
+
+impl crate::plan::build::ObservedResource for ObservedFamily {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn tags(&self) -> &crate::model::tags::Tags {
+        &self.tags
+    }
+}
+
+impl Resource for TaskDefinition {
+    const KIND: Kind = Kind::TaskDefinition;
+    type Desired = DesiredRevision;
+    type Observed = ObservedFamily;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<DesiredRevision> {
+        let o = &cx.observed.ecs;
+        let running: Vec<String> = o.services.iter().map(|s| s.fields.task_definition_arn.clone()).collect();
+        let mut out: Vec<DesiredRevision> = Vec::new();
+        for d in &cx.desired.services {
+            if out.iter().any(|r| r.family == d.task_definition.family) {
                 continue;
             }
+            out.push(DesiredRevision {
+                family: d.task_definition.family.clone(),
+                resolved: target(cx.ctx, d, o).0,
+                keep_revisions: d.task_definition.keep_revisions,
+                running: running.clone(),
+            });
         }
-        let (resolved, target) = target(ctx, d, o);
-        if target != Target::NewRevision {
-            continue;
-        }
-        let service = o.services.iter().find(|s| s.name == d.name);
-        let base = service.and_then(|s| o.running_definition(s)).or(newest);
-        let wanted = taskdef::normalize(&resolved);
-        let (action, reason, fields) = match base {
-            Some(b) => {
-                (Action::Update, Reason::Drifted, taskdef::changes(&taskdef::normalize(&b.fields.json), &wanted))
+        out
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<ObservedFamily> {
+        let o = &cx.observed.ecs;
+        o.families
+            .iter()
+            .map(|f| ObservedFamily {
+                name: f.name.clone(),
+                tags: f.tags.clone(),
+                owned_revisions: o.owned_revisions.get(&f.name).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    fn name(d: &DesiredRevision) -> &str {
+        &d.family
+    }
+
+    /// Not used: `plan` compares revisions itself.
+    fn fields(
+        _: &DiffCx<'_>,
+        _: &DesiredRevision,
+        _: Option<&ObservedFamily>,
+        _: &crate::model::tags::Tags,
+    ) -> FieldDiff {
+        FieldDiff::default()
+    }
+
+    fn depends_on(_: &DiffCx<'_>, d: &DesiredRevision) -> Vec<Address> {
+        depends_on(&d.resolved)
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::TaskDefinition(pair)
+    }
+
+    /// One change per declared family whose definition differs from what its service runs (or
+    /// that does not exist); families this stack owns but no longer declares are deleted.
+    fn plan(cx: &DiffCx<'_>, plan: &mut Plan) {
+        let (ctx, o) = (cx.ctx, &cx.observed.ecs);
+        let desired = Self::desired(cx);
+        let observed = Self::observed(cx);
+        let mut declared = Vec::new();
+        for d in cx.desired.services.iter().filter(|_| ctx.mode == Mode::Converge) {
+            let family = &d.task_definition.family;
+            if declared.contains(&family) {
+                continue;
             }
-            None => (Action::Create, Reason::Missing, summary(&wanted)),
-        };
-        let mut c = ResourceChange::new(address, action, reason, fields);
-        c.depends_on = depends_on(&resolved);
-        plan.changes.push(c);
-    }
-    for n in &o.families {
-        let gone = ctx.mode == Mode::Down || !declared.contains(&&n.name);
-        if gone && owner(&ctx.stack, &n.tags) == Owner::ThisStack {
-            let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
-            let address = Address::new(Kind::TaskDefinition, &n.name);
-            plan.changes.push(ResourceChange::new(address, Action::Delete, reason, Vec::new()));
+            declared.push(family);
+            let address = Address::new(Kind::TaskDefinition, family);
+            let newest = o.families.iter().find(|f| f.name == *family);
+            if let Some(n) = newest {
+                if owner(&ctx.stack, &n.tags) != Owner::ThisStack {
+                    plan.conflicts.push(crate::plan::build::conflict(&ctx.stack, address, owner(&ctx.stack, &n.tags)));
+                    continue;
+                }
+            }
+            let (resolved, target) = target(ctx, d, o);
+            if target != Target::NewRevision {
+                continue;
+            }
+            let service = o.services.iter().find(|s| s.name == d.name);
+            let base = service.and_then(|s| o.running_definition(s)).or(newest);
+            let wanted = taskdef::normalize(&resolved);
+            let (action, reason, fields) = match base {
+                Some(b) => {
+                    (Action::Update, Reason::Drifted, taskdef::changes(&taskdef::normalize(&b.fields.json), &wanted))
+                }
+                None => (Action::Create, Reason::Missing, summary(&wanted)),
+            };
+            let pair = Pair {
+                desired: desired.iter().find(|r| r.family == *family).cloned(),
+                observed: observed.iter().find(|f| f.name == *family).cloned(),
+            };
+            let mut c = ResourceChange::new(address, action, reason, fields, Self::payload(pair));
+            c.depends_on = depends_on(&resolved);
+            plan.changes.push(c);
+        }
+        for n in &observed {
+            let gone = ctx.mode == Mode::Down || !declared.contains(&&n.name);
+            if gone && owner(&ctx.stack, &n.tags) == Owner::ThisStack {
+                let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
+                let address = Address::new(Kind::TaskDefinition, &n.name);
+                let pair = Pair { desired: None, observed: Some(n.clone()) };
+                plan.changes.push(ResourceChange::new(
+                    address,
+                    Action::Delete,
+                    reason,
+                    Vec::new(),
+                    Self::payload(pair),
+                ));
+            }
         }
     }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredRevision,
+        _: Option<&ObservedFamily>,
+    ) -> Result<String> {
+        register_and_prune(cx, address, d).await
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredRevision,
+        _: &ObservedFamily,
+        _: &[FieldChange],
+    ) -> Result<()> {
+        let arn = register_and_prune(cx, address, d).await?;
+        cx.ids.set(address, &arn);
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, _: &Address, o: &ObservedFamily) -> Result<()> {
+        delete_family(&cx.clients.ecs, &o.name, &o.owned_revisions).await
+    }
+}
+
+/// Registers the revision, then deregisters ACTIVE revisions beyond `keep_revisions` (+ the
+/// newest), never one a service runs. Returns the new revision's ARN.
+async fn register_and_prune(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRevision) -> Result<String> {
+    let ecs = &cx.clients.ecs;
+    let (arn, revision) = register(ecs, &d.resolved, &cx.tags(address), address).await?;
+    crate::apply::progress::note(format!("{address}: registered revision {revision}"));
+    let active: Vec<String> = ecs
+        .list_task_definitions()
+        .family_prefix(&d.family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(aws_sdk_ecs::types::SortOrder::Desc)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| failed("listing revisions of", address, &e))?;
+    let mut active = active;
+    // Newest first by revision number (the listing's order is not relied on).
+    active.sort_by_key(|a| std::cmp::Reverse(a.rsplit(':').next().and_then(|r| r.parse::<i64>().ok())));
+    let keep = d.keep_revisions as usize + 1;
+    for old in active.iter().skip(keep).filter(|a| !d.running.contains(a)) {
+        ecs.deregister_task_definition()
+            .task_definition(old)
+            .send()
+            .await
+            .map_err(|e| failed("deregistering", address, &e))?;
+        crate::apply::progress::note(format!("{address}: deregistered {}", old.rsplit('/').next().unwrap_or(old)));
+    }
+    Ok(arn)
 }
 
 /// What a new family shows in the plan: its size and each container's image.
@@ -191,50 +356,6 @@ fn depends_on(td: &Value) -> Vec<Address> {
     out
 }
 
-pub async fn apply(
-    ecs: &Client,
-    ctx: &PlanContext,
-    desired: &[Service],
-    o: &ObservedEcs,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let family = address.name.as_str();
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
-    let service = desired.iter().find(|s| s.task_definition.family == family);
-    let Some(d) = service.filter(|_| action != Action::Delete) else {
-        return delete_family(ecs, family, o.owned_revisions.get(family).map(Vec::as_slice).unwrap_or_default()).await;
-    };
-    let (resolved, _) = target(ctx, d, o);
-    let tags = ctx.tags(address);
-    let (arn, revision) = register(ecs, &resolved, &tags, address).await?;
-    eprintln!("    {address}: registered revision {revision}");
-    ids.set(address, &arn);
-    // Keep the new revision, `keep_revisions` older ones, and whatever a service still runs.
-    let running: Vec<&str> = o.services.iter().map(|s| s.fields.task_definition_arn.as_str()).collect();
-    let active: Vec<String> = ecs
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(TaskDefinitionStatus::Active)
-        .sort(aws_sdk_ecs::types::SortOrder::Desc)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| err("listing revisions of", &e))?;
-    let mut active = active;
-    // Newest first by revision number (the listing's order is not relied on).
-    active.sort_by_key(|a| std::cmp::Reverse(a.rsplit(':').next().and_then(|r| r.parse::<i64>().ok())));
-    let keep = d.task_definition.keep_revisions as usize + 1;
-    for old in active.iter().skip(keep).filter(|a| !running.contains(&a.as_str())) {
-        ecs.deregister_task_definition().task_definition(old).send().await.map_err(|e| err("deregistering", &e))?;
-        eprintln!("    {address}: deregistered {}", old.rsplit('/').next().unwrap_or(old));
-    }
-    Ok(())
-}
-
 /// Registers a revision: `(ARN, revision)`. Roles created moments ago may not be usable yet: ECS
 /// then answers "Role is not valid", or denies iam:PassRole on the new role; those two errors
 /// only are retried, for up to two minutes.
@@ -249,13 +370,13 @@ async fn register(
     let out = crate::aws::wait::retry_while(
         &format!("{address}: waiting for its IAM roles to propagate"),
         std::time::Duration::from_secs(120),
-        |e: &aws_sdk_ecs::error::SdkError<RegisterTaskDefinitionError>| crate::aws::error::propagating(e),
+        crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
         || request.clone().send(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("registering {address}: {}", describe(&e)))?;
-    let td = out.task_definition().context("RegisterTaskDefinition returned no task definition")?;
-    Ok((td.task_definition_arn().unwrap_or_default().to_string(), td.revision()))
+    let td = required(out.task_definition(), "registering", address, "taskDefinition")?;
+    Ok((required(td.task_definition_arn(), "registering", address, "taskDefinitionArn")?.to_string(), td.revision()))
 }
 
 /// Deregisters a family's ACTIVE revisions, then deletes every revision this stack tagged.
@@ -293,7 +414,7 @@ async fn delete_family(ecs: &Client, family: &str, owned: &[String]) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
+    use aws_sdk_ecs::operation::register_task_definition::{RegisterTaskDefinitionError, RegisterTaskDefinitionOutput};
     use aws_sdk_ecs::types::error::ClientException;
     use aws_sdk_ecs::types::TaskDefinition;
     use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};

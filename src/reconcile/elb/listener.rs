@@ -38,7 +38,9 @@ impl Resource for Listener {
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredListener> {
         let edge = cx.desired.edge.iter();
         edge.flat_map(|e| {
-            e.listeners.iter().map(|l| DesiredListener { listener: l.clone(), load_balancer: e.load_balancer.name.clone() })
+            e.listeners
+                .iter()
+                .map(|l| DesiredListener { listener: l.clone(), load_balancer: e.load_balancer.name.clone() })
         })
         .collect()
     }
@@ -61,8 +63,11 @@ impl Resource for Listener {
             f.field("ssl_policy", of.map(|o| o.ssl_policy.clone()), Some(ssl_policy.clone()));
             let certificates = cx.ids.names(Kind::Certificate);
             let cert = |o: &ListenerFields| {
-                let names: Vec<String> =
-                    o.certificate_arns.iter().map(|a| certificates.get(a).cloned().unwrap_or_else(|| foreign(a))).collect();
+                let names: Vec<String> = o
+                    .certificate_arns
+                    .iter()
+                    .map(|a| certificates.get(a).cloned().unwrap_or_else(|| foreign(a)))
+                    .collect();
                 (!names.is_empty()).then(|| names.join(", "))
             };
             f.field("certificate", of.map(cert), Some(certificate.clone()));
@@ -82,7 +87,12 @@ impl Resource for Listener {
         Payload::Listener(pair)
     }
 
-    async fn create(cx: &ApplyCx<'_>, address: &Address, d: &DesiredListener, _: Option<&Self::Observed>) -> Result<String> {
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredListener,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
         let (protocol, action, ssl_policy, certificate) = settings(cx, &d.listener)?;
         let out = cx
             .clients
@@ -98,7 +108,8 @@ impl Resource for Listener {
             .send()
             .await
             .map_err(|e| failed("creating", address, &e))?;
-        Ok(required(out.listeners().first().and_then(|l| l.listener_arn()), "creating", address, "listenerArn")?.to_string())
+        Ok(required(out.listeners().first().and_then(|l| l.listener_arn()), "creating", address, "listenerArn")?
+            .to_string())
     }
 
     async fn update(
@@ -126,7 +137,13 @@ impl Resource for Listener {
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<ListenerFields>) -> Result<()> {
-        cx.clients.elb.delete_listener().listener_arn(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        cx.clients
+            .elb
+            .delete_listener()
+            .listener_arn(&o.id)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
         Ok(())
     }
 }
@@ -146,9 +163,12 @@ fn settings(cx: &ApplyCx<'_>, d: &Spec) -> Result<Settings> {
             (ProtocolEnum::Http, action, None, None)
         }
         ListenerAction::Https { ssl_policy, certificate, default_status } => {
-            let fixed =
-                FixedResponseActionConfig::builder().status_code(default_status.to_string()).content_type("text/plain").build();
-            let action = ElbAction::builder().r#type(ActionTypeEnum::FixedResponse).fixed_response_config(fixed).build();
+            let fixed = FixedResponseActionConfig::builder()
+                .status_code(default_status.to_string())
+                .content_type("text/plain")
+                .build();
+            let action =
+                ElbAction::builder().r#type(ActionTypeEnum::FixedResponse).fixed_response_config(fixed).build();
             let arn = cx.ids.get(&Address::new(Kind::Certificate, certificate))?;
             let certificates = vec![ElbCertificate::builder().certificate_arn(arn).build()];
             (ProtocolEnum::Https, action, Some(ssl_policy.clone()), Some(certificates))

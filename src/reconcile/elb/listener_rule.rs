@@ -73,7 +73,12 @@ impl Resource for ListenerRule {
         Payload::ListenerRule(pair)
     }
 
-    async fn create(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRule, _: Option<&Self::Observed>) -> Result<String> {
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredRule,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
         let (condition, forward) = condition_and_action(cx, &d.rule)?;
         let out = cx
             .clients
@@ -163,9 +168,11 @@ async fn move_priorities(cx: &ApplyCx<'_>, desired: &[Rule], address: &Address) 
         .chain(desired.iter().map(|d| d.priority as i32))
         .collect();
     let mut free = (1..=50000).rev().filter(|p| !taken.contains(p));
-    let temporary: Vec<(String, i32)> = moves.iter().map(|(arn, _)| (arn.clone(), free.next().unwrap_or(50000))).collect();
+    let temporary: Vec<(String, i32)> =
+        moves.iter().map(|(arn, _)| (arn.clone(), free.next().unwrap_or(50000))).collect();
     for batch in [temporary, moves] {
-        let pairs = batch.iter().map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(*p).build()).collect();
+        let pairs =
+            batch.iter().map(|(arn, p)| RulePriorityPair::builder().rule_arn(arn).priority(*p).build()).collect();
         elb.set_rule_priorities()
             .set_rule_priorities(Some(pairs))
             .send()

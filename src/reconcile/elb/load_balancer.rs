@@ -98,7 +98,7 @@ impl Resource for LoadBalancer {
         Ok(arn)
     }
 
-    async fn ready(cx: &ApplyCx<'_>, address: &Address, arn: &str) -> Result<()> {
+    async fn ready(cx: &ApplyCx<'_>, address: &Address, _: &Desired, arn: &str) -> Result<()> {
         wait_active(cx, address, arn).await
     }
 
@@ -138,7 +138,11 @@ impl Resource for LoadBalancer {
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<LoadBalancerFields>) -> Result<()> {
         let elb = &cx.clients.elb;
-        elb.delete_load_balancer().load_balancer_arn(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        elb.delete_load_balancer()
+            .load_balancer_arn(&o.id)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
         wait::until(&format!("{address} to be deleted"), wait::timeout(LB_TIMEOUT), || async {
             match elb.describe_load_balancers().load_balancer_arns(&o.id).send().await {
                 Err(e) if error::is_not_found(&e) => Ok(Check::Ready(())),

@@ -52,7 +52,11 @@ impl Resource for TargetGroup {
         f.field("health_check.path", of.map(|o| Some(o.health_path.clone())), Some(h.path.clone()));
         f.field("health_check.interval_seconds", of.map(|o| Some(o.health_interval)), Some(h.interval_seconds as i32));
         f.field("health_check.timeout_seconds", of.map(|o| Some(o.health_timeout)), Some(h.timeout_seconds as i32));
-        f.field("health_check.healthy_threshold", of.map(|o| Some(o.healthy_threshold)), Some(h.healthy_threshold as i32));
+        f.field(
+            "health_check.healthy_threshold",
+            of.map(|o| Some(o.healthy_threshold)),
+            Some(h.healthy_threshold as i32),
+        );
         f.field(
             "health_check.unhealthy_threshold",
             of.map(|o| Some(o.unhealthy_threshold)),
@@ -108,7 +112,12 @@ impl Resource for TargetGroup {
             .send()
             .await
             .map_err(|e| failed("creating", address, &e))?;
-        let arn = required(out.target_groups().first().and_then(|t| t.target_group_arn()), "creating", address, "targetGroupArn")?;
+        let arn = required(
+            out.target_groups().first().and_then(|t| t.target_group_arn()),
+            "creating",
+            address,
+            "targetGroupArn",
+        )?;
         set_delay(cx, address, arn, d).await?;
         Ok(arn.to_string())
     }
@@ -145,14 +154,22 @@ impl Resource for TargetGroup {
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<TargetGroupFields>) -> Result<()> {
-        cx.clients.elb.delete_target_group().target_group_arn(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        cx.clients
+            .elb
+            .delete_target_group()
+            .target_group_arn(&o.id)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
         Ok(())
     }
 }
 
 async fn set_delay(cx: &ApplyCx<'_>, address: &Address, arn: &str, d: &Desired) -> Result<()> {
-    let delay =
-        TargetGroupAttribute::builder().key(ATTR_DEREGISTRATION_DELAY).value(d.deregistration_delay_seconds.to_string()).build();
+    let delay = TargetGroupAttribute::builder()
+        .key(ATTR_DEREGISTRATION_DELAY)
+        .value(d.deregistration_delay_seconds.to_string())
+        .build();
     cx.clients
         .elb
         .modify_target_group_attributes()

@@ -90,7 +90,7 @@ impl Resource for NatGateway {
             .to_string())
     }
 
-    async fn ready(cx: &ApplyCx<'_>, address: &Address, id: &str) -> Result<()> {
+    async fn ready(cx: &ApplyCx<'_>, address: &Address, _: &Desired, id: &str) -> Result<()> {
         wait_for(cx, address, id, NatGatewayState::Available).await
     }
 

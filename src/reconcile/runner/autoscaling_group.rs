@@ -1,4 +1,4 @@
-//! The Auto Scaling group: a fixed size in the subnets of its tier, on the launch template's
+//! `autoscaling_group.CLUSTER`: a fixed size in the subnets of its tier, on the launch template's
 //! default version named explicitly. Deleting it first deregisters its container instances from
 //! the cluster, then deletes the group with its instances and waits until they are gone.
 
@@ -7,19 +7,24 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 
-use super::{launch_template, GroupFields};
+use super::{launch_template, size, GroupFields};
+use crate::aws::error::{self, failed, required};
 use crate::aws::wait::{self, Check};
-use crate::aws::{describe, error, Clients};
+use crate::aws::{describe, Clients};
+use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Ec2Capacity;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::kit::{Ids, Observed};
+use crate::plan::Action;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::{referenced_names, renewed, Observed};
+use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 /// A group's tags: the desired ones, `Name` (which its instances get too) and `AmazonECSManaged`,
 /// which ECS adds to a group when a capacity provider is associated with it (declared here so it
 /// is never seen as drift, and so instances launched before the association carry it too).
-pub(super) fn tag_set(tags: &Tags, name: &str) -> Tags {
+fn tag_set(tags: &Tags, name: &str) -> Tags {
     let mut tags = tags.clone();
     tags.insert("Name".into(), name.to_string());
     tags.insert("AmazonECSManaged".into(), "true".into());
@@ -31,16 +36,95 @@ fn propagate(key: &str) -> bool {
     !crate::model::tags::is_ownership(key)
 }
 
-pub(super) async fn put(
-    clients: &Clients,
+#[derive(Debug, Clone)]
+pub struct AutoScalingGroup;
+
+impl Resource for AutoScalingGroup {
+    const KIND: Kind = Kind::AutoScalingGroup;
+    type Desired = Ec2Capacity;
+    type Observed = Observed<GroupFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<Ec2Capacity> {
+        cx.desired.ec2_capacity.clone()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<GroupFields>> {
+        cx.observed.runner.groups.clone()
+    }
+
+    fn name(d: &Ec2Capacity) -> &str {
+        &d.cluster
+    }
+
+    fn fields(cx: &DiffCx<'_>, d: &Ec2Capacity, g: Option<&Observed<GroupFields>>, tags: &Tags) -> FieldDiff {
+        let (subnets, new_subnets) = (cx.ids.names(Kind::Subnet), renewed(cx.plan, Kind::Subnet));
+        let template_changes = cx.plan.changes.iter().any(|c| {
+            c.address.kind == Kind::LaunchTemplate && c.address.name == d.cluster && c.action != Action::Delete
+        });
+        let version = if template_changes {
+            "(new version)".to_string()
+        } else {
+            let lt = cx.observed.runner.launch_templates.iter().find(|l| l.name == d.cluster);
+            lt.map(|l| l.fields.default_version.to_string()).unwrap_or_default()
+        };
+        let mut f = FieldDiff::default();
+        let of = g.map(|g| &g.fields);
+        f.field("launch_template", of.map(|o| Some(o.launch_template.clone())), Some(d.cluster.clone()));
+        f.state("launch_template_version", of.map(|o| Some(o.version.clone())), version);
+        f.field("size", of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
+        let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
+        f.members("subnets", named.as_ref(), &d.subnets.iter().cloned().collect());
+        f.tags(g.map(|g| &g.tags), &tag_set(tags, &d.cluster));
+        f
+    }
+
+    /// Its template, cluster and subnets, and the routes out (instances need the NAT gateway to
+    /// register with ECS).
+    fn depends_on(cx: &DiffCx<'_>, d: &Ec2Capacity) -> Vec<Address> {
+        let mut v = vec![Address::new(Kind::LaunchTemplate, &d.cluster), Address::new(Kind::EcsCluster, &d.cluster)];
+        v.extend(d.subnets.iter().map(|s| Address::new(Kind::Subnet, s)));
+        let tables = cx.desired.network.iter().flat_map(|n| n.route_tables.iter());
+        v.extend(tables.map(|t| Address::new(Kind::RouteTable, &t.name)));
+        v
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::AutoScalingGroup(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Ec2Capacity,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
+        put(cx, address, d, None).await
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &Ec2Capacity,
+        g: &Observed<GroupFields>,
+        _: &[FieldChange],
+    ) -> Result<()> {
+        put(cx, address, d, Some(g)).await.map(drop)
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, _: &Address, g: &Observed<GroupFields>) -> Result<()> {
+        delete(cx.clients, &g.name, g).await
+    }
+}
+
+/// Creates the group, or updates its template version, size and subnets and its tags; returns its ARN.
+async fn put(
+    cx: &ApplyCx<'_>,
+    address: &Address,
     d: &Ec2Capacity,
     observed: Option<&Observed<GroupFields>>,
-    ids: &Ids,
-    tags: &Tags,
-    address: &Address,
-) -> Result<()> {
+) -> Result<String> {
+    let (clients, ids, tags) = (cx.clients, cx.ids, &cx.tags(address));
     let name = d.cluster.as_str();
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
     let (lt_id, version) = launch_template::default_version(clients, name).await?;
     let spec = LaunchTemplateSpecification::builder().launch_template_id(&lt_id).version(&version).build();
     let subnets = d.subnets.iter().map(|s| ids.get(&Address::new(Kind::Subnet, s))).collect::<Result<Vec<_>>>()?;
@@ -66,16 +150,16 @@ pub(super) async fn put(
                 },
             )
             .await
-            .map_err(|e| err("creating", &e))?;
+            .map_err(|e| failed("creating", address, &e))?;
             let out = clients
                 .autoscaling
                 .describe_auto_scaling_groups()
                 .auto_scaling_group_names(name)
                 .send()
                 .await
-                .map_err(|e| err("reading", &e))?;
-            let arn = out.auto_scaling_groups().first().and_then(|g| g.auto_scaling_group_arn()).unwrap_or_default();
-            ids.set(address, arn);
+                .map_err(|e| failed("reading", address, &e))?;
+            let arn = out.auto_scaling_groups().first().and_then(|g| g.auto_scaling_group_arn());
+            Ok(required(arn, "creating", address, "autoScalingGroupARN")?.to_string())
         }
         Some(g) => {
             clients
@@ -89,18 +173,17 @@ pub(super) async fn put(
                 .vpc_zone_identifier(subnets.join(","))
                 .send()
                 .await
-                .map_err(|e| err("updating", &e))?;
+                .map_err(|e| failed("updating", address, &e))?;
             tags::sync_autoscaling(&clients.autoscaling, address, name, &g.tags, &tag_set(tags, name), propagate)
                 .await?;
+            Ok(g.id.clone())
         }
     }
-    Ok(())
 }
 
 /// Deregisters the group's container instances from its cluster, deletes the group with its
 /// instances, and waits until it is gone.
-pub(super) async fn delete(clients: &Clients, name: &str, observed: Option<&Observed<GroupFields>>) -> Result<()> {
-    let Some(g) = observed else { return Ok(()) };
+async fn delete(clients: &Clients, name: &str, g: &Observed<GroupFields>) -> Result<()> {
     let ecs = &clients.ecs;
     let listed = ecs.list_container_instances().cluster(name).send().await;
     let arns: Vec<String> = match listed {
@@ -126,10 +209,10 @@ pub(super) async fn delete(clients: &Clients, name: &str, observed: Option<&Obse
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("deregistering container instance {arn}: {}", describe(&e)))?;
-            eprintln!(
+            crate::apply::progress::note(format!(
                 "    autoscaling_group.{name}: deregistered container instance {}",
                 arn.rsplit('/').next().unwrap_or(arn)
-            );
+            ));
         }
     }
     // Auto Scaling answers a missing group with a generic ValidationError: whether it is gone is

@@ -1,39 +1,172 @@
-//! The launch template: created with its first version; a change is a new version made the
-//! default (the group then names that version explicitly, never `$Default`).
+//! `launch_template.CLUSTER`: the AMI from the public SSM parameter (read at plan time, so a newly
+//! published AMI shows as a change), IMDSv2 required with hop limit 1 (containers cannot reach the
+//! instance's credentials), an encrypted gp3 root volume, user data that joins the cluster. A
+//! change is a new version made the default; the group then names that version explicitly.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use aws_sdk_ec2::types::{
     LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
     LaunchTemplateIamInstanceProfileSpecificationRequest, LaunchTemplateInstanceMetadataOptionsRequest,
     RequestLaunchTemplateData, ResourceType, VolumeType,
 };
 
-use super::{LaunchTemplateFields, ObservedRunner, ROOT_DEVICE};
-use crate::aws::{describe, error, Clients};
+use super::{metadata, root_volume, LaunchTemplateFields, ROOT_DEVICE};
+use crate::aws::error::{failed, required};
+use crate::aws::{describe, Clients};
+use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Ec2Capacity;
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::PlanContext;
-use crate::reconcile::kit::{Ids, Observed};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::{referenced_names, renewed, Observed};
+use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
-pub(super) async fn put(
-    clients: &Clients,
-    ctx: &PlanContext,
-    d: &Ec2Capacity,
-    o: &ObservedRunner,
-    observed: Option<&Observed<LaunchTemplateFields>>,
-    ids: &Ids,
-    address: &Address,
-) -> Result<()> {
-    let tags = &ctx.tags(address);
-    let ami = o.amis.get(&d.ami_parameter).with_context(|| format!("no AMI read from {}", d.ami_parameter))?;
-    let groups =
-        d.security_groups.iter().map(|g| ids.get(&Address::new(Kind::SecurityGroup, g))).collect::<Result<Vec<_>>>()?;
+#[derive(Debug, Clone)]
+pub struct LaunchTemplate;
+
+/// A cluster's EC2 capacity and the AMI its parameter names now.
+#[derive(Debug, Clone)]
+pub struct DesiredTemplate {
+    pub capacity: Ec2Capacity,
+    pub ami: Option<String>,
+}
+
+impl Resource for LaunchTemplate {
+    const KIND: Kind = Kind::LaunchTemplate;
+    type Desired = DesiredTemplate;
+    type Observed = Observed<LaunchTemplateFields>;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<DesiredTemplate> {
+        let amis = &cx.observed.runner.amis;
+        let template =
+            |c: &Ec2Capacity| DesiredTemplate { capacity: c.clone(), ami: amis.get(&c.ami_parameter).cloned() };
+        cx.desired.ec2_capacity.iter().map(template).collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Observed<LaunchTemplateFields>> {
+        cx.observed.runner.launch_templates.clone()
+    }
+
+    fn name(d: &DesiredTemplate) -> &str {
+        &d.capacity.cluster
+    }
+
+    fn fields(
+        cx: &DiffCx<'_>,
+        d: &DesiredTemplate,
+        lt: Option<&Observed<LaunchTemplateFields>>,
+        tags: &Tags,
+    ) -> FieldDiff {
+        let (groups, new_groups) = (cx.ids.names(Kind::SecurityGroup), renewed(cx.plan, Kind::SecurityGroup));
+        let c = &d.capacity;
+        let mut f = FieldDiff::default();
+        let of = lt.map(|l| &l.fields);
+        f.field("image_id", of.map(|o| Some(o.image_id.clone())), d.ami.clone());
+        f.field("instance_type", of.map(|o| Some(o.instance_type.clone())), Some(c.instance_type.clone()));
+        f.field("instance_profile", of.map(|o| Some(o.instance_profile.clone())), Some(c.instance_role.clone()));
+        let named = of.map(|o| referenced_names(&o.security_groups, &groups, &new_groups));
+        f.members("security_groups", named.as_ref(), &c.security_groups.iter().cloned().collect());
+        f.field("metadata_options", of.map(|o| Some(o.metadata.clone())), Some(metadata("required", 1)));
+        let volume = root_volume(c.root_volume_gib, "gp3", true);
+        f.field("root_volume", of.map(|o| Some(o.root_volume.clone())), Some(volume));
+        f.field("user_data", of.map(|o| Some(o.user_data.clone())), Some(c.user_data.clone()));
+        f.tags(lt.map(|l| &l.tags), tags);
+        f
+    }
+
+    fn depends_on(_: &DiffCx<'_>, d: &DesiredTemplate) -> Vec<Address> {
+        let c = &d.capacity;
+        let mut v: Vec<Address> = c.security_groups.iter().map(|g| Address::new(Kind::SecurityGroup, g)).collect();
+        v.push(Address::new(Kind::IamRole, &c.instance_role));
+        v
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::LaunchTemplate(pair)
+    }
+
+    async fn create(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredTemplate,
+        _: Option<&Self::Observed>,
+    ) -> Result<String> {
+        let (data, ami) = data(cx, d)?;
+        let out = cx
+            .clients
+            .ec2
+            .create_launch_template()
+            .launch_template_name(&d.capacity.cluster)
+            .launch_template_data(data)
+            .tag_specifications(tags::ec2_spec(ResourceType::LaunchTemplate, &cx.tags(address)))
+            .client_token(crate::aws::client_token(&[&address.to_string(), &ami]))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let id = out.launch_template().and_then(|l| l.launch_template_id());
+        Ok(required(id, "creating", address, "launchTemplateId")?.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        d: &DesiredTemplate,
+        lt: &Observed<LaunchTemplateFields>,
+        delta: &[FieldChange],
+    ) -> Result<()> {
+        let ec2 = &cx.clients.ec2;
+        if delta.iter().any(|f| !f.path.starts_with("tags")) {
+            let (data, _) = data(cx, d)?;
+            let out = ec2
+                .create_launch_template_version()
+                .launch_template_id(&lt.id)
+                .launch_template_data(data)
+                .send()
+                .await
+                .map_err(|e| failed("adding a version to", address, &e))?;
+            let version = out.launch_template_version().and_then(|v| v.version_number());
+            let version = required(version, "adding a version to", address, "versionNumber")?;
+            ec2.modify_launch_template()
+                .launch_template_id(&lt.id)
+                .default_version(version.to_string())
+                .send()
+                .await
+                .map_err(|e| failed("setting the default version of", address, &e))?;
+        }
+        if delta.iter().any(|f| f.path.starts_with("tags")) {
+            tags::sync_ec2(ec2, address, &lt.id, &lt.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, lt: &Observed<LaunchTemplateFields>) -> Result<()> {
+        let deleted = cx.clients.ec2.delete_launch_template().launch_template_id(&lt.id).send().await;
+        deleted.map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}
+
+/// The template's data (what a version holds) and the AMI it names.
+fn data(cx: &ApplyCx<'_>, d: &DesiredTemplate) -> Result<(RequestLaunchTemplateData, String)> {
+    let c = &d.capacity;
+    let ami = d.ami.clone().with_context(|| format!("no AMI read from {}", c.ami_parameter))?;
+    let groups = c
+        .security_groups
+        .iter()
+        .map(|g| cx.ids.get(&Address::new(Kind::SecurityGroup, g)))
+        .collect::<Result<Vec<_>>>()?;
+    let volume = LaunchTemplateEbsBlockDeviceRequest::builder()
+        .volume_size(c.root_volume_gib)
+        .volume_type(VolumeType::Gp3)
+        .encrypted(true)
+        .delete_on_termination(true)
+        .build();
     let data = RequestLaunchTemplateData::builder()
-        .image_id(ami)
-        .instance_type(aws_sdk_ec2::types::InstanceType::from(d.instance_type.as_str()))
+        .image_id(&ami)
+        .instance_type(aws_sdk_ec2::types::InstanceType::from(c.instance_type.as_str()))
         .iam_instance_profile(
-            LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(&d.instance_role).build(),
+            LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(&c.instance_role).build(),
         )
         .set_security_group_ids(Some(groups))
         .metadata_options(
@@ -43,68 +176,11 @@ pub(super) async fn put(
                 .build(),
         )
         .block_device_mappings(
-            LaunchTemplateBlockDeviceMappingRequest::builder()
-                .device_name(ROOT_DEVICE)
-                .ebs(
-                    LaunchTemplateEbsBlockDeviceRequest::builder()
-                        .volume_size(d.root_volume_gib)
-                        .volume_type(VolumeType::Gp3)
-                        .encrypted(true)
-                        .delete_on_termination(true)
-                        .build(),
-                )
-                .build(),
+            LaunchTemplateBlockDeviceMappingRequest::builder().device_name(ROOT_DEVICE).ebs(volume).build(),
         )
-        .user_data(aws_smithy_types::base64::encode(d.user_data.as_bytes()))
+        .user_data(aws_smithy_types::base64::encode(c.user_data.as_bytes()))
         .build();
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("{what} {address}: {}", describe(e));
-    match observed {
-        None => {
-            let out = clients
-                .ec2
-                .create_launch_template()
-                .launch_template_name(&d.cluster)
-                .launch_template_data(data)
-                .tag_specifications(tags::ec2_spec(ResourceType::LaunchTemplate, tags))
-                .client_token(crate::aws::client_token(&[&address.to_string(), ami]))
-                .send()
-                .await
-                .map_err(|e| err("creating", &e))?;
-            let id = out.launch_template().and_then(|l| l.launch_template_id()).unwrap_or_default();
-            ids.set(address, id);
-        }
-        Some(lt) => {
-            let out = clients
-                .ec2
-                .create_launch_template_version()
-                .launch_template_id(&lt.id)
-                .launch_template_data(data)
-                .send()
-                .await
-                .map_err(|e| err("adding a version to", &e))?;
-            let version = out.launch_template_version().and_then(|v| v.version_number()).unwrap_or_default();
-            clients
-                .ec2
-                .modify_launch_template()
-                .launch_template_id(&lt.id)
-                .default_version(version.to_string())
-                .send()
-                .await
-                .map_err(|e| err("setting the default version of", &e))?;
-            eprintln!("    {address}: version {version} is the default");
-            tags::sync_ec2(&clients.ec2, address, &lt.id, &lt.tags, tags).await?;
-        }
-    }
-    Ok(())
-}
-
-pub(super) async fn delete(clients: &Clients, id: Option<&str>) -> Result<()> {
-    let Some(id) = id else { return Ok(()) };
-    match clients.ec2.delete_launch_template().launch_template_id(id).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if error::is_not_found(&e) => Ok(()),
-        Err(e) => bail!("deleting launch template {id}: {}", describe(&e)),
-    }
+    Ok((data, ami))
 }
 
 /// The default version of the cluster's launch template, named explicitly (never `$Default`).
@@ -117,5 +193,6 @@ pub(super) async fn default_version(clients: &Clients, name: &str) -> Result<(St
         .await
         .map_err(|e| anyhow::anyhow!("reading launch template {name}: {}", describe(&e)))?;
     let lt = out.launch_templates().first().with_context(|| format!("launch template {name} not found"))?;
-    Ok((lt.launch_template_id().unwrap_or_default().to_string(), lt.default_version_number().unwrap_or(1).to_string()))
+    let id = lt.launch_template_id().with_context(|| format!("launch template {name} has no id"))?;
+    Ok((id.to_string(), lt.default_version_number().unwrap_or(1).to_string()))
 }

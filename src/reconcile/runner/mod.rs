@@ -21,16 +21,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 
-use crate::aws::Clients;
-use crate::diff::FieldDiff;
 use crate::model::compute::Ec2Capacity;
-use crate::model::tags::Tags;
-use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
 
-use super::kit::{referenced_names, Ids, Observed};
+use super::kit::Observed;
 
+pub use autoscaling_group::AutoScalingGroup;
+pub use capacity_provider::CapacityProvider;
+pub use launch_template::LaunchTemplate;
 pub use observe::observe;
 
 pub(super) const ROOT_DEVICE: &str = "/dev/xvda";
@@ -79,150 +76,16 @@ pub(super) fn root_volume(size: i32, kind: &str, encrypted: bool) -> String {
     format!("{size} GiB {kind}{}", if encrypted { ", encrypted" } else { ", not encrypted" })
 }
 
-fn size(n: i32) -> String {
+pub(super) fn size(n: i32) -> String {
     format!("min {n}, max {n}, desired {n}")
 }
 
-pub fn diff(
-    ctx: &PlanContext,
-    desired: &[Ec2Capacity],
-    o: &ObservedRunner,
-    cluster_providers: &BTreeMap<String, Vec<String>>,
-    ids: &Ids,
-    plan: &mut Plan,
-) -> Result<()> {
-    let (groups, subnets) = (ids.names(Kind::SecurityGroup), ids.names(Kind::Subnet));
-    let new_groups = super::kit::renewed(plan, Kind::SecurityGroup);
-    let new_subnets = super::kit::renewed(plan, Kind::Subnet);
-    for d in desired.iter().filter(|d| !o.amis.contains_key(&d.ami_parameter)) {
-        if ctx.mode == crate::plan::build::Mode::Converge {
+/// Every cluster with EC2 capacity needs its AMI parameter to name an image.
+pub fn check_amis(desired: &[Ec2Capacity], observed: &ObservedRunner, mode: crate::plan::build::Mode) -> Result<()> {
+    for d in desired.iter().filter(|d| !observed.amis.contains_key(&d.ami_parameter)) {
+        if mode == crate::plan::build::Mode::Converge {
             bail!("the AMI parameter {} of cluster {} returned no value", d.ami_parameter, d.cluster);
         }
     }
-    let lt_fields = |d: &Ec2Capacity, lt: Option<&Observed<LaunchTemplateFields>>, tags: &Tags| {
-        let mut f = FieldDiff::default();
-        let of = lt.map(|l| &l.fields);
-        f.field("image_id", of.map(|o| Some(o.image_id.clone())), o.amis.get(&d.ami_parameter).cloned());
-        f.field("instance_type", of.map(|o| Some(o.instance_type.clone())), Some(d.instance_type.clone()));
-        f.field("instance_profile", of.map(|o| Some(o.instance_profile.clone())), Some(d.instance_role.clone()));
-        let named = of.map(|o| referenced_names(&o.security_groups, &groups, &new_groups));
-        f.members("security_groups", named.as_ref(), &d.security_groups.iter().cloned().collect());
-        f.field("metadata_options", of.map(|o| Some(o.metadata.clone())), Some(metadata("required", 1)));
-        f.field(
-            "root_volume",
-            of.map(|o| Some(o.root_volume.clone())),
-            Some(root_volume(d.root_volume_gib, "gp3", true)),
-        );
-        f.field("user_data", of.map(|o| Some(o.user_data.clone())), Some(d.user_data.clone()));
-        f.tags(lt.map(|l| &l.tags), tags);
-        f
-    };
-    let lt_depends = |d: &Ec2Capacity| {
-        let mut v: Vec<Address> = d.security_groups.iter().map(|g| Address::new(Kind::SecurityGroup, g)).collect();
-        v.push(Address::new(Kind::IamRole, &d.instance_role));
-        v
-    };
-    let spec = ServiceDiff {
-        kind: Kind::LaunchTemplate,
-        desired_name: |d: &Ec2Capacity| &d.cluster,
-        fields: &lt_fields,
-        replace_on: &[],
-        depends_on: &lt_depends,
-    };
-    diff_kind(ctx, spec, desired, &o.launch_templates, plan);
-    let lt_changing: BTreeSet<String> = plan
-        .changes
-        .iter()
-        .filter(|c| c.address.kind == Kind::LaunchTemplate && c.action != Action::Delete)
-        .map(|c| c.address.name.clone())
-        .collect();
-    let group_fields = |d: &Ec2Capacity, g: Option<&Observed<GroupFields>>, tags: &Tags| {
-        let mut f = FieldDiff::default();
-        let of = g.map(|g| &g.fields);
-        f.field("launch_template", of.map(|o| Some(o.launch_template.clone())), Some(d.cluster.clone()));
-        let version = if lt_changing.contains(&d.cluster) {
-            "(new version)".to_string()
-        } else {
-            let lt = o.launch_templates.iter().find(|l| l.name == d.cluster);
-            lt.map(|l| l.fields.default_version.to_string()).unwrap_or_default()
-        };
-        f.state("launch_template_version", of.map(|o| Some(o.version.clone())), version);
-        f.field("size", of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
-        let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
-        f.members("subnets", named.as_ref(), &d.subnets.iter().cloned().collect());
-        f.tags(g.map(|g| &g.tags), &autoscaling_group::tag_set(tags, &d.cluster));
-        f
-    };
-    let group_depends = |d: &Ec2Capacity| {
-        let mut v = vec![Address::new(Kind::LaunchTemplate, &d.cluster), Address::new(Kind::EcsCluster, &d.cluster)];
-        v.extend(d.subnets.iter().map(|s| Address::new(Kind::Subnet, s)));
-        // Instances need their route out (NAT) to register with ECS.
-        v.extend(plan.changes.iter().filter(|c| c.address.kind == Kind::RouteTable).map(|c| c.address.clone()));
-        v
-    };
-    let spec = ServiceDiff {
-        kind: Kind::AutoScalingGroup,
-        desired_name: |d: &Ec2Capacity| &d.cluster,
-        fields: &group_fields,
-        replace_on: &[],
-        depends_on: &group_depends,
-    };
-    let mut part = Plan::default();
-    diff_kind(ctx, spec, desired, &o.groups, &mut part);
-    plan.append(part);
-    let cp_fields = |d: &Ec2Capacity, cp: Option<&Observed<CapacityProviderFields>>, tags: &Tags| {
-        let mut f = FieldDiff::default();
-        let of = cp.map(|c| &c.fields);
-        let group = |arn: &str| arn.rsplit("autoScalingGroupName/").next().unwrap_or(arn).to_string();
-        f.field("auto_scaling_group", of.map(|o| Some(group(&o.group_arn))), Some(d.cluster.clone()));
-        f.field("managed_scaling", of.map(|o| Some(o.managed_scaling.clone())), Some("disabled".to_string()));
-        let associated = cluster_providers.get(&d.cluster).is_some_and(|l| l.contains(&d.cluster));
-        f.field("default_for_cluster", cp.map(|_| Some(associated)), Some(true));
-        f.tags(cp.map(|c| &c.tags), tags);
-        f
-    };
-    let spec = ServiceDiff {
-        kind: Kind::CapacityProvider,
-        desired_name: |d: &Ec2Capacity| &d.cluster,
-        fields: &cp_fields,
-        replace_on: &["auto_scaling_group"],
-        depends_on: &|d: &Ec2Capacity| {
-            vec![Address::new(Kind::AutoScalingGroup, &d.cluster), Address::new(Kind::EcsCluster, &d.cluster)]
-        },
-    };
-    diff_kind(ctx, spec, desired, &o.capacity_providers, plan);
     Ok(())
-}
-
-pub async fn apply(
-    clients: &Clients,
-    ctx: &PlanContext,
-    desired: &[Ec2Capacity],
-    o: &ObservedRunner,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let name = address.name.as_str();
-    let d = desired.iter().find(|d| d.cluster == name).filter(|_| action != Action::Delete);
-    let tags = ctx.tags(address);
-    match address.kind {
-        Kind::LaunchTemplate => {
-            let observed = o.launch_templates.iter().find(|l| l.name == name);
-            match d {
-                None => launch_template::delete(clients, observed.map(|l| l.id.as_str())).await,
-                Some(d) => launch_template::put(clients, ctx, d, o, observed, ids, address).await,
-            }
-        }
-        Kind::AutoScalingGroup => match d {
-            None => autoscaling_group::delete(clients, name, o.groups.iter().find(|g| g.name == name)).await,
-            Some(d) => {
-                autoscaling_group::put(clients, d, o.groups.iter().find(|g| g.name == name), ids, &tags, address).await
-            }
-        },
-        _ => match d {
-            None => capacity_provider::delete(clients, name).await,
-            Some(d) => capacity_provider::put(clients, d, o, ids, &tags, action, address).await,
-        },
-    }
 }

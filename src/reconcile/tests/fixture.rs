@@ -255,6 +255,7 @@ fn certificates(d: &Desired) -> Vec<Observed<CertificateFields>> {
         subject_alternative_names: sans,
         status: "ISSUED".into(),
         validation,
+        zone: None,
     };
     vec![owned(d, Kind::Certificate, &c.domain, fields)]
 }

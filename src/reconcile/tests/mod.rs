@@ -76,3 +76,27 @@ fn down_deletes_everything_but_the_data_it_keeps() {
     assert_eq!(kept.len(), 5, "{kept:?}");
     assert!(kept.contains(&"hosted_zone.containrlab.click".to_string()), "{kept:?}");
 }
+
+/// Address edges (what a change waits for) come only from the kinds' `depends_on`, and each must
+/// be one the kind graph allows — the graph the planner walks and `down` reverses. Same-kind
+/// edges order resources of one kind (listener rules, one after another).
+#[test]
+fn every_address_edge_is_allowed_by_the_kind_graph() {
+    let d = desired();
+    let mut empty = Observed::default();
+    empty.runner.amis = converged(&d).runner.amis;
+    let create_all = plan(&ctx(&d, Mode::Converge), &d, &empty);
+    assert_eq!(create_all.changes.len(), 56);
+    let replaced = drift(|_, o| o.network.subnets.iter_mut().for_each(|s| s.fields.cidr = "10.9.0.0/24".into()));
+    for c in create_all.changes.iter().chain(&replaced.changes) {
+        for dep in &c.depends_on {
+            let kind = c.address.kind;
+            assert!(
+                kind == dep.kind || kind.needs(dep.kind),
+                "{} waits for {dep}, but {kind:?} does not depend on {:?} in the kind graph",
+                c.address,
+                dep.kind
+            );
+        }
+    }
+}

@@ -1,11 +1,14 @@
-//! Route 53: the hosted zone and the stack's ALIAS records to the load balancer, plus the writing
-//! of ACM's validation records for the certificate reconciler.
+//! Route 53: the hosted zone (`hosted_zone`) and the stack's ALIAS records to the load balancer
+//! (`records`), plus the writing of ACM's validation records for the certificate reconciler.
 //!
 //! The zone is found by name. It is a resource of this stack only when the stack file asks to
 //! create it and it is missing (or was created by this stack before); an existing zone of someone
 //! else's is used, never changed. A zone holds data: `down` keeps it unless asked.
 //! Records cannot be tagged: the stack owns exactly the records it declares (zone + name + type).
 //! All record changes of a step go in one change batch, waited on until `INSYNC`.
+
+mod hosted_zone;
+mod records;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,15 +22,12 @@ use aws_sdk_route53::Client;
 
 use crate::aws::wait::{self, Check};
 use crate::aws::{describe, Clients};
-use crate::diff::FieldDiff;
 use crate::model::edge::Dns;
-use crate::model::tags::{desired_tags, owner, Owner, Tags};
-use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan};
+use crate::model::tags::Tags;
+use crate::plan::build::ObservedResource;
 
-use super::kit::Ids;
-use super::tags;
+pub use hosted_zone::HostedZone;
+pub use records::DnsRecords;
 
 /// Route 53 propagates a change to all its servers within about a minute.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(300);
@@ -135,23 +135,6 @@ async fn list_records(r53: &Client, zone: &str, declared: &[String]) -> Result<B
     }
 }
 
-/// The records as one resource, owned by declaration.
-#[derive(Debug, Clone)]
-pub struct Records {
-    name: String,
-    tags: Tags,
-    records: BTreeMap<String, Alias>,
-}
-
-impl ObservedResource for Records {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn tags(&self) -> &Tags {
-        &self.tags
-    }
-}
-
 impl ObservedResource for Zone {
     fn name(&self) -> &str {
         &self.name
@@ -164,165 +147,24 @@ impl ObservedResource for Zone {
     }
 }
 
-/// `lb` is the load balancer's name and, when it exists and is not being replaced, its DNS name.
-pub fn diff(
-    ctx: &PlanContext,
-    desired: Option<&Dns>,
-    lb: Option<(&str, Option<String>)>,
-    observed: &ObservedDns,
-    plan: &mut Plan,
-) -> Result<()> {
-    let Some(d) = desired else { return Ok(()) };
-    // The zone: a resource only when the stack creates it (or created it before).
-    let zone_owned = observed.zone.as_ref().filter(|z| owner(&ctx.stack, &z.tags) == Owner::ThisStack);
-    if observed.zone.is_none() && !d.create_zone && ctx.mode == crate::plan::build::Mode::Converge {
-        bail!(
+/// A declared zone that does not exist is an error unless the stack may create it.
+pub fn check_zone(desired: Option<&Dns>, observed: &ObservedDns, mode: crate::plan::build::Mode) -> Result<()> {
+    match desired {
+        Some(d) if observed.zone.is_none() && !d.create_zone && mode == crate::plan::build::Mode::Converge => bail!(
             "hosted zone {} does not exist; create it, or set `dns.create_zone: true` to let the stack create it",
             d.zone
-        );
-    }
-    let zones: Vec<String> =
-        if d.create_zone && (observed.zone.is_none() || zone_owned.is_some()) { vec![d.zone.clone()] } else { vec![] };
-    let zone_fields = |_: &String, o: Option<&Zone>, tags: &Tags| {
-        let mut f = FieldDiff::default();
-        f.tags(o.map(|o| &o.tags), tags);
-        f
-    };
-    let spec = ServiceDiff {
-        kind: Kind::HostedZone,
-        desired_name: |z: &String| z.as_str(),
-        fields: &zone_fields,
-        replace_on: &[],
-        depends_on: &|_| vec![],
-    };
-    let owned_zone: Vec<Zone> = zone_owned.cloned().into_iter().collect();
-    diff_kind(ctx, spec, &zones, &owned_zone, plan);
-
-    // The records, as one resource named after the zone.
-    let Some((lb_name, lb_dns)) = lb else { return Ok(()) };
-    let target = format!("load_balancer.{lb_name}");
-    let shown = |a: &Alias| {
-        if Some(&a.dns_name) == lb_dns.as_ref() {
-            target.clone()
-        } else {
-            format!("{} ({})", a.dns_name, a.zone_id)
-        }
-    };
-    let observed_records: Vec<Records> = if observed.records.is_empty() {
-        vec![]
-    } else {
-        let address = Address::new(Kind::DnsRecords, &d.zone);
-        vec![Records {
-            name: d.zone.clone(),
-            tags: desired_tags(&ctx.stack, &ctx.stack_tags, &address),
-            records: observed.records.clone(),
-        }]
-    };
-    let record_fields = |d: &Dns, o: Option<&Records>, _: &Tags| {
-        let mut f = FieldDiff::default();
-        for name in &d.records {
-            f.field(&format!("{name} A"), o.map(|o| o.records.get(name).map(shown)), Some(target.clone()));
-        }
-        f
-    };
-    let lb_dep = Address::new(Kind::LoadBalancer, lb_name);
-    let zone_dep = Address::new(Kind::HostedZone, &d.zone);
-    let spec = ServiceDiff {
-        kind: Kind::DnsRecords,
-        desired_name: |d: &Dns| d.zone.as_str(),
-        fields: &record_fields,
-        replace_on: &[],
-        depends_on: &|_| vec![lb_dep.clone(), zone_dep.clone()],
-    };
-    let desired_records: Vec<Dns> = if d.records.is_empty() { vec![] } else { vec![d.clone()] };
-    diff_kind(ctx, spec, &desired_records, &observed_records, plan);
-    Ok(())
-}
-
-pub async fn apply_zone(
-    clients: &Clients,
-    ctx: &PlanContext,
-    observed: Option<&Zone>,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let r53 = &clients.route53;
-    let want = ctx.tags(address);
-    match action {
-        Action::Delete => match r53.delete_hosted_zone().id(ids.get(address)?).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_hosted_zone()) => Ok(()),
-            Err(e) => bail!("deleting {address}: {}", describe(&e)),
-        },
-        Action::Create | Action::Replace => {
-            let out = r53
-                .create_hosted_zone()
-                .name(&address.name)
-                .caller_reference(crate::aws::client_token(&[&ctx.stack, &address.to_string()]))
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("creating {address}: {}", describe(&e)))?;
-            let id = out.hosted_zone().map(|z| zone_id(z.id()).to_string()).unwrap_or_default();
-            ids.set(address, &id);
-            // Route 53 takes tags only after the zone exists; a crash in between leaves an
-            // untagged zone, which the next run uses (and reports as not this stack's).
-            tags::sync_route53_zone(r53, address, &id, &Tags::new(), &want).await
-        }
-        Action::Update => {
-            let have = observed.map(|z| z.tags.clone()).unwrap_or_default();
-            tags::sync_route53_zone(r53, address, &ids.get(address)?, &have, &want).await
-        }
+        ),
+        _ => Ok(()),
     }
 }
 
-/// Upserts (or deletes) the declared ALIAS records in one batch and waits until in sync.
-#[allow(clippy::too_many_arguments)]
-pub async fn apply_records(
-    clients: &Clients,
-    desired: Option<&Dns>,
-    observed: &ObservedDns,
-    lb_name: Option<&str>,
-    ids: &Ids,
-    action: Action,
-    address: &Address,
-) -> Result<()> {
-    let zone = ids.get(&Address::new(Kind::HostedZone, &address.name))?;
-    let changes: Vec<Change> = match (action, desired, lb_name) {
-        (Action::Delete, _, _) => observed
-            .records
-            .iter()
-            .map(|(name, a)| change(ChangeAction::Delete, name, &a.dns_name, &a.zone_id, a.evaluate_target_health))
-            .collect::<Result<_>>()?,
-        (_, Some(d), Some(lb)) => {
-            let arn = ids.get(&Address::new(Kind::LoadBalancer, lb))?;
-            let out = clients
-                .elb
-                .describe_load_balancers()
-                .load_balancer_arns(arn)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("reading load_balancer.{lb} for {address}: {}", describe(&e)))?;
-            let lb = out.load_balancers().first();
-            let (Some(dns), Some(lb_zone)) =
-                (lb.and_then(|l| l.dns_name()), lb.and_then(|l| l.canonical_hosted_zone_id()))
-            else {
-                bail!("{address}: the load balancer has no DNS name yet");
-            };
-            d.records
-                .iter()
-                .map(|name| change(ChangeAction::Upsert, name, dns, lb_zone, true))
-                .collect::<Result<_>>()?
-        }
-        _ => bail!("{address}: no desired state to {action:?}"),
-    };
-    if changes.is_empty() {
-        return Ok(());
-    }
-    submit(&clients.route53, &zone, changes, &address.to_string()).await
-}
-
-fn change(action: ChangeAction, name: &str, target: &str, target_zone: &str, evaluate: bool) -> Result<Change> {
+pub(super) fn change(
+    action: ChangeAction,
+    name: &str,
+    target: &str,
+    target_zone: &str,
+    evaluate: bool,
+) -> Result<Change> {
     let alias =
         AliasTarget::builder().dns_name(target).hosted_zone_id(target_zone).evaluate_target_health(evaluate).build()?;
     let set = ResourceRecordSet::builder().name(name).r#type(RrType::A).alias_target(alias).build()?;
@@ -377,7 +219,7 @@ pub async fn cnames(
     submit(r53, zone, changes, what).await
 }
 
-async fn submit(r53: &Client, zone: &str, changes: Vec<Change>, what: &str) -> Result<()> {
+pub(super) async fn submit(r53: &Client, zone: &str, changes: Vec<Change>, what: &str) -> Result<()> {
     let batch = ChangeBatch::builder().set_changes(Some(changes)).build()?;
     let out = r53
         .change_resource_record_sets()

@@ -1,0 +1,79 @@
+//! `hosted_zone.NAME`: a resource of this stack only when the stack file asks to create it and it
+//! is missing (or this stack created it before). A zone someone else made is used, never changed.
+//! Route 53 takes tags only after the zone exists; a crash in between leaves an untagged zone,
+//! which the next run uses (and reports as not this stack's).
+
+use anyhow::Result;
+
+use super::{zone_id, Zone};
+use crate::aws::error::{failed, required};
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::tags::{owner, Owner, Tags};
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+#[derive(Debug, Clone)]
+pub struct HostedZone;
+
+/// The zone, when it is this stack's.
+fn owned<'a>(cx: &'a DiffCx<'_>) -> Option<&'a Zone> {
+    cx.observed.dns.zone.as_ref().filter(|z| owner(&cx.ctx.stack, &z.tags) == Owner::ThisStack)
+}
+
+impl Resource for HostedZone {
+    const KIND: Kind = Kind::HostedZone;
+    /// The zone's name.
+    type Desired = String;
+    type Observed = Zone;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<String> {
+        let d = cx.desired.dns.as_ref().filter(|d| d.create_zone);
+        let creatable = cx.observed.dns.zone.is_none() || owned(cx).is_some();
+        d.filter(|_| creatable).map(|d| d.zone.clone()).into_iter().collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<Zone> {
+        owned(cx).cloned().into_iter().collect()
+    }
+
+    fn name(d: &String) -> &str {
+        d
+    }
+
+    fn fields(_: &DiffCx<'_>, _: &String, o: Option<&Zone>, tags: &Tags) -> FieldDiff {
+        let mut f = FieldDiff::default();
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::HostedZone(pair)
+    }
+
+    async fn create(cx: &ApplyCx<'_>, address: &Address, d: &String, _: Option<&Zone>) -> Result<String> {
+        let r53 = &cx.clients.route53;
+        let out = r53
+            .create_hosted_zone()
+            .name(d)
+            .caller_reference(crate::aws::client_token(&[&cx.ctx.stack, &address.to_string()]))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        let id =
+            zone_id(required(out.hosted_zone().map(|z| z.id()), "creating", address, "hostedZone.id")?).to_string();
+        cx.ids.set(address, &id);
+        tags::sync_route53_zone(r53, address, &id, &Tags::new(), &cx.tags(address)).await?;
+        Ok(id)
+    }
+
+    async fn update(cx: &ApplyCx<'_>, address: &Address, _: &String, o: &Zone, _: &[FieldChange]) -> Result<()> {
+        tags::sync_route53_zone(&cx.clients.route53, address, &o.id, &o.tags, &cx.tags(address)).await
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Zone) -> Result<()> {
+        cx.clients.route53.delete_hosted_zone().id(&o.id).send().await.map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}

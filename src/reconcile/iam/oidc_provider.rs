@@ -1,0 +1,94 @@
+//! `iam_oidc_provider.token.actions.githubusercontent.com`: GitHub Actions' OIDC provider, which
+//! the CI deploy role trusts. A resource of this stack only when this stack creates it (or created
+//! it before); one that exists without this stack's tags is used, never changed.
+
+use anyhow::Result;
+
+use super::OidcProvider;
+use crate::aws::error::{failed, required};
+use crate::diff::{FieldChange, FieldDiff};
+use crate::model::iam::GITHUB_OIDC_HOST;
+use crate::model::tags::{owner, Owner, Tags};
+use crate::model::{Address, Kind};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::payload::Payload;
+use crate::reconcile::tags;
+
+/// GitHub's OIDC certificate thumbprints (AWS no longer checks them for GitHub, the API still asks).
+const GITHUB_THUMBPRINTS: [&str; 2] =
+    ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
+
+#[derive(Debug, Clone)]
+pub struct IamOidcProvider;
+
+fn owned<'a>(cx: &'a DiffCx<'_>) -> Option<&'a OidcProvider> {
+    cx.observed.iam.oidc.as_ref().filter(|p| owner(&cx.ctx.stack, &p.tags) == Owner::ThisStack)
+}
+
+impl Resource for IamOidcProvider {
+    const KIND: Kind = Kind::IamOidcProvider;
+    /// The provider's host.
+    type Desired = String;
+    type Observed = OidcProvider;
+
+    fn desired(cx: &DiffCx<'_>) -> Vec<String> {
+        let wanted = cx.desired.iam.as_ref().is_some_and(|i| i.github_oidc);
+        let ours_to_make = cx.observed.iam.oidc.is_none() || owned(cx).is_some();
+        (wanted && ours_to_make).then(|| GITHUB_OIDC_HOST.to_string()).into_iter().collect()
+    }
+
+    fn observed(cx: &DiffCx<'_>) -> Vec<OidcProvider> {
+        owned(cx).cloned().into_iter().collect()
+    }
+
+    fn name(d: &String) -> &str {
+        d
+    }
+
+    fn fields(_: &DiffCx<'_>, _: &String, o: Option<&OidcProvider>, tags: &Tags) -> FieldDiff {
+        let url = format!("https://{GITHUB_OIDC_HOST}");
+        let mut f = FieldDiff::default();
+        f.field("url", o.map(|_| Some(url.clone())), Some(url.clone()));
+        f.tags(o.map(|o| &o.tags), tags);
+        f
+    }
+
+    fn payload(pair: Pair<Self>) -> Payload {
+        Payload::IamOidcProvider(pair)
+    }
+
+    async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&OidcProvider>) -> Result<String> {
+        let out = cx
+            .clients
+            .iam
+            .create_open_id_connect_provider()
+            .url(format!("https://{GITHUB_OIDC_HOST}"))
+            .client_id_list("sts.amazonaws.com")
+            .set_thumbprint_list(Some(GITHUB_THUMBPRINTS.iter().map(|t| t.to_string()).collect()))
+            .set_tags(Some(tags::iam(&cx.tags(address))))
+            .send()
+            .await
+            .map_err(|e| failed("creating", address, &e))?;
+        Ok(required(out.open_id_connect_provider_arn(), "creating", address, "openIDConnectProviderArn")?.to_string())
+    }
+
+    async fn update(
+        cx: &ApplyCx<'_>,
+        address: &Address,
+        _: &String,
+        o: &OidcProvider,
+        _: &[FieldChange],
+    ) -> Result<()> {
+        tags::sync_iam_oidc(&cx.clients.iam, address, &o.arn, &o.tags, &cx.tags(address)).await
+    }
+
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &OidcProvider) -> Result<()> {
+        let iam = &cx.clients.iam;
+        iam.delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(&o.arn)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))?;
+        Ok(())
+    }
+}
