@@ -222,7 +222,7 @@ fn is_local(endpoint: &str) -> bool {
 
 /// The sentence an operator reads for a transport failure, with the fix.
 /// `profile` is the selected profile and whether it signs in through SSO.
-pub fn explain(t: &Transport, endpoint: &str, profile: Option<(&str, bool)>) -> String {
+pub fn explain(t: &Transport, endpoint: &str, operation: &str, profile: Option<(&str, bool)>) -> String {
     match t {
         Transport::NoCredentials(detail) => {
             let fix = match profile {
@@ -246,7 +246,7 @@ pub fn explain(t: &Transport, endpoint: &str, profile: Option<(&str, bool)>) -> 
         }
         Transport::TimedOut(detail) => {
             format!(
-                "{endpoint} did not answer in time: check the network or the endpoint\n  (cause: {})",
+                "{endpoint} did not answer {operation} in time (limits: CONTAINRLAB_CALL_TIMEOUT_SECONDS per attempt, CONTAINRLAB_OPERATION_TIMEOUT_SECONDS per call): check the network or the endpoint\n  (cause: {})",
                 first_line(detail)
             )
         }
@@ -335,21 +335,21 @@ mod tests {
     #[test]
     fn local_endpoints_get_the_emulator_hint_and_aws_gets_the_network_one() {
         let t = Transport::Unreachable("dispatch failure: io error: Connection refused".into());
-        let local = explain(&t, "http://127.0.0.1:5055", None);
+        let local = explain(&t, "http://127.0.0.1:5055", "STS GetCallerIdentity", None);
         assert_eq!(
             local,
             "cannot reach http://127.0.0.1:5055: is the emulator running? Start it with `scripts/moto start`, or check --endpoint-url / AWS_ENDPOINT_URL\n  (cause: dispatch failure: io error: Connection refused)"
         );
-        let aws = explain(&t, "https://sts.us-east-1.amazonaws.com", None);
+        let aws = explain(&t, "https://sts.us-east-1.amazonaws.com", "STS GetCallerIdentity", None);
         assert!(aws.starts_with("cannot reach https://sts.us-east-1.amazonaws.com: check the network"), "{aws}");
     }
 
     #[test]
     fn missing_credentials_name_the_fix_for_the_profile_kind() {
         let t = Transport::NoCredentials("no credentials found in chain. Attempted:\n  Environment: …".into());
-        assert!(explain(&t, "x", Some(("prod", true))).contains("run `aws sso login --profile prod`"));
-        assert!(explain(&t, "x", Some(("ci", false))).contains("`aws configure list --profile ci`"));
-        let none = explain(&t, "x", None);
+        assert!(explain(&t, "x", "op", Some(("prod", true))).contains("run `aws sso login --profile prod`"));
+        assert!(explain(&t, "x", "op", Some(("ci", false))).contains("`aws configure list --profile ci`"));
+        let none = explain(&t, "x", "op", None);
         assert!(none.starts_with("no usable AWS credentials: set AWS_ACCESS_KEY_ID"), "{none}");
         assert!(none.ends_with("(the credential chain said: no credentials found in chain. Attempted:)"), "{none}");
     }

@@ -65,8 +65,9 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
         Some(name) => Some((name.clone(), check_profile(name).await?)),
         None => None,
     };
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(5));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(5))
+        .timeout_config(timeouts());
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
@@ -93,6 +94,21 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
         .context("no AWS region: pass --region, set AWS_REGION, or set `region` in the stack file")?;
     let origin = Origin { endpoint_url: config.endpoint_url().map(str::to_string), region: region.clone(), profile };
     Ok(Aws { clients: clients(&config, origin), region, region_source })
+}
+
+/// Every call has a deadline: a hung endpoint becomes an error naming the call, never a wait
+/// forever. Per attempt `CONTAINRLAB_CALL_TIMEOUT_SECONDS` (default 30 s), per call with its
+/// retries `CONTAINRLAB_OPERATION_TIMEOUT_SECONDS` (default 120 s); connecting 10 s at most.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    let seconds = |var: &str, default: u64| {
+        std::time::Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+    };
+    let attempt = seconds("CONTAINRLAB_CALL_TIMEOUT_SECONDS", 30);
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(attempt.min(std::time::Duration::from_secs(10)))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(seconds("CONTAINRLAB_OPERATION_TIMEOUT_SECONDS", 120))
+        .build()
 }
 
 /// The named profile must exist in the config or credentials file; `true` when it signs in
@@ -161,7 +177,7 @@ impl Clients {
                 let o = &self.origin;
                 let endpoint = error::endpoint_of(o.endpoint_url.as_deref(), "sts", &o.region);
                 let profile = o.profile.as_ref().map(|(n, sso)| (n.as_str(), *sso));
-                anyhow::anyhow!("{}", error::explain(&t, &endpoint, profile))
+                anyhow::anyhow!("{}", error::explain(&t, &endpoint, "STS GetCallerIdentity", profile))
             }
             None => anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e)),
         })?;

@@ -166,3 +166,26 @@ fn version_names_the_commit_and_completions_are_printed() {
     let top = env.run(&["--help"]);
     assert!(top.stdout.contains("Exit codes:\n  0  success") && top.stdout.contains("Examples:"), "{}", top.stdout);
 }
+
+/// A call that never answers fails at the configured deadline, naming the endpoint and the call,
+/// instead of hanging the command. The endpoint here accepts connections and never replies.
+#[test]
+fn a_hung_endpoint_fails_at_the_call_timeout() {
+    let env = Env::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming() {
+            open.push(stream); // held open, never answered
+        }
+    });
+    let limits = [("CONTAINRLAB_CALL_TIMEOUT_SECONDS", "1"), ("CONTAINRLAB_OPERATION_TIMEOUT_SECONDS", "2")];
+    let hung = env.run_with(&endpoint, &limits, &["diff"]);
+    hung.expect_code(1);
+    assert!(
+        hung.stderr.contains(&format!("error: {endpoint} did not answer STS GetCallerIdentity in time")),
+        "{}",
+        hung.stderr
+    );
+}
