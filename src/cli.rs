@@ -79,6 +79,12 @@ pub enum Command {
     Up(ApplyArgs),
     /// Delete everything the stack owns, in reverse dependency order.
     Down(ApplyArgs),
+    /// Remove the stack's lock left by a run that died (`--force` required; shows the holder).
+    Unlock {
+        /// Remove it whoever holds it.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print a shell completion script: `containrlab completions bash > ~/.local/share/bash-completion/completions/containrlab`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -97,6 +103,9 @@ pub struct ApplyArgs {
     /// Also delete what holds data: repositories with images, SecureString parameters.
     #[arg(long)]
     pub delete_data: bool,
+    /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
+    #[arg(long, value_parser = crate::aws::lock::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// A Docker image tag: 1–128 of letters, digits, `_`, `.`, `-`, not starting with `.` or `-`.

@@ -7,6 +7,7 @@
 //! stack file's `region`, then the profile's.
 
 pub mod error;
+pub mod lock;
 pub mod stats;
 pub mod wait;
 
@@ -169,9 +170,17 @@ fn clients(config: &SdkConfig, origin: Origin) -> Clients {
     }
 }
 
+/// Who the credentials are: the account (shown in the plan header) and the caller's ARN (the
+/// holder named by the stack lock).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub account: String,
+    pub arn: String,
+}
+
 impl Clients {
-    /// The account the credentials belong to, read once per run and shown in the plan header.
-    pub async fn account(&self) -> Result<String> {
+    /// The caller's identity, read once per run.
+    pub async fn identity(&self) -> Result<Identity> {
         let identity = self.sts.get_caller_identity().send().await.map_err(|e| match error::transport(&e) {
             Some(t) => {
                 let o = &self.origin;
@@ -181,7 +190,8 @@ impl Clients {
             }
             None => anyhow::anyhow!("reading the caller identity (STS): {}", describe(&e)),
         })?;
-        identity.account().map(str::to_string).context("STS returned no account id")
+        let account = identity.account().context("STS returned no account id")?.to_string();
+        Ok(Identity { account, arn: identity.arn().unwrap_or("(unknown caller)").to_string() })
     }
 }
 

@@ -14,8 +14,24 @@ use crate::cli::{ApplyArgs, Cli};
 use crate::plan::build::Mode;
 use crate::plan::{order, Action, Step};
 
+/// Plans and applies under the stack's lock, which is given back on every way out.
 pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     let planner = super::Planner::new(cli, mode, args.delete_data).await?;
+    let caller = planner.identity().await?.arn.clone();
+    let command = if mode == Mode::Down { "down" } else { "up" };
+    let wait = args.lock_timeout.unwrap_or_default();
+    let lock = crate::aws::lock::acquire(&planner.clients.ssm, &planner.desired.stack, &caller, command, wait).await?;
+    if let Some(note) = &lock.took_over {
+        eprintln!("warning: {note}");
+    }
+    let result = run_locked(cli, args, mode, &planner).await;
+    let released = lock.release().await;
+    let code = result?;
+    released?;
+    Ok(code)
+}
+
+async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Planner) -> Result<i32> {
     let (observed, plan) = planner.plan().await?;
     super::print_plan(cli, &plan);
     if let Some(e) = super::conflicts_error(&plan) {

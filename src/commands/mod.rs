@@ -4,6 +4,7 @@
 mod apply;
 mod completions;
 mod diff;
+mod unlock;
 mod validate;
 
 use std::io::IsTerminal;
@@ -26,6 +27,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Up(args) => apply::run(cli, args, Mode::Converge).await,
         Command::Down(args) => apply::run(cli, args, Mode::Down).await,
         Command::Completions { shell } => Ok(completions::run(*shell)),
+        Command::Unlock { force } => unlock::run(cli, *force).await,
     }
 }
 
@@ -63,8 +65,8 @@ pub struct Planner {
     region: String,
     /// Set when the region is not the stack file's (allowed by `--allow-region-override`).
     region_note: Option<String>,
-    /// Read once (STS) on the first plan, concurrently with the first observation.
-    account: tokio::sync::OnceCell<String>,
+    /// Read once (STS): by the stack lock, or on the first plan concurrently with the first observation.
+    identity: tokio::sync::OnceCell<aws::Identity>,
 }
 
 impl Planner {
@@ -114,7 +116,14 @@ impl Planner {
             region: aws.region.clone(),
             image_tag: cli.image_tag.clone(),
         };
-        Ok(Planner { clients: aws.clients, ctx, desired, region: aws.region, region_note, account: Default::default() })
+        Ok(Planner {
+            clients: aws.clients,
+            ctx,
+            desired,
+            region: aws.region,
+            region_note,
+            identity: Default::default(),
+        })
     }
 
     /// Reads AWS and builds the plan: the one planning path of `diff`, `up`, `down` and the
@@ -122,11 +131,8 @@ impl Planner {
     pub async fn plan(&self) -> Result<(Observed, Plan)> {
         // Both at once; the caller identity's failure (credentials, endpoint) is the root cause
         // of any other, so it is reported first.
-        let (account, observed) = tokio::join!(
-            self.account.get_or_try_init(|| self.clients.account()),
-            reconcile::observe(&self.clients, &self.desired)
-        );
-        let account = account?;
+        let (identity, observed) = tokio::join!(self.identity(), reconcile::observe(&self.clients, &self.desired));
+        let account = &identity?.account;
         let observed = observed.context("reading the stack from AWS (nothing was changed)")?;
         let mut plan = Plan {
             stack: self.desired.stack.clone(),
@@ -139,9 +145,14 @@ impl Planner {
         Ok((observed, plan))
     }
 
+    /// Who is running this command (read once).
+    pub async fn identity(&self) -> Result<&aws::Identity> {
+        self.identity.get_or_try_init(|| self.clients.identity()).await
+    }
+
     /// The plan context with the account filled in (known after the first `plan`).
     pub fn context(&self) -> PlanContext {
-        PlanContext { account: self.account.get().cloned().unwrap_or_default(), ..self.ctx.clone() }
+        PlanContext { account: self.identity.get().map(|i| i.account.clone()).unwrap_or_default(), ..self.ctx.clone() }
     }
 }
 

@@ -6,6 +6,7 @@ mod compute;
 mod crash;
 mod edge;
 mod iam;
+mod lock;
 mod network;
 mod round_trip;
 mod safety;
