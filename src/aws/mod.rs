@@ -48,6 +48,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// SSM for the stack lock only: its calls are counted apart (`stats::LOCK`).
+    pub lock: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sts: aws_sdk_sts::Client,
@@ -139,7 +141,8 @@ async fn check_profile(name: &str) -> Result<bool> {
 }
 
 fn clients(config: &SdkConfig, origin: Origin) -> Clients {
-    let counter = stats::ApiCallCounter;
+    let counter = stats::ApiCallCounter::default();
+    let lock_counter = stats::ApiCallCounter { label: Some(stats::LOCK) };
     Clients {
         origin,
         acm: aws_sdk_acm::Client::from_conf(aws_sdk_acm::config::Builder::from(config).interceptor(counter).build()),
@@ -160,6 +163,9 @@ fn clients(config: &SdkConfig, origin: Origin) -> Clients {
             aws_sdk_elasticloadbalancingv2::config::Builder::from(config).interceptor(counter).build(),
         ),
         ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(config).interceptor(counter).build()),
+        lock: aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(config).interceptor(lock_counter).build(),
+        ),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(config).interceptor(counter).build(),
         ),

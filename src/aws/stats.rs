@@ -39,8 +39,15 @@ impl Storable for CallIndex {
     type Storer = StoreReplace<Self>;
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct ApiCallCounter;
+/// Counts the calls of the clients it is attached to; `label` names them instead of the service
+/// (the stack lock's calls are `SSM (lock)`, kept apart from the stack's own).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiCallCounter {
+    pub label: Option<&'static str>,
+}
+
+/// The service name the stack lock's calls are counted under.
+pub const LOCK: &str = "SSM (lock)";
 
 impl Intercept for ApiCallCounter {
     fn name(&self) -> &'static str {
@@ -55,7 +62,7 @@ impl Intercept for ApiCallCounter {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<Metadata>() {
-            let key = format!("{}:{}", meta.service(), meta.name());
+            let key = format!("{}:{}", self.label.unwrap_or(meta.service()), meta.name());
             let mut all = calls();
             all.push(Call { key, start: Instant::now(), end: None });
             cfg.interceptor_state().store_put(CallIndex(all.len() - 1));
@@ -115,8 +122,12 @@ fn rounds(spans: &[(Instant, Instant)]) -> usize {
     depth.into_iter().max().unwrap_or(0)
 }
 
-/// Reads are Describe*/List*/Get*; everything else changes something.
+/// Reads are Describe*/List*/Get*; everything else changes something — except the stack lock's
+/// calls, which change no resource of the stack.
 pub fn is_mutating(key: &str) -> bool {
+    if key.starts_with(&format!("{LOCK}:")) {
+        return false;
+    }
     let op = key.rsplit(':').next().unwrap_or(key);
     !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
 }
@@ -157,6 +168,7 @@ mod tests {
         assert!(!is_mutating("SSM:GetParameters"));
         assert!(is_mutating("ECR:PutLifecyclePolicy"));
         assert!(is_mutating("CloudWatch Logs:TagResource"));
+        assert!(!is_mutating("SSM (lock):PutParameter"), "the lock changes no resource of the stack");
     }
 
     #[test]

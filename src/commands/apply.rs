@@ -20,7 +20,7 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     let caller = planner.identity().await?.arn.clone();
     let command = if mode == Mode::Down { "down" } else { "up" };
     let wait = args.lock_timeout.unwrap_or_default();
-    let lock = crate::aws::lock::acquire(&planner.clients.ssm, &planner.desired.stack, &caller, command, wait).await?;
+    let lock = crate::aws::lock::acquire(&planner.clients.lock, &planner.desired.stack, &caller, command, wait).await?;
     if let Some(note) = &lock.took_over {
         eprintln!("warning: {note}");
     }

@@ -13,7 +13,7 @@ pub async fn run(cli: &Cli, force: bool) -> Result<i32> {
             "refusing to remove the lock of stack `{stack}` without --force (a running `up` or `down` would lose it)"
         );
     }
-    match crate::aws::lock::force_unlock(&planner.clients.ssm, stack).await? {
+    match crate::aws::lock::force_unlock(&planner.clients.lock, stack).await? {
         Some((holder, now)) => eprintln!("removed the lock of stack `{stack}`, held by {}", holder.describe(now)),
         None => eprintln!("stack `{stack}` was not locked"),
     }
