@@ -1,9 +1,10 @@
-//! The reconcilers, one module per AWS service, behind one small contract:
-//! `observe` (read-only, batched, concurrent), `diff` (pure), `apply` (one idempotent step).
+//! The reconcilers: one module per AWS service (its batched observation), one file per resource
+//! kind, each kind a `contract::Resource`. `observe` reads every service concurrently; `diff`
+//! plans every kind in the kind graph's order (`Kind::planning_order`); `apply` carries out one
+//! step through the payload its change carries (`payload.rs` is the only dispatch to a kind).
 //!
-//! Invariants: all services are observed concurrently; if any observation fails the command
-//! fails before a plan exists, so an incomplete picture never deletes anything. `apply` treats
-//! NotFound on delete as success.
+//! Invariants: if any observation fails the command fails before a plan exists, so an incomplete
+//! picture never deletes anything. NotFound on a delete is success (`contract::run`).
 
 pub mod acm;
 pub mod alarms;
