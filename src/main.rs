@@ -1,5 +1,6 @@
 //! `containrlab`: parse the command line, run the command, map the result to an exit code.
-//! Exit codes: 0 success (or no changes), 1 error, 2/3 from `diff --exit-code`.
+//! Exit codes: 0 success (or no changes), 1 error, 2/3 from `diff --exit-code`, 130 interrupted
+//! (SIGINT or SIGTERM).
 
 mod apply;
 mod aws;
@@ -8,6 +9,7 @@ mod commands;
 mod config;
 mod diff;
 mod failpoint;
+mod interrupt;
 mod model;
 mod plan;
 mod reconcile;
@@ -29,7 +31,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(commands::run(&cli));
+    let result = runtime.block_on(async {
+        interrupt::install().map_err(|e| anyhow::anyhow!("installing the Ctrl-C handler: {e}"))?;
+        commands::run(&cli).await
+    });
     if cli.verbose > 0 {
         eprintln!("{}", aws::stats::summary(&aws::stats::snapshot()));
     }
@@ -38,6 +43,10 @@ fn main() {
     }
     let code = match result {
         Ok(code) => code,
+        Err(e) if interrupt::is_interrupted(&e) => {
+            eprintln!("{e:#}");
+            130
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             1

@@ -3,8 +3,10 @@
 //! Invariants: a step starts only after every step in its `after` list finished successfully;
 //! after the first failure no new step starts, running steps finish, and the outcome lists what
 //! was done, what failed and what never started. Notes a running step makes (`progress::note`)
-//! reach `on_event` as `Event::Progress`, before that step's end. The executor knows nothing of
-//! AWS: `run` does the work, which lets the engine tests drive it with closures.
+//! reach `on_event` as `Event::Progress`, before that step's end. When `stop` resolves (an
+//! interrupt) no new step starts either; steps in flight get `grace` to finish and are then
+//! dropped (listed as abandoned). The executor knows nothing of AWS or signals: `run` does the
+//! work, which lets the engine tests drive it with closures.
 
 pub mod progress;
 
@@ -22,6 +24,8 @@ pub enum Event<'a> {
     Progress(&'a Step, String),
     Finished(&'a Step, Duration),
     Failed(&'a Step, &'a anyhow::Error),
+    /// A stop was asked for with these steps in flight.
+    Stopping(Vec<&'a Step>),
 }
 
 #[derive(Debug, Default)]
@@ -29,11 +33,15 @@ pub struct Outcome {
     pub done: Vec<usize>,
     pub failed: Vec<(usize, anyhow::Error)>,
     pub not_started: Vec<usize>,
+    /// A stop was asked for before the steps ran out.
+    pub interrupted: bool,
+    /// In flight when the grace period after a stop ran out: they may or may not have taken effect.
+    pub abandoned: Vec<usize>,
 }
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
-        self.failed.is_empty() && self.not_started.is_empty()
+        self.failed.is_empty() && self.not_started.is_empty() && !self.interrupted
     }
 }
 
@@ -45,18 +53,39 @@ enum State {
     Failed,
 }
 
-pub async fn execute<F, Fut>(steps: &[Step], parallelism: usize, run: F, mut on_event: impl FnMut(Event<'_>)) -> Outcome
+/// `execute_until` with no stop (the engine tests).
+#[cfg(test)]
+pub async fn execute<F, Fut>(steps: &[Step], parallelism: usize, run: F, on_event: impl FnMut(Event<'_>)) -> Outcome
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    execute_until(steps, parallelism, run, on_event, std::future::pending(), Duration::ZERO).await
+}
+
+/// `execute`, stopping when `stop` resolves: nothing new starts, steps in flight get `grace`.
+pub async fn execute_until<F, Fut>(
+    steps: &[Step],
+    parallelism: usize,
+    run: F,
+    mut on_event: impl FnMut(Event<'_>),
+    stop: impl Future<Output = ()>,
+    grace: Duration,
+) -> Outcome
 where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let parallelism = parallelism.max(1);
+    let stop = std::pin::pin!(stop);
+    let mut stop = futures::FutureExt::fuse(stop);
+    let mut deadline: Option<tokio::time::Instant> = None;
     let (notes, mut noted) = tokio::sync::mpsc::unbounded_channel();
     let mut state = vec![State::Pending; steps.len()];
     let mut running = FuturesUnordered::new();
     let mut outcome = Outcome::default();
     loop {
-        if outcome.failed.is_empty() {
+        if outcome.failed.is_empty() && deadline.is_none() {
             for i in 0..steps.len() {
                 if running.len() >= parallelism {
                     break;
@@ -76,12 +105,24 @@ where
         if running.is_empty() {
             break;
         }
+        let grace_over = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
         let (i, result, elapsed) = tokio::select! {
             biased;
             Some((step, text)) = noted.recv() => {
                 on_event(Event::Progress(&steps[step], text));
                 continue;
             }
+            () = &mut stop, if deadline.is_none() => {
+                deadline = Some(tokio::time::Instant::now() + grace);
+                on_event(Event::Stopping((0..steps.len()).filter(|&i| state[i] == State::Running).map(|i| &steps[i]).collect()));
+                continue;
+            }
+            () = grace_over => break,
             Some(done) = running.next() => done,
         };
         // Notes a step made while finishing come before its end.
@@ -102,6 +143,8 @@ where
         }
     }
     outcome.not_started = (0..steps.len()).filter(|&i| state[i] == State::Pending).collect();
+    outcome.abandoned = (0..steps.len()).filter(|&i| state[i] == State::Running).collect();
+    outcome.interrupted = deadline.is_some();
     outcome
 }
 

@@ -1,5 +1,5 @@
 //! Engine tests with a fake reconciler made of closures: ordering, reverse order for deletes,
-//! the concurrency bound and stopping after a failure.
+//! the concurrency bound, stopping after a failure and stopping when asked (an interrupt).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -150,10 +150,52 @@ async fn notes_of_a_running_step_reach_the_events_before_its_end() {
                 Event::Progress(s, text) => format!("{}: {text}", s.address.name),
                 Event::Finished(s, _) => format!("end {}", s.address.name),
                 Event::Failed(s, _) => format!("failed {}", s.address.name),
+                Event::Stopping(running) => format!("stopping with {} running", running.len()),
             })
         },
     )
     .await;
     assert!(outcome.succeeded());
     assert_eq!(events, vec!["start a", "a: waiting", "a: still waiting", "end a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_starts_nothing_new_lets_steps_in_flight_finish_and_abandons_them_after_the_grace() {
+    // Two independent slow steps run (parallelism 2); a third waits for a free slot. The stop
+    // comes after 1 s: the 2 s step finishes within the 5 s grace, the 60 s one is abandoned.
+    let steps = plan(vec![
+        change("quick", Action::Create, &[]),
+        change("slow", Action::Create, &[]),
+        change("later", Action::Create, &[]),
+    ]);
+    let started = Mutex::new(Vec::new());
+    let mut events = Vec::new();
+    let outcome = execute_until(
+        &steps,
+        2,
+        |i| {
+            let name = steps[i].address.name.clone();
+            started.lock().unwrap().push(name.clone());
+            async move {
+                let ms = if name == "slow" { 60_000 } else { 2_000 };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(())
+            }
+        },
+        |e| {
+            if let Event::Stopping(running) = e {
+                events.push(running.len());
+            }
+        },
+        tokio::time::sleep(Duration::from_secs(1)),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(*started.lock().unwrap(), ["quick", "slow"], "nothing starts after the stop");
+    assert_eq!(events, [2], "the stop is reported once, with both steps in flight");
+    let name = |i: &usize| steps[*i].address.name.as_str();
+    assert_eq!(outcome.done.iter().map(name).collect::<Vec<_>>(), ["quick"]);
+    assert_eq!(outcome.abandoned.iter().map(name).collect::<Vec<_>>(), ["slow"]);
+    assert_eq!(outcome.not_started.iter().map(name).collect::<Vec<_>>(), ["later"]);
+    assert!(outcome.interrupted && !outcome.succeeded());
 }

@@ -20,6 +20,11 @@ pub enum ErrorKind {
     DependencyViolation,
     Throttled,
     AccessDenied,
+    /// AWS failed on its side (5xx): the call may or may not have been carried out.
+    ServerError,
+    /// No answer at all (dropped connection, timeout, an unreadable response): the call may or
+    /// may not have been carried out.
+    NoAnswer,
     Other,
 }
 
@@ -34,6 +39,11 @@ const ALREADY_EXISTS: &[&str] = &[
     "DuplicateTargetGroupName",
     "HostedZoneAlreadyExists",
     "ParameterAlreadyExists",
+    // What a repeat of a call that worked is answered with.
+    "InvalidPermission.Duplicate",
+    "Resource.AlreadyAssociated",
+    "PriorityInUse",
+    "PriorityInUseException",
 ];
 const IN_USE: &[&str] = &["DependencyViolation", "ResourceInUse", "ResourceInUseException", "DeleteConflict"];
 const THROTTLED: &[&str] = &[
@@ -42,6 +52,17 @@ const THROTTLED: &[&str] = &[
     "RequestLimitExceeded",
     "TooManyRequestsException",
     "PriorRequestNotComplete",
+];
+const SERVER: &[&str] = &[
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "InternalServiceError",
+    "InternalServiceException",
+    "ServerException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "Unavailable",
 ];
 const DENIED: &[&str] = &["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"];
 
@@ -53,7 +74,7 @@ pub fn kind_of_code(code: Option<&str>) -> ErrorKind {
     if has(NOT_FOUND) || code.ends_with("NotFound") || code.ends_with("NotFoundException") || code.contains(".NotFound")
     {
         ErrorKind::NotFound
-    } else if has(ALREADY_EXISTS) || code.ends_with("AlreadyExistsException") || code.ends_with(".AlreadyExists") {
+    } else if has(ALREADY_EXISTS) || code.ends_with("AlreadyExistsException") || code.ends_with("AlreadyExists") {
         ErrorKind::AlreadyExists
     } else if has(IN_USE) {
         ErrorKind::DependencyViolation
@@ -61,6 +82,8 @@ pub fn kind_of_code(code: Option<&str>) -> ErrorKind {
         ErrorKind::Throttled
     } else if has(DENIED) {
         ErrorKind::AccessDenied
+    } else if has(SERVER) {
+        ErrorKind::ServerError
     } else {
         ErrorKind::Other
     }
@@ -143,13 +166,17 @@ pub fn failed<E>(operation: &str, address: &crate::model::Address, e: &E) -> any
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
-    let kind = kind(e);
+    // An SDK error without a service code never got an answer AWS could be read from.
+    let kind = if e.code().is_none() { ErrorKind::NoAnswer } else { kind(e) };
     let hint = match kind {
         ErrorKind::AccessDenied => Some(
             "the identity running containrlab may not make this call: grant the permission, or use another profile",
         ),
         ErrorKind::Throttled => Some("AWS kept throttling after the SDK's retries: run the command again"),
         ErrorKind::DependencyViolation => Some("something still uses it: run the command again once it is released"),
+        ErrorKind::ServerError | ErrorKind::NoAnswer => Some(
+            "AWS may or may not have carried this out; the stack is read again (by its tags) before anything is retried",
+        ),
         _ => None,
     };
     ApplyError { address: address.clone(), operation: operation.to_string(), kind, cause: describe(e), hint }.into()
@@ -170,6 +197,15 @@ pub fn required<T>(
     field: &str,
 ) -> anyhow::Result<T> {
     value.ok_or_else(|| missing(operation, address, field))
+}
+
+/// True when a failed step's call may have been carried out although it failed (no answer, a
+/// server error, or "already exists" after the SDK repeated a create whose answer was lost), or
+/// was refused before anything happened (throttled): reading the stack again tells which.
+pub fn may_have_taken_effect(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApplyError>().is_some_and(|a| {
+        matches!(a.kind, ErrorKind::ServerError | ErrorKind::NoAnswer | ErrorKind::AlreadyExists | ErrorKind::Throttled)
+    })
 }
 
 /// True when `e` is an AWS NotFound (the resource is already gone).
@@ -306,6 +342,11 @@ mod tests {
         assert_eq!(kind(&error("ResourceInUseException", "")), ErrorKind::DependencyViolation);
         assert_eq!(kind(&error("Throttling", "")), ErrorKind::Throttled);
         assert_eq!(kind(&error("RepositoryAlreadyExistsException", "")), ErrorKind::AlreadyExists);
+        assert_eq!(kind(&error("RouteAlreadyExists", "")), ErrorKind::AlreadyExists);
+        assert_eq!(kind(&error("InvalidPermission.Duplicate", "")), ErrorKind::AlreadyExists);
+        assert_eq!(kind(&error("InvalidPermission.NotFound", "")), ErrorKind::NotFound);
+        assert_eq!(kind(&error("ServiceUnavailable", "")), ErrorKind::ServerError);
+        assert_eq!(kind(&error("InternalError", "")), ErrorKind::ServerError);
         assert_eq!(kind(&error("AccessDeniedException", "")), ErrorKind::AccessDenied);
         // A message saying "not found" under another code is not a NotFound.
         assert_eq!(kind(&error("ValidationError", "AutoScalingGroup name not found")), ErrorKind::Other);

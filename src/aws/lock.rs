@@ -193,6 +193,11 @@ pub async fn acquire(ssm: &Client, stack: &str, caller: &str, command: &str, wai
             return Ok(Lock { took_over, ssm: ssm.clone(), name, token, renewer });
         }
         let Some(held) = read(ssm, &name).await? else { continue };
+        if held.token == token {
+            // Our own create, whose answer was lost and which the SDK sent again.
+            let renewer = tokio::spawn(renew(ssm.clone(), name.clone(), held));
+            return Ok(Lock { took_over, ssm: ssm.clone(), name, token, renewer });
+        }
         if let Some(why) = held.stale(t, &this_host) {
             took_over = Some(format!("took over the stale stack lock of {}: {why}", held.describe(t)));
             let deleted = ssm.delete_parameter().name(&name).send().await;

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod lock;
+pub mod once;
 pub mod stats;
 pub mod wait;
 

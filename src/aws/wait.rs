@@ -2,7 +2,9 @@
 //! or a deadline passes, reporting what is waited on; and bounded retries for the named
 //! eventual-consistency errors only (EC2 `DependencyViolation` while network interfaces drain).
 //!
-//! Invariant: every wait has a deadline and ends with an error that says what did not happen.
+//! Invariants: every wait has a deadline and ends with an error that says what did not happen;
+//! an interrupt (`crate::interrupt`) ends a wait or a retry at once, since stopping must not
+//! sit out a readiness poll.
 
 use std::future::Future;
 use std::time::Duration;
@@ -57,7 +59,14 @@ where
         if start.elapsed() >= timeout {
             bail!("timed out after {}s waiting for {what} (last state: {last})", timeout.as_secs());
         }
-        tokio::time::sleep(delay(attempt).min(timeout.saturating_sub(start.elapsed()))).await;
+        let pause = delay(attempt).min(timeout.saturating_sub(start.elapsed()));
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = crate::interrupt::stopping() => {
+                let what = format!("stopped waiting for {what} (last state: {last}); `up` again waits for it");
+                return Err(crate::interrupt::Interrupted::new(what).into());
+            }
+        }
     }
     unreachable!("the loop returns or fails")
 }
@@ -84,7 +93,11 @@ where
                         timeout.as_secs()
                     ));
                 }
-                tokio::time::sleep(delay(attempt)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(delay(attempt)) => {}
+                    // Stopping: the last error says what was still in use.
+                    () = crate::interrupt::stopping() => return Err(e),
+                }
             }
             other => return other,
         }

@@ -2,17 +2,28 @@
 //!
 //! Progress goes to stderr as it happens; stdout carries the plan (human) or one JSON document
 //! with the plan, what was applied and whether the stack converged.
+//!
+//! Invariants: everything after taking the stack lock gives it back, on success, failure and
+//! interrupt (exit 130). A step whose call got no answer (AWS may or may not have carried it
+//! out) is never simply repeated: the stack is read again and planned from what exists — the
+//! same path a rerun takes — for at most `ROUNDS` rounds, and only while the new plan asks for
+//! nothing the confirmed plan did not.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::apply::{execute, Event, Outcome};
+use super::apply_report::{not_converged, outcome_json, outcome_line, report};
+use crate::apply::{execute_until, Outcome};
 use crate::cli::{ApplyArgs, Cli};
+use crate::interrupt::{unless_stopped, Interrupted};
 use crate::plan::build::Mode;
-use crate::plan::{order, Action, Step};
+use crate::plan::{order, Action, Plan};
+
+/// Rounds of applying when steps get no answer: the first, and up to two after looking again.
+const ROUNDS: usize = 3;
 
 /// Plans and applies under the stack's lock, which is given back on every way out.
 pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
@@ -21,18 +32,23 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     let command = if mode == Mode::Down { "down" } else { "up" };
     let wait = args.lock_timeout.unwrap_or_default();
     let lock = crate::aws::lock::acquire(&planner.clients.lock, &planner.desired.stack, &caller, command, wait).await?;
+    let graceful = crate::interrupt::Graceful::hold();
     if let Some(note) = &lock.took_over {
         eprintln!("warning: {note}");
     }
     let result = run_locked(cli, args, mode, &planner).await;
     let released = lock.release().await;
+    drop(graceful);
+    if released.is_ok() && result.as_ref().is_err_and(crate::interrupt::is_interrupted) {
+        eprintln!("The stack lock was released.");
+    }
     let code = result?;
     released?;
     Ok(code)
 }
 
 async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Planner) -> Result<i32> {
-    let (observed, plan) = planner.plan().await?;
+    let (mut observed, plan) = unless_stopped("while planning; nothing was changed", planner.plan()).await?;
     super::print_plan(cli, &plan);
     if let Some(e) = super::conflicts_error(&plan) {
         if cli.json {
@@ -55,38 +71,75 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
             list.join("\n  ")
         );
     }
-    confirm(args.yes, mode)?;
+    confirm(args.yes, mode).await?;
 
-    let steps = order::steps(&plan);
-    order::check_acyclic(&steps)?;
-    let ids = crate::reconcile::Ids::new(&observed);
     let ctx = planner.context();
     let started = Instant::now();
-    let outcome = execute(
-        &steps,
-        usize::from(args.parallelism),
-        |i| {
-            let step = &steps[i];
-            crate::reconcile::apply(&planner.clients, &ctx, &ids, step, &plan.changes[step.change])
-        },
-        report,
-    )
-    .await;
+    let mut current = Plan { changes: plan.changes.clone(), ..Plan::default() };
+    let mut done: Vec<serde_json::Value> = Vec::new();
+    let mut round = 1;
+    let (steps, outcome) = loop {
+        let steps = order::steps(&current);
+        order::check_acyclic(&steps)?;
+        let ids = crate::reconcile::Ids::new(&observed);
+        let outcome = execute_until(
+            &steps,
+            usize::from(args.parallelism),
+            |i| {
+                let step = &steps[i];
+                crate::reconcile::apply(&planner.clients, &ctx, &ids, step, &current.changes[step.change])
+            },
+            report,
+            crate::interrupt::stopping(),
+            grace(),
+        )
+        .await;
+        done.extend(outcome_json(&steps, &outcome)["done"].as_array().cloned().unwrap_or_default());
+        let unanswered = outcome.failed.iter().filter(|(_, e)| crate::aws::error::may_have_taken_effect(e)).count();
+        let look_again = !outcome.interrupted && unanswered > 0 && unanswered == outcome.failed.len();
+        if !look_again || round == ROUNDS {
+            break (steps, outcome);
+        }
+        round += 1;
+        let pause = recheck_delay();
+        eprintln!(
+            "    … {unanswered} step(s) got no answer from AWS, which may have carried them out: reading the stack again in {}s before going on (round {round} of {ROUNDS})",
+            pause.as_secs()
+        );
+        let reread = async {
+            tokio::time::sleep(pause).await;
+            planner.plan().await
+        };
+        let (seen, fresh) = unless_stopped("while reading the stack again", reread).await?;
+        if let Some(e) = super::conflicts_error(&fresh) {
+            return Err(e);
+        }
+        check_within(&plan, &fresh)?;
+        (observed, current) = (seen, fresh);
+        if current.is_empty() {
+            break (Vec::new(), Outcome::default());
+        }
+    };
     let elapsed = started.elapsed();
 
     // Verify: a converged stack plans no change.
     let verify = if outcome.succeeded() { Some(planner.plan().await?.1) } else { None };
     if cli.json {
         let converged = verify.as_ref().is_some_and(|v| v.is_empty());
-        let result = outcome_json(&steps, &outcome);
+        let mut result = outcome_json(&steps, &outcome);
+        result["done"] = serde_json::Value::Array(done);
         let plan = crate::plan::json::to_value(&plan);
         let seconds = elapsed.as_secs_f64();
+        let interrupted = outcome.interrupted;
         println!(
             "{}",
-            json!({ "plan": plan, "applied": true, "result": result, "seconds": seconds, "converged": converged })
+            json!({ "plan": plan, "applied": true, "result": result, "rounds": round, "seconds": seconds, "converged": converged, "interrupted": interrupted })
         );
     }
     eprintln!("{}", outcome_line(&steps, &outcome, elapsed.as_secs_f64()));
+    if outcome.interrupted {
+        return Err(Interrupted::new("stopped before the plan was finished").into());
+    }
     if outcome.failed.is_empty() && !outcome.not_started.is_empty() {
         bail!("{} step(s) never started although nothing failed (a planner bug)", outcome.not_started.len());
     }
@@ -104,24 +157,46 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
     }
 }
 
-/// What a fresh plan after applying still wants, field by field.
-fn not_converged(v: &crate::plan::Plan) -> String {
-    let list: Vec<String> = v
+/// A plan made after a round of unanswered calls may only finish what the operator confirmed:
+/// every change in it is to an address the confirmed plan changed, and deletes only what it deleted.
+fn check_within(confirmed: &Plan, fresh: &Plan) -> Result<()> {
+    let outside: Vec<String> = fresh
         .changes
         .iter()
-        .map(|c| {
-            let fields = crate::plan::human::fields(&c.fields, c.action == Action::Create);
-            format!("  {} {}  ({})\n{fields}", c.action.symbol(), c.address, c.reason)
+        .filter(|c| {
+            !confirmed
+                .changes
+                .iter()
+                .any(|k| k.address == c.address && (c.action != Action::Delete || k.action == Action::Delete))
         })
+        .map(|c| format!("{} {}", c.action.symbol(), c.address))
         .collect();
-    format!(
-        "the stack did not converge: a fresh plan still has {} change(s):\n{}",
-        list.len(),
-        list.concat().trim_end()
+    if outside.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "stopped: read again after calls that got no answer, the stack now needs changes the confirmed plan did not list:\n  {}\n  Run the command again to review the new plan.",
+        outside.join("\n  ")
     )
 }
 
-fn confirm(yes: bool, mode: Mode) -> Result<()> {
+/// How long steps in flight may take to finish after an interrupt before they are abandoned:
+/// `CONTAINRLAB_INTERRUPT_GRACE_SECONDS`, default 30 s (waits end at once; this bounds calls).
+fn grace() -> Duration {
+    seconds_from_env("CONTAINRLAB_INTERRUPT_GRACE_SECONDS", 30)
+}
+
+/// How long to let AWS's reads catch up before reading the stack again after unanswered calls
+/// (EC2 and the tagging API are eventually consistent): `CONTAINRLAB_RECHECK_DELAY_SECONDS`, 5 s.
+fn recheck_delay() -> Duration {
+    seconds_from_env("CONTAINRLAB_RECHECK_DELAY_SECONDS", 5)
+}
+
+fn seconds_from_env(var: &str, default: u64) -> Duration {
+    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+}
+
+async fn confirm(yes: bool, mode: Mode) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -131,134 +206,13 @@ fn confirm(yes: bool, mode: Mode) -> Result<()> {
     let what = if mode == Mode::Down { "Delete everything listed above" } else { "Apply this plan" };
     eprint!("{what}? Type 'yes' to continue: ");
     let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    let read = tokio::task::spawn_blocking(|| {
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).map(|_| answer)
+    });
+    let answer = unless_stopped("at the confirmation; nothing was changed", async { Ok(read.await??) }).await?;
     if answer.trim() != "yes" {
         bail!("cancelled: nothing was changed");
     }
     Ok(())
-}
-
-fn verb(action: Action, done: bool) -> &'static str {
-    match (action, done) {
-        (Action::Create, false) => "creating",
-        (Action::Create, true) => "created",
-        (Action::Update, false) => "updating",
-        (Action::Update, true) => "updated",
-        (Action::Replace, false) => "replacing",
-        (Action::Replace, true) => "replaced",
-        (Action::Delete, false) => "deleting",
-        (Action::Delete, true) => "deleted",
-    }
-}
-
-fn report(event: Event<'_>) {
-    match event {
-        Event::Started(s) => eprintln!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
-        // A note names what it is about; one that does not is about its step.
-        Event::Progress(s, text) if text.contains(&s.address.to_string()) => eprintln!("    … {text}"),
-        Event::Progress(s, text) => eprintln!("    … {}: {text}", s.address),
-        Event::Finished(s, d) => {
-            eprintln!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64())
-        }
-        Event::Failed(s, e) => eprintln!("  ! {}: failed: {e:#}", s.address),
-    }
-}
-
-/// What the run did, on one line when it succeeded, else with what failed and what never started
-/// listed below (wrapped).
-fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
-    if o.succeeded() {
-        return format!("Done: {} step(s) in {seconds:.1}s.", o.done.len());
-    }
-    let names = |idx: &mut dyn Iterator<Item = usize>| {
-        let names: Vec<String> = idx.map(|i| steps[i].address.to_string()).collect();
-        wrap(&names, "    ")
-    };
-    let mut out = format!(
-        "Stopped after a failure in {seconds:.1}s: {} done, {} failed, {} not started.\n  failed:\n{}",
-        o.done.len(),
-        o.failed.len(),
-        o.not_started.len(),
-        names(&mut o.failed.iter().map(|(i, _)| *i)),
-    );
-    if !o.not_started.is_empty() {
-        out.push_str(&format!("\n  not started:\n{}", names(&mut o.not_started.iter().copied())));
-    }
-    out.push_str("\n  Run the same command again to finish: it plans from what exists now.");
-    out
-}
-
-/// Items joined with `, ` on lines of at most 100 characters, each line starting with `indent`.
-fn wrap(items: &[String], indent: &str) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    for item in items {
-        match lines.last_mut() {
-            Some(line) if line.len() + 2 + item.len() <= 100 => {
-                line.push_str(", ");
-                line.push_str(item);
-            }
-            _ => lines.push(format!("{indent}{item}")),
-        }
-    }
-    lines.join(",\n")
-}
-
-fn outcome_json(steps: &[Step], o: &Outcome) -> serde_json::Value {
-    let addr = |i: usize| json!({ "address": steps[i].address, "action": steps[i].action, "reason": steps[i].reason.to_string() });
-    json!({
-        "done": o.done.iter().map(|&i| addr(i)).collect::<Vec<_>>(),
-        "failed": o.failed.iter().map(|(i, e)| json!({ "address": steps[*i].address, "action": steps[*i].action, "error": format!("{e:#}") })).collect::<Vec<_>>(),
-        "not_started": o.not_started.iter().map(|&i| addr(i)).collect::<Vec<_>>(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Address, Kind};
-    use crate::plan::Reason;
-
-    fn step(name: &str) -> Step {
-        Step {
-            address: Address::new(Kind::LogGroup, name),
-            action: Action::Create,
-            reason: Reason::Missing,
-            after: vec![],
-            change: 0,
-        }
-    }
-
-    #[test]
-    fn a_stack_that_did_not_converge_names_the_fields_still_differing() {
-        let mut plan = crate::plan::Plan::default();
-        let mut f = crate::diff::FieldDiff::default();
-        f.field("availability_zone", Some(Some("us-east-1a")), Some("eu-west-1a"));
-        plan.changes.push(crate::plan::ResourceChange::new(
-            Address::new(Kind::Subnet, "public-a"),
-            Action::Replace,
-            Reason::CannotUpdateInPlace(vec!["availability_zone".into()]),
-            f.changes,
-            crate::reconcile::payload::Payload::none(),
-        ));
-        assert_eq!(
-            not_converged(&plan),
-            "the stack did not converge: a fresh plan still has 1 change(s):\n  -/+ subnet.public-a  (availability_zone cannot change in place)\n      availability_zone:  \"us-east-1a\" → \"eu-west-1a\""
-        );
-    }
-
-    #[test]
-    fn a_failed_run_lists_what_failed_and_what_never_started_on_lines_of_their_own() {
-        let steps: Vec<Step> = (0..12).map(|i| step(&format!("/ecs/group-number-{i:02}"))).collect();
-        let outcome =
-            Outcome { done: vec![0], failed: vec![(1, anyhow::anyhow!("boom"))], not_started: (2..12).collect() };
-        let text = outcome_line(&steps, &outcome, 1.5);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "Stopped after a failure in 1.5s: 1 done, 1 failed, 10 not started.");
-        assert_eq!(lines[1..3], ["  failed:", "    log_group./ecs/group-number-01"]);
-        assert_eq!(lines[3], "  not started:");
-        assert!(lines.iter().all(|l| l.len() <= 101), "{text}");
-        assert!(text.contains("log_group./ecs/group-number-11"), "{text}");
-        assert!(text.ends_with("Run the same command again to finish: it plans from what exists now."), "{text}");
-    }
 }

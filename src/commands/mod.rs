@@ -2,6 +2,7 @@
 //! This module holds what they share: logging, loading the stack, connecting, planning, printing.
 
 mod apply;
+mod apply_report;
 mod completions;
 mod diff;
 mod unlock;

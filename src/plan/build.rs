@@ -48,6 +48,19 @@ pub trait ObservedResource {
     fn holds_data(&self) -> Option<String> {
         None
     }
+    /// Proof besides the tags that `stack` made it: a creation token only this stack uses (a
+    /// hosted zone's CallerReference), for a resource a crash left untagged.
+    fn made_by(&self, _stack: &str) -> bool {
+        false
+    }
+}
+
+/// Who owns `o`: its tags say, or, when it has none of ours or another stack's, its proof of origin.
+pub fn ownership<O: ObservedResource>(stack: &str, o: &O) -> Owner {
+    match owner(stack, o.tags()) {
+        Owner::Unmanaged if o.made_by(stack) => Owner::ThisStack,
+        other => other,
+    }
 }
 
 /// How one service compares a desired resource with its observed counterpart.
@@ -75,7 +88,7 @@ pub fn diff_kind<D, O: ObservedResource>(
     // Two resources claiming one address (a crash between a create and a delete, or someone
     // copying tags): the first listed is used; the other is reported, never guessed at.
     let mut seen = std::collections::BTreeSet::new();
-    for o in observed.iter().filter(|o| owner(&ctx.stack, o.tags()) == Owner::ThisStack) {
+    for o in observed.iter().filter(|o| ownership(&ctx.stack, *o) == Owner::ThisStack) {
         if !seen.insert(o.name()) {
             let address = Address::new(spec.kind, o.name());
             plan.warnings.push(format!(
@@ -89,7 +102,7 @@ pub fn diff_kind<D, O: ObservedResource>(
         let address = Address::new(spec.kind, name);
         let tags = crate::model::tags::desired_tags(&ctx.stack, &ctx.stack_tags, &address);
         let existing = observed.iter().find(|o| o.name() == name);
-        match existing.map(|o| (o, owner(&ctx.stack, o.tags()))) {
+        match existing.map(|o| (o, ownership(&ctx.stack, o))) {
             None => {
                 let fields = (spec.fields)(d, None, &tags).changes;
                 let mut c = change(&spec, address, Action::Create, Reason::Missing, fields);
@@ -119,8 +132,7 @@ pub fn diff_kind<D, O: ObservedResource>(
         }
     }
     for o in observed {
-        if owner(&ctx.stack, o.tags()) != Owner::ThisStack || desired.iter().any(|d| (spec.desired_name)(d) == o.name())
-        {
+        if ownership(&ctx.stack, o) != Owner::ThisStack || desired.iter().any(|d| (spec.desired_name)(d) == o.name()) {
             continue;
         }
         let address = Address::new(spec.kind, o.name());

@@ -15,9 +15,9 @@ use anyhow::{bail, Result};
 use crate::aws::Clients;
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::Desired;
-use crate::model::tags::{owner, Owner, Tags};
+use crate::model::tags::{Owner, Tags};
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
+use crate::plan::build::{diff_kind, ownership, ObservedResource, PlanContext, ServiceDiff};
 use crate::plan::{Action, Plan, Step};
 
 use super::kit::Ids;
@@ -127,7 +127,7 @@ pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) {
     let fields = |d: &R::Desired, o: Option<&R::Observed>, tags: &Tags| R::fields(cx, d, o, tags);
     let depends_on = |d: &R::Desired| R::depends_on(cx, d);
     let payload = |name: &str, action: Action| {
-        let ours = |o: &&R::Observed| o.name() == name && owner(&cx.ctx.stack, o.tags()) == Owner::ThisStack;
+        let ours = |o: &&R::Observed| o.name() == name && ownership(&cx.ctx.stack, *o) == Owner::ThisStack;
         R::payload(Pair {
             desired: desired.iter().find(|d| R::name(d) == name).filter(|_| action != Action::Delete).cloned(),
             observed: observed.iter().find(ours).cloned(),
@@ -155,13 +155,13 @@ pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, del
         (Action::Create, Some(d), replacing) => {
             let id = R::create(cx, address, d, replacing.as_ref()).await?;
             cx.ids.set(address, &id);
-            crate::failpoint::hit(address, "created");
+            crate::failpoint::hit(address, crate::failpoint::CREATED);
             R::ready(cx, address, d, &id).await?;
         }
         (Action::Replace, Some(d), Some(o)) => {
             let id = R::replace(cx, address, d, o).await?;
             cx.ids.set(address, &id);
-            crate::failpoint::hit(address, "created");
+            crate::failpoint::hit(address, crate::failpoint::CREATED);
             R::ready(cx, address, d, &id).await?;
         }
         (Action::Update, Some(d), Some(o)) => R::update(cx, address, d, o, delta).await?,

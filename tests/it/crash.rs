@@ -16,7 +16,7 @@ use crate::support::{actions, Env};
 const PARTS: usize = 4;
 
 /// What a clean `up` leaves, per resource type, sorted.
-fn clean_inventory() -> Vec<String> {
+pub fn clean_inventory() -> Vec<String> {
     let env = Env::new();
     env.run(&["up", "--yes"]).expect_code(0);
     let mut found = owned_leftovers(&env);
@@ -70,4 +70,39 @@ fn a_crash_after_any_create_part_3() {
 #[test]
 fn a_crash_after_any_create_part_4() {
     crash_after_each_create(3);
+}
+
+/// Route 53 takes no tags at create: a crash in between leaves an untagged zone, which is still
+/// this stack's by its CallerReference — the next `up` tags it (same zone), `down --delete-data`
+/// deletes it.
+#[test]
+fn a_crash_between_creating_and_tagging_the_zone_leaves_it_ours() {
+    let env = Env::new();
+    let point = "hosted_zone.containrlab.click@untagged";
+    let crashed = env.run_with(&env.moto.endpoint, &[("CONTAINRLAB_FAILPOINT", point)], &["up", "--yes"]);
+    assert!(crashed.stderr.contains("failpoint: hosted_zone.containrlab.click untagged"), "{}", crashed.stderr);
+    let r53 = aws_sdk_route53::Client::new(&env.sdk());
+    let zones = || env.block_on(r53.list_hosted_zones().send()).expect("zones").hosted_zones().to_vec();
+    let before = zones();
+    assert_eq!(before.len(), 1, "{before:?}");
+    let zone_id = before[0].id().trim_start_matches("/hostedzone/").to_string();
+    let tags = env
+        .block_on(
+            r53.list_tags_for_resource()
+                .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+                .resource_id(&zone_id)
+                .send(),
+        )
+        .expect("tags");
+    assert!(tags.resource_tag_set().is_none_or(|s| s.tags().is_empty()), "the crash left it untagged: {tags:?}");
+
+    let plan = env.run(&["diff"]);
+    assert!(plan.stdout.contains("~ hosted_zone.containrlab.click"), "{}", plan.stdout);
+    env.run(&["up", "--yes"]).expect_code(0);
+    let after = zones();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].id(), before[0].id(), "the same zone, adopted");
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+    env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
+    assert!(zones().is_empty(), "down --delete-data removed the zone");
 }

@@ -165,8 +165,30 @@ impl Env {
 
     /// Like `run_with`, with the variables in `removed` unset (e.g. the test credentials).
     pub fn run_without(&self, removed: &[&str], endpoint: &str, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let (mut cmd, stats) = self.command(endpoint, args);
+        cmd.envs(env.iter().copied()).stdin(Stdio::null());
+        for key in removed {
+            cmd.env_remove(key);
+        }
+        let out = cmd.output().expect("running containrlab");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            calls: read_stats(&stats),
+        }
+    }
+
+    /// The `containrlab` command for `args` against `endpoint` with the test environment (and
+    /// nothing of the caller's AWS_* / CONTAINRLAB_*), and where its API-call counts will be.
+    pub fn command(&self, endpoint: &str, args: &[&str]) -> (Command, PathBuf) {
+        self.command_of(Command::new(env!("CARGO_BIN_EXE_containrlab")), endpoint, args)
+    }
+
+    /// `command` with `program` in front of the binary's own arguments (e.g. a shell that
+    /// changes signal dispositions and then execs the binary).
+    pub fn command_of(&self, mut cmd: Command, endpoint: &str, args: &[&str]) -> (Command, PathBuf) {
         let stats = self.dir.path().join(format!("stats-{}.json", next_run_id()));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_containrlab"));
         cmd.arg("-f").arg(self.stack_path()).args(["--endpoint-url", endpoint, "--no-color"]).args(args);
         for (key, _) in std::env::vars() {
             if key.starts_with("AWS_") || key.starts_with("CONTAINRLAB_") {
@@ -179,23 +201,8 @@ impl Env {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("CONTAINRLAB_API_STATS", &stats)
-            .envs(self.secrets.iter().map(|(k, v)| (k, v)))
-            .envs(env.iter().copied())
-            .stdin(Stdio::null());
-        for key in removed {
-            cmd.env_remove(key);
-        }
-        let out = cmd.output().expect("running containrlab");
-        // {"calls": {"service:Operation": n}, "total", "mutating", "rounds"}
-        let stats: Value =
-            std::fs::read_to_string(&stats).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        let calls = serde_json::from_value(stats["calls"].clone()).unwrap_or_default();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            calls,
-        }
+            .envs(self.secrets.iter().map(|(k, v)| (k, v)));
+        (cmd, stats)
     }
 
     /// SDK configuration for changes made behind the tool's back.
@@ -213,6 +220,14 @@ impl Env {
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
     }
+}
+
+/// `service:Operation` → calls, from a run's `CONTAINRLAB_API_STATS` file
+/// (`{"calls": {…}, "total", "mutating", "rounds"}`); empty when the run wrote none.
+pub fn read_stats(path: &Path) -> BTreeMap<String, u64> {
+    let stats: Value =
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    serde_json::from_value(stats["calls"].clone()).unwrap_or_default()
 }
 
 fn next_run_id() -> u64 {

@@ -1,15 +1,17 @@
 //! `hosted_zone.NAME`: a resource of this stack only when the stack file asks to create it and it
 //! is missing (or this stack created it before). A zone someone else made is used, never changed.
 //! Route 53 takes tags only after the zone exists; a crash in between leaves an untagged zone,
-//! which the next run uses (and reports as not this stack's).
+//! which is still this stack's by its CallerReference (`dns::caller_reference`): the next run
+//! tags it, and `down --delete-data` deletes it.
 
 use anyhow::Result;
 
 use super::{zone_id, Zone};
 use crate::aws::error::{failed, required};
 use crate::diff::{FieldChange, FieldDiff};
-use crate::model::tags::{owner, Owner, Tags};
+use crate::model::tags::{Owner, Tags};
 use crate::model::{Address, Kind};
+use crate::plan::build::ownership;
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
@@ -17,9 +19,9 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct HostedZone;
 
-/// The zone, when it is this stack's.
+/// The zone, when it is this stack's (by its tags or its CallerReference).
 fn owned<'a>(cx: &'a DiffCx<'_>) -> Option<&'a Zone> {
-    cx.observed.dns.zone.as_ref().filter(|z| owner(&cx.ctx.stack, &z.tags) == Owner::ThisStack)
+    cx.observed.dns.zone.as_ref().filter(|z| ownership(&cx.ctx.stack, *z) == Owner::ThisStack)
 }
 
 impl Resource for HostedZone {
@@ -54,16 +56,15 @@ impl Resource for HostedZone {
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &String, _: Option<&Zone>) -> Result<String> {
         let r53 = &cx.clients.route53;
-        let out = r53
-            .create_hosted_zone()
-            .name(d)
-            .caller_reference(crate::aws::client_token(&[&cx.ctx.stack, &address.to_string()]))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+        let request = r53.create_hosted_zone().name(d).caller_reference(super::caller_reference(&cx.ctx.stack));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::route53()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         let id =
             zone_id(required(out.hosted_zone().map(|z| z.id()), "creating", address, "hostedZone.id")?).to_string();
         cx.ids.set(address, &id);
+        crate::failpoint::hit(address, "untagged");
         tags::sync_route53_zone(r53, address, &id, &Tags::new(), &cx.tags(address)).await?;
         Ok(id)
     }

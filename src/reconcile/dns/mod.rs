@@ -40,12 +40,26 @@ pub struct Alias {
     pub evaluate_target_health: bool,
 }
 
-/// A hosted zone: its name (no trailing dot), id (without `/hostedzone/`) and tags.
+/// A hosted zone: its name (no trailing dot), id (without `/hostedzone/`), tags and the
+/// CallerReference it was created with.
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub name: String,
     pub id: String,
     pub tags: Tags,
+    pub caller_reference: String,
+}
+
+/// The CallerReference this stack creates zones with: unique per request, as Route 53 requires,
+/// and starting with the stack's own prefix — the proof a zone is this stack's when a crash
+/// between `CreateHostedZone` and tagging left it untagged (Route 53 takes no tags at create).
+pub fn caller_reference(stack: &str) -> String {
+    let nonce = crate::aws::client_token(&[stack, "hosted_zone"]);
+    format!("{}{}", reference_prefix(stack), nonce.trim_start_matches("containrlab-"))
+}
+
+fn reference_prefix(stack: &str) -> String {
+    format!("containrlab/{stack}/")
 }
 
 #[derive(Debug, Clone, Default)]
@@ -99,7 +113,8 @@ pub async fn observe(clients: &Clients, desired: Option<&Dns>) -> Result<Observe
                 .collect()
         })
         .unwrap_or_default();
-    Ok(ObservedDns { zone: Some(Zone { name: d.zone.clone(), id, tags }), records })
+    let caller_reference = zone.caller_reference().to_string();
+    Ok(ObservedDns { zone: Some(Zone { name: d.zone.clone(), id, tags, caller_reference }), records })
 }
 
 /// The declared A records present in the zone (all pages).
@@ -144,6 +159,9 @@ impl ObservedResource for Zone {
     }
     fn holds_data(&self) -> Option<String> {
         Some("a hosted zone holds DNS records and the domain's delegation".into())
+    }
+    fn made_by(&self, stack: &str) -> bool {
+        self.caller_reference.starts_with(&reference_prefix(stack))
     }
 }
 

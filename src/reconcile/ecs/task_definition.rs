@@ -371,10 +371,10 @@ async fn register(
         &format!("{address}: waiting for its IAM roles to propagate"),
         std::time::Duration::from_secs(120),
         crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
-        || request.clone().send(),
+        || crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ecs()).send()),
     )
     .await
-    .map_err(|e| anyhow::anyhow!("registering {address}: {}", describe(&e)))?;
+    .map_err(|e| failed("registering", address, &e))?;
     let td = required(out.task_definition(), "registering", address, "taskDefinition")?;
     Ok((required(td.task_definition_arn(), "registering", address, "taskDefinitionArn")?.to_string(), td.revision()))
 }

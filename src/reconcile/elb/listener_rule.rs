@@ -80,7 +80,7 @@ impl Resource for ListenerRule {
         _: Option<&Self::Observed>,
     ) -> Result<String> {
         let (condition, forward) = condition_and_action(cx, &d.rule)?;
-        let out = cx
+        let request = cx
             .clients
             .elb
             .create_rule()
@@ -88,10 +88,11 @@ impl Resource for ListenerRule {
             .priority(d.rule.priority as i32)
             .conditions(condition)
             .actions(forward)
-            .set_tags(Some(tags::elb(&cx.tags(address))))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .set_tags(Some(tags::elb(&cx.tags(address))));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::elb()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         Ok(required(out.rules().first().and_then(|r| r.rule_arn()), "creating", address, "ruleArn")?.to_string())
     }
 

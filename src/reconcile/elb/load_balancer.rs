@@ -78,7 +78,7 @@ impl Resource for LoadBalancer {
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
-        let out = cx
+        let request = cx
             .clients
             .elb
             .create_load_balancer()
@@ -87,10 +87,11 @@ impl Resource for LoadBalancer {
             .scheme(LoadBalancerSchemeEnum::from(d.scheme.as_str()))
             .set_subnets(Some(ids(cx, Kind::Subnet, &d.subnets)?))
             .set_security_groups(Some(ids(cx, Kind::SecurityGroup, &d.security_groups)?))
-            .set_tags(Some(tags::elb(&cx.tags(address))))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .set_tags(Some(tags::elb(&cx.tags(address))));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::elb()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         let lb = out.load_balancers().first();
         let arn = required(lb.and_then(|l| l.load_balancer_arn()), "creating", address, "loadBalancerArn")?.to_string();
         cx.ids.set(address, &arn);

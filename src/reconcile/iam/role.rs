@@ -167,10 +167,8 @@ async fn add_instance_profile(cx: &ApplyCx<'_>, address: &Address, d: &Role) -> 
         }
         _ => {}
     }
-    iam.add_role_to_instance_profile()
-        .instance_profile_name(&d.name)
-        .role_name(&d.name)
-        .send()
+    let request = iam.add_role_to_instance_profile().instance_profile_name(&d.name).role_name(&d.name);
+    crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::iam()).send())
         .await
         .map_err(|e| fail("adding the role to the instance profile of", address, &e))?;
     Ok(())

@@ -45,15 +45,16 @@ impl Resource for ElasticIp {
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&Self::Observed>) -> Result<String> {
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .allocate_address()
             .domain(DomainType::Vpc)
-            .tag_specifications(tags::ec2_spec(ResourceType::ElasticIp, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("allocating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::ElasticIp, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("allocating", address, &e))?;
         Ok(required(out.allocation_id(), "allocating", address, "allocationId")?.to_string())
     }
 

@@ -72,14 +72,15 @@ impl Resource for InternetGateway {
         d: &DesiredGateway,
         _: Option<&Self::Observed>,
     ) -> Result<String> {
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .create_internet_gateway()
-            .tag_specifications(tags::ec2_spec(ResourceType::InternetGateway, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::InternetGateway, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         let gateway = out.internet_gateway().and_then(|g| g.internet_gateway_id());
         let id = required(gateway, "creating", address, "internetGatewayId")?.to_string();
         cx.ids.set(address, &id);
@@ -121,12 +122,8 @@ impl Resource for InternetGateway {
 
 async fn attach(cx: &ApplyCx<'_>, address: &Address, id: &str, d: &DesiredGateway) -> Result<()> {
     let vpc = cx.ids.get(&Address::new(Kind::Vpc, &d.vpc))?;
-    cx.clients
-        .ec2
-        .attach_internet_gateway()
-        .internet_gateway_id(id)
-        .vpc_id(vpc)
-        .send()
+    let request = cx.clients.ec2.attach_internet_gateway().internet_gateway_id(id).vpc_id(vpc);
+    crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
         .await
         .map_err(|e| failed("attaching", address, &e))?;
     Ok(())

@@ -75,17 +75,18 @@ impl Resource for NatGateway {
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let subnet = cx.ids.get(&Address::new(Kind::Subnet, &d.subnet))?;
         let allocation = cx.ids.get(&Address::new(Kind::ElasticIp, &d.name))?;
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .create_nat_gateway()
             .subnet_id(&subnet)
             .allocation_id(&allocation)
             .client_token(crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &subnet, &allocation]))
-            .tag_specifications(tags::ec2_spec(ResourceType::Natgateway, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::Natgateway, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         Ok(required(out.nat_gateway().and_then(|g| g.nat_gateway_id()), "creating", address, "natGatewayId")?
             .to_string())
     }

@@ -94,16 +94,17 @@ impl Resource for RouteTable {
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let vpc_id = super::vpc_id(cx)?;
         let token = crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &vpc_id]);
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .create_route_table()
             .vpc_id(vpc_id)
             .client_token(token)
-            .tag_specifications(tags::ec2_spec(ResourceType::RouteTable, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::RouteTable, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         let id = required(out.route_table().and_then(|t| t.route_table_id()), "creating", address, "routeTableId")?;
         cx.ids.set(address, id);
         let empty = RouteTableFields::default();
@@ -169,12 +170,13 @@ async fn set_default_route(
                 .map_err(|e| failed("replacing the default route of", address, &e))?;
         }
         None => {
-            ec2.create_route()
+            let request = ec2
+                .create_route()
                 .route_table_id(id)
                 .destination_cidr_block(DEFAULT_ROUTE)
                 .set_gateway_id(igw)
-                .set_nat_gateway_id(nat)
-                .send()
+                .set_nat_gateway_id(nat);
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
                 .await
                 .map_err(|e| failed("creating the default route of", address, &e))?;
         }
@@ -195,10 +197,8 @@ async fn associate(
     for subnet in &d.subnets {
         let subnet_id = cx.ids.get(&Address::new(Kind::Subnet, subnet))?;
         if !current.associations.contains_key(&subnet_id) {
-            ec2.associate_route_table()
-                .route_table_id(id)
-                .subnet_id(&subnet_id)
-                .send()
+            let request = ec2.associate_route_table().route_table_id(id).subnet_id(&subnet_id);
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
                 .await
                 .map_err(|e| failed(&format!("associating subnet.{subnet} with"), address, &e))?;
         }

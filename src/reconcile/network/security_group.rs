@@ -52,17 +52,18 @@ impl Resource for SecurityGroup {
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .create_security_group()
             .group_name(&d.name)
             .description(&d.description)
             .vpc_id(vpc_id(cx)?)
-            .tag_specifications(tags::ec2_spec(ResourceType::SecurityGroup, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::SecurityGroup, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         Ok(required(out.group_id(), "creating", address, "groupId")?.to_string())
     }
 

@@ -16,7 +16,7 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::network::{normalize_ports, normalize_protocol, Peer, Rule, SecurityGroupRules as Desired};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::{renewed, Ids};
 use crate::reconcile::payload::Payload;
 
@@ -169,34 +169,26 @@ async fn apply_rules(cx: &ApplyCx<'_>, address: &Address, desired: Option<&Desir
     let add_in = perms(want_in.difference(&have_in).collect())?;
     let add_out = perms(want_out.difference(&have_out).collect())?;
     if !revoke_in.is_empty() {
-        ec2.revoke_security_group_ingress()
-            .group_id(&group_id)
-            .set_ip_permissions(Some(revoke_in))
-            .send()
-            .await
-            .map_err(|e| failed("revoking ingress of", address, &e))?;
+        // Already gone (a repeat after a lost answer) is what was asked.
+        let revoked =
+            ec2.revoke_security_group_ingress().group_id(&group_id).set_ip_permissions(Some(revoke_in)).send().await;
+        gone_is_done(revoked.map(drop).map_err(|e| failed("revoking ingress of", address, &e)))?;
     }
     if !revoke_out.is_empty() {
-        ec2.revoke_security_group_egress()
-            .group_id(&group_id)
-            .set_ip_permissions(Some(revoke_out))
-            .send()
-            .await
-            .map_err(|e| failed("revoking egress of", address, &e))?;
+        // Already gone (a repeat after a lost answer) is what was asked.
+        let revoked =
+            ec2.revoke_security_group_egress().group_id(&group_id).set_ip_permissions(Some(revoke_out)).send().await;
+        gone_is_done(revoked.map(drop).map_err(|e| failed("revoking egress of", address, &e)))?;
     }
     if !add_in.is_empty() {
-        ec2.authorize_security_group_ingress()
-            .group_id(&group_id)
-            .set_ip_permissions(Some(add_in))
-            .send()
+        let request = ec2.authorize_security_group_ingress().group_id(&group_id).set_ip_permissions(Some(add_in));
+        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
             .await
             .map_err(|e| failed("authorizing ingress of", address, &e))?;
     }
     if !add_out.is_empty() {
-        ec2.authorize_security_group_egress()
-            .group_id(&group_id)
-            .set_ip_permissions(Some(add_out))
-            .send()
+        let request = ec2.authorize_security_group_egress().group_id(&group_id).set_ip_permissions(Some(add_out));
+        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
             .await
             .map_err(|e| failed("authorizing egress of", address, &e))?;
     }

@@ -61,17 +61,18 @@ impl Resource for Subnet {
         d: &network::Subnet,
         _: Option<&Self::Observed>,
     ) -> Result<String> {
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .create_subnet()
             .vpc_id(vpc_id(cx)?)
             .cidr_block(&d.cidr)
             .availability_zone(&d.availability_zone)
-            .tag_specifications(tags::ec2_spec(ResourceType::Subnet, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::Subnet, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         let id = required(out.subnet().and_then(|s| s.subnet_id()), "creating", address, "subnetId")?.to_string();
         cx.ids.set(address, &id);
         if d.public {

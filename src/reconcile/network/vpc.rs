@@ -12,7 +12,7 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::network;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
@@ -64,15 +64,16 @@ impl Resource for Vpc {
         d: &network::Vpc,
         _: Option<&Self::Observed>,
     ) -> Result<String> {
-        let out = cx
+        let request = cx
             .clients
             .ec2
             .create_vpc()
             .cidr_block(&d.cidr)
-            .tag_specifications(tags::ec2_spec(ResourceType::Vpc, &cx.tags(address)))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .tag_specifications(tags::ec2_spec(ResourceType::Vpc, &cx.tags(address)));
+        let out =
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
         let id = required(out.vpc().and_then(|v| v.vpc_id()), "creating", address, "vpcId")?.to_string();
         // Recorded before the settings below, so a failure there leaves a VPC the next run finds.
         cx.ids.set(address, &id);
@@ -144,20 +145,24 @@ async fn empty_default_group(cx: &ApplyCx<'_>, address: &Address, vpc_id: &str, 
     };
     let id = required(group.group_id(), "reading the default security group of", address, "groupId")?;
     if !group.ip_permissions().is_empty() {
-        ec2.revoke_security_group_ingress()
+        // Already gone (a repeat after a lost answer) is what was asked.
+        let revoked = ec2
+            .revoke_security_group_ingress()
             .group_id(id)
             .set_ip_permissions(Some(group.ip_permissions().to_vec()))
             .send()
-            .await
-            .map_err(|e| failed("emptying the default security group of", address, &e))?;
+            .await;
+        gone_is_done(revoked.map(drop).map_err(|e| failed("emptying the default security group of", address, &e)))?;
     }
     if !group.ip_permissions_egress().is_empty() {
-        ec2.revoke_security_group_egress()
+        // Already gone (a repeat after a lost answer) is what was asked.
+        let revoked = ec2
+            .revoke_security_group_egress()
             .group_id(id)
             .set_ip_permissions(Some(group.ip_permissions_egress().to_vec()))
             .send()
-            .await
-            .map_err(|e| failed("emptying the default security group of", address, &e))?;
+            .await;
+        gone_is_done(revoked.map(drop).map_err(|e| failed("emptying the default security group of", address, &e)))?;
     }
     Ok(())
 }

@@ -86,6 +86,27 @@ fn a_missing_alias_record_is_written_and_a_foreign_zone_is_used_not_managed() {
 }
 
 #[test]
+fn an_untagged_zone_this_stack_created_is_tagged_not_treated_as_foreign() {
+    // A crash between CreateHostedZone and tagging: the CallerReference is the proof.
+    let plan = drift(|_, o| {
+        let zone = o.dns.zone.as_mut().expect("zone");
+        zone.tags = Tags::new();
+        zone.caller_reference = crate::reconcile::dns::caller_reference("containrlab");
+    });
+    let c = only(&plan, "hosted_zone.containrlab.click");
+    assert_eq!(c.action, Action::Update);
+    assert!(c.fields.iter().all(|f| f.path.starts_with("tags")), "{:?}", fields(&c));
+    assert!(plan.conflicts.is_empty(), "{:?}", plan.conflicts);
+    // Another stack's reference proves nothing for this one.
+    let plan = drift(|_, o| {
+        let zone = o.dns.zone.as_mut().expect("zone");
+        zone.tags = Tags::new();
+        zone.caller_reference = crate::reconcile::dns::caller_reference("other-stack");
+    });
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
+}
+
+#[test]
 fn a_widened_trust_policy_is_an_access_change_and_a_foreign_oidc_provider_is_used() {
     let plan = drift(|_, o| {
         let role = o.iam.roles.iter_mut().find(|r| r.name == "github-actions-deploy").expect("role");

@@ -264,7 +264,12 @@ fn dns(d: &Desired) -> ObservedDns {
     let z = d.dns.as_ref().expect("dns");
     let alias = Alias { dns_name: LB_DNS.into(), zone_id: "Z35SXDOTRQ7X7K".into(), evaluate_target_health: true };
     ObservedDns {
-        zone: Some(Zone { name: z.zone.clone(), id: "Z0STACK".into(), tags: tags(d, Kind::HostedZone, &z.zone) }),
+        zone: Some(Zone {
+            name: z.zone.clone(),
+            id: "Z0STACK".into(),
+            tags: tags(d, Kind::HostedZone, &z.zone),
+            caller_reference: "made-by-hand".into(),
+        }),
         records: z.records.iter().map(|r| (r.clone(), alias.clone())).collect(),
     }
 }

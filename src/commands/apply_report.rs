@@ -1,0 +1,180 @@
+//! What `up` and `down` tell while and after applying: a line per step event on stderr, the
+//! closing summary (done, failed, stopped, abandoned, not started), and the JSON `result`.
+
+use serde_json::json;
+
+use crate::apply::{Event, Outcome};
+use crate::plan::{Action, Step};
+
+fn verb(action: Action, done: bool) -> &'static str {
+    match (action, done) {
+        (Action::Create, false) => "creating",
+        (Action::Create, true) => "created",
+        (Action::Update, false) => "updating",
+        (Action::Update, true) => "updated",
+        (Action::Replace, false) => "replacing",
+        (Action::Replace, true) => "replaced",
+        (Action::Delete, false) => "deleting",
+        (Action::Delete, true) => "deleted",
+    }
+}
+
+pub fn report(event: Event<'_>) {
+    match event {
+        Event::Started(s) => eprintln!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
+        // A note names what it is about; one that does not is about its step.
+        Event::Progress(s, text) if text.contains(&s.address.to_string()) => eprintln!("    … {text}"),
+        Event::Progress(s, text) => eprintln!("    … {}: {text}", s.address),
+        Event::Finished(s, d) => {
+            eprintln!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64())
+        }
+        Event::Failed(s, e) if crate::interrupt::is_interrupted(e) => eprintln!("  ! {}: {e:#}", s.address),
+        Event::Failed(s, e) => eprintln!("  ! {}: failed: {e:#}", s.address),
+        Event::Stopping(running) if running.is_empty() => eprintln!("    … stopping: nothing was in flight"),
+        Event::Stopping(running) => {
+            let names: Vec<String> = running.iter().map(|s| s.address.to_string()).collect();
+            eprintln!("    … stopping: letting {} step(s) in flight finish: {}", names.len(), names.join(", "));
+        }
+    }
+}
+
+/// What the run did, on one line when it succeeded, else with what failed, stopped, was
+/// abandoned and never started listed below (wrapped).
+pub fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
+    if o.succeeded() {
+        return format!("Done: {} step(s) in {seconds:.1}s.", o.done.len());
+    }
+    let names = |idx: &mut dyn Iterator<Item = usize>| {
+        let names: Vec<String> = idx.map(|i| steps[i].address.to_string()).collect();
+        wrap(&names, "    ")
+    };
+    let (stopped, failed): (Vec<_>, Vec<_>) = o.failed.iter().partition(|(_, e)| crate::interrupt::is_interrupted(e));
+    let mut out = if o.interrupted {
+        format!(
+            "Interrupted by {} after {seconds:.1}s: {} done, {} failed, {} stopped, {} abandoned, {} not started.",
+            crate::interrupt::signal_name(),
+            o.done.len(),
+            failed.len(),
+            stopped.len(),
+            o.abandoned.len(),
+            o.not_started.len(),
+        )
+    } else {
+        format!(
+            "Stopped after a failure in {seconds:.1}s: {} done, {} failed, {} not started.",
+            o.done.len(),
+            o.failed.len(),
+            o.not_started.len(),
+        )
+    };
+    let mut list = |title: &str, idx: &mut dyn Iterator<Item = usize>| {
+        let text = names(idx);
+        if !text.is_empty() {
+            out.push_str(&format!("\n  {title}:\n{text}"));
+        }
+    };
+    list("failed", &mut failed.iter().map(|(i, _)| *i));
+    list("stopped waiting (the resource exists)", &mut stopped.iter().map(|(i, _)| *i));
+    list("abandoned in flight (the call may or may not have taken effect)", &mut o.abandoned.iter().copied());
+    list("not started", &mut o.not_started.iter().copied());
+    let again = if o.interrupted { "resume" } else { "finish" };
+    out.push_str(&format!("\n  Run the same command again to {again}: it plans from what exists now."));
+    out
+}
+
+/// Items joined with `, ` on lines of at most 100 characters, each line starting with `indent`.
+fn wrap(items: &[String], indent: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for item in items {
+        match lines.last_mut() {
+            Some(line) if line.len() + 2 + item.len() <= 100 => {
+                line.push_str(", ");
+                line.push_str(item);
+            }
+            _ => lines.push(format!("{indent}{item}")),
+        }
+    }
+    lines.join(",\n")
+}
+
+/// One round's outcome as JSON: `done`, `failed`, `not_started`, `abandoned`.
+pub fn outcome_json(steps: &[Step], o: &Outcome) -> serde_json::Value {
+    let addr = |i: usize| json!({ "address": steps[i].address, "action": steps[i].action, "reason": steps[i].reason.to_string() });
+    json!({
+        "done": o.done.iter().map(|&i| addr(i)).collect::<Vec<_>>(),
+        "failed": o.failed.iter().map(|(i, e)| json!({ "address": steps[*i].address, "action": steps[*i].action, "error": format!("{e:#}") })).collect::<Vec<_>>(),
+        "not_started": o.not_started.iter().map(|&i| addr(i)).collect::<Vec<_>>(),
+        "abandoned": o.abandoned.iter().map(|&i| addr(i)).collect::<Vec<_>>(),
+    })
+}
+
+/// What a fresh plan after applying still wants, field by field.
+pub fn not_converged(v: &crate::plan::Plan) -> String {
+    let list: Vec<String> = v
+        .changes
+        .iter()
+        .map(|c| {
+            let fields = crate::plan::human::fields(&c.fields, c.action == Action::Create);
+            format!("  {} {}  ({})\n{fields}", c.action.symbol(), c.address, c.reason)
+        })
+        .collect();
+    format!(
+        "the stack did not converge: a fresh plan still has {} change(s):\n{}",
+        list.len(),
+        list.concat().trim_end()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Address, Kind};
+    use crate::plan::Reason;
+
+    fn step(name: &str) -> Step {
+        Step {
+            address: Address::new(Kind::LogGroup, name),
+            action: Action::Create,
+            reason: Reason::Missing,
+            after: vec![],
+            change: 0,
+        }
+    }
+
+    #[test]
+    fn a_stack_that_did_not_converge_names_the_fields_still_differing() {
+        let mut plan = crate::plan::Plan::default();
+        let mut f = crate::diff::FieldDiff::default();
+        f.field("availability_zone", Some(Some("us-east-1a")), Some("eu-west-1a"));
+        plan.changes.push(crate::plan::ResourceChange::new(
+            Address::new(Kind::Subnet, "public-a"),
+            Action::Replace,
+            Reason::CannotUpdateInPlace(vec!["availability_zone".into()]),
+            f.changes,
+            crate::reconcile::payload::Payload::none(),
+        ));
+        assert_eq!(
+            not_converged(&plan),
+            "the stack did not converge: a fresh plan still has 1 change(s):\n  -/+ subnet.public-a  (availability_zone cannot change in place)\n      availability_zone:  \"us-east-1a\" → \"eu-west-1a\""
+        );
+    }
+
+    #[test]
+    fn a_failed_run_lists_what_failed_and_what_never_started_on_lines_of_their_own() {
+        let steps: Vec<Step> = (0..12).map(|i| step(&format!("/ecs/group-number-{i:02}"))).collect();
+        let outcome = Outcome {
+            done: vec![0],
+            failed: vec![(1, anyhow::anyhow!("boom"))],
+            not_started: (2..12).collect(),
+            ..Default::default()
+        };
+        let text = outcome_line(&steps, &outcome, 1.5);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "Stopped after a failure in 1.5s: 1 done, 1 failed, 10 not started.");
+        assert_eq!(lines[1..3], ["  failed:", "    log_group./ecs/group-number-01"]);
+        assert_eq!(lines[3], "  not started:");
+        assert!(lines.iter().all(|l| l.len() <= 101), "{text}");
+        assert!(text.contains("log_group./ecs/group-number-11"), "{text}");
+        assert!(text.ends_with("Run the same command again to finish: it plans from what exists now."), "{text}");
+    }
+}
