@@ -53,6 +53,10 @@ pub trait ObservedResource {
     fn made_by(&self, _stack: &str) -> bool {
         false
     }
+    /// Its AWS id, for kinds whose addresses can be carried twice (`reconcile::duplicates`).
+    fn id(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Who owns `o`: its tags say, or, when it has none of ours or another stack's, its proof of origin.
@@ -74,7 +78,8 @@ pub struct ServiceDiff<'a, D, O> {
     /// What a desired resource needs to exist first.
     pub depends_on: &'a dyn Fn(&D) -> Vec<Address>,
     /// The values the step of a change to the resource of this name will need.
-    pub payload: &'a dyn Fn(&str, Action) -> crate::reconcile::payload::Payload,
+    /// The payload of a change: name, action, and the observed resource it acts on (none on create).
+    pub payload: &'a dyn Fn(&str, Action, Option<&O>) -> crate::reconcile::payload::Payload,
 }
 
 /// Diffs one resource kind and appends the result to `plan`.
@@ -85,11 +90,11 @@ pub fn diff_kind<D, O: ObservedResource>(
     observed: &[O],
     plan: &mut Plan,
 ) {
-    // Two resources claiming one address (a crash between a create and a delete, or someone
-    // copying tags): the first listed is used; the other is reported, never guessed at.
+    // Two resources claiming one address are sorted out by evidence before this
+    // (`reconcile::duplicates`); one still here is reported, never guessed at.
     let mut seen = std::collections::BTreeSet::new();
     for o in observed.iter().filter(|o| ownership(&ctx.stack, *o) == Owner::ThisStack) {
-        if !seen.insert(o.name()) {
+        if !seen.insert(o.name()) && ctx.mode != Mode::Down {
             let address = Address::new(spec.kind, o.name());
             plan.warnings.push(format!(
                 "more than one resource carries the address {address}; the first found is used, delete the other by hand"
@@ -105,7 +110,7 @@ pub fn diff_kind<D, O: ObservedResource>(
         match existing.map(|o| (o, ownership(&ctx.stack, o))) {
             None => {
                 let fields = (spec.fields)(d, None, &tags).changes;
-                let mut c = change(&spec, address, Action::Create, Reason::Missing, fields);
+                let mut c = change(&spec, address, Action::Create, Reason::Missing, fields, None);
                 c.depends_on = (spec.depends_on)(d);
                 plan.changes.push(c);
             }
@@ -124,7 +129,7 @@ pub fn diff_kind<D, O: ObservedResource>(
                 } else {
                     (Action::Replace, Reason::CannotUpdateInPlace(forced))
                 };
-                let mut c = change(&spec, address, action, reason, fields);
+                let mut c = change(&spec, address, action, reason, fields, Some(o));
                 c.depends_on = (spec.depends_on)(d);
                 plan.changes.push(c);
             }
@@ -140,7 +145,7 @@ pub fn diff_kind<D, O: ObservedResource>(
             Some(why) if !ctx.delete_data => plan.kept.push(Kept { address, why }),
             _ => {
                 let reason = if ctx.mode == Mode::Down { Reason::StackDown } else { Reason::RemovedFromStack };
-                plan.changes.push(change(&spec, address, Action::Delete, reason, Vec::new()));
+                plan.changes.push(change(&spec, address, Action::Delete, reason, Vec::new(), Some(o)));
             }
         }
     }
@@ -152,8 +157,9 @@ fn change<D, O>(
     action: Action,
     reason: Reason,
     fields: Vec<crate::diff::FieldChange>,
+    observed: Option<&O>,
 ) -> ResourceChange {
-    let payload = (spec.payload)(&address.name, action);
+    let payload = (spec.payload)(&address.name, action, observed);
     ResourceChange::new(address, action, reason, fields, payload)
 }
 
@@ -223,7 +229,7 @@ mod tests {
             fields: &fields,
             replace_on: &["value"],
             depends_on: &|_| vec![],
-            payload: &|_, _| crate::reconcile::payload::Payload::none(),
+            payload: &|_, _, _| crate::reconcile::payload::Payload::none(),
         };
         let mut plan = Plan::default();
         diff_kind(&ctx(mode), spec, desired, observed, &mut plan);

@@ -51,6 +51,8 @@ pub enum Reason {
     StackDown,
     /// The old half of a create-before-destroy replacement: its successor is in place.
     Superseded,
+    /// This resource (first id) carries the address of another, the one in use (second id).
+    DuplicateOf(String, String),
 }
 
 impl std::fmt::Display for Reason {
@@ -64,6 +66,9 @@ impl std::fmt::Display for Reason {
             Reason::RemovedFromStack => f.write_str("owned by this stack, no longer in the stack file"),
             Reason::StackDown => f.write_str("down: removing the stack"),
             Reason::Superseded => f.write_str("replaced: the new one is in place and nothing uses the old one"),
+            Reason::DuplicateOf(id, kept) => {
+                write!(f, "{id} is a duplicate of {kept}, which carries the same address and is in use")
+            }
         }
     }
 }

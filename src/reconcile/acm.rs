@@ -35,9 +35,16 @@ pub struct CertificateFields {
     /// The hosted zone of the stack file's `dns` section, where those records are (set at plan
     /// time: ACM does not know it).
     pub zone: Option<String>,
+    /// Names of the validation records that zone holds with ACM's value (set at plan time from
+    /// the zone's listing; `None` when the zone was not read). ACM renews only while they resolve.
+    pub validation_present: Option<BTreeSet<String>>,
 }
 
-pub async fn observe(clients: &Clients, stack: &str) -> Result<Vec<Observed<CertificateFields>>> {
+pub async fn observe(
+    clients: &Clients,
+    stack: &str,
+    declared: Option<&str>,
+) -> Result<Vec<Observed<CertificateFields>>> {
     let pages = clients
         .tagging
         .get_resources()
@@ -50,7 +57,7 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<Vec<Observed<Cert
         .map_err(|e| {
             anyhow::anyhow!("listing this stack's certificates (Resource Groups Tagging API): {}", describe(&e))
         })?;
-    let owned: Vec<(String, Tags)> = pages
+    let mut owned: Vec<(String, Tags)> = pages
         .iter()
         .flat_map(|p| p.resource_tag_mapping_list())
         .filter_map(|m| {
@@ -58,6 +65,12 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<Vec<Observed<Cert
             Some((m.resource_arn()?.to_string(), tags))
         })
         .collect();
+    if let Some(domain) = declared {
+        let address = format!("certificate.{domain}");
+        if !owned.iter().any(|(_, tags)| tags.get(ADDRESS) == Some(&address)) {
+            owned.extend(unlisted(clients, stack, domain).await?);
+        }
+    }
     concurrent(owned, CONCURRENCY, |(arn, tags)| async move {
         let out = clients
             .acm
@@ -75,6 +88,51 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<Vec<Observed<Cert
     .into_iter()
     .filter_map(|r: Result<Option<_>>| r.transpose())
     .collect()
+}
+
+/// The tagging API is eventually consistent: when it lists no certificate for the declared
+/// domain, ACM itself is asked (`ListCertificates` for that domain, then each one's tags), so a
+/// certificate just made is never requested a second time. Costs two calls or more only then.
+async fn unlisted(clients: &Clients, stack: &str, domain: &str) -> Result<Vec<(String, Tags)>> {
+    use aws_sdk_acm::types::CertificateStatus as S;
+    let statuses =
+        [S::PendingValidation, S::Issued, S::Inactive, S::Expired, S::ValidationTimedOut, S::Revoked, S::Failed];
+    let pages = clients
+        .acm
+        .list_certificates()
+        .set_certificate_statuses(Some(statuses.to_vec()))
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| anyhow::anyhow!("listing ACM certificates: {}", describe(&e)))?;
+    let arns: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.certificate_summary_list())
+        .filter(|c| c.domain_name() == Some(domain))
+        .filter_map(|c| c.certificate_arn().map(str::to_string))
+        .collect();
+    let read = concurrent(arns, CONCURRENCY, |arn| async move {
+        let out = clients
+            .acm
+            .list_tags_for_certificate()
+            .certificate_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the tags of certificate {arn}: {}", describe(&e)))?;
+        let tags: Tags =
+            out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
+        Ok::<_, anyhow::Error>((arn, tags))
+    })
+    .await;
+    let mut found = Vec::new();
+    for r in read {
+        let (arn, tags) = r?;
+        if crate::model::tags::owner(stack, &tags) == crate::model::tags::Owner::ThisStack {
+            found.push((arn, tags));
+        }
+    }
+    Ok(found)
 }
 
 fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {
@@ -95,6 +153,7 @@ fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {
         status: c.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
         validation,
         zone: None,
+        validation_present: None,
     }
 }
 
@@ -123,8 +182,24 @@ impl Resource for Certificate {
 
     fn observed(cx: &DiffCx<'_>) -> Vec<Observed<CertificateFields>> {
         let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());
+        let dns = &cx.observed.dns;
+        let read = dns.zone.as_ref().is_some_and(|z| Some(&z.name) == zone.as_ref());
         let mut found = cx.observed.certificates.clone();
-        found.iter_mut().for_each(|c| c.fields.zone = zone.clone());
+        for c in &mut found {
+            c.fields.zone = zone.clone();
+            c.fields.validation_present = read.then(|| {
+                let holds = |(name, value): &&(String, String)| {
+                    dns.cnames.get(&crate::reconcile::dns::dns_name(name))
+                        == Some(&crate::reconcile::dns::dns_name(value))
+                };
+                c.fields
+                    .validation
+                    .iter()
+                    .filter(holds)
+                    .map(|(name, _)| crate::reconcile::dns::dns_name(name))
+                    .collect()
+            });
+        }
         found
     }
 
@@ -146,6 +221,13 @@ impl Resource for Certificate {
         let have = of.map(|o| o.subject_alternative_names.iter().cloned().collect::<BTreeSet<_>>());
         f.members("subject_alternative_names", have.as_ref(), &sans);
         f.state("status", of.map(|o| Some(o.status.clone())), "ISSUED".to_string());
+        if let Some(o) = of {
+            // Deleted by hand, they are drift: the certificate could no longer renew.
+            if let Some(present) = &o.validation_present {
+                let wanted = o.validation.iter().map(|(name, _)| crate::reconcile::dns::dns_name(name)).collect();
+                f.members("validation_records", Some(present), &wanted);
+            }
+        }
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -201,7 +283,7 @@ impl Resource for Certificate {
         if delta.iter().any(|f| f.path.starts_with("tags")) {
             tags::sync_acm(&cx.clients.acm, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
-        if delta.iter().any(|f| f.path == "status") {
+        if delta.iter().any(|f| f.path == "status" || f.path == "validation_records") {
             validate(cx.clients, address, &o.id, &zone_id(cx, address, d)?).await?;
         }
         Ok(())

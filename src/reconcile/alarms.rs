@@ -76,6 +76,31 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[compute::Alarm])
             out.push(Observed { name: name.to_string(), id: arn.to_string(), tags, fields });
         }
     }
+    // The tagging API is eventually consistent: an alarm it did not list (just created, or its
+    // answer lagging) is asked about with CloudWatch's own read, never taken for someone else's.
+    let unlisted: Vec<String> = out.iter().filter(|o| !owned.contains_key(&o.id)).map(|o| o.id.clone()).collect();
+    let read = concurrent(unlisted, CONCURRENCY, |arn| async move {
+        let tags = clients
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the tags of alarm {arn}: {}", describe(&e)))?;
+        let tags: Tags = tags
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+            .collect();
+        Ok::<_, anyhow::Error>((arn, tags))
+    })
+    .await;
+    for r in read {
+        let (arn, tags) = r?;
+        if let Some(o) = out.iter_mut().find(|o| o.id == arn) {
+            o.tags = tags;
+        }
+    }
     // Owned alarms no longer declared: only their name and tags are needed (to delete them).
     for (arn, tags) in owned {
         let Some(name) = arn.split(":alarm:").nth(1) else { continue };

@@ -15,10 +15,11 @@ use anyhow::{bail, Result};
 use crate::aws::Clients;
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::Desired;
-use crate::model::tags::{Owner, Tags};
+use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::plan::build::{diff_kind, ownership, ObservedResource, PlanContext, ServiceDiff};
-use crate::plan::{Action, Plan, Step};
+use crate::plan::build::Mode;
+use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
+use crate::plan::{Action, Conflict, Plan, Reason, ResourceChange, Step};
 
 use super::kit::Ids;
 use super::payload::Payload;
@@ -123,16 +124,21 @@ pub trait Resource: Sized + Clone + Debug {
 /// and attach to every change the pair its step will carry out.
 pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) {
     let desired = R::desired(cx);
-    let observed = R::observed(cx);
+    let (observed, duplicates) = sort_out_duplicates::<R>(cx, out);
     let fields = |d: &R::Desired, o: Option<&R::Observed>, tags: &Tags| R::fields(cx, d, o, tags);
     let depends_on = |d: &R::Desired| R::depends_on(cx, d);
-    let payload = |name: &str, action: Action| {
-        let ours = |o: &&R::Observed| o.name() == name && ownership(&cx.ctx.stack, *o) == Owner::ThisStack;
+    let payload = |name: &str, action: Action, o: Option<&R::Observed>| {
         R::payload(Pair {
             desired: desired.iter().find(|d| R::name(d) == name).filter(|_| action != Action::Delete).cloned(),
-            observed: observed.iter().find(ours).cloned(),
+            observed: o.cloned(),
         })
     };
+    for (dup, kept) in duplicates {
+        let address = Address::new(R::KIND, dup.name());
+        let reason = Reason::DuplicateOf(dup.id().unwrap_or_default().to_string(), kept);
+        let payload = R::payload(Pair { desired: None, observed: Some(dup) });
+        out.changes.push(ResourceChange::new(address, Action::Delete, reason, Vec::new(), payload));
+    }
     let spec = ServiceDiff {
         kind: R::KIND,
         desired_name: |d: &R::Desired| R::name(d),
@@ -146,6 +152,38 @@ pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) {
     for c in &mut out.changes[start..] {
         c.widens_access |= R::widens_access(&c.fields);
     }
+}
+
+/// Observed resources to plan with, and duplicates with the id kept in their place.
+type Sorted<R> = (Vec<<R as Resource>::Observed>, Vec<(<R as Resource>::Observed, String)>);
+
+/// This kind's observed resources without the duplicates `reconcile::duplicates` found, and those
+/// with the id kept in their place; an address use could not decide is a conflict (except for
+/// `down`, which deletes every resource carrying it).
+fn sort_out_duplicates<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) -> Sorted<R> {
+    let found = &cx.observed.duplicates;
+    let (mut observed, mut duplicates) = (Vec::new(), Vec::new());
+    for o in R::observed(cx) {
+        match o.id().and_then(|id| found.kept_instead_of(R::KIND, id)) {
+            Some(kept) => duplicates.push((o.clone(), kept.to_string())),
+            None => observed.push(o),
+        }
+    }
+    if cx.ctx.mode != Mode::Down {
+        for (address, ids) in found.undecided.iter().filter(|(a, _)| a.kind == R::KIND) {
+            out.conflicts.push(Conflict {
+                address: address.clone(),
+                problem: format!(
+                    "is carried by {} resources ({}) and their use does not tell which one is the stack's",
+                    ids.len(),
+                    ids.join(", ")
+                ),
+                fix: "delete the ones that should not exist (or remove their containrlab:address tag), then run again"
+                    .into(),
+            });
+        }
+    }
+    (observed, duplicates)
 }
 
 /// The one place a step becomes a call to its kind: which function, with which values.

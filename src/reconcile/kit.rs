@@ -37,6 +37,9 @@ impl<F> ObservedResource for Observed<F> {
     fn tags(&self) -> &Tags {
         &self.tags
     }
+    fn id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
 }
 
 /// AWS ids by address: those observed, plus those created during this run (a subnet's create

@@ -10,6 +10,7 @@ pub mod acm;
 pub mod alarms;
 pub mod contract;
 pub mod dns;
+pub mod duplicates;
 pub mod ecr;
 pub mod ecs;
 pub mod elb;
@@ -46,6 +47,8 @@ pub struct Observed {
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
     pub log_groups: Vec<logs::ObservedLogGroup>,
+    /// Addresses carried by more than one resource, decided by evidence of use.
+    pub duplicates: duplicates::Duplicates,
 }
 
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
@@ -54,7 +57,11 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let (network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups) = tokio::try_join!(
         network::observe(clients, stack),
         elb::observe(clients, stack, desired.edge.as_ref()),
-        acm::observe(clients, stack),
+        acm::observe(
+            clients,
+            stack,
+            desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str())
+        ),
         dns::observe(clients, desired.dns.as_ref()),
         iam::observe(clients, stack, desired.iam.as_ref()),
         ecs::observe(clients, stack, &desired.services),
@@ -64,7 +71,22 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
         ssm::observe(&clients.ssm, stack, &desired.parameters),
         logs::observe(clients, stack, &desired.log_groups),
     )?;
-    Ok(Observed { network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups })
+    let mut observed = Observed {
+        network,
+        edge,
+        certificates,
+        dns,
+        iam,
+        ecs,
+        runner,
+        alarms,
+        repositories,
+        parameters,
+        log_groups,
+        duplicates: Default::default(),
+    };
+    observed.duplicates = duplicates::resolve(stack, &observed);
+    Ok(observed)
 }
 
 /// The pure half of planning: desired against observed, every kind, in the kind graph's order.
@@ -110,6 +132,14 @@ impl Ids {
         // The zone's id is needed even when the zone is not this stack's (it is used, not managed).
         if let Some(z) = &observed.dns.zone {
             ids.insert(Address::new(Kind::HostedZone, &z.name), z.id.clone());
+        }
+        // An address carried twice names the resource kept, whichever was listed last.
+        for ((kind, duplicate), kept) in &observed.duplicates.extra {
+            for (address, id) in ids.iter_mut() {
+                if address.kind == *kind && id == duplicate {
+                    *id = kept.clone();
+                }
+            }
         }
         Ids::from_map(ids)
     }

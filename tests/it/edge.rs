@@ -203,3 +203,33 @@ fn swapping_two_rule_priorities_never_collides() {
     env.run(&["up", "--yes"]).expect_code(0);
     env.run(&["diff", "--exit-code"]).expect_code(0);
 }
+
+/// ACM renews a certificate only while its validation CNAMEs resolve: one deleted by hand is
+/// drift of the certificate, and `up` writes it back.
+#[test]
+fn a_validation_record_deleted_by_hand_is_shown_and_written_back() {
+    use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, RrType};
+    let env = Env::new();
+    env.run(&["up", "--yes"]).expect_code(0);
+    let r53 = aws_sdk_route53::Client::new(&env.sdk());
+    let zones = env.block_on(r53.list_hosted_zones().send()).expect("zones");
+    let zone = zones.hosted_zones()[0].id().to_string();
+    let cnames = || {
+        let sets = env.block_on(r53.list_resource_record_sets().hosted_zone_id(&zone).send()).expect("records");
+        sets.resource_record_sets().iter().filter(|s| s.r#type() == &RrType::Cname).cloned().collect::<Vec<_>>()
+    };
+    let before = cnames();
+    assert!(!before.is_empty(), "up wrote the validation records");
+    let gone =
+        Change::builder().action(ChangeAction::Delete).resource_record_set(before[0].clone()).build().expect("change");
+    let batch = ChangeBatch::builder().changes(gone).build().expect("batch");
+    env.block_on(r53.change_resource_record_sets().hosted_zone_id(&zone).change_batch(batch).send()).expect("deleted");
+
+    let diff = env.run(&["diff", "--exit-code"]);
+    diff.expect_code(2);
+    assert!(diff.stdout.contains("~ certificate.containrlab.click"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("validation_records"), "{}", diff.stdout);
+    env.run(&["up", "--yes"]).expect_code(0);
+    assert_eq!(cnames().len(), before.len(), "written back");
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+}

@@ -1,6 +1,6 @@
 //! A fault-injecting HTTP proxy between the binary and moto, for what moto cannot do itself: an
 //! answer lost after the emulator committed the call (a 500, or a dropped connection), a 503 or
-//! throttling before it, a slow answer. Every request is forwarded on a connection of its own and
+//! throttling before it, a slow answer, an empty answer from an eventually consistent read. Every request is forwarded on a connection of its own and
 //! answered with `Connection: close`, so a fault never leaks into the next request.
 //!
 //! A rule names an operation (`CreateVpc`, from the `Action=` of Query/EC2 bodies, the
@@ -25,6 +25,8 @@ pub enum Fault {
     Throttle,
     /// Forwarded after this long.
     Delay(Duration),
+    /// Not forwarded: a 200 with this JSON body (an eventually consistent read lagging behind).
+    Answer(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +142,14 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
         Some(Fault::DropAfterCommit) => {
             forward(&request, upstream)?;
             client.shutdown(std::net::Shutdown::Both)
+        }
+        Some(Fault::Answer(body)) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            client.write_all(head.as_bytes())?;
+            client.write_all(body.as_bytes())
         }
         Some(Fault::UnavailableBeforeCommit) => client.write_all(&error(request.protocol, 503, "ServiceUnavailable")),
         Some(Fault::Throttle) => {

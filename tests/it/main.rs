@@ -4,6 +4,7 @@
 mod cli;
 mod compute;
 mod crash;
+mod duplicates;
 mod edge;
 mod fault;
 mod iam;

@@ -68,6 +68,9 @@ pub struct ObservedDns {
     pub zone: Option<Zone>,
     /// The declared A records that exist: fully qualified name (no trailing dot) → alias.
     pub records: BTreeMap<String, Alias>,
+    /// Every CNAME of the zone, normalised name → value (the certificate's validation records are
+    /// among them, read in the same listing).
+    pub cnames: BTreeMap<String, String>,
 }
 
 /// `/hostedzone/Z123` and `Z123` are the same zone.
@@ -103,7 +106,7 @@ pub async fn observe(clients: &Clients, desired: Option<&Dns>) -> Result<Observe
             .await
             .map_err(|e| anyhow::anyhow!("reading the tags of hosted zone {}: {}", d.zone, describe(&e)))
     };
-    let (tags, records) = tokio::try_join!(tags, list_records(r53, &id, &d.records))?;
+    let (tags, (records, cnames)) = tokio::try_join!(tags, list_records(r53, &id, &d.records))?;
     let tags: Tags = tags
         .resource_tag_set()
         .map(|s| {
@@ -114,12 +117,15 @@ pub async fn observe(clients: &Clients, desired: Option<&Dns>) -> Result<Observe
         })
         .unwrap_or_default();
     let caller_reference = zone.caller_reference().to_string();
-    Ok(ObservedDns { zone: Some(Zone { name: d.zone.clone(), id, tags, caller_reference }), records })
+    Ok(ObservedDns { zone: Some(Zone { name: d.zone.clone(), id, tags, caller_reference }), records, cnames })
 }
 
-/// The declared A records present in the zone (all pages).
-async fn list_records(r53: &Client, zone: &str, declared: &[String]) -> Result<BTreeMap<String, Alias>> {
+/// The declared A records present in the zone, and every CNAME (all pages).
+type Listed = (BTreeMap<String, Alias>, BTreeMap<String, String>);
+
+async fn list_records(r53: &Client, zone: &str, declared: &[String]) -> Result<Listed> {
     let mut out = BTreeMap::new();
+    let mut cnames = BTreeMap::new();
     let mut start: Option<(String, RrType)> = None;
     loop {
         let mut req = r53.list_resource_record_sets().hosted_zone_id(zone);
@@ -132,6 +138,11 @@ async fn list_records(r53: &Client, zone: &str, declared: &[String]) -> Result<B
             .map_err(|e| anyhow::anyhow!("listing the records of hosted zone {zone}: {}", describe(&e)))?;
         for set in page.resource_record_sets() {
             let name = dns_name(set.name());
+            if set.r#type() == &RrType::Cname {
+                if let Some(value) = set.resource_records().first() {
+                    cnames.insert(name.clone(), dns_name(value.value()));
+                }
+            }
             if set.r#type() == &RrType::A && declared.contains(&name) {
                 if let Some(a) = set.alias_target() {
                     let alias = Alias {
@@ -145,7 +156,7 @@ async fn list_records(r53: &Client, zone: &str, declared: &[String]) -> Result<B
         }
         match (page.is_truncated(), page.next_record_name(), page.next_record_type()) {
             (true, Some(name), Some(kind)) => start = Some((name.to_string(), kind.clone())),
-            _ => return Ok(out),
+            _ => return Ok((out, cnames)),
         }
     }
 }

@@ -86,6 +86,14 @@ fn a_missing_alias_record_is_written_and_a_foreign_zone_is_used_not_managed() {
 }
 
 #[test]
+fn a_validation_record_deleted_by_hand_is_drift_of_the_certificate() {
+    let plan = drift(|_, o| o.dns.cnames.clear());
+    let c = only(&plan, "certificate.containrlab.click");
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(fields(&c), vec![f("validation_records", "-", "\"_x.containrlab.click\"")]);
+}
+
+#[test]
 fn an_untagged_zone_this_stack_created_is_tagged_not_treated_as_foreign() {
     // A crash between CreateHostedZone and tagging: the CallerReference is the proof.
     let plan = drift(|_, o| {

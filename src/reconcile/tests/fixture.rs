@@ -93,6 +93,7 @@ pub fn converged(d: &Desired) -> Everything {
         repositories: repositories(d),
         parameters: parameters(d),
         log_groups: log_groups(d),
+        duplicates: Default::default(),
     }
 }
 
@@ -256,6 +257,7 @@ fn certificates(d: &Desired) -> Vec<Observed<CertificateFields>> {
         status: "ISSUED".into(),
         validation,
         zone: None,
+        validation_present: None,
     };
     vec![owned(d, Kind::Certificate, &c.domain, fields)]
 }
@@ -271,6 +273,7 @@ fn dns(d: &Desired) -> ObservedDns {
             caller_reference: "made-by-hand".into(),
         }),
         records: z.records.iter().map(|r| (r.clone(), alias.clone())).collect(),
+        cnames: [(format!("_x.{}", z.zone), "_y.acm-validations.aws".to_string())].into(),
     }
 }
 

@@ -21,6 +21,8 @@ pub fn drift(change: impl FnOnce(&Desired, &mut Observed)) -> Plan {
     let d = desired();
     let mut o = converged(&d);
     change(&d, &mut o);
+    // As `observe` does once everything is read.
+    o.duplicates = crate::reconcile::duplicates::resolve(&d.stack, &o);
     plan(&ctx(&d, Mode::Converge), &d, &o)
 }
 
