@@ -112,7 +112,7 @@ async fn unlisted(clients: &Clients, stack: &str, domain: &str) -> Result<Vec<(S
         .filter(|c| c.domain_name() == Some(domain))
         .filter_map(|c| c.certificate_arn().map(str::to_string))
         .collect();
-    let read = concurrent(arns, CONCURRENCY, |arn| async move {
+    let read = super::kit::tags_of(arns, |arn| async move {
         let out = clients
             .acm
             .list_tags_for_certificate()
@@ -120,19 +120,12 @@ async fn unlisted(clients: &Clients, stack: &str, domain: &str) -> Result<Vec<(S
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("reading the tags of certificate {arn}: {}", describe(&e)))?;
-        let tags: Tags =
-            out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect();
-        Ok::<_, anyhow::Error>((arn, tags))
+        Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
     })
-    .await;
-    let mut found = Vec::new();
-    for r in read {
-        let (arn, tags) = r?;
-        if crate::model::tags::owner(stack, &tags) == crate::model::tags::Owner::ThisStack {
-            found.push((arn, tags));
-        }
-    }
-    Ok(found)
+    .await?;
+    let ours =
+        |(_, tags): &(String, Tags)| crate::model::tags::owner(stack, tags) == crate::model::tags::Owner::ThisStack;
+    Ok(read.into_iter().filter(ours).collect())
 }
 
 fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {

@@ -79,7 +79,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[compute::Alarm])
     // The tagging API is eventually consistent: an alarm it did not list (just created, or its
     // answer lagging) is asked about with CloudWatch's own read, never taken for someone else's.
     let unlisted: Vec<String> = out.iter().filter(|o| !owned.contains_key(&o.id)).map(|o| o.id.clone()).collect();
-    let read = concurrent(unlisted, CONCURRENCY, |arn| async move {
+    let read = super::kit::tags_of(unlisted, |arn| async move {
         let tags = clients
             .cloudwatch
             .list_tags_for_resource()
@@ -87,16 +87,14 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[compute::Alarm])
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("reading the tags of alarm {arn}: {}", describe(&e)))?;
-        let tags: Tags = tags
+        Ok(tags
             .tags()
             .iter()
             .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
-            .collect();
-        Ok::<_, anyhow::Error>((arn, tags))
+            .collect())
     })
-    .await;
-    for r in read {
-        let (arn, tags) = r?;
+    .await?;
+    for (arn, tags) in read {
         if let Some(o) = out.iter_mut().find(|o| o.id == arn) {
             o.tags = tags;
         }

@@ -99,6 +99,23 @@ pub fn referenced_names(
         .collect()
 }
 
+/// The tags of each ARN, read with the service's own call (`read`, a few at a time): for what
+/// the eventually consistent tagging API did not list.
+pub async fn tags_of<F, Fut>(arns: Vec<String>, read: F) -> Result<Vec<(String, Tags)>>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Tags>>,
+{
+    let read = &read;
+    crate::aws::concurrent(arns, CONCURRENCY, |arn| async move {
+        let tags = read(arn.clone()).await?;
+        Ok((arn, tags))
+    })
+    .await
+    .into_iter()
+    .collect()
+}
+
 /// Every resource of these Resource Groups Tagging API types (`ecs:service`, `cloudwatch:alarm`, …)
 /// that carries this stack's ownership tags: `(ARN, tags)`. One paginated query.
 pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Result<Vec<(String, Tags)>> {

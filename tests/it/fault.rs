@@ -56,6 +56,8 @@ struct State {
     rules: Vec<Rule>,
     /// `operation fault` for every call a rule hit.
     hits: Vec<String>,
+    /// Requests received and not yet finished (forwarded and answered, or faulted).
+    in_flight: usize,
 }
 
 pub struct Proxy {
@@ -69,13 +71,15 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let upstream = upstream.trim_start_matches("http://").to_string();
-        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new() }));
+        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new(), in_flight: 0 }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let (upstream, state) = (upstream.clone(), shared.clone());
+                state.lock().expect("state").in_flight += 1;
                 std::thread::spawn(move || {
                     let _ = serve(client, &upstream, &state);
+                    state.lock().expect("state").in_flight -= 1;
                 });
             }
         });
@@ -85,6 +89,18 @@ impl Proxy {
     /// The faults applied so far, as `Operation fault`.
     pub fn hits(&self) -> Vec<String> {
         self.state.lock().expect("state").hits.clone()
+    }
+
+    /// Waits until every request received has reached the emulator and finished (a client that
+    /// died does not stop a delayed request from landing later), for up to a minute.
+    pub fn settle(&self) {
+        for _ in 0..1200 {
+            if self.state.lock().expect("state").in_flight == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the fault proxy still has requests in flight after a minute");
     }
 }
 

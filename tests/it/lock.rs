@@ -49,6 +49,9 @@ fn two_ups_at_once_apply_once() {
     assert_eq!(vpcs(&env), 1);
     let ec2 = aws_sdk_ec2::Client::new(&env.sdk());
     assert_eq!(env.block_on(ec2.describe_addresses().send()).expect("eips").addresses().len(), 1);
+    assert_eq!(env.block_on(ec2.describe_nat_gateways().send()).expect("nats").nat_gateways().len(), 1);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk());
+    assert_eq!(env.block_on(elb.describe_load_balancers().send()).expect("lbs").load_balancers().len(), 1);
     let ssm = aws_sdk_ssm::Client::new(&env.sdk());
     assert!(env.block_on(ssm.get_parameter().name(LOCK).send()).is_err(), "the lock was given back");
 }
