@@ -110,7 +110,9 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
             tokio::time::sleep(pause).await;
             planner.plan().await
         };
-        let (seen, fresh) = unless_stopped("while reading the stack again", reread).await?;
+        let stopped =
+            format!("while reading the stack again, after {} step(s) were done; `up` again resumes", done.len());
+        let (seen, fresh) = unless_stopped(&stopped, reread).await?;
         if let Some(e) = super::conflicts_error(&fresh) {
             return Err(e);
         }
@@ -122,6 +124,7 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
     };
     let elapsed = started.elapsed();
 
+    let earlier = done.len() - outcome.done.len();
     // Verify: a converged stack plans no change.
     let verify = if outcome.succeeded() { Some(planner.plan().await?.1) } else { None };
     if cli.json {
@@ -136,7 +139,7 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
             json!({ "plan": plan, "applied": true, "result": result, "rounds": round, "seconds": seconds, "converged": converged, "interrupted": interrupted })
         );
     }
-    eprintln!("{}", outcome_line(&steps, &outcome, elapsed.as_secs_f64()));
+    eprintln!("{}", outcome_line(&steps, &outcome, earlier, elapsed.as_secs_f64()));
     if outcome.interrupted {
         return Err(Interrupted::new("stopped before the plan was finished").into());
     }

@@ -39,10 +39,17 @@ pub fn report(event: Event<'_>) {
 }
 
 /// What the run did, on one line when it succeeded, else with what failed, stopped, was
-/// abandoned and never started listed below (wrapped).
-pub fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
+/// abandoned and never started listed below (wrapped). `o` is the last round; `earlier` counts
+/// the steps done in the rounds before it (after calls that got no answer).
+pub fn outcome_line(steps: &[Step], o: &Outcome, earlier: usize, seconds: f64) -> String {
+    let done = earlier + o.done.len();
+    let rounds = if earlier > 0 {
+        " (in more than one round: the stack was read again after calls that got no answer)"
+    } else {
+        ""
+    };
     if o.succeeded() {
-        return format!("Done: {} step(s) in {seconds:.1}s.", o.done.len());
+        return format!("Done: {done} step(s) in {seconds:.1}s{rounds}.");
     }
     let names = |idx: &mut dyn Iterator<Item = usize>| {
         let names: Vec<String> = idx.map(|i| steps[i].address.to_string()).collect();
@@ -51,9 +58,8 @@ pub fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
     let (stopped, failed): (Vec<_>, Vec<_>) = o.failed.iter().partition(|(_, e)| crate::interrupt::is_interrupted(e));
     let mut out = if o.interrupted {
         format!(
-            "Interrupted by {} after {seconds:.1}s: {} done, {} failed, {} stopped, {} abandoned, {} not started.",
+            "Interrupted by {} after {seconds:.1}s: {done} done, {} failed, {} stopped, {} abandoned, {} not started.",
             crate::interrupt::signal_name(),
-            o.done.len(),
             failed.len(),
             stopped.len(),
             o.abandoned.len(),
@@ -61,8 +67,7 @@ pub fn outcome_line(steps: &[Step], o: &Outcome, seconds: f64) -> String {
         )
     } else {
         format!(
-            "Stopped after a failure in {seconds:.1}s: {} done, {} failed, {} not started.",
-            o.done.len(),
+            "Stopped after a failure in {seconds:.1}s: {done} done, {} failed, {} not started.",
             o.failed.len(),
             o.not_started.len(),
         )
@@ -168,7 +173,7 @@ mod tests {
             not_started: (2..12).collect(),
             ..Default::default()
         };
-        let text = outcome_line(&steps, &outcome, 1.5);
+        let text = outcome_line(&steps, &outcome, 0, 1.5);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "Stopped after a failure in 1.5s: 1 done, 1 failed, 10 not started.");
         assert_eq!(lines[1..3], ["  failed:", "    log_group./ecs/group-number-01"]);
@@ -176,5 +181,50 @@ mod tests {
         assert!(lines.iter().all(|l| l.len() <= 101), "{text}");
         assert!(text.contains("log_group./ecs/group-number-11"), "{text}");
         assert!(text.ends_with("Run the same command again to finish: it plans from what exists now."), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod interrupted {
+    use super::*;
+    use crate::model::{Address, Kind};
+    use crate::plan::Reason;
+
+    #[test]
+    fn an_interrupted_run_lists_what_stopped_was_abandoned_and_never_started_and_counts_earlier_rounds() {
+        let step = |name: &str| Step {
+            address: Address::new(Kind::LogGroup, name),
+            action: Action::Create,
+            reason: Reason::Missing,
+            after: vec![],
+            change: 0,
+        };
+        let steps: Vec<Step> = ["a", "b", "c", "d"].iter().map(|n| step(n)).collect();
+        let waiting = crate::interrupt::Interrupted::new("stopped waiting for log_group.b");
+        let o = Outcome {
+            done: vec![0],
+            failed: vec![(1, waiting.into())],
+            abandoned: vec![2],
+            not_started: vec![3],
+            interrupted: true,
+        };
+        let text = outcome_line(&steps, &o, 5, 2.0);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "Interrupted by a signal after 2.0s: 6 done, 0 failed, 1 stopped, 1 abandoned, 1 not started."
+        );
+        assert_eq!(lines[1..3], ["  stopped waiting (the resource exists):", "    log_group.b"]);
+        assert_eq!(
+            lines[3..5],
+            ["  abandoned in flight (the call may or may not have taken effect):", "    log_group.c"]
+        );
+        assert_eq!(lines[5..7], ["  not started:", "    log_group.d"]);
+        assert_eq!(lines[7], "  Run the same command again to resume: it plans from what exists now.");
+        let done = Outcome { done: vec![0, 1], ..Default::default() };
+        assert_eq!(
+            outcome_line(&steps, &done, 3, 1.0),
+            "Done: 5 step(s) in 1.0s (in more than one round: the stack was read again after calls that got no answer)."
+        );
     }
 }
