@@ -74,6 +74,10 @@ pub enum Command {
         /// replaced or opened wider.
         #[arg(long)]
         exit_code: bool,
+        /// The plan as GitHub-flavoured Markdown on stdout (a pull-request comment or
+        /// $GITHUB_STEP_SUMMARY): impact first, details collapsed, secrets redacted, under 65,536 characters.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Plan, confirm, apply, wait until usable, verify.
     Up(ApplyArgs),

@@ -24,7 +24,7 @@ use crate::reconcile::{self, Observed};
 pub async fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Validate => validate::run(cli),
-        Command::Diff { exit_code } => diff::run(cli, *exit_code).await,
+        Command::Diff { exit_code, markdown } => diff::run(cli, *exit_code, *markdown).await,
         Command::Up(args) => apply::run(cli, args, Mode::Converge).await,
         Command::Down(args) => apply::run(cli, args, Mode::Down).await,
         Command::Completions { shell } => Ok(completions::run(*shell)),

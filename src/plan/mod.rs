@@ -7,6 +7,7 @@
 pub mod build;
 pub mod human;
 pub mod json;
+pub mod markdown;
 pub mod order;
 
 use crate::diff::FieldChange;
