@@ -104,9 +104,7 @@ pub async fn connect(opts: &AwsOptions) -> Result<Aws> {
 /// forever. Per attempt `CONTAINRLAB_CALL_TIMEOUT_SECONDS` (default 30 s), per call with its
 /// retries `CONTAINRLAB_OPERATION_TIMEOUT_SECONDS` (default 120 s); connecting 10 s at most.
 fn timeouts() -> aws_config::timeout::TimeoutConfig {
-    let seconds = |var: &str, default: u64| {
-        std::time::Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
-    };
+    let seconds = |var: &str, default: u64| wait::seconds_from_env(var, std::time::Duration::from_secs(default));
     let attempt = seconds("CONTAINRLAB_CALL_TIMEOUT_SECONDS", 30);
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(attempt.min(std::time::Duration::from_secs(10)))

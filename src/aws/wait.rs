@@ -31,11 +31,12 @@ fn delay(attempt: u32) -> Duration {
 
 /// A deadline for waits, from `CONTAINRLAB_WAIT_TIMEOUT_SECONDS` when set (tests shorten it).
 pub fn timeout(default: Duration) -> Duration {
-    std::env::var("CONTAINRLAB_WAIT_TIMEOUT_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(default)
+    seconds_from_env("CONTAINRLAB_WAIT_TIMEOUT_SECONDS", default)
+}
+
+/// Whole seconds from the environment variable `var`, else `default` (unset or not a number).
+pub fn seconds_from_env(var: &str, default: Duration) -> Duration {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).map(Duration::from_secs).unwrap_or(default)
 }
 
 /// Polls `check` until it is ready. `what` names the wait in progress lines and in the error.

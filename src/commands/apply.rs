@@ -17,6 +17,7 @@ use serde_json::json;
 
 use super::apply_report::{not_converged, outcome_json, outcome_line, report};
 use crate::apply::{execute_until, Outcome};
+use crate::aws::wait::seconds_from_env;
 use crate::cli::{ApplyArgs, Cli};
 use crate::interrupt::{unless_stopped, Interrupted};
 use crate::plan::build::Mode;
@@ -186,17 +187,13 @@ fn check_within(confirmed: &Plan, fresh: &Plan) -> Result<()> {
 /// How long steps in flight may take to finish after an interrupt before they are abandoned:
 /// `CONTAINRLAB_INTERRUPT_GRACE_SECONDS`, default 30 s (waits end at once; this bounds calls).
 fn grace() -> Duration {
-    seconds_from_env("CONTAINRLAB_INTERRUPT_GRACE_SECONDS", 30)
+    seconds_from_env("CONTAINRLAB_INTERRUPT_GRACE_SECONDS", Duration::from_secs(30))
 }
 
 /// How long to let AWS's reads catch up before reading the stack again after unanswered calls
 /// (EC2 and the tagging API are eventually consistent): `CONTAINRLAB_RECHECK_DELAY_SECONDS`, 5 s.
 fn recheck_delay() -> Duration {
-    seconds_from_env("CONTAINRLAB_RECHECK_DELAY_SECONDS", 5)
-}
-
-fn seconds_from_env(var: &str, default: u64) -> Duration {
-    Duration::from_secs(std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
+    seconds_from_env("CONTAINRLAB_RECHECK_DELAY_SECONDS", Duration::from_secs(5))
 }
 
 async fn confirm(yes: bool, mode: Mode) -> Result<()> {

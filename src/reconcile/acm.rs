@@ -21,6 +21,7 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::edge;
 use crate::model::tags::{Tags, ADDRESS, STACK};
 use crate::model::{Address, Kind};
+use crate::reconcile::dns::dns_name;
 
 /// DNS validation usually completes within minutes once the records resolve.
 const ISSUE_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -181,16 +182,9 @@ impl Resource for Certificate {
         for c in &mut found {
             c.fields.zone = zone.clone();
             c.fields.validation_present = read.then(|| {
-                let holds = |(name, value): &&(String, String)| {
-                    dns.cnames.get(&crate::reconcile::dns::dns_name(name))
-                        == Some(&crate::reconcile::dns::dns_name(value))
-                };
-                c.fields
-                    .validation
-                    .iter()
-                    .filter(holds)
-                    .map(|(name, _)| crate::reconcile::dns::dns_name(name))
-                    .collect()
+                let holds =
+                    |(name, value): &&(String, String)| dns.cnames.get(&dns_name(name)) == Some(&dns_name(value));
+                c.fields.validation.iter().filter(holds).map(|(name, _)| dns_name(name)).collect()
             });
         }
         found
@@ -217,7 +211,7 @@ impl Resource for Certificate {
         if let Some(o) = of {
             // Deleted by hand, they are drift: the certificate could no longer renew.
             if let Some(present) = &o.validation_present {
-                let wanted = o.validation.iter().map(|(name, _)| crate::reconcile::dns::dns_name(name)).collect();
+                let wanted = o.validation.iter().map(|(name, _)| dns_name(name)).collect();
                 f.members("validation_records", Some(present), &wanted);
             }
         }
