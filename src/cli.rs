@@ -9,7 +9,8 @@ Examples:
   containrlab validate                         check stack.yaml and the task definitions (no AWS call)
   containrlab --profile prod diff              what `up` would change
   containrlab --profile prod up                apply it (asks first; --yes in scripts and CI)
-  containrlab --json --image-tag \"$GITHUB_SHA\" up --yes
+  containrlab --image-tag \"$GITHUB_SHA\" deploy    CI: roll the new images onto the services
+  containrlab deploy --rollback                back to the previous revision
   containrlab down --yes --delete-data         remove the stack, data included
 
 Exit codes:
@@ -83,6 +84,10 @@ pub enum Command {
     Up(ApplyArgs),
     /// Delete everything the stack owns, in reverse dependency order.
     Down(ApplyArgs),
+    /// Roll an image tag onto the running services — ECR and ECS only, what CI runs with the
+    /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins
+    /// its digest, registers a revision only when it differs, waits until stable.
+    Deploy(DeployArgs),
     /// Remove the stack's lock left by a run that died (`--force` required; shows the holder).
     Unlock {
         /// Remove it whoever holds it.
@@ -110,6 +115,22 @@ pub struct ApplyArgs {
     /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
     #[arg(long, value_parser = crate::aws::lock::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Only this service (repeatable); default: every service of the stack file.
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+    /// Put each service back on the newest ACTIVE revision older than the one it runs.
+    #[arg(long, conflicts_with = "to_revision")]
+    pub rollback: bool,
+    /// Put the service (one --service) on this revision of its family.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub to_revision: Option<i32>,
+    /// Print what would be deployed and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// A Docker image tag: 1–128 of letters, digits, `_`, `.`, `-`, not starting with `.` or `-`.

@@ -7,6 +7,7 @@ mod aws;
 mod cli;
 mod commands;
 mod config;
+mod deploy;
 mod diff;
 mod failpoint;
 mod interrupt;

@@ -94,6 +94,15 @@ pub fn kind<E: ProvideErrorMetadata>(e: &E) -> ErrorKind {
     kind_of_code(e.code())
 }
 
+/// Access denied: by its code, or by HTTP 403 when the error body could not be read (AWS
+/// answers every authorization failure with 403, in every protocol; moto's for JSON-protocol
+/// services is an XML body the SDK cannot parse).
+pub fn is_denied<E: ProvideErrorMetadata>(
+    e: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> bool {
+    kind(e) == ErrorKind::AccessDenied || e.raw_response().is_some_and(|r| r.status().as_u16() == 403)
+}
+
 pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     kind(e) == ErrorKind::NotFound
 }
@@ -132,7 +141,32 @@ pub fn describe(err: &(dyn StdError + 'static)) -> String {
         }
         current = e.source();
     }
-    parts.join(": ")
+    let text = parts.join(": ");
+    match not_permitted(&text) {
+        Some(lead) => format!("{lead} ({text})"),
+        None => text,
+    }
+}
+
+/// `not permitted: ACTION for IDENTITY` from AWS's access-denied wording ("User: ARN is not
+/// authorized to perform: ACTION …"), so the missing permission leads the message. Display
+/// only: errors are classified by their code, never by this.
+fn not_permitted(text: &str) -> Option<String> {
+    let marker = "is not authorized to perform: ";
+    let at = text.find(marker)?;
+    let action: String = text[at + marker.len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == '-' || *c == '*')
+        .collect();
+    if action.is_empty() {
+        return None;
+    }
+    let before = &text[..at];
+    let identity = before.rfind("User: ").map(|u| before[u + 6..].trim());
+    Some(match identity {
+        Some(who) if !who.is_empty() => format!("not permitted: {action} for {who}"),
+        _ => format!("not permitted: {action}"),
+    })
 }
 
 /// A failed step of `up`/`down`, in one wording: `creating ECR repository containrlab-api: <cause>`,
@@ -301,6 +335,20 @@ mod tests {
 
     fn error(code: &str, message: &str) -> ErrorMetadata {
         ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    #[test]
+    fn access_denied_leads_with_the_missing_permission_and_the_identity() {
+        let text = "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/containrlab/github-actions-deploy/ci is not authorized to perform: ec2:DescribeVpcs because no identity-based policy allows it";
+        assert_eq!(
+            not_permitted(text).as_deref(),
+            Some("not permitted: ec2:DescribeVpcs for arn:aws:sts::123456789012:assumed-role/containrlab/github-actions-deploy/ci")
+        );
+        assert_eq!(
+            not_permitted("is not authorized to perform: ssm:PutParameter").as_deref(),
+            Some("not permitted: ssm:PutParameter")
+        );
+        assert_eq!(not_permitted("ValidationError: something else"), None);
     }
 
     #[test]

@@ -163,6 +163,11 @@ async fn write(ssm: &Client, name: &str, holder: &Holder, overwrite: bool) -> Re
     match put {
         Ok(_) => Ok(true),
         Err(e) if kind(&e) == ErrorKind::AlreadyExists => Ok(false),
+        Err(e) if super::error::is_denied(&e) => bail!(
+            "not permitted: ssm:PutParameter for {} on the stack lock {name} (`up` and `down` need the stack's full permissions; CI's deploy role runs `containrlab deploy`): {}",
+            holder.caller,
+            describe(&e)
+        ),
         Err(e) => bail!(
             "taking the stack lock {name}: {} (the identity needs ssm:PutParameter, ssm:GetParameter and ssm:DeleteParameter on it)",
             describe(&e)

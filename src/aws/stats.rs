@@ -129,7 +129,8 @@ pub fn is_mutating(key: &str) -> bool {
         return false;
     }
     let op = key.rsplit(':').next().unwrap_or(key);
-    !["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
+    // Reads that do not start like one: ECR's BatchGetImage, BatchCheckLayerAvailability.
+    !["Describe", "List", "Get", "BatchGet", "BatchCheck"].iter().any(|p| op.starts_with(p))
 }
 
 /// The totals on one line, then one line per service: `  ECR 9: DescribeRepositories 1, …`.
@@ -166,6 +167,7 @@ mod tests {
     fn reads_and_writes_are_told_apart_by_operation_name() {
         assert!(!is_mutating("ECR:DescribeRepositories"));
         assert!(!is_mutating("SSM:GetParameters"));
+        assert!(!is_mutating("ECR:BatchGetImage"));
         assert!(is_mutating("ECR:PutLifecyclePolicy"));
         assert!(is_mutating("CloudWatch Logs:TagResource"));
         assert!(!is_mutating("SSM (lock):PutParameter"), "the lock changes no resource of the stack");

@@ -4,6 +4,7 @@
 mod apply;
 mod apply_report;
 mod completions;
+mod deploy;
 mod diff;
 mod unlock;
 mod validate;
@@ -28,6 +29,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Up(args) => apply::run(cli, args, Mode::Converge).await,
         Command::Down(args) => apply::run(cli, args, Mode::Down).await,
         Command::Completions { shell } => Ok(completions::run(*shell)),
+        Command::Deploy(args) => deploy::run(cli, args).await,
         Command::Unlock { force } => unlock::run(cli, *force).await,
     }
 }
@@ -144,6 +146,11 @@ impl Planner {
         plan.warnings.extend(self.region_note.clone());
         reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
         Ok((observed, plan))
+    }
+
+    /// The region the command works in.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// Who is running this command (read once).

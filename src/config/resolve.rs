@@ -357,9 +357,14 @@ fn iam(f: &StackFile) -> Iam {
                 .map(|(policy, statements)| {
                     let statements: Vec<serde_json::Value> = statements
                         .iter()
-                        .map(
-                            |s| serde_json::json!({ "Effect": s.effect, "Action": s.actions, "Resource": s.resources }),
-                        )
+                        .map(|s| {
+                            let mut statement =
+                                serde_json::json!({ "Effect": s.effect, "Action": s.actions, "Resource": s.resources });
+                            if !s.conditions.is_empty() {
+                                statement["Condition"] = serde_json::json!(s.conditions);
+                            }
+                            statement
+                        })
                         .collect();
                     (policy.clone(), serde_json::json!({ "Version": "2012-10-17", "Statement": statements }))
                 })

@@ -393,6 +393,10 @@ pub struct Statement {
     pub effect: String,
     pub actions: Vec<String>,
     pub resources: Vec<String>,
+    /// IAM condition block: operator → condition key → values, e.g.
+    /// `{ StringEquals: { "iam:PassedToService": [ecs-tasks.amazonaws.com] } }`.
+    #[serde(default)]
+    pub conditions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
 }
 
 fn allow() -> String {

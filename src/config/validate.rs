@@ -328,6 +328,37 @@ fn is_env_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// IAM's condition operators (without the `ForAllValues:`/`ForAnyValue:` prefixes and `IfExists`).
+const CONDITION_OPERATORS: &[&str] = &[
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "ArnEquals",
+    "ArnLike",
+    "ArnNotEquals",
+    "ArnNotLike",
+    "Null",
+];
+
 fn check_iam(c: &mut Checker, iam: &Iam) {
     for (name, role) in &iam.roles {
         if role.trusted_services.is_empty() && role.trusted_github.is_none() {
@@ -343,6 +374,24 @@ fn check_iam(c: &mut Checker, iam: &Iam) {
                         format!("iam.roles.{name}.inline_policies.{policy}[{i}].effect"),
                         format!("`{}`: expected Allow or Deny", s.effect),
                     );
+                }
+                for (operator, keys) in &s.conditions {
+                    let base = operator.trim_start_matches("ForAllValues:").trim_start_matches("ForAnyValue:");
+                    let base = base.strip_suffix("IfExists").unwrap_or(base);
+                    if !CONDITION_OPERATORS.contains(&base) {
+                        c.err_path(
+                            format!("iam.roles.{name}.inline_policies.{policy}[{i}].conditions.{operator}"),
+                            format!("`{operator}` is not an IAM condition operator (e.g. StringEquals, ArnLike, Bool)"),
+                        );
+                    }
+                    for (key, values) in keys {
+                        if values.is_empty() || !key.contains(':') {
+                            c.err_path(
+                                format!("iam.roles.{name}.inline_policies.{policy}[{i}].conditions.{operator}.{key}"),
+                                "expected a condition key like `iam:PassedToService` with at least one value",
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -97,31 +97,73 @@ fn resolve_str(s: &str, p: &Placeholders<'_>) -> String {
     out
 }
 
-/// The image tag a running definition uses, read back through the template: the first container
-/// image written as `PREFIX${image_tag}SUFFIX` whose running image has that prefix and suffix.
+/// The image tag a running definition uses, read back through the template: the first
+/// container image — or environment value, which `deploy` leaves as a tag when it pins the images
+/// to digests — written as `PREFIX${image_tag}SUFFIX` whose running value has that prefix and suffix.
 /// Lets `up` without `--image-tag` keep what CI deployed instead of rolling it back.
 pub fn running_image_tag(template: &Value, running: &Value, p: &Placeholders<'_>) -> Option<String> {
     let containers = template.get("containerDefinitions")?.as_array()?;
     for c in containers {
-        let (Some(name), Some(image)) = (c.get("name").and_then(Value::as_str), c.get("image").and_then(Value::as_str))
-        else {
-            continue;
+        let Some(name) = c.get("name").and_then(Value::as_str) else { continue };
+        let Some(r) = running_container(running, name) else { continue };
+        let env = |v: &Value, key: &str| {
+            v.get("environment")
+                .and_then(Value::as_array)?
+                .iter()
+                .find(|e| e.get("name").and_then(Value::as_str) == Some(key))?
+                .get("value")?
+                .as_str()
+                .map(str::to_string)
         };
-        let Some((prefix, suffix)) = image.split_once(IMAGE_TAG) else { continue };
-        let (prefix, suffix) = (resolve_str(prefix, p), resolve_str(suffix, p));
-        let running_image = running
-            .get("containerDefinitions")?
-            .as_array()?
-            .iter()
-            .find(|r| r.get("name").and_then(Value::as_str) == Some(name))
-            .and_then(|r| r.get("image"))
-            .and_then(Value::as_str)?;
-        let tag = running_image.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(&suffix));
-        if let Some(tag) = tag.filter(|t| !t.is_empty() && !t.contains(['/', ':', '@'])) {
-            return Some(tag.to_string());
+        let mut pairs = vec![(
+            c.get("image").and_then(Value::as_str).map(str::to_string),
+            r.get("image").and_then(Value::as_str).map(str::to_string),
+        )];
+        for e in c.get("environment").and_then(Value::as_array).into_iter().flatten() {
+            let key = e.get("name").and_then(Value::as_str).unwrap_or_default();
+            pairs.push((e.get("value").and_then(Value::as_str).map(str::to_string), env(r, key)));
+        }
+        for (template_value, running_value) in pairs {
+            let (Some(t), Some(running_value)) = (template_value, running_value) else { continue };
+            let Some((prefix, suffix)) = t.split_once(IMAGE_TAG) else { continue };
+            let (prefix, suffix) = (resolve_str(prefix, p), resolve_str(suffix, p));
+            let tag = running_value.strip_prefix(&prefix).and_then(|rest| rest.strip_suffix(&suffix));
+            if let Some(tag) = tag.filter(|t| !t.is_empty() && !t.contains(['/', ':', '@'])) {
+                return Some(tag.to_string());
+            }
         }
     }
     None
+}
+
+fn running_container<'a>(running: &'a Value, name: &str) -> Option<&'a Value> {
+    running
+        .get("containerDefinitions")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// Without `--image-tag`, `up` keeps the images `deploy` pinned: a container whose template image
+/// is `REPOSITORY:${image_tag}` and that runs `REPOSITORY@sha256:…` keeps that image in `resolved`.
+pub fn keep_pinned_images(resolved: &mut Value, template: &Value, running: &Value, p: &Placeholders<'_>) {
+    let templates = template.get("containerDefinitions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let Some(containers) = resolved.get_mut("containerDefinitions").and_then(Value::as_array_mut) else { return };
+    for (c, t) in containers.iter_mut().zip(&templates) {
+        let (Some(name), Some(image)) = (t.get("name").and_then(Value::as_str), t.get("image").and_then(Value::as_str))
+        else {
+            continue;
+        };
+        let Some(repository) = image.strip_suffix(&format!(":{IMAGE_TAG}")).map(|r| resolve_str(r, p)) else {
+            continue;
+        };
+        let Some(run) = running_container(running, name).and_then(|r| r.get("image")).and_then(Value::as_str) else {
+            continue;
+        };
+        if run.strip_prefix(&repository).and_then(|d| d.strip_prefix("@sha256:")).is_some_and(|h| !h.is_empty()) {
+            c["image"] = Value::String(run.to_string());
+        }
+    }
 }
 
 /// The EC2 capacity of a cluster: launch template → Auto Scaling group → capacity provider, all
@@ -208,6 +250,30 @@ mod tests {
         assert_eq!(running_image_tag(&template, &running, &P).as_deref(), Some("sha-abc"));
         let elsewhere = json!({"containerDefinitions": [{"name": "api", "image": "other/registry:sha-abc"}]});
         assert_eq!(running_image_tag(&template, &elsewhere, &P), None);
+    }
+
+    /// After `deploy`, images are digests and the tag survives only in an environment value.
+    #[test]
+    fn pinned_images_are_kept_and_the_tag_is_read_from_the_environment() {
+        let template = json!({"containerDefinitions": [{
+            "name": "runnerd", "image": "${repository:containrlab-runnerd}:${image_tag}",
+            "environment": [{"name": "SESSION_IMAGE", "value": "${repository:containrlab-runner}:${image_tag}"}]
+        }]});
+        let registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+        let running = json!({"containerDefinitions": [{
+            "name": "runnerd", "image": format!("{registry}/containrlab-runnerd@sha256:ab12"),
+            "environment": [{"name": "SESSION_IMAGE", "value": format!("{registry}/containrlab-runner:v2")}]
+        }]});
+        assert_eq!(running_image_tag(&template, &running, &P).as_deref(), Some("v2"));
+        let mut resolved = resolve_task_definition(&template, &Placeholders { image_tag: "v2", ..P });
+        keep_pinned_images(&mut resolved, &template, &running, &P);
+        assert_eq!(resolved["containerDefinitions"][0]["image"], format!("{registry}/containrlab-runnerd@sha256:ab12"));
+        // Another repository's digest is not kept.
+        let other =
+            json!({"containerDefinitions": [{"name": "runnerd", "image": format!("{registry}/else@sha256:ab12")}]});
+        let mut resolved = resolve_task_definition(&template, &P);
+        keep_pinned_images(&mut resolved, &template, &other, &P);
+        assert_eq!(resolved["containerDefinitions"][0]["image"], format!("{registry}/containrlab-runnerd:v7"));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 mod cli;
 mod compute;
 mod crash;
+mod deploy;
+mod deploy_role;
 mod duplicates;
 mod edge;
 mod fault;

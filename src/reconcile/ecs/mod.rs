@@ -26,6 +26,10 @@ pub use cluster::ClusterFields;
 pub use cluster::EcsCluster;
 pub use service::{EcsService, ServiceFields};
 pub use task_definition::{TaskDefinition, TaskDefinitionFields};
+// What `deploy` reuses: the same reads, registration and wait as `up`.
+pub(crate) use service::describe_declared;
+pub(crate) use service_wait::wait_stable;
+pub(crate) use task_definition::{describe_arns as describe_revisions, describe_families as describe_newest, register};
 
 use super::kit::Observed;
 

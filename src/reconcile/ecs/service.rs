@@ -49,7 +49,7 @@ pub struct ServiceFields {
 }
 
 /// The declared services, by name in their clusters.
-pub(super) async fn describe_declared(ecs: &Client, services: &[Service]) -> Result<Vec<Observed<ServiceFields>>> {
+pub(crate) async fn describe_declared(ecs: &Client, services: &[Service]) -> Result<Vec<Observed<ServiceFields>>> {
     describe_in_clusters(ecs, per_cluster(services.iter().map(|s| (s.cluster.as_str(), s.name.clone())))).await
 }
 

@@ -56,7 +56,7 @@ fn short(arn: Option<&str>) -> String {
     arn.and_then(|a| a.rsplit('/').next()).unwrap_or("(none)").to_string()
 }
 
-pub(super) async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -> Result<()> {
+pub(crate) async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -> Result<()> {
     let what = format!("ecs_service.{name} to be stable on {}", short(Some(requested)));
     let waited = wait::until(&what, wait::timeout(Duration::from_secs(15 * 60)), || async {
         let Some(s) = current(ecs, cluster, name).await? else { bail!("service {name} disappeared while waiting") };

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
 use crate::diff::{taskdef, FieldChange, FieldDiff, Shown};
-use crate::model::compute::{resolve_task_definition, running_image_tag, Placeholders, Service};
+use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
 use crate::model::tags::{owner, Owner};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
@@ -36,12 +36,12 @@ pub struct TaskDefinitionFields {
     pub json: Value,
 }
 
-pub(super) async fn describe_families(ecs: &Client, families: &[&str]) -> Result<Vec<Observed<TaskDefinitionFields>>> {
+pub(crate) async fn describe_families(ecs: &Client, families: &[&str]) -> Result<Vec<Observed<TaskDefinitionFields>>> {
     let found = concurrent(families.iter().copied(), CONCURRENCY, |f| describe_one(ecs, f)).await;
     Ok(found.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
 }
 
-pub(super) async fn describe_arns(
+pub(crate) async fn describe_arns(
     ecs: &Client,
     arns: &[String],
 ) -> Result<BTreeMap<String, Observed<TaskDefinitionFields>>> {
@@ -95,7 +95,10 @@ pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target
     let kept_tag = base.and_then(|b| running_image_tag(&td.json, &b.fields.json, &p));
     let tag = ctx.image_tag.clone().or(kept_tag).unwrap_or_else(|| "latest".into());
     p.image_tag = &tag;
-    let resolved = resolve_task_definition(&td.json, &p);
+    let mut resolved = resolve_task_definition(&td.json, &p);
+    if let (None, Some(b)) = (&ctx.image_tag, base) {
+        keep_pinned_images(&mut resolved, &td.json, &b.fields.json, &p);
+    }
     let wanted = taskdef::normalize(&resolved);
     let label = |t: &Observed<TaskDefinitionFields>| format!("{}:{}", t.name, t.fields.revision);
     let same = |t: &Observed<TaskDefinitionFields>| taskdef::normalize(&t.fields.json) == wanted;
@@ -359,7 +362,7 @@ fn depends_on(td: &Value) -> Vec<Address> {
 /// Registers a revision: `(ARN, revision)`. Roles created moments ago may not be usable yet: ECS
 /// then answers "Role is not valid", or denies iam:PassRole on the new role; those two errors
 /// only are retried, for up to two minutes.
-async fn register(
+pub(crate) async fn register(
     ecs: &Client,
     td: &Value,
     tags: &crate::model::tags::Tags,
