@@ -6,6 +6,7 @@ mod apply_report;
 mod completions;
 mod deploy;
 mod diff;
+mod logging;
 mod unlock;
 mod validate;
 
@@ -34,22 +35,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     }
 }
 
-/// Logs go to stderr. Verbosity never enables anything that could print request bodies beyond
-/// the SDK's own debug level (which logs no payloads); the secret canary test runs at `-vvv`.
-pub fn init_logging(verbose: u8) {
-    let filter = match verbose {
-        // The SDK's own warnings (a 1 KB credential-chain dump) are replaced by our messages.
-        0 => "off",
-        1 => "warn,containrlab=debug",
-        2 => "warn,containrlab=trace",
-        _ => "info,containrlab=trace,aws_config=debug,aws_smithy_runtime=debug,aws_sdk_ecr=debug,aws_sdk_ssm=debug",
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
+pub use logging::init as init_logging;
 
 pub fn style(cli: &Cli) -> Style {
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();

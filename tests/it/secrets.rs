@@ -45,3 +45,21 @@ fn secret_values_never_appear_in_any_output() {
     down.expect_code(0);
     assert_no_canary(&down, &canaries, "down");
 }
+
+/// The SDK's debug lines at `-vvv` print its config bag, credentials included: the access key id
+/// is scrubbed like the secret key.
+#[test]
+fn the_access_key_id_never_appears_at_the_highest_verbosity() {
+    let env = Env::new();
+    let key = "AKIACANARY0000000001";
+    let id = [("AWS_ACCESS_KEY_ID", key)];
+    for args in [&["-vvv", "diff"][..], &["-vvv", "up", "--yes"]] {
+        let run = env.run_with(&env.moto.endpoint, &id, args);
+        run.expect_code(0);
+        assert!(run.stderr.contains("DEBUG"), "-vvv logs SDK requests");
+        assert!(!run.stderr.contains(key) && !run.stdout.contains(key), "{args:?}: the access key id leaked");
+    }
+    let short = [("AWS_ACCESS_KEY_ID", "testing-key")];
+    let run = env.run_with(&env.moto.endpoint, &short, &["-vvv", "diff"]);
+    assert!(!run.stderr.contains("testing-key"), "an access key id of any form is scrubbed");
+}
