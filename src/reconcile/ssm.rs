@@ -2,10 +2,12 @@
 //! environment variables.
 //!
 //! Observe in two rounds: (1) metadata of the declared names and of every parameter tagged with
-//! this stack, concurrently; (2) values of the declared ones (decrypted, ten per call) and the tags
-//! of each, concurrently.
+//! this stack, concurrently; (2) the values there is something to compare with (ten per call) and
+//! the tags of each, concurrently.
 //! Invariants: a secret value is held only as `Secret` and shown as `(sensitive value)`; a
-//! SecureString whose variable is unset is left as it is, and is an error to create.
+//! SecureString is decrypted only when its variable is set (to compare the two) — otherwise the
+//! plan reads its metadata, never its value — or when `up` must rewrite it unchanged (a new
+//! description); a SecureString whose variable is unset is left as it is, and is an error to create.
 
 use std::collections::BTreeMap;
 
@@ -77,9 +79,10 @@ pub async fn observe(client: &Client, stack: &str, desired: &[Parameter]) -> Res
             tags: Tags::new(),
         });
     }
-    let existing_declared: Vec<String> = names.into_iter().filter(|n| found.contains_key(n)).collect();
+    let (plain, secret) = values_to_read(desired, |name| found.contains_key(name));
+    let reads = plain.chunks(10).map(|c| (c, false)).chain(secret.chunks(10).map(|c| (c, true)));
     let values =
-        futures::future::try_join_all(existing_declared.chunks(10).map(|chunk| get_values(client, chunk.to_vec())));
+        futures::future::try_join_all(reads.map(|(chunk, decrypt)| get_values(client, chunk.to_vec(), decrypt)));
     let tags = async {
         concurrent(found.keys().cloned(), CONCURRENCY, |name| async move {
             let out = client
@@ -125,25 +128,41 @@ async fn describe_parameters(
     Ok(pages.into_iter().flat_map(|p| p.parameters.unwrap_or_default()).collect())
 }
 
-async fn get_values(client: &Client, names: Vec<String>) -> Result<Vec<(String, ObservedValue)>> {
+/// The existing declared parameters whose value the plan compares: `(plain, decrypted)`. A String
+/// is read as it is; a SecureString only when its variable supplies a value to compare with.
+fn values_to_read(desired: &[Parameter], exists: impl Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+    let (mut plain, mut secret) = (Vec::new(), Vec::new());
+    for p in desired.iter().filter(|p| exists(&p.name)) {
+        match &p.value {
+            ParameterValue::Plain(_) => plain.push(p.name.clone()),
+            ParameterValue::Secret { value: Some(_), .. } => secret.push(p.name.clone()),
+            ParameterValue::Secret { value: None, .. } => {}
+        }
+    }
+    (plain, secret)
+}
+
+/// `GetParameters`; decrypted only when `decrypt` (a SecureString read without it comes back as
+/// ciphertext, which is dropped: it is no value to compare).
+async fn get_values(client: &Client, names: Vec<String>, decrypt: bool) -> Result<Vec<(String, ObservedValue)>> {
     let out = client
         .get_parameters()
         .set_names(Some(names))
-        .with_decryption(true)
+        .with_decryption(decrypt)
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("reading SSM parameter values: {}", describe(&e)))?;
     Ok(out
         .parameters()
         .iter()
-        .map(|p| {
+        .filter_map(|p| {
             let value = p.value().unwrap_or_default().to_string();
-            let value = if p.r#type() == Some(&ParameterType::SecureString) {
-                ObservedValue::Secret(Secret::new(value))
-            } else {
-                ObservedValue::Plain(value)
+            let value = match p.r#type() {
+                Some(ParameterType::SecureString) if !decrypt => return None,
+                Some(ParameterType::SecureString) => ObservedValue::Secret(Secret::new(value)),
+                _ => ObservedValue::Plain(value),
             };
-            (p.name().unwrap_or_default().to_string(), value)
+            Some((p.name().unwrap_or_default().to_string(), value))
         })
         .collect())
 }
@@ -220,7 +239,16 @@ impl Resource for SsmParameter {
     ) -> Result<()> {
         let client = &cx.clients.ssm;
         if delta.iter().any(|f| f.path == "value" || f.path == "description") {
-            let Some(value) = value_to_write(d, Some(o)) else { bail!("updating {address}: no value to write") };
+            // A new description of a secret whose variable is unset: PutParameter needs the value,
+            // so the current one is read (decrypted) here, and only here.
+            let current = match (&d.value, &o.value) {
+                (ParameterValue::Secret { value: None, .. }, None) => {
+                    get_values(client, vec![d.name.clone()], true).await?.into_iter().next().map(|(_, v)| v)
+                }
+                _ => None,
+            };
+            let o = ObservedParameter { value: current.or_else(|| o.value.clone()), ..o.clone() };
+            let Some(value) = value_to_write(d, Some(&o)) else { bail!("updating {address}: no value to write") };
             put(client, d, value, None).await.map_err(|e| failed("writing the value of", address, &e))?;
         }
         if delta.iter().any(|f| f.path.starts_with("tags")) {
@@ -264,4 +292,30 @@ async fn put(
         .send()
         .await
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parameter(name: &str, value: ParameterValue) -> Parameter {
+        Parameter { name: name.to_string(), description: None, value }
+    }
+
+    #[test]
+    fn only_secrets_with_a_value_to_compare_are_decrypted() {
+        let secret = |v: Option<&str>| ParameterValue::Secret {
+            env_var: "V".into(),
+            value: v.map(|v| Secret::new(v.to_string())),
+        };
+        let desired = [
+            parameter("/p/plain", ParameterValue::Plain("x".into())),
+            parameter("/p/set", secret(Some("s"))),
+            parameter("/p/unset", secret(None)),
+            parameter("/p/missing", secret(Some("s"))),
+        ];
+        let (plain, decrypted) = values_to_read(&desired, |n| n != "/p/missing");
+        assert_eq!(plain, ["/p/plain"]);
+        assert_eq!(decrypted, ["/p/set"], "an unset variable never decrypts; a missing parameter is not read");
+    }
 }

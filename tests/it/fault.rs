@@ -58,6 +58,8 @@ struct State {
     hits: Vec<String>,
     /// Requests received and not yet finished (forwarded and answered, or faulted).
     in_flight: usize,
+    /// `(operation, body)` of every request, in the order received.
+    requests: Vec<(String, String)>,
 }
 
 pub struct Proxy {
@@ -71,7 +73,7 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let upstream = upstream.trim_start_matches("http://").to_string();
-        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new(), in_flight: 0 }));
+        let state = Arc::new(Mutex::new(State { rules, hits: Vec::new(), in_flight: 0, requests: Vec::new() }));
         let shared = state.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -89,6 +91,12 @@ impl Proxy {
     /// The faults applied so far, as `Operation fault`.
     pub fn hits(&self) -> Vec<String> {
         self.state.lock().expect("state").hits.clone()
+    }
+
+    /// The bodies of the requests for `operation` received so far (to check what was asked).
+    pub fn bodies(&self, operation: &str) -> Vec<String> {
+        let s = self.state.lock().expect("state");
+        s.requests.iter().filter(|(op, _)| op == operation).map(|(_, body)| body.clone()).collect()
     }
 
     /// Waits until every request received has reached the emulator and finished (a client that
@@ -124,6 +132,7 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
     let fault = {
         let mut s = state.lock().expect("state");
         let op = request.operation.clone();
+        s.requests.push((op.clone(), String::from_utf8_lossy(&request.body).to_string()));
         let rule = s.rules.iter_mut().find(|r| (r.operation == op || r.operation == "*") && r.times > 0);
         let fault = match rule {
             Some(r) if r.skip > 0 => {

@@ -1,7 +1,9 @@
 //! The secret canary: SecureString values supplied through their variables never appear on stdout
-//! or stderr of `diff`, `up` or `down`, at the highest verbosity, in human or JSON output.
+//! or stderr of `diff`, `up` or `down`, at the highest verbosity, in human or JSON output; and a
+//! SecureString is decrypted only when its variable is set.
 
-use crate::support::{Env, Run};
+use crate::fault::Proxy;
+use crate::support::{Env, Run, SECRETS};
 
 fn assert_no_canary(run: &Run, canaries: &[String], what: &str) {
     for canary in canaries {
@@ -62,4 +64,48 @@ fn the_access_key_id_never_appears_at_the_highest_verbosity() {
     let short = [("AWS_ACCESS_KEY_ID", "testing-key")];
     let run = env.run_with(&env.moto.endpoint, &short, &["-vvv", "diff"]);
     assert!(!run.stderr.contains("testing-key"), "an access key id of any form is scrubbed");
+}
+
+/// The plan reads a SecureString's value only to compare it with a value it was given: with the
+/// variables unset, `GetParameters` never asks for decryption nor names a secret; with one set,
+/// that one alone is decrypted. (The fault proxy here only records the requests, faulting none.)
+#[test]
+fn a_secure_string_is_decrypted_only_when_its_variable_is_set() {
+    let env = Env::new();
+    env.run(&["up", "--yes"]).expect_code(0);
+    let unset: Vec<&str> = SECRETS.iter().map(|(k, _)| *k).collect();
+    let secret_names = ["GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET", "NEXTAUTH_SECRET", "GEMINI_API_KEY"];
+
+    let proxy = Proxy::start(&env.moto.endpoint, vec![]);
+    let run = env.run_without(&unset, &proxy.endpoint, &[], &["diff", "--exit-code"]);
+    run.expect_code(0);
+    let reads = proxy.bodies("GetParameters");
+    assert!(!reads.is_empty(), "the String parameter's value is still read and compared");
+    for body in &reads {
+        assert!(!body.contains(r#""WithDecryption":true"#), "decrypted with no variable set: {body}");
+        for name in secret_names {
+            assert!(!body.contains(&format!("/containrlab/{name}\"")), "read {name} with its variable unset: {body}");
+        }
+    }
+
+    let proxy = Proxy::start(&env.moto.endpoint, vec![]);
+    let others: Vec<&str> = unset.iter().copied().filter(|k| *k != "CONTAINRLAB_GEMINI_API_KEY").collect();
+    let one = [("CONTAINRLAB_GEMINI_API_KEY", "a-rotated-key")];
+    let run = env.run_without(&others, &proxy.endpoint, &one, &["diff", "--exit-code"]);
+    run.expect_code(2);
+    assert!(run.stdout.contains("(sensitive value) → (sensitive value)"), "the rotation is planned: {}", run.stdout);
+    let decrypted: Vec<String> =
+        proxy.bodies("GetParameters").into_iter().filter(|b| b.contains(r#""WithDecryption":true"#)).collect();
+    assert_eq!(decrypted.len(), 1, "one decrypting read: {decrypted:?}");
+    for name in secret_names {
+        let named = decrypted[0].contains(&format!("/containrlab/{name}\""));
+        assert_eq!(named, name == "GEMINI_API_KEY", "only the parameter whose variable is set: {}", decrypted[0]);
+    }
+
+    // A new description of a secret whose variable is unset: `up` rewrites the value it reads then,
+    // unchanged (the diff with every variable set is empty afterwards).
+    env.edit_stack("description: GitHub OAuth app ID", "description: The GitHub OAuth app's client id");
+    env.run_without(&unset, &env.moto.endpoint, &[], &["up", "--yes"]).expect_code(0);
+    let after = env.run(&["diff", "--exit-code"]);
+    assert_eq!(after.code, 0, "the value was kept and the description written: {}", after.stdout);
 }
