@@ -31,14 +31,14 @@ fn role_policy(env: &Env, iam: &Iam) -> Value {
     serde_json::from_str(&text).expect("policy JSON")
 }
 
-fn statements(policy: &Value) -> Vec<Value> {
+pub(crate) fn statements(policy: &Value) -> Vec<Value> {
     match &policy["Statement"] {
         Value::Array(list) => list.clone(),
         single => vec![single.clone()],
     }
 }
 
-fn strings(v: &Value) -> Vec<String> {
+pub(crate) fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::Array(list) => list.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
         Value::String(s) => vec![s.clone()],
@@ -47,7 +47,7 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// IAM's wildcard match (`*` any run, `?` one character), case-sensitive as for ARNs.
-fn matches(pattern: &str, value: &str) -> bool {
+pub(crate) fn matches(pattern: &str, value: &str) -> bool {
     let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
     fn go(p: &[char], v: &[char]) -> bool {
         match (p.first(), v.first()) {
@@ -71,7 +71,7 @@ fn allows(policy: &Value, action: &str, resource: &str) -> bool {
 }
 
 /// POST to moto's control API (plain HTTP on loopback).
-fn moto_api(endpoint: &str, path: &str, body: &str) {
+pub(crate) fn moto_api(endpoint: &str, path: &str, body: &str) {
     let host = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
     let request = format!(
@@ -85,7 +85,7 @@ fn moto_api(endpoint: &str, path: &str, body: &str) {
 }
 
 /// A user with `policy`, and its access key `(id, secret)`.
-fn user_with(env: &Env, iam: &Iam, name: &str, policy: &Value) -> (String, String) {
+pub(crate) fn user_with(env: &Env, iam: &Iam, name: &str, policy: &Value) -> (String, String) {
     env.block_on(iam.create_user().user_name(name).send()).expect("create user");
     env.block_on(iam.put_user_policy().user_name(name).policy_name("p").policy_document(policy.to_string()).send())
         .expect("user policy");

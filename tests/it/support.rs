@@ -186,10 +186,16 @@ impl Env {
     }
 
     /// `command` with `program` in front of the binary's own arguments (e.g. a shell that
-    /// changes signal dispositions and then execs the binary).
+    /// changes signal dispositions and then execs the binary). An empty `endpoint` passes no
+    /// `--endpoint-url`: the run's environment names the endpoints (`AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_<SERVICE>`).
     pub fn command_of(&self, mut cmd: Command, endpoint: &str, args: &[&str]) -> (Command, PathBuf) {
         let stats = self.dir.path().join(format!("stats-{}.json", next_run_id()));
-        cmd.arg("-f").arg(self.stack_path()).args(["--endpoint-url", endpoint, "--no-color"]).args(args);
+        cmd.arg("-f").arg(self.stack_path()).arg("--no-color");
+        if !endpoint.is_empty() {
+            cmd.args(["--endpoint-url", endpoint]);
+        }
+        cmd.args(args);
         for (key, _) in std::env::vars() {
             if key.starts_with("AWS_") || key.starts_with("CONTAINRLAB_") {
                 cmd.env_remove(key);
