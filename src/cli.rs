@@ -88,6 +88,13 @@ pub enum Command {
     /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins
     /// its digest, registers a revision only when it differs, waits until stable.
     Deploy(DeployArgs),
+    /// The stack's resources and the order `up` creates them in, from the stack file alone (no
+    /// AWS call): Mermaid (renders on GitHub) or Graphviz DOT.
+    Graph {
+        /// mermaid or dot.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
     /// Remove the stack's lock left by a run that died (`--force` required; shows the holder).
     Unlock {
         /// Remove it whoever holds it.
@@ -99,6 +106,12 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod config;
 mod deploy;
 mod diff;
 mod failpoint;
+mod graph;
 mod interrupt;
 mod model;
 mod plan;

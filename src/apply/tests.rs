@@ -96,17 +96,48 @@ async fn after_a_failure_nothing_new_starts_and_the_rest_is_reported() {
     assert!(!log.iter().any(|l| l == "start b"));
 }
 
+fn delete(kind: Kind, name: &str) -> ResourceChange {
+    let mut c = change(name, Action::Delete, &[]);
+    c.address = Address::new(kind, name);
+    c
+}
+
 #[tokio::test(start_paused = true)]
-async fn deletes_run_in_reverse_dependency_order() {
+async fn deletes_wait_only_for_the_deletes_aws_requires_first() {
     let steps = plan(vec![
-        change("net", Action::Delete, &[]),
-        change("db", Action::Delete, &["net"]),
-        change("app", Action::Delete, &["db", "net"]),
+        delete(Kind::Vpc, "vpc"),
+        delete(Kind::Subnet, "subnet"),
+        delete(Kind::NatGateway, "nat"),
+        delete(Kind::AutoScalingGroup, "asg"),
+        delete(Kind::LoadBalancer, "alb"),
+        delete(Kind::EcsService, "service"),
     ]);
-    let (log, outcome, _) = run_fake(&steps, 4, None, 10).await;
+    let (log, outcome, _) = run_fake(&steps, 8, None, 10).await;
     assert!(outcome.succeeded());
-    assert!(position(&log, "end app") < position(&log, "start db"));
-    assert!(position(&log, "end db") < position(&log, "start net"));
+    // NAT gateway → subnet → VPC, and the subnet waits for every holder of network interfaces.
+    for holder in ["nat", "asg", "alb", "service"] {
+        assert!(position(&log, &format!("end {holder}")) < position(&log, "start subnet"), "{holder}: {log:?}");
+    }
+    assert!(position(&log, "end subnet") < position(&log, "start vpc"));
+    // The balancer and the NAT gateway start at once: neither waits for the services' drain or
+    // the runner's group (AWS does not).
+    for first in ["nat", "alb", "service", "asg"] {
+        assert!(position(&log, &format!("start {first}")) < position(&log, "end nat"), "{log:?}");
+    }
+    // Declared (create) dependencies between two deletes order nothing.
+    let declared = plan(vec![change("a", Action::Delete, &[]), change("b", Action::Delete, &["a"])]);
+    assert!(declared.iter().all(|s| s.after.is_empty()));
+}
+
+#[test]
+fn a_delete_waits_for_the_update_that_moves_a_reference_away() {
+    let tg = Address::new(Kind::TargetGroup, "old-tg");
+    let mut gone = change("x", Action::Delete, &[]);
+    gone.address = tg.clone();
+    let mut service = change("service", Action::Update, &[]);
+    service.address = Address::new(Kind::EcsService, "service");
+    let steps = plan(vec![gone, service]);
+    assert_eq!(steps[0].after, vec![1], "the service moves off the group before it goes");
 }
 
 #[test]
@@ -157,6 +188,54 @@ async fn notes_of_a_running_step_reach_the_events_before_its_end() {
     .await;
     assert!(outcome.succeeded());
     assert_eq!(events, vec!["start a", "a: waiting", "a: still waiting", "end a"]);
+}
+
+/// A long wait in an unchanged state still says so at least every 10 s, with the time elapsed,
+/// and readiness is seen within one poll (at most ~4.4 s) of happening.
+#[tokio::test(start_paused = true)]
+async fn a_long_wait_reports_at_least_every_ten_seconds_with_the_time_elapsed() {
+    let steps = plan(vec![change("alb", Action::Create, &[])]);
+    let start = tokio::time::Instant::now();
+    let ready_at = Duration::from_secs(150);
+    let mut lines: Vec<(Duration, String)> = Vec::new();
+    let seen = std::sync::Mutex::new(Duration::ZERO);
+    let outcome = execute(
+        &steps,
+        1,
+        |_| async {
+            crate::aws::wait::until("load_balancer.alb to become active", Duration::from_secs(600), || async {
+                Ok(if start.elapsed() >= ready_at {
+                    crate::aws::wait::Check::Ready(())
+                } else {
+                    crate::aws::wait::Check::Pending("provisioning".into())
+                })
+            })
+            .await?;
+            *seen.lock().unwrap() = start.elapsed();
+            Ok(())
+        },
+        |e| {
+            if let Event::Progress(_, text) = e {
+                lines.push((start.elapsed(), text.clone()));
+            }
+        },
+    )
+    .await;
+    assert!(outcome.succeeded());
+    assert!(
+        lines
+            .iter()
+            .all(|(_, l)| l.starts_with("load_balancer.alb to become active: provisioning [")
+                && l.ends_with(" elapsed]")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|(_, l)| l.contains("[2m")), "minutes and seconds: {lines:?}");
+    let times: Vec<Duration> = lines.iter().map(|(t, _)| *t).chain([ready_at]).collect();
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] <= Duration::from_secs(10), "a quiet gap of {:?}: {lines:?}", pair[1] - pair[0]);
+    }
+    let late = *seen.lock().unwrap() - ready_at;
+    assert!(late <= Duration::from_millis(4400), "readiness seen {late:?} late");
 }
 
 #[tokio::test(start_paused = true)]

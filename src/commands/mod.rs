@@ -6,6 +6,7 @@ mod apply_report;
 mod completions;
 mod deploy;
 mod diff;
+mod graph;
 mod logging;
 mod unlock;
 mod validate;
@@ -32,6 +33,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Completions { shell } => Ok(completions::run(*shell)),
         Command::Deploy(args) => deploy::run(cli, args).await,
         Command::Unlock { force } => unlock::run(cli, *force).await,
+        Command::Graph { format } => graph::run(cli, *format),
     }
 }
 

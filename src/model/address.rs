@@ -151,8 +151,9 @@ impl Kind {
         }
     }
 
-    /// Kinds that must exist before this one can be created (and be deleted after it).
-    /// Used for deletes, where the stack file no longer says what depended on what.
+    /// Kinds that must exist before this one can be created: the planning order, and what a delete
+    /// waits for when a create or update of a kind that needs it may still move a reference away.
+    /// (Between two deletes only `delete_order`'s rules apply.)
     pub fn depends_on(self) -> &'static [Kind] {
         match self {
             Kind::Vpc

@@ -1,10 +1,10 @@
 //! Ordering: turns the plan's changes into steps with their prerequisites.
 //!
 //! Creates, updates and replacements follow the resources' declared dependencies (a resource after
-//! what it needs). Deletes run in reverse: a resource is deleted only after every change to a
-//! resource that needs it — by a declared dependency (the stack file still names them during
-//! `down`) or, for resources the file no longer names, because its kind depends on this kind.
-//! So references are moved away or removed before their target goes.
+//! what it needs). A delete waits for two things: the other deletes that AWS requires first
+//! (`model::delete_order`, each rule with its reason — nothing more, so `down` is as short as AWS
+//! allows), and every create, update or replacement that may move a reference away from it — one
+//! that declares a dependency on it, or whose kind depends on its kind.
 //! A replacement of a kind that is replaced create-before-destroy (a target group: listener rules
 //! must always have one to forward to) becomes two steps: create the new one, then — after every
 //! change that moves references to it — delete the old one.
@@ -21,8 +21,10 @@ pub fn steps(plan: &Plan) -> Vec<Step> {
                 .iter()
                 .enumerate()
                 .filter(|(_, other)| {
-                    if c.action == Action::Delete {
-                        // Reverse edges: whatever needs this resource goes first.
+                    if c.action == Action::Delete && other.action == Action::Delete {
+                        other.address.kind.deleted_before(c.address.kind).is_some()
+                    } else if c.action == Action::Delete {
+                        // What moves its references away from this resource goes first.
                         let needs_it = other.depends_on.contains(&c.address)
                             || (other.address.kind != c.address.kind && other.address.kind.needs(c.address.kind));
                         other.address != c.address && needs_it

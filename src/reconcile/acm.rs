@@ -1,6 +1,8 @@
 //! The ACM certificate: requested with DNS validation, its validation CNAMEs written to the zone,
 //! waited on until `ISSUED`. Found by its tags (Resource Groups Tagging API), then described.
 //! On delete, the certificate goes first (once no listener uses it), then its validation records.
+//! ACM reports a certificate in use for a while after its listener is deleted: the delete retries
+//! `ResourceInUseException` for up to `IN_USE_TIMEOUT`, then names what still uses it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -278,8 +280,7 @@ impl Resource for Certificate {
 
     /// The certificate first (once no listener uses it), then its validation records still there.
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<CertificateFields>) -> Result<()> {
-        let deleted = cx.clients.acm.delete_certificate().certificate_arn(&o.id).send().await;
-        gone_is_done(deleted.map(drop).map_err(|e| failed("deleting", address, &e)))?;
+        delete_certificate(&cx.clients.acm, address, &o.id).await?;
         let zone = o.fields.zone.as_deref().map(|z| cx.ids.get(&Address::new(Kind::HostedZone, z))).transpose()?;
         if let Some(zone) = zone {
             // Only the records still there: Route 53 refuses to delete one that is gone.
@@ -297,6 +298,28 @@ impl Resource for Certificate {
             }
         }
         Ok(())
+    }
+}
+
+/// How long a delete waits for ACM to stop reporting the certificate in use (its listener gone).
+const IN_USE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `DeleteCertificate`, retried while ACM still reports it in use; past the deadline the error
+/// names the resources ACM says use it. A certificate already gone is done.
+async fn delete_certificate(acm: &aws_sdk_acm::Client, address: &Address, arn: &str) -> Result<()> {
+    use crate::aws::error::{kind, ErrorKind};
+    let in_use = |e: &aws_sdk_acm::error::SdkError<_>| kind(e) == ErrorKind::DependencyViolation;
+    let timeout = wait::timeout(IN_USE_TIMEOUT);
+    let delete = || acm.delete_certificate().certificate_arn(arn).send();
+    match wait::retry_while(&address.to_string(), timeout, in_use, delete).await {
+        Err(e) if in_use(&e) => {
+            let users = match acm.describe_certificate().certificate_arn(arn).send().await {
+                Ok(out) => out.certificate().map(|c| c.in_use_by().join(", ")).unwrap_or_default(),
+                Err(e) => format!("(could not read them: {})", describe(&e)),
+            };
+            bail!("deleting {address}: still in use after {}s by {users}", timeout.as_secs())
+        }
+        other => gone_is_done(other.map(drop).map_err(|e| failed("deleting", address, &e))),
     }
 }
 
@@ -342,4 +365,71 @@ async fn validate(clients: &Clients, address: &Address, arn: &str, zone: &str) -
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    //! moto's ACM never reports a certificate in use after its listener is gone (AWS does, for a
+    //! while), so that race runs here against canned ACM responses (aws-smithy-mocks).
+
+    use aws_sdk_acm::operation::delete_certificate::{DeleteCertificateError, DeleteCertificateOutput};
+    use aws_sdk_acm::operation::describe_certificate::DescribeCertificateOutput;
+    use aws_sdk_acm::types::CertificateDetail;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    fn client(rules: &[&Rule]) -> aws_sdk_acm::Client {
+        let interceptor =
+            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r));
+        let config = aws_sdk_acm::Config::builder()
+            .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+            .region(aws_sdk_acm::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_acm::config::Credentials::new("a", "b", None, None, "test"))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        aws_sdk_acm::Client::from_conf(config)
+    }
+
+    fn in_use() -> DeleteCertificateError {
+        DeleteCertificateError::generic(
+            ErrorMetadata::builder().code("ResourceInUseException").message("Certificate is in use").build(),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_certificate_still_reported_in_use_after_its_listener_is_retried_until_deleted() {
+        let delete = mock!(aws_sdk_acm::Client::delete_certificate)
+            .sequence()
+            .error(in_use)
+            .times(4)
+            .output(|| DeleteCertificateOutput::builder().build())
+            .build();
+        let acm = client(&[&delete]);
+        let address = Address::new(Kind::Certificate, "containrlab.click");
+        delete_certificate(&acm, &address, "arn:aws:acm:us-east-1:1:certificate/c").await.expect("deleted");
+        assert_eq!(delete.num_calls(), 5);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_certificate_in_use_past_the_deadline_names_its_users() {
+        let delete = mock!(aws_sdk_acm::Client::delete_certificate).sequence().error(in_use).repeatedly().build();
+        let listener = "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/other/1";
+        let describe = mock!(aws_sdk_acm::Client::describe_certificate).then_output(move || {
+            DescribeCertificateOutput::builder()
+                .certificate(CertificateDetail::builder().in_use_by(listener).build())
+                .build()
+        });
+        let acm = client(&[&delete, &describe]);
+        let address = Address::new(Kind::Certificate, "containrlab.click");
+        let err =
+            delete_certificate(&acm, &address, "arn:aws:acm:us-east-1:1:certificate/c").await.expect_err("bounded");
+        assert_eq!(
+            err.to_string(),
+            format!("deleting certificate.containrlab.click: still in use after 300s by {listener}")
+        );
+        assert!(delete.num_calls() > 5, "retried until the deadline: {}", delete.num_calls());
+    }
 }

@@ -3,6 +3,21 @@
 
 use crate::support::Env;
 
+/// `graph` reads the stack file only: it works with an endpoint that does not answer.
+#[test]
+fn graph_draws_the_stack_without_calling_aws() {
+    let env = Env::new();
+    let run = env.run_at("http://127.0.0.1:9", &["graph"]);
+    run.expect_code(0);
+    assert!(run.stdout.starts_with("flowchart LR\n    subgraph network[\"Network\"]"), "{}", run.stdout);
+    assert!(run.stdout.contains("[\"ecs_service.containrlab-runner-service\"]:::compute"), "{}", run.stdout);
+    assert_eq!(run.total_calls(), 0);
+    let dot = env.run_at("http://127.0.0.1:9", &["graph", "--format", "dot"]);
+    assert!(dot.stdout.contains("\"load_balancer.containrlab-alb\" -> \"listener.https\";"), "{}", dot.stdout);
+    let json = env.run_at("http://127.0.0.1:9", &["--json", "graph"]).json();
+    assert_eq!(json["nodes"].as_array().map(Vec::len), Some(56));
+}
+
 #[test]
 fn validate_checks_without_calling_aws() {
     let env = Env::new();

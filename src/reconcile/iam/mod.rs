@@ -1,8 +1,10 @@
 //! IAM: roles (`role`: trust policy, managed and inline policies, instance profile, tags) under the
 //! path `/containrlab/`, and GitHub Actions' OIDC provider (`oidc_provider`) when a role trusts it.
 //!
-//! Observe: each declared role by name and every role under the path (to find the stack's roles
-//! the file no longer names), then each found role's policies and instance profile, concurrently.
+//! Observe, in one round: every role of the account with its trust, managed and inline policies,
+//! instance profiles and tags (`GetAccountAuthorizationDetails`, paginated), the roles under the
+//! path (`ListRoles`: the descriptions, and the stack's roles the file no longer names), and the
+//! OIDC provider. The declared roles and those under the path are kept.
 //! Policy documents are compared in canonical form (`diff::normalize::policy_document`): AWS
 //! returns them URL-encoded and reordered. An OIDC provider that exists without this stack's tags
 //! is used, never changed.
@@ -12,17 +14,18 @@ mod role;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use aws_sdk_iam::types::{EntityType, RoleDetail};
 use aws_sdk_iam::Client;
 use serde_json::Value;
 
-use crate::aws::{concurrent, describe, Clients};
+use crate::aws::{describe, Clients};
 use crate::diff::normalize::policy_document;
 use crate::model::iam::{Iam, GITHUB_OIDC_HOST};
 use crate::model::tags::{owner, Owner, Tags};
 use crate::plan::build::ObservedResource;
 
-use super::kit::{Observed, CONCURRENCY};
+use super::kit::Observed;
 use super::tags;
 
 pub use crate::model::iam::ROLE_PATH;
@@ -63,7 +66,10 @@ pub struct ObservedIam {
 
 pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Iam>) -> Result<ObservedIam> {
     let iam = &clients.iam;
-    let declared: Vec<String> = desired.map(|d| d.roles.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+    let declared: BTreeSet<String> =
+        desired.map(|d| d.roles.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+    // Roles under the path (ListRoles: their descriptions, which the authorization details lack)
+    // and every role with its trust, policies, instance profiles and tags, in one paginated call.
     let listed = async {
         iam.list_roles()
             .path_prefix(ROLE_PATH)
@@ -74,65 +80,69 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Iam>) -> R
             .await
             .map_err(|e| anyhow::anyhow!("listing IAM roles under {ROLE_PATH}: {}", describe(&e)))
     };
-    let (listed, oidc) = tokio::try_join!(listed, oidc_provider(iam))?;
-    let mut names: BTreeSet<String> = declared.into_iter().collect();
-    names.extend(listed.iter().map(|r| r.role_name().to_string()));
-    let roles = concurrent(names, CONCURRENCY, |name| async move { role(iam, stack, &name).await }).await;
-    let roles = roles.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+    let details = async {
+        let pages = iam
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the account's IAM roles: {}", describe(&e)))?;
+        Ok::<_, anyhow::Error>(
+            pages.into_iter().flat_map(|p| p.role_detail_list.unwrap_or_default()).collect::<Vec<_>>(),
+        )
+    };
+    let (listed, details, oidc) = tokio::try_join!(listed, details, oidc_provider(iam))?;
+    let descriptions: BTreeMap<&str, Option<&str>> =
+        listed.iter().map(|r| (r.role_name(), r.description().filter(|d| !d.is_empty()))).collect();
+    let mut roles = Vec::new();
+    for detail in &details {
+        let Some(name) = detail.role_name() else { continue };
+        if !declared.contains(name) && !descriptions.contains_key(name) {
+            continue;
+        }
+        let description = match descriptions.get(name) {
+            Some(d) => d.map(str::to_string),
+            // A role of this stack outside the path (tagged by hand): read on its own.
+            None => description(iam, name).await?,
+        };
+        roles.push(role(stack, detail, description));
+    }
     Ok(ObservedIam { roles, oidc })
 }
 
-/// One role with its policies (read only when it is this stack's) — `None` when it does not exist.
-async fn role(iam: &Client, stack: &str, name: &str) -> Result<Option<Observed<RoleFields>>> {
-    let got = match iam.get_role().role_name(name).send().await {
-        Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => return Ok(None),
-        Err(e) => bail!("reading IAM role {name}: {}", describe(&e)),
-    };
-    let Some(r) = got.role() else { return Ok(None) };
+/// One role from the account's authorization details; its policies and instance profile are
+/// read only when it is this stack's (another's role is a conflict, shown by owner alone).
+fn role(stack: &str, r: &RoleDetail, description: Option<String>) -> Observed<RoleFields> {
+    let name = r.role_name().unwrap_or_default();
     let tags = tags::from_iam(r.tags());
     let mut fields = RoleFields {
         trust: r.assume_role_policy_document().and_then(policy_document),
-        description: r.description().map(str::to_string).filter(|d| !d.is_empty()),
+        description,
         ..RoleFields::default()
     };
     if owner(stack, &tags) == Owner::ThisStack {
-        let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-            anyhow::anyhow!("reading the {what} of IAM role {name}: {}", describe(e))
-        };
-        let attached = async {
-            iam.list_attached_role_policies().role_name(name).send().await.map_err(|e| err("managed policies", &e))
-        };
-        let inline = async {
-            let names =
-                iam.list_role_policies().role_name(name).send().await.map_err(|e| err("inline policies", &e))?;
-            let docs = concurrent(names.policy_names().to_vec(), CONCURRENCY, |policy| async move {
-                let out = iam
-                    .get_role_policy()
-                    .role_name(name)
-                    .policy_name(&policy)
-                    .send()
-                    .await
-                    .map_err(|e| err("inline policies", &e))?;
-                Ok::<_, anyhow::Error>((policy, policy_document(out.policy_document()).unwrap_or(Value::Null)))
-            })
-            .await;
-            docs.into_iter().collect::<Result<BTreeMap<_, _>>>()
-        };
-        let profile = async {
-            match iam.get_instance_profile().instance_profile_name(name).send().await {
-                Ok(out) => Ok(out.instance_profile().is_some_and(|p| p.roles().iter().any(|r| r.role_name() == name))),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_entity_exception()) => Ok(false),
-                Err(e) => Err(err("instance profile", &e)),
-            }
-        };
-        let (attached, inline, profile) = tokio::try_join!(attached, inline, profile)?;
         fields.managed =
-            attached.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
-        fields.inline = inline;
-        fields.instance_profile = profile;
+            r.attached_managed_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
+        fields.inline = r
+            .role_policy_list()
+            .iter()
+            .filter_map(|p| {
+                let doc = p.policy_document().and_then(policy_document).unwrap_or(Value::Null);
+                Some((p.policy_name()?.to_string(), doc))
+            })
+            .collect();
+        fields.instance_profile = r.instance_profile_list().iter().any(|p| p.instance_profile_name() == name);
     }
-    Ok(Some(Observed { name: name.to_string(), id: r.arn().to_string(), tags, fields }))
+    Observed { name: name.to_string(), id: r.arn().unwrap_or_default().to_string(), tags, fields }
+}
+
+/// The description of one role (`GetRole`), for a role outside the path.
+async fn description(iam: &Client, name: &str) -> Result<Option<String>> {
+    let got = iam.get_role().role_name(name).send().await;
+    let got = got.map_err(|e| anyhow::anyhow!("reading IAM role {name}: {}", describe(&e)))?;
+    Ok(got.role().and_then(|r| r.description()).filter(|d| !d.is_empty()).map(str::to_string))
 }
 
 async fn oidc_provider(iam: &Client) -> Result<Option<OidcProvider>> {

@@ -1,5 +1,5 @@
 //! `internet_gateway.NAME`: the VPC's internet gateway, attached to it. Deleting it detaches it
-//! first.
+//! first, retrying (bounded) while the VPC's public addresses are still being released.
 
 use anyhow::Result;
 use aws_sdk_ec2::types::ResourceType;
@@ -107,9 +107,7 @@ impl Resource for InternetGateway {
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<GatewayFields>) -> Result<()> {
         let ec2 = &cx.clients.ec2;
         for vpc_id in &o.fields.attached_to {
-            // Not attached (any more) is what a detach wants: a NotFound kind.
-            let detached = ec2.detach_internet_gateway().internet_gateway_id(&o.id).vpc_id(vpc_id).send().await;
-            gone_is_done(detached.map(drop).map_err(|e| failed("detaching", address, &e)))?;
+            detach(ec2, address, &o.id, vpc_id).await?;
         }
         ec2.delete_internet_gateway()
             .internet_gateway_id(&o.id)
@@ -118,6 +116,15 @@ impl Resource for InternetGateway {
             .map_err(|e| failed("deleting", address, &e))?;
         Ok(())
     }
+}
+
+/// Detaches the gateway from `vpc_id`. The VPC's public addresses (a deleted load balancer's, a
+/// NAT gateway's) are released some time after their own delete returned; until then AWS answers
+/// DependencyViolation ("has some mapped public address(es)"), retried while they drain. Not
+/// attached (any more) is what a detach wants: a NotFound kind.
+pub(super) async fn detach(ec2: &aws_sdk_ec2::Client, address: &Address, id: &str, vpc_id: &str) -> Result<()> {
+    let detach = || ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc_id).send();
+    gone_is_done(super::drain(address, "vpc-id", vpc_id, ec2, detach).await)
 }
 
 async fn attach(cx: &ApplyCx<'_>, address: &Address, id: &str, d: &DesiredGateway) -> Result<()> {

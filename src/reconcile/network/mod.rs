@@ -254,6 +254,52 @@ mod drain_tests {
         assert!(busy.num_calls() > 10, "retried with backoff until the deadline: {} calls", busy.num_calls());
     }
 
+    /// The race of `down` on AWS: the load balancer's delete returned, its public addresses are
+    /// still mapped, and the detach is refused a few times before it goes through.
+    #[tokio::test(start_paused = true)]
+    async fn an_internet_gateway_detach_waits_for_mapped_addresses_to_be_released() {
+        use aws_sdk_ec2::operation::detach_internet_gateway::{
+            DetachInternetGatewayError, DetachInternetGatewayOutput,
+        };
+        let mapped = || {
+            DetachInternetGatewayError::generic(
+                ErrorMetadata::builder()
+                    .code("DependencyViolation")
+                    .message("Network vpc-1 has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.")
+                    .build(),
+            )
+        };
+        let detach = mock!(aws_sdk_ec2::Client::detach_internet_gateway)
+            .sequence()
+            .error(mapped)
+            .times(3)
+            .output(|| DetachInternetGatewayOutput::builder().build())
+            .build();
+        let ec2 = client(&[&detach]);
+        let address = Address::new(Kind::InternetGateway, "containrlab");
+        internet_gateway::detach(&ec2, &address, "igw-1", "vpc-1").await.expect("detached once released");
+        assert_eq!(detach.num_calls(), 4);
+
+        let never = mock!(aws_sdk_ec2::Client::detach_internet_gateway).sequence().error(mapped).repeatedly().build();
+        let enis = mock!(aws_sdk_ec2::Client::describe_network_interfaces)
+            .then_output(|| DescribeNetworkInterfacesOutput::builder().build());
+        let ec2 = client(&[&never, &enis]);
+        let err = internet_gateway::detach(&ec2, &address, "igw-1", "vpc-1").await.expect_err("bounded");
+        assert!(err.to_string().starts_with("deleting internet_gateway.containrlab: still in use"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gateway_already_detached_is_done() {
+        use aws_sdk_ec2::operation::detach_internet_gateway::DetachInternetGatewayError;
+        let gone = mock!(aws_sdk_ec2::Client::detach_internet_gateway).then_error(|| {
+            DetachInternetGatewayError::generic(ErrorMetadata::builder().code("Gateway.NotAttached").build())
+        });
+        let ec2 = client(&[&gone]);
+        let address = Address::new(Kind::InternetGateway, "containrlab");
+        internet_gateway::detach(&ec2, &address, "igw-1", "vpc-1").await.expect("not attached is detached");
+        assert_eq!(gone.num_calls(), 1);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_subnet_freed_while_retrying_is_deleted() {
         let busy_then_free = mock!(aws_sdk_ec2::Client::delete_subnet)
