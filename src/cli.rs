@@ -82,7 +82,7 @@ pub enum Command {
     },
     /// Plan, confirm, apply, wait until usable, verify.
     Up(ApplyArgs),
-    /// Delete everything the stack owns, in reverse dependency order.
+    /// Delete everything the stack owns, each resource as soon as AWS allows.
     Down(ApplyArgs),
     /// Roll an image tag onto the running services — ECR and ECS only, what CI runs with the
     /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins

@@ -6,6 +6,8 @@
 //! override it. Region precedence: `--region`, then `AWS_REGION`/`AWS_DEFAULT_REGION`, then the
 //! stack file's `region`, then the profile's.
 
+#[cfg(test)]
+pub mod canned;
 pub mod error;
 pub mod lock;
 pub mod once;

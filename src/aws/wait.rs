@@ -45,8 +45,8 @@ fn poll_scale() -> f64 {
 }
 
 /// How often a wait says it is still waiting, at the longest: a progress line at least every
-/// 10 s (the poll that follows a quiet 6 s comes at most 4.4 s later).
-const QUIET: Duration = Duration::from_secs(6);
+/// 10 s (the poll that follows a quiet 5 s comes at most 4.4 s later).
+const QUIET: Duration = Duration::from_secs(5);
 
 /// `1m10s`, `45s`: an elapsed time on a progress line.
 pub fn elapsed(since: Instant) -> String {

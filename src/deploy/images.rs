@@ -156,19 +156,7 @@ mod tests {
     }
 
     fn ecr_with(rules: &[&aws_smithy_mocks::Rule]) -> Client {
-        use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, RuleMode};
-        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        for rule in rules {
-            interceptor = interceptor.with_rule(rule);
-        }
-        let config = aws_sdk_ecr::Config::builder()
-            .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecr::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ecr::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        crate::aws::canned::canned_client!(aws_sdk_ecr, rules)
     }
 
     /// A single-platform manifest names only its config blob; moto has no GetDownloadUrlForLayer,

@@ -375,22 +375,13 @@ mod tests {
     use aws_sdk_acm::operation::delete_certificate::{DeleteCertificateError, DeleteCertificateOutput};
     use aws_sdk_acm::operation::describe_certificate::DescribeCertificateOutput;
     use aws_sdk_acm::types::CertificateDetail;
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule};
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
 
     fn client(rules: &[&Rule]) -> aws_sdk_acm::Client {
-        let interceptor =
-            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r));
-        let config = aws_sdk_acm::Config::builder()
-            .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
-            .region(aws_sdk_acm::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_acm::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_acm::Client::from_conf(config)
+        crate::aws::canned::canned_client!(aws_sdk_acm, rules)
     }
 
     fn in_use() -> DeleteCertificateError {

@@ -420,19 +420,11 @@ mod tests {
     use aws_sdk_ecs::operation::register_task_definition::{RegisterTaskDefinitionError, RegisterTaskDefinitionOutput};
     use aws_sdk_ecs::types::error::ClientException;
     use aws_sdk_ecs::types::TaskDefinition;
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, RuleMode};
+    use aws_smithy_mocks::mock;
     use serde_json::json;
 
     fn ecs_with(rule: &aws_smithy_mocks::Rule) -> Client {
-        let interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny).with_rule(rule);
-        let config = aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        Client::from_conf(config)
+        crate::aws::canned::canned_client!(aws_sdk_ecs, &[rule])
     }
 
     /// moto accepts any role ARN at once, so IAM propagation is played with canned responses:

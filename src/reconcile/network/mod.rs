@@ -206,22 +206,13 @@ mod drain_tests {
     use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
     use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
     use aws_sdk_ec2::types::NetworkInterface;
-    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use aws_smithy_mocks::{mock, Rule};
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
 
     fn client(rules: &[&Rule]) -> aws_sdk_ec2::Client {
-        let interceptor =
-            rules.iter().fold(MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny), |i, r| i.with_rule(r));
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new("a", "b", None, None, "test"))
-            .http_client(create_mock_http_client())
-            .interceptor(interceptor)
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+        crate::aws::canned::canned_client!(aws_sdk_ec2, rules)
     }
 
     #[tokio::test(start_paused = true)]
