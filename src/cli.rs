@@ -88,6 +88,10 @@ pub enum Command {
     /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins
     /// its digest, registers a revision only when it differs, waits until stable.
     Deploy(DeployArgs),
+    /// What operators and other tools need from the running stack (read-only): the load
+    /// balancer's DNS name, the URLs, repository URIs, clusters and services, role ARNs (the deploy
+    /// role for CI), the hosted zone's name servers.
+    Outputs,
     /// The stack's resources and the order `up` creates them in, from the stack file alone (no
     /// AWS call): Mermaid (renders on GitHub) or Graphviz DOT.
     Graph {

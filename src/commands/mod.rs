@@ -8,6 +8,7 @@ mod deploy;
 mod diff;
 mod graph;
 mod logging;
+mod outputs;
 mod unlock;
 mod validate;
 
@@ -34,6 +35,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Deploy(args) => deploy::run(cli, args).await,
         Command::Unlock { force } => unlock::run(cli, *force).await,
         Command::Graph { format } => graph::run(cli, *format),
+        Command::Outputs => outputs::run(cli).await,
     }
 }
 

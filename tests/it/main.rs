@@ -15,6 +15,7 @@ mod interrupt;
 mod lock;
 mod lost_answer;
 mod network;
+mod outputs;
 mod round_trip;
 mod safety;
 mod secrets;
