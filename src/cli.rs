@@ -88,6 +88,10 @@ pub enum Command {
     /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins
     /// its digest, registers a revision only when it differs, waits until stable.
     Deploy(DeployArgs),
+    /// The running stack's health (read-only): services, target health, runner instances and
+    /// their CPU credits, NAT gateways, the load balancer, the certificate's expiry, alarms. Exit 1
+    /// when something is unhealthy.
+    Status,
     /// What operators and other tools need from the running stack (read-only): the load
     /// balancer's DNS name, the URLs, repository URIs, clusters and services, role ARNs (the deploy
     /// role for CI), the hosted zone's name servers.

@@ -15,6 +15,7 @@ mod interrupt;
 mod model;
 mod plan;
 mod reconcile;
+mod status;
 
 use clap::Parser;
 

@@ -9,6 +9,7 @@ mod diff;
 mod graph;
 mod logging;
 mod outputs;
+mod status;
 mod unlock;
 mod validate;
 
@@ -36,6 +37,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Unlock { force } => unlock::run(cli, *force).await,
         Command::Graph { format } => graph::run(cli, *format),
         Command::Outputs => outputs::run(cli).await,
+        Command::Status => status::run(cli).await,
     }
 }
 

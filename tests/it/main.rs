@@ -20,4 +20,5 @@ mod round_trip;
 mod safety;
 mod secrets;
 mod snapshots;
+mod status;
 mod support;
