@@ -88,6 +88,22 @@ pub enum Command {
     /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins
     /// its digest, registers a revision only when it differs, waits until stable.
     Deploy(DeployArgs),
+    /// A stack log group's events, like `aws logs tail`: NAME is a group (`/ecs/containrlab-api`),
+    /// its short name (`api`) or a service (all its containers' groups); each line starts with the
+    /// container and task id.
+    Logs {
+        /// The log group, its short name, or a service.
+        name: String,
+        /// How far back to start: 90s, 30m, 1h, 2d.
+        #[arg(long, default_value = "10m")]
+        since: String,
+        /// Keep printing new events until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// A CloudWatch Logs filter pattern (a plain word matches events that contain it).
+        #[arg(long)]
+        filter: Option<String>,
+    },
     /// The running stack's health (read-only): services, target health, runner instances and
     /// their CPU credits, NAT gateways, the load balancer, the certificate's expiry, alarms. Exit 1
     /// when something is unhealthy.

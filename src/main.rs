@@ -12,6 +12,7 @@ mod diff;
 mod failpoint;
 mod graph;
 mod interrupt;
+mod logs;
 mod model;
 mod plan;
 mod reconcile;

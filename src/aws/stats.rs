@@ -122,15 +122,16 @@ fn rounds(spans: &[(Instant, Instant)]) -> usize {
     depth.into_iter().max().unwrap_or(0)
 }
 
-/// Reads are Describe*/List*/Get*; everything else changes something — except the stack lock's
+/// Reads are Describe*/List*/Get*/Filter*; everything else changes something — except the stack lock's
 /// calls, which change no resource of the stack.
 pub fn is_mutating(key: &str) -> bool {
     if key.starts_with(&format!("{LOCK}:")) {
         return false;
     }
     let op = key.rsplit(':').next().unwrap_or(key);
-    // Reads that do not start like one: ECR's BatchGetImage, BatchCheckLayerAvailability.
-    !["Describe", "List", "Get", "BatchGet", "BatchCheck"].iter().any(|p| op.starts_with(p))
+    // Reads that do not start like one: ECR's BatchGetImage, BatchCheckLayerAvailability, and
+    // CloudWatch Logs' FilterLogEvents.
+    !["Describe", "List", "Get", "BatchGet", "BatchCheck", "Filter"].iter().any(|p| op.starts_with(p))
 }
 
 /// The totals on one line, then one line per service: `  ECR 9: DescribeRepositories 1, …`.

@@ -8,6 +8,7 @@ mod deploy;
 mod diff;
 mod graph;
 mod logging;
+mod logs;
 mod outputs;
 mod status;
 mod unlock;
@@ -38,6 +39,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Graph { format } => graph::run(cli, *format),
         Command::Outputs => outputs::run(cli).await,
         Command::Status => status::run(cli).await,
+        Command::Logs { name, since, follow, filter } => logs::run(cli, name, since, *follow, filter.as_deref()).await,
     }
 }
 

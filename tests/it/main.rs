@@ -13,6 +13,7 @@ mod fault;
 mod iam;
 mod interrupt;
 mod lock;
+mod logs;
 mod lost_answer;
 mod network;
 mod outputs;

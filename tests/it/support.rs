@@ -82,7 +82,7 @@ pub struct Run {
 impl Run {
     /// Calls that change something of the stack (the stack lock's `SSM (lock)` calls change none).
     pub fn mutating_calls(&self) -> BTreeMap<String, u64> {
-        let reads = ["Describe", "List", "Get", "BatchGet", "BatchCheck"];
+        let reads = ["Describe", "List", "Get", "BatchGet", "BatchCheck", "Filter"];
         self.calls
             .iter()
             .filter(|(k, _)| !k.starts_with("SSM (lock):"))
