@@ -1,6 +1,6 @@
 //! `containrlab`: parse the command line, run the command, map the result to an exit code.
 //! Exit codes: 0 success (or no changes), 1 error, 2/3 from `diff --exit-code`, 130 interrupted
-//! (SIGINT or SIGTERM).
+//! (SIGINT or SIGTERM), 141 when the reader of stdout went away (`containrlab graph | head`).
 
 mod apply;
 mod aws;
@@ -20,7 +20,23 @@ mod status;
 
 use clap::Parser;
 
+/// A reader that closed stdout (`containrlab graph | head -5`) ends the command quietly with 141,
+/// as SIGPIPE ends other tools, instead of `print!`'s panic and its backtrace.
+fn quiet_when_stdout_is_closed() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text =
+            payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied());
+        if text.is_some_and(|t| t.starts_with("failed printing to stdout") && t.contains("Broken pipe")) {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() {
+    quiet_when_stdout_is_closed();
     // A bad command line is bad input: exit 1 (clap's own code, 2, means "changes" for `diff`).
     let cli = cli::Cli::try_parse().unwrap_or_else(|e| {
         let code = if e.use_stderr() { 1 } else { 0 };

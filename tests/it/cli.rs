@@ -18,6 +18,21 @@ fn graph_draws_the_stack_without_calling_aws() {
     assert_eq!(json["nodes"].as_array().map(Vec::len), Some(56));
 }
 
+/// A reader that went away (it closed the pipe before the command wrote) ends the command quietly
+/// with 141, as SIGPIPE would, without a panic or backtrace on stderr.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let env = Env::new();
+    let mut shell = std::process::Command::new("bash");
+    let script = "\"$0\" \"$@\" | { exec 0<&-; sleep 1; }; exit ${PIPESTATUS[0]}";
+    shell.args(["-c", script, env!("CARGO_BIN_EXE_containrlab")]);
+    let (mut cmd, _) = env.command_of(shell, "http://127.0.0.1:9", &["graph"]);
+    let out = cmd.stdin(std::process::Stdio::null()).output().expect("bash");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+}
+
 #[test]
 fn validate_checks_without_calling_aws() {
     let env = Env::new();
