@@ -49,6 +49,7 @@ pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
 }
 
 async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Planner) -> Result<i32> {
+    let began = tokio::time::Instant::now();
     let (mut observed, plan) = unless_stopped("while planning; nothing was changed", planner.plan()).await?;
     super::print_plan(cli, &plan);
     if let Some(e) = super::conflicts_error(&plan) {
@@ -157,6 +158,13 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
     }
     match verify {
         Some(v) if !v.is_empty() => bail!("{}", not_converged(&v)),
+        Some(_) if mode == Mode::Converge => {
+            // The stack file's resources: the graph `up` from empty would create (no AWS call).
+            let resources = crate::graph::plan_from_empty(&planner.desired, planner.region())?.changes.len();
+            let total = crate::aws::wait::elapsed(began);
+            eprintln!("Converged: {resources} resources, 0 changes remaining, {total}.");
+            Ok(0)
+        }
         _ => Ok(0),
     }
 }

@@ -195,6 +195,7 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
         assert!(owned.iter().any(|o| o.starts_with(&format!("{service}:"))), "nothing of {service} in {owned:?}");
     }
     assert_eq!(result["converged"], true);
+    assert!(up.stderr.contains("\nConverged: 56 resources, 0 changes remaining, "), "the closing line: {}", up.stderr);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);
     assert_eq!(parameter_names(&env, &ssm).len(), 5);
