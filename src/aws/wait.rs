@@ -24,7 +24,6 @@ pub enum Check<T> {
 /// balancer ~150 s, a NAT gateway ~100 s, an ECS rollout ~60 s) see readiness about 2 s late on
 /// average and at most ~4.4 s, for one describe call per 4 s per wait — far inside the
 /// account-wide ELBv2 and Route 53 rate limits (ten and five requests a second).
-/// `CONTAINRLAB_POLL_SCALE` (a factor, default 1) shortens them for the benchmark's time-scaled model.
 fn delay(attempt: u32) -> Duration {
     let base = Duration::from_millis(match attempt {
         0 => 1000,
@@ -35,13 +34,7 @@ fn delay(attempt: u32) -> Duration {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = 0.9 + 0.2 * f64::from(nanos % 1000) / 1000.0;
-    base.mul_f64(jitter * poll_scale())
-}
-
-/// The poll schedule's factor from `CONTAINRLAB_POLL_SCALE` (for a benchmark whose readiness
-/// delays are scaled down); 1 when unset or not a positive number.
-fn poll_scale() -> f64 {
-    std::env::var("CONTAINRLAB_POLL_SCALE").ok().and_then(|v| v.parse::<f64>().ok()).filter(|f| *f > 0.0).unwrap_or(1.0)
+    base.mul_f64(jitter)
 }
 
 /// How often a wait says it is still waiting, at the longest: a progress line at least every

@@ -3,7 +3,8 @@
 //! role for CI), the hosted zone's name servers — read from AWS (the same observation as a plan,
 //! plus `GetHostedZone` for the name servers). Read-only.
 //!
-//! Invariants: only resources of this stack (by its ownership tags) are reported; what the stack
+//! Invariants: only resources of this stack (by its ownership tags) are reported — except the
+//! hosted zone, which the stack may use without owning (`create_zone: false`); what the stack
 //! file declares but AWS does not have is listed under `missing`, and the command exits 1 then
 //! (another tool must not take a half-built stack's outputs for the real ones).
 

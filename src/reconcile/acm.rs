@@ -41,6 +41,8 @@ pub struct CertificateFields {
     /// Names of the validation records that zone holds with ACM's value (set at plan time from
     /// the zone's listing; `None` when the zone was not read). ACM renews only while they resolve.
     pub validation_present: Option<BTreeSet<String>>,
+    /// When it expires (seconds since the epoch), once issued: shown by `status`, never compared.
+    pub not_after: Option<i64>,
 }
 
 pub async fn observe(
@@ -150,6 +152,7 @@ fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {
         validation,
         zone: None,
         validation_present: None,
+        not_after: c.not_after().map(|t| t.secs()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The reads of `status`, each section at once: ECS services, target health, the runner groups'
 //! instances and their CPU credits (CloudWatch), NAT gateways by this stack's tag, the load
-//! balancer, the certificate (found as a plan finds it) and the alarms.
+//! balancer, the certificate (found and described as a plan finds it: status and expiry in one
+//! read) and the alarms.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
@@ -273,15 +274,7 @@ async fn certificate(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
     let Some(cert) = found.into_iter().find(|c| c.fields.domain == domain) else {
         return Ok(vec![Check::new("certificate", &domain, Health::Bad, "does not exist")]);
     };
-    let out = clients
-        .acm
-        .describe_certificate()
-        .certificate_arn(&cert.id)
-        .send()
-        .await
-        .map_err(|e| anyhow!("describing certificate {domain}: {}", describe(&e)))?;
-    let status = cert.fields.status.clone();
-    let not_after = out.certificate().and_then(|c| c.not_after()).map(|t| t.secs());
+    let (status, not_after) = (cert.fields.status.clone(), cert.fields.not_after);
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let (health, detail) = match (status.as_str(), not_after) {
         ("ISSUED", Some(end)) => {

@@ -258,6 +258,7 @@ fn certificates(d: &Desired) -> Vec<Observed<CertificateFields>> {
         validation,
         zone: None,
         validation_present: None,
+        not_after: None,
     };
     vec![owned(d, Kind::Certificate, &c.domain, fields)]
 }
