@@ -119,6 +119,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Take over resources that already exist (a stack built by hand): match each address of
+    /// the stack file by name, or by shape where AWS names are not unique; show the evidence and
+    /// the drift `up` would then repair; on confirmation write only the ownership tags.
+    Adopt(AdoptArgs),
     /// Remove the stack's lock left by a run that died (`--force` required; shows the holder).
     Unlock {
         /// Remove it whoever holds it.
@@ -136,6 +140,16 @@ pub enum Command {
 pub enum GraphFormat {
     Mermaid,
     Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Write the tags without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
+    #[arg(long, value_parser = crate::aws::lock::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! Exit codes: 0 success (or no changes), 1 error, 2/3 from `diff --exit-code`, 130 interrupted
 //! (SIGINT or SIGTERM), 141 when the reader of stdout went away (`containrlab graph | head`).
 
+mod adopt;
 mod apply;
 mod aws;
 mod cli;

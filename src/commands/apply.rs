@@ -73,7 +73,8 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
             list.join("\n  ")
         );
     }
-    confirm(args.yes, mode).await?;
+    let question = if mode == Mode::Down { "Delete everything listed above" } else { "Apply this plan" };
+    confirm(args.yes, question).await?;
 
     let ctx = planner.context();
     let started = Instant::now();
@@ -204,15 +205,15 @@ fn recheck_delay() -> Duration {
     seconds_from_env("CONTAINRLAB_RECHECK_DELAY_SECONDS", Duration::from_secs(5))
 }
 
-async fn confirm(yes: bool, mode: Mode) -> Result<()> {
+/// Asks "`question`? Type 'yes'" on a terminal; `--yes` answers for scripts.
+pub(super) async fn confirm(yes: bool, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
         bail!("refusing to change AWS without confirmation: stdin is not a terminal, pass --yes");
     }
-    let what = if mode == Mode::Down { "Delete everything listed above" } else { "Apply this plan" };
-    eprint!("{what}? Type 'yes' to continue: ");
+    eprint!("{question}? Type 'yes' to continue: ");
     let _ = std::io::stderr().flush();
     let read = tokio::task::spawn_blocking(|| {
         let mut answer = String::new();

@@ -1,6 +1,7 @@
 //! One small file per command: load → observe → plan → render → (confirm → apply → verify).
 //! This module holds what they share: logging, loading the stack, connecting, planning, printing.
 
+mod adopt;
 mod apply;
 mod apply_report;
 mod completions;
@@ -35,6 +36,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Down(args) => apply::run(cli, args, Mode::Down).await,
         Command::Completions { shell } => Ok(completions::run(*shell)),
         Command::Deploy(args) => deploy::run(cli, args).await,
+        Command::Adopt(args) => adopt::run(cli, args).await,
         Command::Unlock { force } => unlock::run(cli, *force).await,
         Command::Graph { format } => graph::run(cli, *format),
         Command::Outputs => outputs::run(cli).await,
@@ -126,6 +128,14 @@ impl Planner {
     /// Reads AWS and builds the plan: the one planning path of `diff`, `up`, `down` and the
     /// verification after applying.
     pub async fn plan(&self) -> Result<(Observed, Plan)> {
+        let (observed, mut plan) = self.observe().await?;
+        reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
+        Ok((observed, plan))
+    }
+
+    /// Reads AWS: the observation and a plan with its header (stack, account, region, warnings)
+    /// and no change yet.
+    pub async fn observe(&self) -> Result<(Observed, Plan)> {
         // Both at once; the caller identity's failure (credentials, endpoint) is the root cause
         // of any other, so it is reported first.
         let (identity, observed) = tokio::join!(self.identity(), reconcile::observe(&self.clients, &self.desired));
@@ -138,7 +148,6 @@ impl Planner {
             ..Plan::default()
         };
         plan.warnings.extend(self.region_note.clone());
-        reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
         Ok((observed, plan))
     }
 

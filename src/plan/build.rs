@@ -165,13 +165,19 @@ fn change<D, O>(
 
 /// A resource the stack file names that this stack does not own, with the fix.
 pub fn conflict(stack: &str, address: Address, owner: Owner) -> Conflict {
-    let problem = match owner {
-        Owner::OtherStack(other) => format!("exists and belongs to stack `{other}`"),
-        _ => "exists but carries no containrlab ownership tags".to_string(),
+    let (problem, fix) = match owner {
+        // `adopt` refuses another stack's resource: it is not this one's to take.
+        Owner::OtherStack(other) => (
+            format!("exists and belongs to stack `{other}`"),
+            format!("rename it in the stack file (or remove it from stack `{other}` first)"),
+        ),
+        _ => (
+            "exists but carries no containrlab ownership tags".to_string(),
+            format!(
+                "rename it in the stack file, or take it over with `containrlab adopt` (it writes ManagedBy=containrlab, containrlab:stack={stack}, containrlab:address={address})"
+            ),
+        ),
     };
-    let fix = format!(
-        "rename it in the stack file, or adopt it by tagging it ManagedBy=containrlab, containrlab:stack={stack}, containrlab:address={address}"
-    );
     Conflict { address, problem, fix }
 }
 

@@ -99,6 +99,46 @@ pub async fn observe(
 /// domain, ACM itself is asked (`ListCertificates` for that domain, then each one's tags), so a
 /// certificate just made is never requested a second time. Costs two calls or more only then.
 async fn unlisted(clients: &Clients, stack: &str, domain: &str) -> Result<Vec<(String, Tags)>> {
+    let arns = arns_for(clients, domain).await?;
+    let read = super::kit::tags_of(arns, |arn| async move { tags_of(clients, &arn).await }).await?;
+    let ours =
+        |(_, tags): &(String, Tags)| crate::model::tags::owner(stack, tags) == crate::model::tags::Owner::ThisStack;
+    Ok(read.into_iter().filter(ours).collect())
+}
+
+/// Every certificate for `domain`, whoever owns it: ARN, tags, fields and what uses it (`adopt`).
+pub async fn by_domain(clients: &Clients, domain: &str) -> Result<Vec<(String, Tags, CertificateFields, Vec<String>)>> {
+    let arns = arns_for(clients, domain).await?;
+    let read = concurrent(arns, CONCURRENCY, |arn| async move {
+        let (tags, out) = tokio::try_join!(tags_of(clients, &arn), async {
+            clients
+                .acm
+                .describe_certificate()
+                .certificate_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading certificate {arn}: {}", describe(&e)))
+        })?;
+        let Some(c) = out.certificate() else { return Ok(None) };
+        Ok(Some((arn.clone(), tags, fields_of(c), c.in_use_by().to_vec())))
+    })
+    .await;
+    read.into_iter().filter_map(|r: Result<Option<_>>| r.transpose()).collect()
+}
+
+async fn tags_of(clients: &Clients, arn: &str) -> Result<Tags> {
+    let out = clients
+        .acm
+        .list_tags_for_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the tags of certificate {arn}: {}", describe(&e)))?;
+    Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
+}
+
+/// The ARNs of the certificates for `domain`, in every status.
+async fn arns_for(clients: &Clients, domain: &str) -> Result<Vec<String>> {
     use aws_sdk_acm::types::CertificateStatus as S;
     let statuses =
         [S::PendingValidation, S::Issued, S::Inactive, S::Expired, S::ValidationTimedOut, S::Revoked, S::Failed];
@@ -111,26 +151,12 @@ async fn unlisted(clients: &Clients, stack: &str, domain: &str) -> Result<Vec<(S
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| anyhow::anyhow!("listing ACM certificates: {}", describe(&e)))?;
-    let arns: Vec<String> = pages
+    Ok(pages
         .iter()
         .flat_map(|p| p.certificate_summary_list())
         .filter(|c| c.domain_name() == Some(domain))
         .filter_map(|c| c.certificate_arn().map(str::to_string))
-        .collect();
-    let read = super::kit::tags_of(arns, |arn| async move {
-        let out = clients
-            .acm
-            .list_tags_for_certificate()
-            .certificate_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading the tags of certificate {arn}: {}", describe(&e)))?;
-        Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string())).collect())
-    })
-    .await?;
-    let ours =
-        |(_, tags): &(String, Tags)| crate::model::tags::owner(stack, tags) == crate::model::tags::Owner::ThisStack;
-    Ok(read.into_iter().filter(ours).collect())
+        .collect())
 }
 
 fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {

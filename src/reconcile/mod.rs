@@ -15,6 +15,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elb;
 pub mod iam;
+pub mod inventory;
 pub mod kit;
 pub mod logs;
 pub mod network;
@@ -63,7 +64,7 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
             desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str())
         ),
         dns::observe(clients, desired.dns.as_ref()),
-        iam::observe(clients, stack, desired.iam.as_ref()),
+        iam::observe(clients, desired.iam.as_ref()),
         ecs::observe(clients, stack, &desired.services),
         runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
         alarms::observe(clients, stack, &desired.alarms),

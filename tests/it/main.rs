@@ -1,6 +1,7 @@
 //! Integration tests: the real `containrlab` binary against moto in server mode, one emulator
 //! per test. `scripts/test` installs moto first.
 
+mod adopt;
 mod ci_roles;
 mod cli;
 mod compute;

@@ -19,7 +19,11 @@ fn an_untagged_namesake_is_a_conflict_and_nothing_is_changed() {
         "{}",
         diff.stdout
     );
-    assert!(diff.stdout.contains("fix: rename it in the stack file, or adopt it by tagging it"), "{}", diff.stdout);
+    assert!(
+        diff.stdout.contains("fix: rename it in the stack file, or take it over with `containrlab adopt`"),
+        "{}",
+        diff.stdout
+    );
 
     let up = env.run(&["up", "--yes"]);
     up.expect_code(1);

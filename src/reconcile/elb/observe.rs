@@ -98,46 +98,42 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
         target_groups.push(Observed { name: name.to_string(), id: arn.to_string(), tags: t.clone(), fields });
     }
 
-    // Round 3: attributes of the stack's own resources and the listeners of its balancer.
-    let lb_details = concurrent(
-        load_balancers.iter_mut().filter(|o| owner(stack, &o.tags) == Owner::ThisStack),
-        CONCURRENCY,
-        |lb| async move {
-            let attributes =
-                elb.describe_load_balancer_attributes().load_balancer_arn(&lb.id).send().await.map_err(|e| {
-                    anyhow::anyhow!("reading the attributes of load balancer {}: {}", lb.name, describe(&e))
-                })?;
-            lb.fields.attributes = attributes
-                .attributes()
-                .iter()
-                .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
-                .collect();
-            let listeners =
-                elb.describe_listeners().load_balancer_arn(&lb.id).send().await.map_err(|e| {
-                    anyhow::anyhow!("reading the listeners of load balancer {}: {}", lb.name, describe(&e))
-                })?;
-            let tags = lb.tags.clone();
-            let found: Vec<_> = listeners.listeners().iter().filter_map(|l| listener(l, &tags)).collect();
-            // Round 4: the host rules of the HTTPS listener.
-            let mut rules = Vec::new();
-            for https in found.iter().filter(|l| l.name == "https") {
-                let out = elb
-                    .describe_rules()
-                    .listener_arn(&https.id)
-                    .send()
-                    .await
-                    .map_err(|e| anyhow::anyhow!("reading the rules of listener.https: {}", describe(&e)))?;
-                rules.extend(
-                    out.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).filter_map(|r| rule(r, &tags)),
-                );
-            }
-            Ok::<_, anyhow::Error>((found, rules))
-        },
-    );
-    let tg_details = concurrent(
-        target_groups.iter_mut().filter(|o| owner(stack, &o.tags) == Owner::ThisStack),
-        CONCURRENCY,
-        |tg| async move {
+    // Round 3: attributes and listeners of the stack's own resources and of declared namesakes
+    // (a conflict in a plan, the drift in `adopt`'s).
+    let lb_details = concurrent(load_balancers.iter_mut(), CONCURRENCY, |lb| async move {
+        let attributes =
+            elb.describe_load_balancer_attributes().load_balancer_arn(&lb.id).send().await.map_err(|e| {
+                anyhow::anyhow!("reading the attributes of load balancer {}: {}", lb.name, describe(&e))
+            })?;
+        lb.fields.attributes = attributes
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
+            .collect();
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(&lb.id)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the listeners of load balancer {}: {}", lb.name, describe(&e)))?;
+        let tags = lb.tags.clone();
+        let found: Vec<_> = listeners.listeners().iter().filter_map(|l| listener(l, &tags)).collect();
+        // Round 4: the host rules of the HTTPS listener.
+        let mut rules = Vec::new();
+        for https in found.iter().filter(|l| l.name == "https") {
+            let out = elb
+                .describe_rules()
+                .listener_arn(&https.id)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the rules of listener.https: {}", describe(&e)))?;
+            rules
+                .extend(out.rules().iter().filter(|r| !r.is_default().unwrap_or(false)).filter_map(|r| rule(r, &tags)));
+        }
+        Ok::<_, anyhow::Error>((found, rules))
+    });
+    let tg_details =
+        concurrent(target_groups.iter_mut(), CONCURRENCY, |tg| async move {
             let attributes =
                 elb.describe_target_group_attributes().target_group_arn(&tg.id).send().await.map_err(|e| {
                     anyhow::anyhow!("reading the attributes of target group {}: {}", tg.name, describe(&e))
@@ -149,8 +145,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
                 .and_then(|a| a.value())
                 .map(str::to_string);
             Ok::<_, anyhow::Error>(())
-        },
-    );
+        });
     let (listeners, tg_results) = tokio::join!(lb_details, tg_details);
     tg_results.into_iter().collect::<Result<Vec<_>>>()?;
     let (mut all_listeners, mut rules) = (Vec::new(), Vec::new());

@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::aws::{describe, Clients};
 use crate::diff::normalize::policy_document;
 use crate::model::iam::{Iam, GITHUB_OIDC_HOST};
-use crate::model::tags::{owner, Owner, Tags};
+use crate::model::tags::Tags;
 use crate::plan::build::ObservedResource;
 
 use super::kit::Observed;
@@ -64,7 +64,7 @@ pub struct ObservedIam {
     pub oidc: Option<OidcProvider>,
 }
 
-pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Iam>) -> Result<ObservedIam> {
+pub async fn observe(clients: &Clients, desired: Option<&Iam>) -> Result<ObservedIam> {
     let iam = &clients.iam;
     let declared: BTreeSet<String> =
         desired.map(|d| d.roles.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
@@ -107,34 +107,31 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Iam>) -> R
             // A role of this stack outside the path (tagged by hand): read on its own.
             None => description(iam, name).await?,
         };
-        roles.push(role(stack, detail, description));
+        roles.push(role(detail, description));
     }
     Ok(ObservedIam { roles, oidc })
 }
 
-/// One role from the account's authorization details; its policies and instance profile are
-/// read only when it is this stack's (another's role is a conflict, shown by owner alone).
-fn role(stack: &str, r: &RoleDetail, description: Option<String>) -> Observed<RoleFields> {
+/// One role from the account's authorization details, with its policies and instance profile
+/// whoever owns it (they come in the same answer): another's role is a conflict, shown by owner
+/// alone, and an unowned one's fields are what `adopt` shows as drift.
+fn role(r: &RoleDetail, description: Option<String>) -> Observed<RoleFields> {
     let name = r.role_name().unwrap_or_default();
     let tags = tags::from_iam(r.tags());
-    let mut fields = RoleFields {
+    let fields = RoleFields {
         trust: r.assume_role_policy_document().and_then(policy_document),
         description,
-        ..RoleFields::default()
-    };
-    if owner(stack, &tags) == Owner::ThisStack {
-        fields.managed =
-            r.attached_managed_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect();
-        fields.inline = r
+        managed: r.attached_managed_policies().iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect(),
+        inline: r
             .role_policy_list()
             .iter()
             .filter_map(|p| {
                 let doc = p.policy_document().and_then(policy_document).unwrap_or(Value::Null);
                 Some((p.policy_name()?.to_string(), doc))
             })
-            .collect();
-        fields.instance_profile = r.instance_profile_list().iter().any(|p| p.instance_profile_name() == name);
-    }
+            .collect(),
+        instance_profile: r.instance_profile_list().iter().any(|p| p.instance_profile_name() == name),
+    };
     Observed { name: name.to_string(), id: r.arn().unwrap_or_default().to_string(), tags, fields }
 }
 

@@ -11,7 +11,7 @@
 mod elastic_ip;
 mod internet_gateway;
 mod nat_gateway;
-mod observe;
+pub mod observe;
 mod route_table;
 mod security_group;
 mod security_group_rules;

@@ -1,5 +1,8 @@
 //! Reading the network: one tag-filtered `Describe*` per resource type, all concurrently; then,
 //! for the stack's VPC, its two DNS attributes and its default security group.
+//!
+//! `read` and `parse` are apart so `adopt` can read a VPC's untagged resources (filtered by the
+//! VPC's id) and name them by its own matching instead of by their address tags.
 
 use std::collections::BTreeMap;
 
@@ -24,14 +27,62 @@ fn tags_of(tags: &[aws_sdk_ec2::types::Tag]) -> Tags {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 
-fn observed<F>(kind: Kind, id: Option<&str>, tags: &[aws_sdk_ec2::types::Tag], fields: F) -> Option<Observed<F>> {
+/// How a listed resource gets its stack-file name: `None` leaves it out.
+pub type Namer<'a> = &'a dyn Fn(Kind, &str, &Tags) -> Option<String>;
+
+/// The name the address tag gives (what `observe` uses).
+pub fn by_address_tag(kind: Kind, _id: &str, tags: &Tags) -> Option<String> {
+    name_of(kind, tags)
+}
+
+fn observed<F>(
+    namer: Namer<'_>,
+    kind: Kind,
+    id: Option<&str>,
+    tags: &[aws_sdk_ec2::types::Tag],
+    fields: F,
+) -> Option<Observed<F>> {
     let tags = tags_of(tags);
-    Some(Observed { name: name_of(kind, &tags)?, id: id?.to_string(), tags, fields })
+    let id = id?;
+    Some(Observed { name: namer(kind, id, &tags)?, id: id.to_string(), tags, fields })
 }
 
 pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> {
+    let owned = Filter::builder().name(format!("tag:{STACK}")).values(stack).build();
+    let raw = read(clients, Scope::Filter(owned)).await?;
+    parse(clients, &raw, &by_address_tag).await
+}
+
+/// What to list: resources matching one filter (a tag), or those inside one VPC.
+pub enum Scope {
+    Filter(Filter),
+    Vpc(String),
+}
+
+/// The listings `parse` works from.
+pub struct Raw {
+    pub vpcs: Vec<aws_sdk_ec2::types::Vpc>,
+    pub subnets: Vec<aws_sdk_ec2::types::Subnet>,
+    pub internet_gateways: Vec<aws_sdk_ec2::types::InternetGateway>,
+    pub addresses: Vec<aws_sdk_ec2::types::Address>,
+    pub nat_gateways: Vec<aws_sdk_ec2::types::NatGateway>,
+    pub route_tables: Vec<aws_sdk_ec2::types::RouteTable>,
+    pub security_groups: Vec<aws_sdk_ec2::types::SecurityGroup>,
+}
+
+/// One `Describe*` per resource type, all at once. In a VPC's scope, Elastic IPs (which belong to
+/// no VPC) are all listed; `parse` keeps the ones named.
+pub async fn read(clients: &Clients, scope: Scope) -> Result<Raw> {
     let ec2 = &clients.ec2;
-    let owned = || Filter::builder().name(format!("tag:{STACK}")).values(stack).build();
+    let (filter, vpc) = match scope {
+        Scope::Filter(f) => (f, None),
+        Scope::Vpc(id) => (Filter::builder().name("vpc-id").values(&id).build(), Some(id)),
+    };
+    let owned = || filter.clone();
+    let attached = || match &vpc {
+        Some(id) => Filter::builder().name("attachment.vpc-id").values(id).build(),
+        None => filter.clone(),
+    };
     let fail = |what: &'static str| {
         move |e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("listing {what}: {}", describe(e))
     };
@@ -58,7 +109,7 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
         },
         async {
             ec2.describe_internet_gateways()
-                .filters(owned())
+                .filters(attached())
                 .into_paginator()
                 .items()
                 .send()
@@ -66,7 +117,13 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
                 .await
                 .map_err(|e| fail("internet gateways")(&e))
         },
-        async { ec2.describe_addresses().filters(owned()).send().await.map_err(|e| fail("Elastic IPs")(&e)) },
+        async {
+            let listing = match vpc {
+                Some(_) => ec2.describe_addresses(),
+                None => ec2.describe_addresses().filters(owned()),
+            };
+            listing.send().await.map_err(|e| fail("Elastic IPs")(&e))
+        },
         async {
             ec2.describe_nat_gateways()
                 .filter(owned())
@@ -98,12 +155,33 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
                 .map_err(|e| fail("security groups")(&e))
         },
     )?;
+    Ok(Raw {
+        vpcs: raw_vpcs,
+        subnets: raw_subnets,
+        internet_gateways: raw_igws,
+        addresses: raw_eips.addresses.unwrap_or_default(),
+        nat_gateways: raw_nats,
+        route_tables: raw_tables,
+        security_groups: raw_groups,
+    })
+}
 
+/// The listings as observed resources, each named by `namer`; then each VPC's details.
+pub async fn parse(clients: &Clients, raw: &Raw, namer: Namer<'_>) -> Result<ObservedNetwork> {
+    let Raw {
+        vpcs: raw_vpcs,
+        subnets: raw_subnets,
+        internet_gateways: raw_igws,
+        addresses: raw_eips,
+        nat_gateways: raw_nats,
+        route_tables: raw_tables,
+        security_groups: raw_groups,
+    } = raw;
     let mut vpcs: Vec<_> = raw_vpcs
         .iter()
         .filter_map(|v| {
             let fields = VpcFields { cidr: v.cidr_block().unwrap_or_default().to_string(), ..VpcFields::default() };
-            observed(Kind::Vpc, v.vpc_id(), v.tags(), fields)
+            observed(namer, Kind::Vpc, v.vpc_id(), v.tags(), fields)
         })
         .collect();
     let subnets: Vec<_> = raw_subnets
@@ -114,20 +192,19 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
                 availability_zone: s.availability_zone().unwrap_or_default().to_string(),
                 map_public_ip: s.map_public_ip_on_launch().unwrap_or(false),
             };
-            observed(Kind::Subnet, s.subnet_id(), s.tags(), fields)
+            observed(namer, Kind::Subnet, s.subnet_id(), s.tags(), fields)
         })
         .collect();
     let internet_gateways: Vec<_> = raw_igws
         .iter()
         .filter_map(|g| {
             let attached_to = g.attachments().iter().filter_map(|a| a.vpc_id().map(str::to_string)).collect();
-            observed(Kind::InternetGateway, g.internet_gateway_id(), g.tags(), GatewayFields { attached_to })
+            observed(namer, Kind::InternetGateway, g.internet_gateway_id(), g.tags(), GatewayFields { attached_to })
         })
         .collect();
     let elastic_ips: Vec<_> = raw_eips
-        .addresses()
         .iter()
-        .filter_map(|a| observed(Kind::ElasticIp, a.allocation_id(), a.tags(), ElasticIpFields))
+        .filter_map(|a| observed(namer, Kind::ElasticIp, a.allocation_id(), a.tags(), ElasticIpFields))
         .collect();
     let nat_gateways: Vec<_> = raw_nats
         .iter()
@@ -144,7 +221,7 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
                     .to_string(),
                 state: g.state().map(|s| s.as_str().to_string()).unwrap_or_default(),
             };
-            observed(Kind::NatGateway, g.nat_gateway_id(), g.tags(), fields)
+            observed(namer, Kind::NatGateway, g.nat_gateway_id(), g.tags(), fields)
         })
         .collect();
     let route_tables: Vec<_> = raw_tables
@@ -164,12 +241,15 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
                 .filter(|a| !a.main().unwrap_or(false))
                 .filter_map(|a| Some((a.subnet_id()?.to_string(), a.route_table_association_id()?.to_string())))
                 .collect();
-            observed(Kind::RouteTable, t.route_table_id(), t.tags(), RouteTableFields { routes, associations })
+            observed(namer, Kind::RouteTable, t.route_table_id(), t.tags(), RouteTableFields { routes, associations })
         })
         .collect();
     let group_names: BTreeMap<String, String> = raw_groups
         .iter()
-        .filter_map(|g| Some((g.group_id()?.to_string(), name_of(Kind::SecurityGroup, &tags_of(g.tags()))?)))
+        .filter_map(|g| {
+            let id = g.group_id()?;
+            Some((id.to_string(), namer(Kind::SecurityGroup, id, &tags_of(g.tags()))?))
+        })
         .collect();
     let security_groups: Vec<_> = raw_groups
         .iter()
@@ -179,7 +259,7 @@ pub async fn observe(clients: &Clients, stack: &str) -> Result<ObservedNetwork> 
                 ingress: rules_of(g.ip_permissions(), &group_names),
                 egress: rules_of(g.ip_permissions_egress(), &group_names),
             };
-            observed(Kind::SecurityGroup, g.group_id(), g.tags(), fields)
+            observed(namer, Kind::SecurityGroup, g.group_id(), g.tags(), fields)
         })
         .collect();
 

@@ -86,11 +86,32 @@ async fn launch_templates(
         let Some((id, fields)) = found? else { continue };
         match out.iter_mut().find(|o| o.name == d.cluster) {
             Some(o) => o.fields = fields,
-            // A namesake that is not ours: a conflict (no tags).
-            None => out.push(Observed { name: d.cluster.clone(), id, tags: Tags::new(), fields }),
+            // A namesake that is not ours: a conflict, or what `adopt` takes over (its tags are
+            // read on their own: the tag-filtered listing left it out).
+            None => {
+                let tags = namesake_tags(clients, &id).await?;
+                out.push(Observed { name: d.cluster.clone(), id, tags, fields })
+            }
         }
     }
     Ok(out)
+}
+
+/// The tags of the launch template `id` (one not listed as this stack's).
+async fn namesake_tags(clients: &Clients, id: &str) -> Result<Tags> {
+    let out = clients
+        .ec2
+        .describe_launch_templates()
+        .launch_template_ids(id)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading launch template {id}: {}", describe(&e)))?;
+    Ok(out
+        .launch_templates()
+        .iter()
+        .flat_map(|lt| lt.tags())
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect())
 }
 
 /// The default version of the launch template `name`: `(id, fields)`, or `None` when there is none.
