@@ -79,6 +79,9 @@ pub enum Command {
         /// $GITHUB_STEP_SUMMARY): impact first, details collapsed, secrets redacted, under 65,536 characters.
         #[arg(long)]
         markdown: bool,
+        /// Plan only this resource and what it needs (repeatable; KIND.NAME or KIND.*).
+        #[arg(long = "target", value_name = "ADDRESS")]
+        target: Vec<String>,
     },
     /// Plan, confirm, apply, wait until usable, verify.
     Up(ApplyArgs),
@@ -119,6 +122,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// The stack file's monthly cost at AWS list prices for its region, line by line (no AWS
+    /// call): prices and usage assumptions from the reviewed price file, and where it differs
+    /// from the seed's ~$93/month.
+    Cost,
     /// Take over resources that already exist (a stack built by hand): match each address of
     /// the stack file by name, or by shape where AWS names are not unique; show the evidence and
     /// the drift `up` would then repair; on confirmation write only the ownership tags.
@@ -166,6 +173,10 @@ pub struct ApplyArgs {
     /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
     #[arg(long, value_parser = crate::aws::lock::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+    /// Only this resource (and, for `up`, what it needs); repeatable, KIND.NAME or KIND.*. A target
+    /// whose deletion or replacement would break a resource left out is refused.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub target: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ mod aws;
 mod cli;
 mod commands;
 mod config;
+mod cost;
 mod deploy;
 mod diff;
 mod failpoint;

@@ -28,7 +28,7 @@ const ROUNDS: usize = 3;
 
 /// Plans and applies under the stack's lock, which is given back on every way out.
 pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
-    let planner = super::Planner::new(cli, mode, args.delete_data).await?;
+    let planner = super::Planner::new(cli, mode, args.delete_data).await?.with_targets(&args.target)?;
     let caller = planner.identity().await?.arn.clone();
     let command = if mode == Mode::Down { "down" } else { "up" };
     let wait = args.lock_timeout.unwrap_or_default();
@@ -163,7 +163,11 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
             // The stack file's resources: the graph `up` from empty would create (no AWS call).
             let resources = crate::graph::plan_from_empty(&planner.desired, planner.region())?.changes.len();
             let total = crate::aws::wait::elapsed(began);
-            eprintln!("Converged: {resources} resources, 0 changes remaining, {total}.");
+            if planner.targeted() {
+                eprintln!("Converged (targeted): 0 changes remaining for the targets and what they need, {total}; the rest of the stack's {resources} resources was left as it is (`diff` shows it).");
+            } else {
+                eprintln!("Converged: {resources} resources, 0 changes remaining, {total}.");
+            }
             Ok(0)
         }
         _ => Ok(0),

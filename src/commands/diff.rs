@@ -1,23 +1,52 @@
 //! `diff`: read-only; prints the plan (terminal view, `--json`, or `--markdown` for a pull-request
-//! comment). With `--exit-code`: 0 no changes, 2 changes, 3 risky changes.
+//! comment), then the plan's monthly cost change at list prices (`cost`). With `--exit-code`: 0 no changes, 2 changes, 3 risky changes.
 
 use anyhow::Result;
 
 use crate::cli::Cli;
 use crate::plan::build::Mode;
+use crate::plan::Plan;
 
-pub async fn run(cli: &Cli, exit_code: bool, markdown: bool) -> Result<i32> {
+/// The plan's monthly cost change at list prices; an error (a region or instance type the price
+/// file lacks) is shown in place of the figure and does not fail `diff`.
+fn cost_change(planner: &super::Planner, plan: &Plan) -> Result<crate::cost::change::CostChange> {
+    let prices = crate::cost::Prices::load()?;
+    let after = crate::cost::footprint::Footprint::of(&planner.desired, planner.region())?;
+    let change = crate::cost::change::of_plan(&prices, planner.region(), &after, plan)?;
+    Ok(crate::cost::change::CostChange { targeted: planner.targeted(), ..change })
+}
+
+pub async fn run(cli: &Cli, exit_code: bool, markdown: bool, target: &[String]) -> Result<i32> {
     if cli.json && markdown {
         anyhow::bail!("--json and --markdown ask for two different outputs: choose one");
     }
-    let (_, plan) = super::Planner::new(cli, Mode::Converge, false).await?.plan().await?;
+    let planner = super::Planner::new(cli, Mode::Converge, false).await?.with_targets(target)?;
+    let (_, plan) = planner.plan().await?;
     let plan = &plan;
+    let cost = cost_change(&planner, plan);
     if cli.json {
-        println!("{}", crate::plan::json::to_value(plan));
-    } else if markdown {
-        print!("{}", crate::plan::markdown::render(plan));
+        let mut value = crate::plan::json::to_value(plan);
+        value["monthly_cost"] = match &cost {
+            Ok(c) => crate::cost::render::change_json(c),
+            Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+        };
+        println!("{value}");
     } else {
-        super::print_plan(cli, plan);
+        let line = match &cost {
+            Ok(c) => crate::cost::render::change_line(c),
+            Err(e) => Some(format!("Monthly cost: not estimated: {e:#}")),
+        };
+        if markdown {
+            print!("{}", crate::plan::markdown::render(plan));
+            if let Some(line) = line {
+                println!("\n{line}");
+            }
+        } else {
+            super::print_plan(cli, plan);
+            if let Some(line) = line {
+                println!("{line}");
+            }
+        }
     }
     if let Some(e) = super::conflicts_error(plan) {
         return Err(e);

@@ -5,6 +5,7 @@ mod adopt;
 mod apply;
 mod apply_report;
 mod completions;
+mod cost;
 mod deploy;
 mod diff;
 mod graph;
@@ -22,16 +23,18 @@ use anyhow::{Context, Result};
 use crate::aws::{self, Clients};
 use crate::cli::{Cli, Command};
 use crate::config::{self, Stack};
+use crate::graph::Graph;
 use crate::model::desired::Desired;
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::human::Style;
+use crate::plan::target::{self, Targets};
 use crate::plan::Plan;
 use crate::reconcile::{self, Observed};
 
 pub async fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
         Command::Validate => validate::run(cli),
-        Command::Diff { exit_code, markdown } => diff::run(cli, *exit_code, *markdown).await,
+        Command::Diff { exit_code, markdown, target } => diff::run(cli, *exit_code, *markdown, target).await,
         Command::Up(args) => apply::run(cli, args, Mode::Converge).await,
         Command::Down(args) => apply::run(cli, args, Mode::Down).await,
         Command::Completions { shell } => Ok(completions::run(*shell)),
@@ -39,6 +42,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Adopt(args) => adopt::run(cli, args).await,
         Command::Unlock { force } => unlock::run(cli, *force).await,
         Command::Graph { format } => graph::run(cli, *format),
+        Command::Cost => cost::run(cli),
         Command::Outputs => outputs::run(cli).await,
         Command::Status => status::run(cli).await,
         Command::Logs { name, since, follow, filter } => logs::run(cli, name, since, *follow, filter.as_deref()).await,
@@ -61,6 +65,12 @@ pub struct Planner {
     pub clients: Clients,
     ctx: PlanContext,
     pub desired: Desired,
+    /// The stack file's resources even for `down` (whose `desired` is empty): `--target` needs their graph.
+    declared: Desired,
+    /// `--target`: the plan keeps only these and what they need (empty: everything).
+    targets: Targets,
+    /// The stack file's dependency graph, built when there are targets.
+    graph: Option<Graph>,
     region: String,
     /// Set when the region is not the stack file's (allowed by `--allow-region-override`).
     region_note: Option<String>,
@@ -73,6 +83,7 @@ impl Planner {
     pub async fn new(cli: &Cli, mode: Mode, delete_data: bool) -> Result<Planner> {
         let stack = load(cli)?;
         let mut desired = config::resolve::resolve(&stack, &|var| std::env::var(var).ok());
+        let declared = desired.clone();
         if mode == Mode::Down {
             // Nothing is desired: every owned resource is a deletion candidate (and is read as one).
             desired = desired.without_resources();
@@ -119,6 +130,9 @@ impl Planner {
             clients: aws.clients,
             ctx,
             desired,
+            declared,
+            targets: Targets::default(),
+            graph: None,
             region: aws.region,
             region_note,
             identity: Default::default(),
@@ -130,7 +144,26 @@ impl Planner {
     pub async fn plan(&self) -> Result<(Observed, Plan)> {
         let (observed, mut plan) = self.observe().await?;
         reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
+        if let Some(graph) = &self.graph {
+            target::narrow(&mut plan, &self.targets, graph, self.ctx.mode == Mode::Converge)?;
+        }
         Ok((observed, plan))
+    }
+
+    /// Narrows every plan of this command (the first, the rechecks, the verification) to
+    /// `--target` addresses; checked before any AWS call.
+    pub fn with_targets(mut self, given: &[String]) -> Result<Planner> {
+        self.targets = Targets::parse(given)?;
+        if !self.targets.is_empty() {
+            let from_empty = crate::graph::plan_from_empty(&self.declared, &self.region)?;
+            self.graph = Some(Graph::of(&from_empty));
+        }
+        Ok(self)
+    }
+
+    /// Whether `--target` narrows this command's plans.
+    pub fn targeted(&self) -> bool {
+        !self.targets.is_empty()
     }
 
     /// Reads AWS: the observation and a plan with its header (stack, account, region, warnings)

@@ -9,6 +9,7 @@ pub mod human;
 pub mod json;
 pub mod markdown;
 pub mod order;
+pub mod target;
 
 use crate::diff::FieldChange;
 use crate::model::Address;
