@@ -111,6 +111,10 @@ pub enum Command {
     /// their CPU credits, NAT gateways, the load balancer, the certificate's expiry, alarms. Exit 1
     /// when something is unhealthy.
     Status,
+    /// Pre-flight before a first `up` or a rebuild (read-only): credentials and identity, the
+    /// zones, secrets in the environment, the AMI parameter, images in ECR for the tag and their
+    /// architecture, the hosted zone and certificate names. Each check ✓/✗ with the fix; exit 1 on ✗.
+    Doctor,
     /// What operators and other tools need from the running stack (read-only): the load
     /// balancer's DNS name, the URLs, repository URIs, clusters and services, role ARNs (the deploy
     /// role for CI), the hosted zone's name servers.

@@ -11,6 +11,7 @@ mod config;
 mod cost;
 mod deploy;
 mod diff;
+mod doctor;
 mod failpoint;
 mod graph;
 mod interrupt;

@@ -8,6 +8,7 @@ mod completions;
 mod cost;
 mod deploy;
 mod diff;
+mod doctor;
 mod graph;
 mod logging;
 mod logs;
@@ -45,6 +46,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Cost => cost::run(cli),
         Command::Outputs => outputs::run(cli).await,
         Command::Status => status::run(cli).await,
+        Command::Doctor => doctor::run(cli).await,
         Command::Logs { name, since, follow, filter } => logs::run(cli, name, since, *follow, filter.as_deref()).await,
     }
 }

@@ -98,7 +98,7 @@ pub async fn running(
 }
 
 /// The repository a template image names (`${repository:NAME}:${image_tag}` → `NAME`).
-fn repository_of(template_image: &str) -> Option<&str> {
+pub fn repository_of(template_image: &str) -> Option<&str> {
     let rest = template_image.strip_prefix("${repository:")?;
     let (name, after) = rest.split_once('}')?;
     (after == format!(":{IMAGE_TAG}")).then_some(name)

@@ -9,6 +9,7 @@ mod cost;
 mod crash;
 mod deploy;
 mod deploy_role;
+mod doctor;
 mod duplicates;
 mod edge;
 mod fault;

@@ -1,0 +1,310 @@
+//! `doctor`: pre-flight before a first `up` or a rebuild after a disaster — which identity the
+//! credentials are, the stack's availability zones in the region, the secrets `up` must write set
+//! in the environment, the runner's AMI parameter resolvable, each service image present in ECR for
+//! the tag and built for its task's CPU architecture, the hosted zone present (with the name
+//! servers the domain must be delegated to), the certificate's names validatable in that zone.
+//!
+//! Invariants: read-only (describe/get/list calls only); every check ends `pass`, `fail` (with the
+//! fix) or `by_hand` (this tool cannot see it from the account: what to check and how); credentials
+//! that do not work end the report at once, since every other check would fail for that reason.
+
+use serde::Serialize;
+
+use crate::aws::{describe, Clients};
+use crate::model::desired::{Desired, ParameterValue};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    ByHand,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub status: Status,
+    pub detail: String,
+    /// What to do about a `fail` (or how to check a `by_hand`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn finding(check: impl Into<String>, status: Status, detail: impl Into<String>, fix: Option<String>) -> Finding {
+    Finding { check: check.into(), status, detail: detail.into(), fix }
+}
+
+/// Runs every check; `tag` is the image tag `up` would register (`--image-tag`, else `latest`).
+pub async fn check(clients: &Clients, desired: &Desired, tag: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match clients.identity().await {
+        Ok(id) => out.push(finding("credentials", Status::Pass, format!("{} (account {})", id.arn, id.account), None)),
+        Err(e) => {
+            let fix = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or `aws sso login`) for the account the stack lives in";
+            out.push(finding("credentials", Status::Fail, format!("{e:#}"), Some(fix.into())));
+            return out;
+        }
+    }
+    let (zones, secrets, amis, images, dns) = tokio::join!(
+        availability_zones(clients, desired),
+        secrets(clients, desired),
+        amis(clients, desired),
+        images(clients, desired, tag),
+        zone_and_certificate(clients, desired),
+    );
+    for part in [zones, secrets, amis, images, dns] {
+        out.extend(part);
+    }
+    out
+}
+
+/// Whether the report stops `up`: any check failed.
+pub fn passed(findings: &[Finding]) -> bool {
+    findings.iter().all(|f| f.status != Status::Fail)
+}
+
+async fn availability_zones(clients: &Clients, desired: &Desired) -> Vec<Finding> {
+    let mut wanted: Vec<&str> =
+        desired.network.iter().flat_map(|n| n.subnets.iter().map(|s| s.availability_zone.as_str())).collect();
+    wanted.sort();
+    wanted.dedup();
+    let found = match clients.ec2.describe_availability_zones().send().await {
+        Ok(out) => out,
+        Err(e) => {
+            return vec![finding(
+                "availability zones",
+                Status::Fail,
+                format!("DescribeAvailabilityZones: {}", describe(&e)),
+                None,
+            )]
+        }
+    };
+    wanted
+        .into_iter()
+        .map(|zone| {
+            let state = found
+                .availability_zones()
+                .iter()
+                .find(|z| z.zone_name() == Some(zone))
+                .and_then(|z| z.state().map(|s| s.as_str().to_string()));
+            match state.as_deref() {
+                Some("available") => finding(format!("zone {zone}"), Status::Pass, "available", None),
+                Some(other) => finding(
+                    format!("zone {zone}"),
+                    Status::Fail,
+                    format!("state {other}"),
+                    Some("choose another zone of the region for the subnets in it".into()),
+                ),
+                None => finding(
+                    format!("zone {zone}"),
+                    Status::Fail,
+                    "not a zone of this region",
+                    Some("fix the subnets' availability_zone (or the region)".into()),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// A secret whose variable is unset is fine when its parameter exists (`up` keeps the value).
+async fn secrets(clients: &Clients, desired: &Desired) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for p in &desired.parameters {
+        let ParameterValue::Secret { env_var, value } = &p.value else { continue };
+        let check = format!("secret {}", p.name);
+        if value.is_some() {
+            out.push(finding(check, Status::Pass, format!("{env_var} is set"), None));
+            continue;
+        }
+        match clients.ssm.describe_parameters().parameter_filters(name_filter(&p.name)).send().await {
+            Ok(o) if !o.parameters().is_empty() => out.push(finding(
+                check,
+                Status::Pass,
+                format!("{env_var} is unset; the parameter exists and `up` keeps its value"),
+                None,
+            )),
+            Ok(_) => out.push(finding(
+                check,
+                Status::Fail,
+                format!("{env_var} is unset and the parameter does not exist: `up` cannot create it"),
+                Some(format!("export {env_var}=… (the value, from where the team keeps it) before `up`")),
+            )),
+            Err(e) => out.push(finding(check, Status::Fail, format!("DescribeParameters: {}", describe(&e)), None)),
+        }
+    }
+    out
+}
+
+fn name_filter(name: &str) -> aws_sdk_ssm::types::ParameterStringFilter {
+    aws_sdk_ssm::types::ParameterStringFilter::builder()
+        .key("Name")
+        .option("Equals")
+        .values(name)
+        .build()
+        .expect("key is set")
+}
+
+async fn amis(clients: &Clients, desired: &Desired) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for c in &desired.ec2_capacity {
+        let check = format!("AMI {}", c.ami_parameter);
+        match clients.ssm.get_parameter().name(&c.ami_parameter).send().await {
+            Ok(o) => {
+                let value = o.parameter().and_then(|p| p.value()).unwrap_or_default();
+                out.push(finding(check, Status::Pass, format!("resolves to {value}"), None));
+            }
+            Err(e) => out.push(finding(
+                check,
+                Status::Fail,
+                describe(&e),
+                Some("use a public AMI parameter of this region (e.g. /aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id)".into()),
+            )),
+        }
+    }
+    out
+}
+
+async fn images(clients: &Clients, desired: &Desired, tag: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in &desired.services {
+        let td = &s.task_definition.json;
+        let ecs_arch = td.pointer("/runtimePlatform/cpuArchitecture").and_then(serde_json::Value::as_str);
+        let arch = crate::deploy::images::oci_architecture(ecs_arch);
+        let containers = td.get("containerDefinitions").and_then(serde_json::Value::as_array).into_iter().flatten();
+        for c in containers {
+            let Some(repo) = c.get("image").and_then(serde_json::Value::as_str).and_then(crate::deploy::repository_of)
+            else {
+                continue;
+            };
+            let check = format!("image {repo}:{tag}");
+            let found = crate::deploy::images::lookup(&clients.ecr, repo, tag).await;
+            out.push(match found {
+                Ok(image) if image.architectures.iter().any(|a| a == arch) => finding(
+                    check,
+                    Status::Pass,
+                    format!("{} for {} ({}: {arch})", image.digest, image.architectures.join(", "), s.name),
+                    None,
+                ),
+                Ok(image) => finding(
+                    check,
+                    Status::Fail,
+                    format!("built for {}, but {} runs on {arch}", image.architectures.join(", "), s.name),
+                    Some(format!("rebuild and push it with --platform linux/{arch}")),
+                ),
+                Err(e) => finding(
+                    check,
+                    Status::Fail,
+                    format!("{e:#}"),
+                    Some("push it (`containrlab up --target ecr_repository.*` first creates the repositories, `containrlab outputs` prints their URIs), or pass the tag you pushed with --image-tag; the service cannot start without it".to_string()),
+                ),
+            });
+        }
+    }
+    out
+}
+
+async fn zone_and_certificate(clients: &Clients, desired: &Desired) -> Vec<Finding> {
+    let Some(dns) = &desired.dns else { return Vec::new() };
+    let mut out = Vec::new();
+    let zone = dns.zone.trim_end_matches('.');
+    let listed = clients.route53.list_hosted_zones_by_name().dns_name(zone).max_items(1).send().await;
+    let found = match listed {
+        Ok(o) => o.hosted_zones().iter().find(|z| z.name().trim_end_matches('.') == zone).map(|z| z.id().to_string()),
+        Err(e) => {
+            out.push(finding(
+                format!("hosted zone {zone}"),
+                Status::Fail,
+                format!("ListHostedZonesByName: {}", describe(&e)),
+                None,
+            ));
+            return out;
+        }
+    };
+    match found {
+        Some(id) => {
+            let servers = match clients.route53.get_hosted_zone().id(&id).send().await {
+                Ok(z) => z.delegation_set().map(|d| d.name_servers().join(", ")).unwrap_or_default(),
+                Err(e) => format!("(GetHostedZone: {})", describe(&e)),
+            };
+            out.push(finding(format!("hosted zone {zone}"), Status::Pass, id.trim_start_matches("/hostedzone/").to_string(), None));
+            out.push(delegation(zone, &servers));
+        }
+        None if dns.create_zone => out.push(finding(
+            format!("hosted zone {zone}"),
+            Status::Pass,
+            "absent; `up` creates it (create_zone: true)",
+            Some("after `up`, delegate the domain to the name servers `containrlab outputs` prints, or certificate validation never completes".into()),
+        )),
+        None => out.push(finding(
+            format!("hosted zone {zone}"),
+            Status::Fail,
+            "absent, and the stack file does not create it (create_zone: false)",
+            Some("create the zone (or set create_zone: true) and delegate the domain to it".into()),
+        )),
+    }
+    let Some(cert) = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()) else { return out };
+    for name in std::iter::once(&cert.domain).chain(&cert.subject_alternative_names) {
+        let bare = name.trim_start_matches("*.");
+        let inside = bare == zone || bare.ends_with(&format!(".{zone}"));
+        out.push(if inside {
+            finding(
+                format!("certificate name {name}"),
+                Status::Pass,
+                format!("validated by a DNS record in {zone}"),
+                None,
+            )
+        } else {
+            finding(
+                format!("certificate name {name}"),
+                Status::Fail,
+                format!("outside the zone {zone}: its validation record cannot be written"),
+                Some(format!("use a name under {zone}, or validate it by hand in its own zone")),
+            )
+        });
+    }
+    out
+}
+
+/// Delegation is in the parent zone (the registrar's), which this account's APIs do not show.
+fn delegation(zone: &str, servers: &str) -> Finding {
+    finding(
+        format!("delegation of {zone}"),
+        Status::ByHand,
+        format!("the domain must be delegated to {servers}"),
+        Some(format!("`dig +short NS {zone}` must list exactly these name servers (at the registrar otherwise)")),
+    )
+}
+
+/// The terminal view: one mark per check (`✓`, `✗`, `?`), the fix under each that has one.
+pub fn render(stack: &str, region: &str, findings: &[Finding]) -> String {
+    let mut out = format!("Pre-flight for stack {stack} in {region} (read-only):\n\n");
+    // Aligned up to a modest width: a long check name (an AMI parameter path) does not push every detail right.
+    let width = findings.iter().map(|f| f.check.chars().count()).filter(|&n| n <= 42).max().unwrap_or(0);
+    for f in findings {
+        let mark = match f.status {
+            Status::Pass => "✓",
+            Status::Fail => "✗",
+            Status::ByHand => "?",
+        };
+        out.push_str(&format!("  {mark} {:width$}  {}\n", f.check, f.detail));
+        if let Some(fix) = &f.fix {
+            let label = match f.status {
+                Status::Pass => "then",
+                Status::Fail => "fix",
+                Status::ByHand => "how",
+            };
+            out.push_str(&format!("      {label}: {fix}\n"));
+        }
+    }
+    let count = |s: Status| findings.iter().filter(|f| f.status == s).count();
+    out.push_str(&format!(
+        "\n{} passed, {} failed, {} to check by hand.{}\n",
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::ByHand),
+        if passed(findings) { "" } else { " Fix the ✗ lines before `up`." }
+    ));
+    out
+}
