@@ -51,6 +51,8 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// Read by `doctor` only (the quotas a first `up` needs).
+    pub servicequotas: aws_sdk_servicequotas::Client,
     /// SSM for the stack lock only: its calls are counted apart (`stats::LOCK`).
     pub lock: aws_sdk_ssm::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -164,6 +166,9 @@ fn clients(config: &SdkConfig, origin: Origin) -> Clients {
             aws_sdk_elasticloadbalancingv2::config::Builder::from(config).interceptor(counter).build(),
         ),
         ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(config).interceptor(counter).build()),
+        servicequotas: aws_sdk_servicequotas::Client::from_conf(
+            aws_sdk_servicequotas::config::Builder::from(config).interceptor(counter).build(),
+        ),
         lock: aws_sdk_ssm::Client::from_conf(
             aws_sdk_ssm::config::Builder::from(config).interceptor(lock_counter).build(),
         ),

@@ -1,17 +1,27 @@
 //! `doctor`: pre-flight before a first `up` or a rebuild after a disaster — which identity the
 //! credentials are, the stack's availability zones in the region, the secrets `up` must write set
 //! in the environment, the runner's AMI parameter resolvable, each service image present in ECR for
-//! the tag and built for its task's CPU architecture, the hosted zone present (with the name
-//! servers the domain must be delegated to), the certificate's names validatable in that zone.
+//! the tag and built for its task's CPU architecture, the account quotas the plan's creates need
+//! (`quotas`), the hosted zone present (with the name servers the domain must be delegated to), the
+//! certificate's names validatable in that zone and, once it exists, its state and validation
+//! records.
 //!
 //! Invariants: read-only (describe/get/list calls only); every check ends `pass`, `fail` (with the
 //! fix) or `by_hand` (this tool cannot see it from the account: what to check and how); credentials
 //! that do not work end the report at once, since every other check would fail for that reason.
 
+mod quotas;
+
+use std::future::Future;
+
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::aws::{describe, Clients};
 use crate::model::desired::{Desired, ParameterValue};
+use crate::plan::Plan;
+use crate::reconcile::dns::{dns_name, find_zone};
+use crate::reconcile::Observed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,8 +46,14 @@ fn finding(check: impl Into<String>, status: Status, detail: impl Into<String>, 
     Finding { check: check.into(), status, detail: detail.into(), fix }
 }
 
-/// Runs every check; `tag` is the image tag `up` would register (`--image-tag`, else `latest`).
-pub async fn check(clients: &Clients, desired: &Desired, tag: &str) -> Vec<Finding> {
+/// Runs every check; `tag` is the image tag `up` would register (`--image-tag`, else `latest`);
+/// `plan` reads AWS and plans like `diff` (awaited only once the credentials work).
+pub async fn check(
+    clients: &Clients,
+    desired: &Desired,
+    tag: &str,
+    plan: impl Future<Output = Result<(Observed, Plan)>>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     match clients.identity().await {
         Ok(id) => out.push(finding("credentials", Status::Pass, format!("{} (account {})", id.arn, id.account), None)),
@@ -47,17 +63,74 @@ pub async fn check(clients: &Clients, desired: &Desired, tag: &str) -> Vec<Findi
             return out;
         }
     }
-    let (zones, secrets, amis, images, dns) = tokio::join!(
+    let planned = async {
+        match plan.await {
+            Ok((observed, plan)) => (quotas::check(clients, desired, &plan).await, Some(observed)),
+            Err(e) => {
+                let fix =
+                    "the quotas and the certificate's state are checked from the plan `diff` shows; fix what stops it";
+                (vec![finding("plan", Status::Fail, format!("{e:#}"), Some(fix.into()))], None)
+            }
+        }
+    };
+    let (zones, secrets, amis, images, (quotas, observed), dns) = tokio::join!(
         availability_zones(clients, desired),
         secrets(clients, desired),
         amis(clients, desired),
         images(clients, desired, tag),
+        planned,
         zone_and_certificate(clients, desired),
     );
-    for part in [zones, secrets, amis, images, dns] {
+    for part in [zones, secrets, amis, images, quotas, dns] {
         out.extend(part);
     }
+    let zone = desired.dns.as_ref().map(|d| d.zone.as_str());
+    out.extend(observed.iter().flat_map(|o| certificate_state(o, zone)));
     out
+}
+
+/// The stack's certificate once it exists: issued, and renewable while ACM's validation records
+/// are in the zone (ACM renews only through them).
+fn certificate_state(observed: &Observed, zone: Option<&str>) -> Vec<Finding> {
+    crate::reconcile::acm::with_validation_records(observed, zone)
+        .iter()
+        .map(|c| {
+            let check = format!("certificate {}", c.name);
+            let f = &c.fields;
+            let missing: Vec<&str> = match &f.validation_present {
+                Some(present) => {
+                    f.validation.iter().map(|(n, _)| n.as_str()).filter(|n| !present.contains(&dns_name(n))).collect()
+                }
+                // The zone is declared but absent: none of them can be in it.
+                None if zone.is_some() => f.validation.iter().map(|(n, _)| n.as_str()).collect(),
+                None => Vec::new(),
+            };
+            let in_zone = zone.unwrap_or("its own zone (no `dns` section)");
+            match f.status.as_str() {
+                "ISSUED" | "PENDING_VALIDATION" if !missing.is_empty() => finding(
+                    check,
+                    Status::Fail,
+                    format!("{}; validation record(s) {} missing from {in_zone}", f.status, missing.join(", ")),
+                    Some("`containrlab up` writes them back (ACM cannot validate or renew without them)".into()),
+                ),
+                "ISSUED" => {
+                    finding(check, Status::Pass, format!("ISSUED; its validation records are in {in_zone}"), None)
+                }
+                "PENDING_VALIDATION" => finding(
+                    check,
+                    Status::ByHand,
+                    format!("PENDING_VALIDATION; its validation records are in {in_zone}"),
+                    Some("ACM validates once the domain's delegation (below) points at the zone".into()),
+                ),
+                other => finding(
+                    check,
+                    Status::Fail,
+                    format!("{other}: ACM never issues a certificate in this state"),
+                    Some("delete it in ACM (after taking it off the listener); `up` then requests a new one".into()),
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Whether the report stops `up`: any check failed.
@@ -209,16 +282,10 @@ async fn zone_and_certificate(clients: &Clients, desired: &Desired) -> Vec<Findi
     let Some(dns) = &desired.dns else { return Vec::new() };
     let mut out = Vec::new();
     let zone = dns.zone.trim_end_matches('.');
-    let listed = clients.route53.list_hosted_zones_by_name().dns_name(zone).max_items(1).send().await;
-    let found = match listed {
-        Ok(o) => o.hosted_zones().iter().find(|z| z.name().trim_end_matches('.') == zone).map(|z| z.id().to_string()),
+    let found = match find_zone(&clients.route53, zone).await {
+        Ok(z) => z.map(|z| z.id().to_string()),
         Err(e) => {
-            out.push(finding(
-                format!("hosted zone {zone}"),
-                Status::Fail,
-                format!("ListHostedZonesByName: {}", describe(&e)),
-                None,
-            ));
+            out.push(finding(format!("hosted zone {zone}"), Status::Fail, format!("{e:#}"), None));
             return out;
         }
     };

@@ -186,6 +186,25 @@ fn fields_of(c: &aws_sdk_acm::types::CertificateDetail) -> CertificateFields {
 #[derive(Debug, Clone)]
 pub struct Certificate;
 
+/// The observed certificates with `zone` and `validation_present` filled in from the stack's zone
+/// (`zone`) as observed in the same read.
+pub fn with_validation_records(
+    observed: &crate::reconcile::Observed,
+    zone: Option<&str>,
+) -> Vec<Observed<CertificateFields>> {
+    let dns = &observed.dns;
+    let read = dns.zone.as_ref().is_some_and(|z| Some(z.name.as_str()) == zone);
+    let mut found = observed.certificates.clone();
+    for c in &mut found {
+        c.fields.zone = zone.map(str::to_string);
+        c.fields.validation_present = read.then(|| {
+            let holds = |(name, value): &&(String, String)| dns.cnames.get(&dns_name(name)) == Some(&dns_name(value));
+            c.fields.validation.iter().filter(holds).map(|(name, _)| dns_name(name)).collect()
+        });
+    }
+    found
+}
+
 /// The certificate and the zone its validation records go in.
 #[derive(Debug, Clone)]
 pub struct DesiredCertificate {
@@ -206,19 +225,7 @@ impl Resource for Certificate {
     }
 
     fn observed(cx: &DiffCx<'_>) -> Vec<Observed<CertificateFields>> {
-        let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());
-        let dns = &cx.observed.dns;
-        let read = dns.zone.as_ref().is_some_and(|z| Some(&z.name) == zone.as_ref());
-        let mut found = cx.observed.certificates.clone();
-        for c in &mut found {
-            c.fields.zone = zone.clone();
-            c.fields.validation_present = read.then(|| {
-                let holds =
-                    |(name, value): &&(String, String)| dns.cnames.get(&dns_name(name)) == Some(&dns_name(value));
-                c.fields.validation.iter().filter(holds).map(|(name, _)| dns_name(name)).collect()
-            });
-        }
-        found
+        with_validation_records(cx.observed, cx.desired.dns.as_ref().map(|d| d.zone.as_str()))
     }
 
     fn name(d: &DesiredCertificate) -> &str {

@@ -2,6 +2,9 @@
 //! the zone will be created; an unset secret fails only while its parameter is missing; after the
 //! repositories exist and the images are pushed — one for the wrong architecture, then fixed — every
 //! check passes and delegation is left to check by hand with the zone's name servers. Read-only.
+//! The quotas: moto serves `GetServiceQuota` for the `vpc` codes only (VPCs, NAT gateways per zone)
+//! and not `GetAWSDefaultServiceQuota`, so the Elastic IP and load balancer quotas end `?` here —
+//! their reading is tested with canned answers in `src/doctor/quotas.rs`.
 
 use aws_sdk_ecr::Client as Ecr;
 
@@ -34,6 +37,9 @@ fn doctor_names_what_blocks_a_first_up_and_passes_once_it_is_fixed() {
         "✓ hosted zone containrlab.click",
         "absent; `up` creates it (create_zone: true)",
         "✓ certificate name api.containrlab.click",
+        "✓ quota VPCs per Region                     1 in use, the plan adds 1: 2 of 5 (applied)",
+        "✓ quota NAT gateways per Availability Zone (us-east-1a)  0 in use, the plan adds 1: 1 of 5 (applied)",
+        "? quota EC2-VPC Elastic IPs                 0 in use, the plan adds 1; the quota could not be read",
     ] {
         assert!(run.stdout.contains(line), "{line}\n{}", run.stdout);
     }
@@ -67,8 +73,34 @@ fn doctor_names_what_blocks_a_first_up_and_passes_once_it_is_fixed() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains(" failed, 1 to check by hand.\n"), "{}", run.stdout);
+    // Delegation, and the two quotas moto cannot serve (above).
+    assert!(run.stdout.contains(" failed, 3 to check by hand.\n"), "{}", run.stdout);
     let json = env.run(&["--json", "--image-tag", "v1", "doctor"]).json();
     assert_eq!(json["passed"], true);
     assert_eq!(status_of(&json, "image containrlab-runnerd:v1"), "pass");
+}
+
+/// A first `up` that would pass the account's VPC quota is named before anything is created, with
+/// the increase to ask for.
+#[test]
+fn doctor_fails_when_the_plan_needs_more_vpcs_than_the_quota() {
+    let env = Env::new();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk());
+    // moto's default VPC and four more: the quota of 5 (moto's value for L-F678F1CE) is used up.
+    for n in 0..4 {
+        env.block_on(ec2.create_vpc().cidr_block(format!("172.{}.0.0/16", 20 + n)).send()).expect("vpc");
+    }
+    let run = env.run(&["doctor"]);
+    run.expect_code(1);
+    assert!(run.mutating_calls().is_empty(), "{:?}", run.mutating_calls());
+    assert!(
+        run.stdout.contains("✗ quota VPCs per Region                     5 in use, the plan adds 1: 6 is above the quota of 5 (applied)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fix: free 1 or ask for more: `aws service-quotas request-service-quota-increase --service-code vpc --quota-code L-F678F1CE --desired-value 6`"),
+        "{}",
+        run.stdout
+    );
 }

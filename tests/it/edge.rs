@@ -205,7 +205,7 @@ fn swapping_two_rule_priorities_never_collides() {
 }
 
 /// ACM renews a certificate only while its validation CNAMEs resolve: one deleted by hand is
-/// drift of the certificate, and `up` writes it back.
+/// drift of the certificate (and a failed `doctor` check), and `up` writes it back.
 #[test]
 fn a_validation_record_deleted_by_hand_is_shown_and_written_back() {
     use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch, RrType};
@@ -229,7 +229,27 @@ fn a_validation_record_deleted_by_hand_is_shown_and_written_back() {
     diff.expect_code(2);
     assert!(diff.stdout.contains("~ certificate.containrlab.click"), "{}", diff.stdout);
     assert!(diff.stdout.contains("validation_records"), "{}", diff.stdout);
+    // `doctor` names it too (the images are not pushed here: only the certificate line is read).
+    let name = before[0].name().trim_end_matches('.').to_string();
+    let check = |json: &serde_json::Value| {
+        let c =
+            json["checks"].as_array().expect("checks").iter().find(|c| c["check"] == "certificate containrlab.click");
+        c.cloned().unwrap_or_else(|| panic!("no certificate check in {json}"))
+    };
+    let doctor = check(&env.run(&["--json", "doctor"]).json());
+    assert_eq!(doctor["status"], "fail", "{doctor}");
+    let detail = doctor["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&format!("validation record(s) {name}")) && detail.ends_with("missing from containrlab.click"),
+        "{doctor}"
+    );
+    assert!(doctor["fix"].as_str().unwrap_or_default().starts_with("`containrlab up` writes them back"), "{doctor}");
     env.run(&["up", "--yes"]).expect_code(0);
     assert_eq!(cnames().len(), before.len(), "written back");
+    let doctor = check(&env.run(&["--json", "doctor"]).json());
+    assert_eq!(
+        (doctor["status"].as_str(), doctor["detail"].as_str()),
+        (Some("pass"), Some("ISSUED; its validation records are in containrlab.click"))
+    );
     env.run(&["diff", "--exit-code"]).expect_code(0);
 }

@@ -84,19 +84,22 @@ pub fn dns_name(name: &str) -> String {
     name.strip_prefix("dualstack.").map(str::to_string).unwrap_or(name)
 }
 
-pub async fn observe(clients: &Clients, desired: Option<&Dns>) -> Result<ObservedDns> {
-    let Some(d) = desired else { return Ok(ObservedDns::default()) };
-    let r53 = &clients.route53;
+/// The public hosted zone named `zone` (without the trailing dot), if the account has one.
+pub async fn find_zone(r53: &Client, zone: &str) -> Result<Option<aws_sdk_route53::types::HostedZone>> {
     let zones = r53
         .list_hosted_zones_by_name()
-        .dns_name(format!("{}.", d.zone))
+        .dns_name(format!("{zone}."))
         .max_items(1)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("looking up hosted zone {}: {}", d.zone, describe(&e)))?;
-    let Some(zone) = zones.hosted_zones().iter().find(|z| dns_name(z.name()) == d.zone) else {
-        return Ok(ObservedDns::default());
-    };
+        .map_err(|e| anyhow::anyhow!("looking up hosted zone {zone}: {}", describe(&e)))?;
+    Ok(zones.hosted_zones().iter().find(|z| dns_name(z.name()) == zone).cloned())
+}
+
+pub async fn observe(clients: &Clients, desired: Option<&Dns>) -> Result<ObservedDns> {
+    let Some(d) = desired else { return Ok(ObservedDns::default()) };
+    let r53 = &clients.route53;
+    let Some(zone) = find_zone(r53, &d.zone).await? else { return Ok(ObservedDns::default()) };
     let id = zone_id(zone.id()).to_string();
     let tags = async {
         r53.list_tags_for_resource()
