@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use super::apply_report::{not_converged, outcome_json, outcome_line, report};
+use super::apply_report::{not_converged, outcome_json, outcome_line};
+use super::live_view::View;
 use crate::apply::{execute_until, Outcome};
 use crate::aws::wait::seconds_from_env;
 use crate::cli::{ApplyArgs, Cli};
@@ -85,6 +86,7 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
         let steps = order::steps(&current);
         order::check_acyclic(&steps)?;
         let ids = crate::reconcile::Ids::new(&observed);
+        let mut view = View::for_stderr();
         let outcome = execute_until(
             &steps,
             usize::from(args.parallelism),
@@ -92,11 +94,12 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
                 let step = &steps[i];
                 crate::reconcile::apply(&planner.clients, &ctx, &ids, step, &current.changes[step.change])
             },
-            report,
+            |event| view.on_event(event),
             crate::interrupt::stopping(),
             grace(),
         )
         .await;
+        drop(view);
         done.extend(outcome_json(&steps, &outcome)["done"].as_array().cloned().unwrap_or_default());
         let unanswered = outcome.failed.iter().filter(|(_, e)| crate::aws::error::may_have_taken_effect(e)).count();
         let look_again = !outcome.interrupted && unanswered > 0 && unanswered == outcome.failed.len();

@@ -1,5 +1,5 @@
-//! What `up` and `down` tell while and after applying: a line per step event on stderr, the
-//! closing summary (done, failed, stopped, abandoned, not started), and the JSON `result`.
+//! What `up` and `down` tell while and after applying: a line per step event (shown by
+//! `live_view`), the closing summary (done, failed, stopped, abandoned, not started), and the JSON `result`.
 
 use serde_json::json;
 
@@ -19,23 +19,29 @@ fn verb(action: Action, done: bool) -> &'static str {
     }
 }
 
-pub fn report(event: Event<'_>) {
+/// The plain line of one event (also what the live view prints above its block).
+pub fn line(event: &Event<'_>) -> String {
     match event {
-        Event::Started(s) => eprintln!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
+        Event::Started(s) => format!("{:>3} {}: {}…", s.action.symbol(), s.address, verb(s.action, false)),
         // A note names what it is about; one that does not is about its step.
-        Event::Progress(s, text) if text.contains(&s.address.to_string()) => eprintln!("    … {text}"),
-        Event::Progress(s, text) => eprintln!("    … {}: {text}", s.address),
+        Event::Progress(s, text) if text.contains(&s.address.to_string()) => format!("    … {text}"),
+        Event::Progress(s, text) => format!("    … {}: {text}", s.address),
         Event::Finished(s, d) => {
-            eprintln!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64())
+            format!("{:>3} {}: {} in {:.1}s", s.action.symbol(), s.address, verb(s.action, true), d.as_secs_f64())
         }
-        Event::Failed(s, e) if crate::interrupt::is_interrupted(e) => eprintln!("  ! {}: {e:#}", s.address),
-        Event::Failed(s, e) => eprintln!("  ! {}: failed: {e:#}", s.address),
-        Event::Stopping(running) if running.is_empty() => eprintln!("    … stopping: nothing was in flight"),
+        Event::Failed(s, e) if crate::interrupt::is_interrupted(e) => format!("  ! {}: {e:#}", s.address),
+        Event::Failed(s, e) => format!("  ! {}: failed: {e:#}", s.address),
+        Event::Stopping(running) if running.is_empty() => "    … stopping: nothing was in flight".to_string(),
         Event::Stopping(running) => {
             let names: Vec<String> = running.iter().map(|s| s.address.to_string()).collect();
-            eprintln!("    … stopping: letting {} step(s) in flight finish: {}", names.len(), names.join(", "));
+            format!("    … stopping: letting {} step(s) in flight finish: {}", names.len(), names.join(", "))
         }
     }
+}
+
+/// The present-tense verb of a running step (`creating`), for the live view.
+pub fn running_verb(action: Action) -> &'static str {
+    verb(action, false)
 }
 
 /// What the run did, on one line when it succeeded, else with what failed, stopped, was

@@ -10,6 +10,7 @@ mod deploy;
 mod diff;
 mod doctor;
 mod graph;
+mod live_view;
 mod logging;
 mod logs;
 mod outputs;
