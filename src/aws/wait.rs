@@ -34,7 +34,17 @@ fn delay(attempt: u32) -> Duration {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = 0.9 + 0.2 * f64::from(nanos % 1000) / 1000.0;
-    base.mul_f64(jitter)
+    base.mul_f64(jitter * poll_scale())
+}
+
+/// `CONTAINRLAB_POLL_SCALE`: the benchmark (`scripts/bench`) runs AWS's timing model faster than
+/// real speed and scales the poll schedule with it; nothing else sets it (default 1).
+fn poll_scale() -> f64 {
+    static SCALE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        let set = std::env::var("CONTAINRLAB_POLL_SCALE").ok().and_then(|v| v.parse::<f64>().ok());
+        set.filter(|s| s.is_finite() && *s > 0.0 && *s <= 1.0).unwrap_or(1.0)
+    })
 }
 
 /// How often a wait says it is still waiting, at the longest: a progress line at least every
