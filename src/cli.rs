@@ -168,7 +168,8 @@ pub struct ApplyArgs {
     /// Apply without asking (required when stdin is not a terminal).
     #[arg(long)]
     pub yes: bool,
-    /// Steps carried out at the same time.
+    /// Steps making AWS calls at the same time (a step waiting for AWS to finish something gives
+    /// its place to the next ready step meanwhile).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallelism: u16,
     /// Also delete what holds data: repositories with images, SecureString parameters.

@@ -1,4 +1,6 @@
-//! The executor: walks the plan's steps in dependency order with bounded concurrency.
+//! The executor: walks the plan's steps in dependency order with bounded concurrency: at most
+//! `parallelism` steps hold a slot at once, and a step gives its slot back while it sleeps in a
+//! wait (`progress::idle`), so long waits do not starve ready steps.
 //!
 //! Invariants: a step starts only after every step in its `after` list finished successfully;
 //! after the first failure no new step starts, running steps finish, and the outcome lists what
@@ -11,9 +13,11 @@
 pub mod progress;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::plan::Step;
 
@@ -81,25 +85,30 @@ where
     let mut stop = futures::FutureExt::fuse(stop);
     let mut deadline: Option<tokio::time::Instant> = None;
     let (notes, mut noted) = tokio::sync::mpsc::unbounded_channel();
+    let slots = Arc::new(Semaphore::new(parallelism));
+    let freed = Arc::new(Notify::new());
     let mut state = vec![State::Pending; steps.len()];
     let mut running = FuturesUnordered::new();
     let mut outcome = Outcome::default();
     loop {
         if outcome.failed.is_empty() && deadline.is_none() {
             for i in 0..steps.len() {
-                if running.len() >= parallelism {
-                    break;
-                }
                 let ready = state[i] == State::Pending && steps[i].after.iter().all(|&j| state[j] == State::Done);
-                if ready {
-                    state[i] = State::Running;
-                    on_event(Event::Started(&steps[i]));
-                    let fut = progress::within(progress::Sink { to: notes.clone(), step: i }, run(i));
-                    running.push(async move {
-                        let start = Instant::now();
-                        (i, fut.await, start.elapsed())
-                    });
+                if !ready {
+                    continue;
                 }
+                let Ok(permit) = slots.clone().try_acquire_owned() else { break };
+                state[i] = State::Running;
+                on_event(Event::Started(&steps[i]));
+                let slot = progress::Slot::holding(permit, &slots, &freed);
+                let fut = progress::within(progress::Sink { to: notes.clone(), step: i, slot: slot.clone() }, run(i));
+                running.push(async move {
+                    let start = Instant::now();
+                    let result = fut.await;
+                    // Its slot is free before its end is handled, so the next step can start.
+                    slot.release();
+                    (i, result, start.elapsed())
+                });
             }
         }
         if running.is_empty() {
@@ -123,6 +132,8 @@ where
                 continue;
             }
             () = grace_over => break,
+            // A waiting step gave its slot back: start what is ready.
+            () = freed.notified() => continue,
             Some(done) = running.next() => done,
         };
         // Notes a step made while finishing come before its end.

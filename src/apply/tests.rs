@@ -79,6 +79,55 @@ async fn concurrency_never_exceeds_the_bound_and_independent_steps_overlap() {
     assert_eq!(peak_one, 1);
 }
 
+/// A step sleeping between polls gives its slot back: with one slot, a load balancer waiting to
+/// become active does not hold up an independent step, and the two never make calls at once.
+#[tokio::test(start_paused = true)]
+async fn a_waiting_step_gives_its_slot_to_a_ready_one() {
+    let steps = plan(vec![change("alb", Action::Create, &[]), change("logs", Action::Create, &[])]);
+    let start = tokio::time::Instant::now();
+    let calling = AtomicUsize::new(0);
+    let peak = AtomicUsize::new(0);
+    let ended = Mutex::new(Vec::new());
+    let call = || async {
+        let now = calling.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        calling.fetch_sub(1, Ordering::SeqCst);
+    };
+    let outcome = execute(
+        &steps,
+        1,
+        |i| {
+            let (name, call, ended) = (steps[i].address.name.clone(), &call, &ended);
+            async move {
+                if name == "alb" {
+                    crate::aws::wait::until("load_balancer.alb to become active", Duration::from_secs(600), || async {
+                        call().await;
+                        Ok(if start.elapsed() >= Duration::from_secs(150) {
+                            crate::aws::wait::Check::Ready(())
+                        } else {
+                            crate::aws::wait::Check::Pending("provisioning".into())
+                        })
+                    })
+                    .await?;
+                } else {
+                    call().await;
+                }
+                ended.lock().unwrap().push((name, start.elapsed()));
+                Ok(())
+            }
+        },
+        |_| {},
+    )
+    .await;
+    assert!(outcome.succeeded());
+    let ended = ended.into_inner().unwrap();
+    assert_eq!(ended[0].0, "logs", "{ended:?}");
+    assert!(ended[0].1 < Duration::from_secs(5), "the ready step ran during the wait: {ended:?}");
+    assert!(ended[1].1 >= Duration::from_secs(150), "{ended:?}");
+    assert_eq!(peak.load(Ordering::SeqCst), 1, "never two steps calling at once with one slot");
+}
+
 #[tokio::test(start_paused = true)]
 async fn after_a_failure_nothing_new_starts_and_the_rest_is_reported() {
     // a → b → c in a chain, plus an independent d that is already running when a fails.

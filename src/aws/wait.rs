@@ -96,7 +96,7 @@ where
         }
         let pause = delay(attempt).min(timeout.saturating_sub(start.elapsed()));
         tokio::select! {
-            () = tokio::time::sleep(pause) => {}
+            () = crate::apply::progress::idle(tokio::time::sleep(pause)) => {}
             () = crate::interrupt::stopping() => {
                 let what = format!("stopped waiting for {what} (last state: {last}); `up` again waits for it");
                 return Err(crate::interrupt::Interrupted::new(what).into());
@@ -132,7 +132,7 @@ where
                     noted = Instant::now();
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(delay(attempt)) => {}
+                    () = crate::apply::progress::idle(tokio::time::sleep(delay(attempt))) => {}
                     // Stopping: the last error says what was still in use.
                     () = crate::interrupt::stopping() => return Err(e),
                 }
