@@ -31,6 +31,27 @@ fn delay(attempt: u32) -> Duration {
         2 => 3000,
         _ => 4000,
     });
+    jittered(base)
+}
+
+/// A wait whose typical length is known polls every 1.5 s from 80 % of it to 150 % of it (where
+/// readiness usually comes: seen ~0.75 s late on average there), and on the schedule of `delay`
+/// elsewhere, never sleeping past the start of that window. `typical` is in real seconds.
+fn delay_near(attempt: u32, waited: Duration, typical: Duration) -> Duration {
+    let typical = typical.mul_f64(poll_scale());
+    let (from, to) = (typical.mul_f64(0.8), typical.mul_f64(1.5));
+    if waited >= from && waited <= to {
+        return jittered(Duration::from_millis(1500));
+    }
+    let far = delay(attempt);
+    if waited < from {
+        far.min(from - waited)
+    } else {
+        far
+    }
+}
+
+fn jittered(base: Duration) -> Duration {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = 0.9 + 0.2 * f64::from(nanos % 1000) / 1000.0;
@@ -72,7 +93,25 @@ pub fn seconds_from_env(var: &str, default: Duration) -> Duration {
 }
 
 /// Polls `check` until it is ready. `what` names the wait in progress lines and in the error.
-pub async fn until<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+pub async fn until<T, F, Fut>(what: &str, timeout: Duration, check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Check<T>>>,
+{
+    poll(what, timeout, None, check).await
+}
+
+/// `until` for a wait AWS usually ends after about `typical` (a load balancer becoming active):
+/// polled more often around that time (`delay_near`).
+pub async fn until_about<T, F, Fut>(what: &str, timeout: Duration, typical: Duration, check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Check<T>>>,
+{
+    poll(what, timeout, Some(typical), check).await
+}
+
+async fn poll<T, F, Fut>(what: &str, timeout: Duration, typical: Option<Duration>, mut check: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Check<T>>>,
@@ -94,7 +133,11 @@ where
         if start.elapsed() >= timeout {
             bail!("timed out after {}s waiting for {what} (last state: {last})", timeout.as_secs());
         }
-        let pause = delay(attempt).min(timeout.saturating_sub(start.elapsed()));
+        let next = match typical {
+            Some(t) => delay_near(attempt, start.elapsed(), t),
+            None => delay(attempt),
+        };
+        let pause = next.min(timeout.saturating_sub(start.elapsed()));
         tokio::select! {
             () = crate::apply::progress::idle(tokio::time::sleep(pause)) => {}
             () = crate::interrupt::stopping() => {
@@ -163,6 +206,34 @@ mod tests {
         // Three sleeps of about 1, 2 and 3 seconds (±10 %).
         let waited = start.elapsed().as_secs_f64();
         assert!((5.4..=6.6).contains(&waited), "waited {waited}s");
+    }
+
+    #[test]
+    fn a_wait_of_known_length_polls_often_only_around_its_typical_time() {
+        let typical = Duration::from_secs(100);
+        let at = |s: u64| delay_near(5, Duration::from_secs(s), typical).as_secs_f64();
+        assert!((3.6..=4.4).contains(&at(10)), "far before: the usual 4 s, {}", at(10));
+        assert!(at(78) <= 2.0, "never sleeps into the window: {}", at(78));
+        assert!((1.35..=1.65).contains(&at(85)), "inside: {}", at(85));
+        assert!((1.35..=1.65).contains(&at(150)), "inside to 150 %: {}", at(150));
+        assert!((3.6..=4.4).contains(&at(151)), "past it: back to 4 s, {}", at(151));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn readiness_at_the_typical_time_is_seen_within_a_short_poll() {
+        let start = tokio::time::Instant::now();
+        let ready_at = Duration::from_secs(150);
+        let polls = AtomicU32::new(0);
+        until_about("load_balancer.alb to become active", Duration::from_secs(600), ready_at, || async {
+            polls.fetch_add(1, Ordering::SeqCst);
+            Ok(if start.elapsed() >= ready_at { Check::Ready(()) } else { Check::Pending("provisioning".into()) })
+        })
+        .await
+        .expect("ready");
+        let late = start.elapsed() - ready_at;
+        assert!(late <= Duration::from_millis(1650), "seen {late:?} late");
+        // About 30 polls at 4 s up to 120 s, then every 1.5 s: well under one a second.
+        assert!(polls.load(Ordering::SeqCst) < 60, "{} polls", polls.load(Ordering::SeqCst));
     }
 
     #[tokio::test(start_paused = true)]

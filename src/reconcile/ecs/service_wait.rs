@@ -58,7 +58,9 @@ fn short(arn: Option<&str>) -> String {
 
 pub(crate) async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -> Result<()> {
     let what = format!("ecs_service.{name} to be stable on {}", short(Some(requested)));
-    let waited = wait::until(&what, wait::timeout(Duration::from_secs(15 * 60)), || async {
+    // A rolling deployment of one Fargate task behind a load balancer: start, health checks, drain.
+    let typical = Duration::from_secs(60);
+    let waited = wait::until_about(&what, wait::timeout(Duration::from_secs(15 * 60)), typical, || async {
         let Some(s) = current(ecs, cluster, name).await? else { bail!("service {name} disappeared while waiting") };
         Ok(match stability(&s, requested) {
             Stability::Stable => Check::Ready(None),

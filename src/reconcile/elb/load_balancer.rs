@@ -175,7 +175,9 @@ async fn set_attributes(cx: &ApplyCx<'_>, address: &Address, arn: &str, d: &Desi
 }
 
 async fn wait_active(cx: &ApplyCx<'_>, address: &Address, arn: &str) -> Result<()> {
-    wait::until(&format!("{address} to become active"), wait::timeout(LB_TIMEOUT), || async {
+    // An application load balancer is typically active 2–3 minutes after its create.
+    let typical = Duration::from_secs(150);
+    wait::until_about(&format!("{address} to become active"), wait::timeout(LB_TIMEOUT), typical, || async {
         let out = cx
             .clients
             .elb

@@ -123,7 +123,9 @@ impl Resource for NatGateway {
 /// Polls the gateway until it reaches `target`; a `failed` gateway ends the wait with AWS's reason.
 async fn wait_for(cx: &ApplyCx<'_>, address: &Address, id: &str, target: NatGatewayState) -> Result<()> {
     let what = format!("{address} to become {}", target.as_str());
-    wait::until(&what, wait::timeout(NAT_TIMEOUT), || async {
+    // A NAT gateway is typically available (or deleted) within one to two minutes.
+    let typical = Duration::from_secs(if target == NatGatewayState::Deleted { 60 } else { 100 });
+    wait::until_about(&what, wait::timeout(NAT_TIMEOUT), typical, || async {
         let out = cx
             .clients
             .ec2
