@@ -74,7 +74,11 @@ const QUIET: Duration = Duration::from_secs(5);
 
 /// `1m10s`, `45s`: an elapsed time on a progress line.
 pub fn elapsed(since: Instant) -> String {
-    let secs = since.elapsed().as_secs();
+    seconds_text(since.elapsed().as_secs())
+}
+
+/// `70` → `1m10s`, `45` → `45s`.
+pub fn seconds_text(secs: u64) -> String {
     if secs >= 60 {
         format!("{}m{:02}s", secs / 60, secs % 60)
     } else {

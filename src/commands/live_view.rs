@@ -173,7 +173,7 @@ fn without_elapsed(note: &str) -> &str {
 /// `  + load_balancer.containrlab-alb: provisioning [1m10s]`, cut to `width` characters.
 fn status_line(r: &Running, now: Instant, width: usize) -> String {
     let secs = now.saturating_duration_since(r.since).as_secs();
-    let elapsed = if secs >= 60 { format!("{}m{:02}s", secs / 60, secs % 60) } else { format!("{secs}s") };
+    let elapsed = crate::aws::wait::seconds_text(secs);
     let what = match &r.note {
         Some(n) => n.clone(),
         None => format!("{}…", running_verb(r.action)),
