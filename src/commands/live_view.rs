@@ -75,11 +75,16 @@ impl Drop for View {
 
 /// A running step as its live line shows it.
 struct Running {
-    key: String,
-    label: String,
     action: crate::plan::Action,
+    address: String,
     note: Option<String>,
     since: Instant,
+}
+
+impl Running {
+    fn is(&self, s: &crate::plan::Step) -> bool {
+        self.action == s.action && self.address == s.address.to_string()
+    }
 }
 
 /// The scrolling lines and the live block below them, written to `out`.
@@ -100,15 +105,12 @@ impl<W: Write> Board<W> {
     pub fn on_event(&mut self, event: &Event<'_>) {
         match event {
             Event::Started(s) => {
-                let label = format!("{:>3} {}", s.action.symbol(), s.address);
-                let note = None;
-                let key = key(s);
-                self.running.push(Running { key, label, action: s.action, note, since: Instant::now() });
+                let (action, address) = (s.action, s.address.to_string());
+                self.running.push(Running { action, address, note: None, since: Instant::now() });
                 self.draw(&[]);
             }
             Event::Progress(s, text) => {
-                let key = key(s);
-                if let Some(r) = self.running.iter_mut().find(|r| r.key == key) {
+                if let Some(r) = self.running.iter_mut().find(|r| r.is(s)) {
                     let own = s.address.to_string();
                     let about = text.strip_prefix(&own).map(|t| t.trim_start_matches([':', ' '])).unwrap_or(text);
                     r.note = Some(without_elapsed(about).to_string());
@@ -116,8 +118,7 @@ impl<W: Write> Board<W> {
                 self.draw(&[]);
             }
             Event::Finished(s, _) | Event::Failed(s, _) => {
-                let key = key(s);
-                self.running.retain(|r| r.key != key);
+                self.running.retain(|r| !r.is(s));
                 self.draw(&[line(event)]);
             }
             Event::Stopping(_) => self.draw(&[line(event)]),
@@ -158,10 +159,6 @@ impl<W: Write> Board<W> {
     }
 }
 
-fn key(s: &crate::plan::Step) -> String {
-    format!("{} {}", s.action.symbol(), s.address)
-}
-
 /// `provisioning [1m10s elapsed]` → `provisioning`: the live line shows the step's own time.
 fn without_elapsed(note: &str) -> &str {
     match note.rfind(" [") {
@@ -178,7 +175,7 @@ fn status_line(r: &Running, now: Instant, width: usize) -> String {
         Some(n) => n.clone(),
         None => format!("{}…", running_verb(r.action)),
     };
-    let full = format!("{}: {what} [{elapsed}]", r.label);
+    let full = format!("{:>3} {}: {what} [{elapsed}]", r.action.symbol(), r.address);
     if full.chars().count() < width {
         return full;
     }
@@ -234,9 +231,8 @@ mod tests {
     #[test]
     fn a_line_wider_than_the_terminal_is_cut_so_the_redraw_stays_in_place() {
         let r = Running {
-            key: String::new(),
-            label: "  ~ ecs_service.containrlab-service".into(),
             action: Action::Update,
+            address: "ecs_service.containrlab-service".into(),
             note: Some("rollout: 1 of 2 tasks running, waiting for the new tasks to pass the health check".into()),
             since: Instant::now(),
         };

@@ -61,19 +61,20 @@ pub async fn limit(sq: &ServiceQuotas, q: Quota) -> Result<(f64, &'static str)> 
     }
 }
 
-/// The verdict on one quota: `in_use` now, `adds` from the plan.
-pub fn judge(q: Quota, scope: &str, limit: Result<(f64, &str)>, in_use: usize, adds: usize) -> Finding {
+/// The verdict on one quota: `in_use` now, `adds` from the plan; `limit` is `None` when it was not
+/// read because the plan adds none.
+pub fn judge(q: Quota, scope: &str, limit: Option<Result<(f64, &str)>>, in_use: usize, adds: usize) -> Finding {
     let check = format!("quota {}{scope}", q.name);
     let total = in_use + adds;
     match limit {
-        _ if adds == 0 => finding(check, Status::Pass, format!("{in_use} in use; the plan adds none"), None),
-        Ok((value, source)) if total as f64 <= value => finding(
+        None => finding(check, Status::Pass, format!("{in_use} in use; the plan adds none"), None),
+        Some(Ok((value, source))) if total as f64 <= value => finding(
             check,
             Status::Pass,
             format!("{in_use} in use, the plan adds {adds}: {total} of {value} ({source})"),
             None,
         ),
-        Ok((value, source)) => finding(
+        Some(Ok((value, source))) => finding(
             check,
             Status::Fail,
             format!("{in_use} in use, the plan adds {adds}: {total} is above the quota of {value} ({source})"),
@@ -84,7 +85,7 @@ pub fn judge(q: Quota, scope: &str, limit: Result<(f64, &str)>, in_use: usize, a
                 q.code
             )),
         ),
-        Err(e) => finding(
+        Some(Err(e)) => finding(
             check,
             Status::ByHand,
             format!("{in_use} in use, the plan adds {adds}; the quota could not be read ({e:#}); AWS's default is {}", q.default),
@@ -107,16 +108,10 @@ fn adds(plan: &Plan, kind: Kind) -> impl Iterator<Item = &str> {
 pub async fn check(clients: &Clients, desired: &Desired, plan: &Plan) -> Vec<Finding> {
     let sq = &clients.servicequotas;
     let (vpcs, eips, nats, lbs) = tokio::join!(
-        async { judged(VPCS, "", limit(sq, VPCS).await, vpcs_in_use(clients).await, adds(plan, Kind::Vpc).count()) },
-        async {
-            let adds = adds(plan, Kind::ElasticIp).count();
-            judged(ELASTIC_IPS, "", limit(sq, ELASTIC_IPS).await, addresses_in_use(clients).await, adds)
-        },
+        region_wide(sq, VPCS, adds(plan, Kind::Vpc).count(), vpcs_in_use(clients)),
+        region_wide(sq, ELASTIC_IPS, adds(plan, Kind::ElasticIp).count(), addresses_in_use(clients)),
         nat_gateways(clients, desired, plan),
-        async {
-            let adds = adds(plan, Kind::LoadBalancer).count();
-            judged(LOAD_BALANCERS, "", limit(sq, LOAD_BALANCERS).await, load_balancers_in_use(clients).await, adds)
-        },
+        region_wide(sq, LOAD_BALANCERS, adds(plan, Kind::LoadBalancer).count(), load_balancers_in_use(clients)),
     );
     let mut out = vec![vpcs, eips];
     out.extend(nats);
@@ -124,8 +119,26 @@ pub async fn check(clients: &Clients, desired: &Desired, plan: &Plan) -> Vec<Fin
     out
 }
 
+/// A region-wide quota: its usage, and its value only when the plan adds some, read together.
+async fn region_wide(
+    sq: &ServiceQuotas,
+    q: Quota,
+    adds: usize,
+    in_use: impl std::future::Future<Output = Result<usize>>,
+) -> Finding {
+    let value = async {
+        if adds == 0 {
+            None
+        } else {
+            Some(limit(sq, q).await)
+        }
+    };
+    let (value, in_use) = tokio::join!(value, in_use);
+    judged(q, "", value, in_use, adds)
+}
+
 /// A usage that cannot be read fails the check (the reason in the detail).
-fn judged(q: Quota, scope: &str, limit: Result<(f64, &str)>, in_use: Result<usize>, adds: usize) -> Finding {
+fn judged(q: Quota, scope: &str, limit: Option<Result<(f64, &str)>>, in_use: Result<usize>, adds: usize) -> Finding {
     match in_use {
         Ok(n) => judge(q, scope, limit, n, adds),
         Err(e) => finding(format!("quota {}{scope}", q.name), Status::Fail, format!("{e:#}"), None),
@@ -175,7 +188,7 @@ async fn nat_gateways(clients: &Clients, desired: &Desired, plan: &Plan) -> Vec<
             let scope = format!(" ({zone})");
             let limit = limit.as_ref().map(|l| *l).map_err(|e| anyhow!("{e:#}"));
             let in_use = in_use.as_ref().map(|m| m.get(&zone).copied().unwrap_or(0)).map_err(|e| anyhow!("{e:#}"));
-            judged(NAT_PER_ZONE, &scope, limit, in_use, adds)
+            judged(NAT_PER_ZONE, &scope, Some(limit), in_use, adds)
         })
         .collect()
 }
@@ -260,7 +273,7 @@ mod tests {
         let sq = canned_client!(aws_sdk_servicequotas, &[&applied, &default]);
         let read = limit(&sq, ELASTIC_IPS).await;
         assert!(format!("{:#}", read.as_ref().unwrap_err()).contains("AccessDeniedException"), "{read:?}");
-        let f = judge(ELASTIC_IPS, "", read, 4, 1);
+        let f = judge(ELASTIC_IPS, "", Some(read), 4, 1);
         assert_eq!(f.status, Status::ByHand);
         assert!(f.detail.starts_with("4 in use, the plan adds 1; the quota could not be read"), "{}", f.detail);
         assert!(f.detail.ends_with("AWS's default is 5"), "{}", f.detail);
@@ -269,9 +282,9 @@ mod tests {
 
     #[test]
     fn a_plan_above_the_quota_fails_with_the_increase_to_ask_for() {
-        let ok = judge(VPCS, "", Ok((5.0, "applied")), 4, 1);
+        let ok = judge(VPCS, "", Some(Ok((5.0, "applied"))), 4, 1);
         assert_eq!((ok.status, ok.detail.as_str()), (Status::Pass, "4 in use, the plan adds 1: 5 of 5 (applied)"));
-        let over = judge(NAT_PER_ZONE, " (us-east-1a)", Ok((5.0, "AWS default")), 5, 1);
+        let over = judge(NAT_PER_ZONE, " (us-east-1a)", Some(Ok((5.0, "AWS default"))), 5, 1);
         assert_eq!(over.check, "quota NAT gateways per Availability Zone (us-east-1a)");
         assert_eq!(over.status, Status::Fail);
         assert_eq!(over.detail, "5 in use, the plan adds 1: 6 is above the quota of 5 (AWS default)");
