@@ -17,6 +17,8 @@ use crate::reconcile::tags as t;
 pub async fn write(clients: &Clients, stack: &str, adopt: &[Found]) -> Result<usize> {
     let work: Vec<(&Address, &str)> =
         adopt.iter().flat_map(|f| f.ids.iter().map(move |id| (&f.address, id.as_str()))).collect();
+    // The claims are not in the tagging API's answers at once: later reads ask each service.
+    crate::reconcile::tag_index::distrust();
     let results = crate::aws::concurrent(work.iter().copied(), 8, |(address, id)| async move {
         tag(clients, address, id, &ownership_tags(stack, address)).await.map_err(|e| format!("{address}: {e:#}"))
     })

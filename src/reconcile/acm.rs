@@ -1,5 +1,6 @@
 //! The ACM certificate: requested with DNS validation, its validation CNAMEs written to the zone,
-//! waited on until `ISSUED`. Found by its tags (Resource Groups Tagging API), then described.
+//! waited on until `ISSUED`. Found by its tags (the stack's `tag_index`, or ACM's own listing for
+//! the declared domain when the index does not list it), then described.
 //! On delete, the certificate goes first (once no listener uses it), then its validation records.
 //! ACM reports a certificate in use for a while after its listener is deleted: the delete retries
 //! `ResourceInUseException` for up to `IN_USE_TIMEOUT`, then names what still uses it.
@@ -9,19 +10,19 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
-use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_route53::types::ChangeAction;
 
 use super::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
 use super::kit::{Observed, CONCURRENCY};
 use super::payload::Payload;
+use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::edge;
-use crate::model::tags::{Tags, ADDRESS, STACK};
+use crate::model::tags::{Tags, ADDRESS};
 use crate::model::{Address, Kind};
 use crate::reconcile::dns::dns_name;
 
@@ -47,47 +48,48 @@ pub struct CertificateFields {
 
 pub async fn observe(
     clients: &Clients,
+    index: &TagIndex<'_>,
     stack: &str,
     declared: Option<&str>,
 ) -> Result<Vec<Observed<CertificateFields>>> {
-    let pages = clients
-        .tagging
-        .get_resources()
-        .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
-        .resource_type_filters("acm")
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("listing this stack's certificates (Resource Groups Tagging API): {}", describe(&e))
-        })?;
-    let mut owned: Vec<(String, Tags)> = pages
-        .iter()
-        .flat_map(|p| p.resource_tag_mapping_list())
-        .filter_map(|m| {
-            let tags: Tags = m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            Some((m.resource_arn()?.to_string(), tags))
-        })
+    // Listed by the index: tags known when it may be trusted (`None`: read them with ACM's call).
+    let mut owned: Vec<(String, Option<Tags>)> = index
+        .matching(":certificate/")
+        .await?
+        .into_iter()
+        .map(|(arn, tags)| (arn, Some(tags).filter(|_| index.trusted())))
         .collect();
     if let Some(domain) = declared {
         let address = format!("certificate.{domain}");
-        if !owned.iter().any(|(_, tags)| tags.get(ADDRESS) == Some(&address)) {
-            owned.extend(unlisted(clients, stack, domain).await?);
+        if !owned.iter().any(|(_, tags)| tags.as_ref().and_then(|t| t.get(ADDRESS)) == Some(&address)) {
+            let read = unlisted(clients, stack, domain).await?;
+            owned.retain(|(arn, _)| !read.iter().any(|(a, _)| a == arn));
+            owned.extend(read.into_iter().map(|(arn, tags)| (arn, Some(tags))));
         }
     }
     concurrent(owned, CONCURRENCY, |(arn, tags)| async move {
-        let out = clients
-            .acm
-            .describe_certificate()
-            .certificate_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading certificate {arn}: {}", describe(&e)))?;
-        let Some(c) = out.certificate() else { return Ok(None) };
+        let tags = async {
+            match tags {
+                Some(t) => Ok(t),
+                None => tags_of(clients, &arn).await,
+            }
+        };
+        let described = async {
+            match clients.acm.describe_certificate().certificate_arn(&arn).send().await {
+                Ok(out) => Ok(out.certificate),
+                // Listed by the index a moment after its delete: gone.
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(None),
+                Err(e) => Err(anyhow::anyhow!("reading certificate {arn}: {}", describe(&e))),
+            }
+        };
+        let (c, tags) = tokio::try_join!(described, tags)?;
+        let Some(c) = c else { return Ok(None) };
+        if crate::model::tags::owner(stack, &tags) != crate::model::tags::Owner::ThisStack {
+            return Ok(None);
+        }
         let name = tags.get(ADDRESS).and_then(|a| a.strip_prefix("certificate.")).map(str::to_string);
         let Some(name) = name else { return Ok(None) };
-        Ok(Some(Observed { name, id: arn, tags, fields: fields_of(c) }))
+        Ok(Some(Observed { name, id: arn, tags, fields: fields_of(&c) }))
     })
     .await
     .into_iter()

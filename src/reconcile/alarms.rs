@@ -1,9 +1,10 @@
 //! CloudWatch metric alarms: metric, statistic, period, evaluation periods, threshold, comparison,
 //! dimensions, missing-data treatment, tags.
 //!
-//! Observe, in one round: this stack's alarms from the Resource Groups Tagging API (with their
-//! tags) and the declared alarms by name (DescribeAlarms, 100 names a call), so a namesake that
-//! is not ours is a conflict. Apply: `PutMetricAlarm` creates and updates alike (it replaces the
+//! Observe, in one round: this stack's alarms from the stack's tag index (`tag_index`, with
+//! their tags) and the declared alarms by name (DescribeAlarms, 100 names a call), so a namesake
+//! that is not ours is a conflict; a second round only for owned alarms no longer declared
+//! (confirmed by name) and tags the index does not list or may not be trusted about. Apply: `PutMetricAlarm` creates and updates alike (it replaces the
 //! whole definition); tags on an existing alarm are synced with Tag/UntagResource.
 //! The crate is pinned to 1.99 (Query protocol): from 1.100 it speaks RPCv2 CBOR, which AWS
 //! accepts and moto does not serve.
@@ -16,6 +17,7 @@ use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statis
 use super::contract::{ApplyCx, DiffCx, Pair, Resource};
 use super::kit::{Observed, CONCURRENCY};
 use super::payload::Payload;
+use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
@@ -38,47 +40,33 @@ pub struct AlarmFields {
     pub treat_missing_data: String,
 }
 
-pub async fn observe(clients: &Clients, stack: &str, desired: &[compute::Alarm]) -> Result<Vec<Observed<AlarmFields>>> {
+pub async fn observe(
+    clients: &Clients,
+    index: &TagIndex<'_>,
+    desired: &[compute::Alarm],
+) -> Result<Vec<Observed<AlarmFields>>> {
     let names: Vec<String> = desired.iter().map(|a| a.name.clone()).collect();
-    let by_name = concurrent(names.chunks(100), CONCURRENCY, |chunk| async move {
-        clients
-            .cloudwatch
-            .describe_alarms()
-            .set_alarm_names(Some(chunk.to_vec()))
-            .alarm_types(AlarmType::MetricAlarm)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("describing CloudWatch alarms: {}", describe(&e)))
-    });
-    let (owned, by_name) = tokio::join!(super::kit::owned_by_tag(clients, stack, &["cloudwatch:alarm"]), by_name);
-    let owned: BTreeMap<String, Tags> = owned?.into_iter().collect();
-    let mut out = Vec::new();
-    for page in by_name {
-        for a in page?.metric_alarms() {
-            let (Some(name), Some(arn)) = (a.alarm_name(), a.alarm_arn()) else { continue };
-            let fields = AlarmFields {
-                description: a.alarm_description().map(str::to_string),
-                namespace: a.namespace().unwrap_or_default().to_string(),
-                metric: a.metric_name().unwrap_or_default().to_string(),
-                statistic: a.statistic().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                period_seconds: a.period().unwrap_or_default(),
-                evaluation_periods: a.evaluation_periods().unwrap_or_default(),
-                threshold: a.threshold().unwrap_or_default(),
-                comparison: a.comparison_operator().map(|c| c.as_str().to_string()).unwrap_or_default(),
-                dimensions: a
-                    .dimensions()
-                    .iter()
-                    .map(|d| dimension(d.name().unwrap_or(""), d.value().unwrap_or("")))
-                    .collect(),
-                treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
-            };
-            let tags = owned.get(arn).cloned().unwrap_or_default();
-            out.push(Observed { name: name.to_string(), id: arn.to_string(), tags, fields });
-        }
-    }
+    let (owned, by_name) = tokio::try_join!(index.matching(":alarm:"), describe_named(clients, &names))?;
+    let owned: BTreeMap<String, Tags> = owned.into_iter().collect();
+    // Owned alarms no longer declared: confirmed by CloudWatch itself (the index may still list one
+    // deleted a moment ago), a call only when there are any.
+    let undeclared: Vec<String> = owned
+        .keys()
+        .filter_map(|arn| arn.split(":alarm:").nth(1))
+        .filter(|name| !names.iter().any(|n| n == name))
+        .map(str::to_string)
+        .collect();
+    let mut out = by_name;
+    out.extend(describe_named(clients, &undeclared).await?);
     // The tagging API is eventually consistent: an alarm it did not list (just created, or its
     // answer lagging) is asked about with CloudWatch's own read, never taken for someone else's.
-    let unlisted: Vec<String> = out.iter().filter(|o| !owned.contains_key(&o.id)).map(|o| o.id.clone()).collect();
+    let mut unlisted = Vec::new();
+    for o in &mut out {
+        match owned.get(&o.id).filter(|_| index.trusted()) {
+            Some(tags) => o.tags = tags.clone(),
+            None => unlisted.push(o.id.clone()),
+        }
+    }
     let read = super::kit::tags_of(unlisted, |arn| async move {
         let tags = clients
             .cloudwatch
@@ -99,11 +87,43 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[compute::Alarm])
             o.tags = tags;
         }
     }
-    // Owned alarms no longer declared: only their name and tags are needed (to delete them).
-    for (arn, tags) in owned {
-        let Some(name) = arn.split(":alarm:").nth(1) else { continue };
-        if !out.iter().any(|o| o.name == name) {
-            out.push(Observed { name: name.to_string(), id: arn.clone(), tags, fields: AlarmFields::default() });
+    Ok(out)
+}
+
+/// The metric alarms of these names that exist (`DescribeAlarms`, 100 names a call), tags empty.
+async fn describe_named(clients: &Clients, names: &[String]) -> Result<Vec<Observed<AlarmFields>>> {
+    let by_name = concurrent(names.chunks(100), CONCURRENCY, |chunk| async move {
+        clients
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("describing CloudWatch alarms: {}", describe(&e)))
+    })
+    .await;
+    let mut out = Vec::new();
+    for page in by_name {
+        for a in page?.metric_alarms() {
+            let (Some(name), Some(arn)) = (a.alarm_name(), a.alarm_arn()) else { continue };
+            let fields = AlarmFields {
+                description: a.alarm_description().map(str::to_string),
+                namespace: a.namespace().unwrap_or_default().to_string(),
+                metric: a.metric_name().unwrap_or_default().to_string(),
+                statistic: a.statistic().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                period_seconds: a.period().unwrap_or_default(),
+                evaluation_periods: a.evaluation_periods().unwrap_or_default(),
+                threshold: a.threshold().unwrap_or_default(),
+                comparison: a.comparison_operator().map(|c| c.as_str().to_string()).unwrap_or_default(),
+                dimensions: a
+                    .dimensions()
+                    .iter()
+                    .map(|d| dimension(d.name().unwrap_or(""), d.value().unwrap_or("")))
+                    .collect(),
+                treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+            };
+            out.push(Observed { name: name.to_string(), id: arn.to_string(), tags: Tags::new(), fields });
         }
     }
     Ok(out)

@@ -1,7 +1,8 @@
 //! ECR repositories: scan on push, tag mutability, the keep-last-N lifecycle policy, tags.
 //!
-//! Observe: every repository (ECR has no tag filter), then tags of each and the lifecycle policy
-//! of the declared ones, concurrently; then, only for owned repositories about to be deleted,
+//! Observe: every repository (ECR has no tag filter) and the stack's tag index (`tag_index`),
+//! then the lifecycle policy of the declared ones and the tags of those the index does not list
+//! (or may not be trusted about), concurrently; then, only for owned repositories about to be deleted,
 //! whether they hold images. A repository with images is kept unless data deletion was asked.
 
 use anyhow::{bail, Result};
@@ -11,6 +12,7 @@ use aws_sdk_ecr::Client;
 use super::contract::{ApplyCx, DiffCx, Pair, Resource};
 use super::kit::CONCURRENCY;
 use super::payload::Payload;
+use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
@@ -45,26 +47,34 @@ impl ObservedResource for ObservedRepository {
     }
 }
 
-pub async fn observe(client: &Client, stack: &str, desired: &[Repository]) -> Result<Vec<ObservedRepository>> {
-    let repos = client
-        .describe_repositories()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| anyhow::anyhow!("listing ECR repositories: {}", describe(&e)))?;
+pub async fn observe(client: &Client, index: &TagIndex<'_>, stack: &str, desired: &[Repository]) -> Result<Vec<ObservedRepository>> {
+    let listing = async {
+        client
+            .describe_repositories()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing ECR repositories: {}", describe(&e)))
+    };
+    let (repos, _) = tokio::try_join!(listing, index.listed())?;
     let declared = |name: &str| desired.iter().any(|d| d.name == name);
     let observed = concurrent(repos, CONCURRENCY, |r| async move {
         let name = r.repository_name().unwrap_or_default().to_string();
         let arn = r.repository_arn().unwrap_or_default().to_string();
+        // Tags: the index's when it lists the repository and may be trusted, else ECR's own read.
         let tags = async {
-            client
+            if let Some(tags) = index.tags(&arn).await? {
+                return Ok(tags);
+            }
+            let out = client
                 .list_tags_for_resource()
                 .resource_arn(&arn)
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e)))
+                .map_err(|e| anyhow::anyhow!("reading tags of ECR repository ({name}): {}", describe(&e)))?;
+            Ok::<Tags, anyhow::Error>(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
         };
         let lifecycle = async {
             if declared(&name) {
@@ -74,7 +84,6 @@ pub async fn observe(client: &Client, stack: &str, desired: &[Repository]) -> Re
             }
         };
         let (tags, lifecycle) = tokio::try_join!(tags, lifecycle)?;
-        let tags: Tags = tags.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
         Ok::<_, anyhow::Error>(ObservedRepository {
             scan_on_push: r.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
             tag_mutability: r

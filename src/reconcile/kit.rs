@@ -11,7 +11,6 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 
-use crate::aws::Clients;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
@@ -114,38 +113,6 @@ where
     .await
     .into_iter()
     .collect()
-}
-
-/// Every resource of these Resource Groups Tagging API types (`ecs:service`, `cloudwatch:alarm`, …)
-/// that carries this stack's ownership tags: `(ARN, tags)`. One paginated query.
-pub async fn owned_by_tag(clients: &Clients, stack: &str, types: &[&str]) -> Result<Vec<(String, Tags)>> {
-    use crate::model::tags::{MANAGED_BY, MANAGED_BY_VALUE, STACK};
-    use aws_sdk_resourcegroupstagging::types::TagFilter;
-    let pages = clients
-        .tagging
-        .get_resources()
-        .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
-        .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
-        .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "listing this stack's {} (Resource Groups Tagging API): {}",
-                types.join(", "),
-                crate::aws::describe(&e)
-            )
-        })?;
-    Ok(pages
-        .iter()
-        .flat_map(|p| p.resource_tag_mapping_list())
-        .filter_map(|m| {
-            let tags: Tags = m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            Some((m.resource_arn()?.to_string(), tags))
-        })
-        .collect())
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! CloudWatch log groups: retention and tags.
 //!
-//! Observe in one round, concurrently: `DescribeLogGroups` by name prefix for each declared group
-//! (exact name matched here), and one Resource Groups Tagging API query for every log group tagged
-//! with this stack (their tags included). A declared group missing from that query gets its tags
-//! read directly, to tell "not ours" from "ours".
+//! Observe in one round, concurrently: `DescribeLogGroups` of the declared names (50 a call), and
+//! the stack's tag index (`tag_index`), which lists this stack's groups with their tags. A second
+//! round only for what the index cannot settle: an owned group no longer declared (confirmed by
+//! name), a group it does not list or may not be trusted about (its tags read directly).
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,7 @@ use aws_sdk_cloudwatchlogs::Client as LogsClient;
 use super::contract::{ApplyCx, DiffCx, Pair, Resource};
 use super::kit::CONCURRENCY;
 use super::payload::Payload;
+use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
@@ -41,49 +42,32 @@ impl ObservedResource for ObservedLogGroup {
     }
 }
 
-pub async fn observe(clients: &Clients, stack: &str, desired: &[desired::LogGroup]) -> Result<Vec<ObservedLogGroup>> {
-    let declared = concurrent(desired, CONCURRENCY, |d| async move {
-        let out = clients
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(&d.name)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading CloudWatch log group ({}): {}", d.name, describe(&e)))?;
-        Ok::<_, anyhow::Error>(out.log_groups().iter().find(|g| g.log_group_name() == Some(d.name.as_str())).cloned())
-    });
-    let owned = owned_log_groups(clients, stack);
-    let (declared, owned) = tokio::join!(declared, owned);
-    let owned = owned?;
-    let mut found: BTreeMap<String, ObservedLogGroup> = BTreeMap::new();
-    for g in declared.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten() {
-        let name = g.log_group_name().unwrap_or_default().to_string();
-        let arn = g.arn().map(|a| a.strip_suffix(":*").unwrap_or(a).to_string()).unwrap_or_default();
-        let tags = owned.get(&name).map(|(_, t)| t.clone()).unwrap_or_default();
-        found.insert(name.clone(), ObservedLogGroup { name, arn, retention_days: g.retention_in_days(), tags });
-    }
-    for (name, (arn, tags)) in &owned {
-        found.entry(name.clone()).or_insert_with(|| ObservedLogGroup {
-            name: name.clone(),
-            arn: arn.clone(),
-            retention_days: None,
-            tags: tags.clone(),
-        });
-    }
-    // Declared groups that exist but are not tagged with this stack: read their tags to name the owner.
-    let unowned: Vec<String> = found.keys().filter(|n| !owned.contains_key(*n)).cloned().collect();
-    let read =
-        concurrent(unowned, CONCURRENCY, |name| {
-            let arn = found[&name].arn.clone();
-            async move {
-                let out =
-                    clients.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(|e| {
-                        anyhow::anyhow!("reading tags of CloudWatch log group ({name}): {}", describe(&e))
-                    })?;
-                Ok::<_, anyhow::Error>((name, out.tags().cloned().unwrap_or_default().into_iter().collect::<Tags>()))
+pub async fn observe(clients: &Clients, index: &TagIndex<'_>, desired: &[desired::LogGroup]) -> Result<Vec<ObservedLogGroup>> {
+    let names: Vec<String> = desired.iter().map(|d| d.name.clone()).collect();
+    let (declared, owned) = tokio::try_join!(by_name(clients, &names), owned_log_groups(index))?;
+    let mut found: BTreeMap<String, ObservedLogGroup> = declared.into_iter().map(|g| (g.name.clone(), g)).collect();
+    // Owned groups the file no longer declares: confirmed by CloudWatch Logs itself (the index may
+    // still list a group deleted a moment ago). Costs a call only when there are any.
+    let undeclared: Vec<String> = owned.keys().filter(|n| !found.contains_key(*n)).cloned().collect();
+    found.extend(by_name(clients, &undeclared).await?.into_iter().map(|g| (g.name.clone(), g)));
+    // Tags: from the index when it lists the group and may be trusted, else read directly.
+    let unlisted: Vec<(String, String)> = found
+        .values_mut()
+        .filter_map(|g| match owned.get(&g.name) {
+            Some((_, tags)) if index.trusted() => {
+                g.tags = tags.clone();
+                None
             }
+            _ => Some((g.name.clone(), g.arn.clone())),
         })
-        .await;
+        .collect();
+    let read = concurrent(unlisted, CONCURRENCY, |(name, arn)| async move {
+        let out = clients.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(|e| {
+            anyhow::anyhow!("reading tags of CloudWatch log group ({name}): {}", describe(&e))
+        })?;
+        Ok::<_, anyhow::Error>((name, out.tags().cloned().unwrap_or_default().into_iter().collect::<Tags>()))
+    })
+    .await;
     for r in read {
         let (name, tags) = r?;
         if let Some(g) = found.get_mut(&name) {
@@ -93,10 +77,40 @@ pub async fn observe(clients: &Clients, stack: &str, desired: &[desired::LogGrou
     Ok(found.into_values().collect())
 }
 
-/// Every log group tagged with this stack, by name: (ARN, tags). One query, paginated.
-async fn owned_log_groups(clients: &Clients, stack: &str) -> Result<BTreeMap<String, (String, Tags)>> {
+/// The log groups of these exact names: `DescribeLogGroups` by identifier, 50 names a call. (moto
+/// ignores the identifiers and answers with every group; the exact match here makes both right.)
+async fn by_name(clients: &Clients, names: &[String]) -> Result<Vec<ObservedLogGroup>> {
+    let pages = concurrent(names.chunks(50), CONCURRENCY, |chunk| async move {
+        clients
+            .logs
+            .describe_log_groups()
+            .set_log_group_identifiers(Some(chunk.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading CloudWatch log groups ({}): {}", chunk.join(", "), describe(&e)))
+    })
+    .await;
+    let mut out = Vec::new();
+    for page in pages {
+        for g in page? {
+            let name = g.log_group_name().unwrap_or_default().to_string();
+            if !names.contains(&name) {
+                continue;
+            }
+            let arn = g.arn().map(|a| a.strip_suffix(":*").unwrap_or(a).to_string()).unwrap_or_default();
+            out.push(ObservedLogGroup { name, arn, retention_days: g.retention_in_days(), tags: Tags::new() });
+        }
+    }
+    Ok(out)
+}
+
+/// Every log group the index lists as this stack's, by name: (ARN, tags).
+async fn owned_log_groups(index: &TagIndex<'_>) -> Result<BTreeMap<String, (String, Tags)>> {
     let mut owned = BTreeMap::new();
-    for (arn, tags) in super::kit::owned_by_tag(clients, stack, &["logs"]).await? {
+    for (arn, tags) in index.matching(":log-group:").await? {
         let Some(name) = log_group_name_from_arn(&arn) else {
             continue;
         };

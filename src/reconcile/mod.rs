@@ -22,6 +22,7 @@ pub mod network;
 pub mod payload;
 pub mod runner;
 pub mod ssm;
+pub mod tag_index;
 pub mod tags;
 
 pub use kit::Ids;
@@ -55,22 +56,22 @@ pub struct Observed {
 pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let stack = desired.stack.as_str();
     let cluster_names: Vec<String> = desired.clusters.iter().map(|c| c.name.clone()).collect();
-    let (network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups) = tokio::try_join!(
+    let index = &tag_index::TagIndex::new(clients, stack);
+    let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
+    // The index's one query starts with the first round, whichever service asks for it first.
+    let ((), network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups) = tokio::try_join!(
+        async { index.listed().await.map(drop) },
         network::observe(clients, stack),
-        elb::observe(clients, stack, desired.edge.as_ref()),
-        acm::observe(
-            clients,
-            stack,
-            desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str())
-        ),
+        elb::observe(clients, index, stack, desired.edge.as_ref()),
+        acm::observe(clients, index, stack, domain),
         dns::observe(clients, desired.dns.as_ref()),
         iam::observe(clients, desired.iam.as_ref()),
-        ecs::observe(clients, stack, &desired.services),
+        ecs::observe(clients, index, stack, &desired.services),
         runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
-        alarms::observe(clients, stack, &desired.alarms),
-        ecr::observe(&clients.ecr, stack, &desired.repositories),
-        ssm::observe(&clients.ssm, stack, &desired.parameters),
-        logs::observe(clients, stack, &desired.log_groups),
+        alarms::observe(clients, index, &desired.alarms),
+        ecr::observe(&clients.ecr, index, stack, &desired.repositories),
+        ssm::observe(&clients.ssm, index, &desired.parameters),
+        logs::observe(clients, index, &desired.log_groups),
     )?;
     let mut observed = Observed {
         network,
@@ -114,6 +115,8 @@ pub async fn apply(
     change: &ResourceChange,
 ) -> Result<()> {
     let cx = contract::ApplyCx { clients, ctx, ids };
+    // What this process changes, the tagging API may not show yet: later reads ask each service.
+    tag_index::distrust();
     change.payload.apply(&cx, step, &change.fields).await
 }
 

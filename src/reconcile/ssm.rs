@@ -1,9 +1,10 @@
 //! SSM parameters: String values written in the stack file, SecureString values supplied through
 //! environment variables.
 //!
-//! Observe in two rounds: (1) metadata of the declared names and of every parameter tagged with
-//! this stack, concurrently; (2) the values there is something to compare with (ten per call) and
-//! the tags of each, concurrently.
+//! Observe in one round, concurrently: metadata of the declared names, their values there is
+//! something to compare with (ten per call; a missing name is no error), and the stack's tag index
+//! (`tag_index`). A second round only for what the index cannot settle: an owned parameter no
+//! longer declared (confirmed by name), one it does not list or may not be trusted about (tags).
 //! Invariants: a secret value is held only as `Secret` and shown as `(sensitive value)`; a
 //! SecureString is decrypted only when its variable is set (to compare the two) — otherwise the
 //! plan reads its metadata, never its value — or when `up` must rewrite it unchanged (a new
@@ -18,13 +19,14 @@ use aws_sdk_ssm::Client;
 use super::contract::{ApplyCx, DiffCx, Pair, Resource};
 use super::kit::CONCURRENCY;
 use super::payload::Payload;
+use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::desired::{Parameter, ParameterValue};
 use crate::model::secret::Secret;
-use crate::model::tags::{Tags, STACK};
+use crate::model::tags::{Tags, ADDRESS};
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 
@@ -58,18 +60,24 @@ impl ObservedResource for ObservedParameter {
     }
 }
 
-pub async fn observe(client: &Client, stack: &str, desired: &[Parameter]) -> Result<Vec<ObservedParameter>> {
+pub async fn observe(client: &Client, index: &TagIndex<'_>, desired: &[Parameter]) -> Result<Vec<ObservedParameter>> {
     let names: Vec<String> = desired.iter().map(|p| p.name.clone()).collect();
-    let by_name = names.chunks(50).map(|chunk| {
-        let filter =
-            ParameterStringFilter::builder().key("Name").option("Equals").set_values(Some(chunk.to_vec())).build();
-        async move { describe_parameters(client, filter?).await }
-    });
-    let owned = ParameterStringFilter::builder().key(format!("tag:{STACK}")).option("Equals").values(stack).build()?;
-    let (declared, owned) =
-        tokio::try_join!(futures::future::try_join_all(by_name), describe_parameters(client, owned))?;
+    // Values are read with the metadata: `GetParameters` lists a missing name as invalid, no error.
+    let (plain, secret) = values_to_read(desired);
+    let reads = plain.chunks(10).map(|c| (c, false)).chain(secret.chunks(10).map(|c| (c, true)));
+    let values =
+        futures::future::try_join_all(reads.map(|(chunk, decrypt)| get_values(client, chunk.to_vec(), decrypt)));
+    let (declared, owned, values) = tokio::try_join!(metadata(client, &names), index.matching(":parameter/"), values)?;
+    // Owned parameters the file no longer declares (named by their address tag): confirmed by SSM
+    // itself, the index may still list one deleted a moment ago. A call only when there are any.
+    let undeclared: Vec<String> = owned
+        .iter()
+        .filter_map(|(_, tags)| tags.get(ADDRESS)?.strip_prefix("ssm_parameter.").map(str::to_string))
+        .filter(|name| !names.contains(name))
+        .collect();
+    let undeclared = metadata(client, &undeclared).await?;
     let mut found: BTreeMap<String, ObservedParameter> = BTreeMap::new();
-    for meta in declared.into_iter().flatten().chain(owned) {
+    for meta in declared.into_iter().chain(undeclared) {
         let name = meta.name().unwrap_or_default().to_string();
         found.entry(name.clone()).or_insert_with(|| ObservedParameter {
             name,
@@ -79,38 +87,52 @@ pub async fn observe(client: &Client, stack: &str, desired: &[Parameter]) -> Res
             tags: Tags::new(),
         });
     }
-    let (plain, secret) = values_to_read(desired, |name| found.contains_key(name));
-    let reads = plain.chunks(10).map(|c| (c, false)).chain(secret.chunks(10).map(|c| (c, true)));
-    let values =
-        futures::future::try_join_all(reads.map(|(chunk, decrypt)| get_values(client, chunk.to_vec(), decrypt)));
-    let tags = async {
-        concurrent(found.keys().cloned(), CONCURRENCY, |name| async move {
-            let out = client
-                .list_tags_for_resource()
-                .resource_type(ResourceTypeForTagging::Parameter)
-                .resource_id(&name)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("reading tags of SSM parameter ({name}): {}", describe(&e)))?;
-            let tags: Tags = out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            Ok::<_, anyhow::Error>((name, tags))
-        })
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()
-    };
-    let (values, tags) = tokio::try_join!(values, tags)?;
     for (name, value) in values.into_iter().flatten() {
         if let Some(p) = found.get_mut(&name) {
             p.value = Some(value);
         }
     }
-    for (name, t) in tags {
+    // Tags: the index's when it lists the parameter and may be trusted, else SSM's own read.
+    let listed = |name: &str| {
+        let suffix = format!(":parameter/{}", name.trim_start_matches('/'));
+        owned.iter().find(|(arn, _)| arn.ends_with(&suffix)).map(|(_, tags)| tags.clone())
+    };
+    let mut unlisted = Vec::new();
+    for p in found.values_mut() {
+        match listed(&p.name).filter(|_| index.trusted()) {
+            Some(tags) => p.tags = tags,
+            None => unlisted.push(p.name.clone()),
+        }
+    }
+    let tags = concurrent(unlisted, CONCURRENCY, |name| async move {
+        let out = client
+            .list_tags_for_resource()
+            .resource_type(ResourceTypeForTagging::Parameter)
+            .resource_id(&name)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading tags of SSM parameter ({name}): {}", describe(&e)))?;
+        let tags: Tags = out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        Ok::<_, anyhow::Error>((name, tags))
+    })
+    .await;
+    for r in tags {
+        let (name, t) = r?;
         if let Some(p) = found.get_mut(&name) {
             p.tags = t;
         }
     }
     Ok(found.into_values().collect())
+}
+
+/// Metadata of the parameters of these names that exist (`DescribeParameters`, 50 names a filter).
+async fn metadata(client: &Client, names: &[String]) -> Result<Vec<aws_sdk_ssm::types::ParameterMetadata>> {
+    let by_name = names.chunks(50).map(|chunk| {
+        let filter =
+            ParameterStringFilter::builder().key("Name").option("Equals").set_values(Some(chunk.to_vec())).build();
+        async move { describe_parameters(client, filter?).await }
+    });
+    Ok(futures::future::try_join_all(by_name).await?.into_iter().flatten().collect())
 }
 
 async fn describe_parameters(
@@ -128,11 +150,11 @@ async fn describe_parameters(
     Ok(pages.into_iter().flat_map(|p| p.parameters.unwrap_or_default()).collect())
 }
 
-/// The existing declared parameters whose value the plan compares: `(plain, decrypted)`. A String
+/// The declared parameters whose value the plan compares: `(plain, decrypted)`. A String
 /// is read as it is; a SecureString only when its variable supplies a value to compare with.
-fn values_to_read(desired: &[Parameter], exists: impl Fn(&str) -> bool) -> (Vec<String>, Vec<String>) {
+fn values_to_read(desired: &[Parameter]) -> (Vec<String>, Vec<String>) {
     let (mut plain, mut secret) = (Vec::new(), Vec::new());
-    for p in desired.iter().filter(|p| exists(&p.name)) {
+    for p in desired {
         match &p.value {
             ParameterValue::Plain(_) => plain.push(p.name.clone()),
             ParameterValue::Secret { value: Some(_), .. } => secret.push(p.name.clone()),
@@ -312,10 +334,9 @@ mod tests {
             parameter("/p/plain", ParameterValue::Plain("x".into())),
             parameter("/p/set", secret(Some("s"))),
             parameter("/p/unset", secret(None)),
-            parameter("/p/missing", secret(Some("s"))),
         ];
-        let (plain, decrypted) = values_to_read(&desired, |n| n != "/p/missing");
+        let (plain, decrypted) = values_to_read(&desired);
         assert_eq!(plain, ["/p/plain"]);
-        assert_eq!(decrypted, ["/p/set"], "an unset variable never decrypts; a missing parameter is not read");
+        assert_eq!(decrypted, ["/p/set"], "an unset variable never decrypts");
     }
 }

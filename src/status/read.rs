@@ -270,7 +270,8 @@ async fn certificate(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
     let Some(domain) = d.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.clone()) else {
         return Ok(Vec::new());
     };
-    let found = crate::reconcile::acm::observe(clients, &d.stack, Some(&domain)).await?;
+    let index = crate::reconcile::tag_index::TagIndex::new(clients, &d.stack);
+    let found = crate::reconcile::acm::observe(clients, &index, &d.stack, Some(&domain)).await?;
     let Some(cert) = found.into_iter().find(|c| c.fields.domain == domain) else {
         return Ok(vec![Check::new("certificate", &domain, Health::Bad, "does not exist")]);
     };

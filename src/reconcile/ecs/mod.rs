@@ -1,7 +1,7 @@
 //! ECS: clusters, task definitions and services.
 //!
-//! Observe (`observe`): in one round, the clusters, this stack's services and task definitions
-//! from the Resource Groups Tagging API, the declared services by name (so a namesake that is not
+//! Observe (`observe`): in one round, the clusters, this stack's services (from the stack's
+//! `tag_index`) and task definitions (a tagging query of their own), the declared services by name (so a namesake that is not
 //! ours is seen as a conflict) and the newest ACTIVE revision of each declared family; in a second
 //! round only what the first did not cover (an owned service no longer declared, a service running
 //! an older revision than the family's newest).
@@ -32,6 +32,7 @@ pub(crate) use service_wait::wait_stable;
 pub(crate) use task_definition::{describe_arns as describe_revisions, describe_families as describe_newest, register};
 
 use super::kit::Observed;
+use super::tag_index::TagIndex;
 
 #[derive(Debug, Default)]
 pub struct ObservedEcs {
@@ -53,14 +54,25 @@ impl ObservedEcs {
     }
 }
 
-pub async fn observe(clients: &Clients, stack: &str, services: &[Service]) -> Result<ObservedEcs> {
+pub async fn observe(
+    clients: &Clients,
+    index: &TagIndex<'_>,
+    stack: &str,
+    services: &[Service],
+) -> Result<ObservedEcs> {
     let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
-    let (clusters, owned, declared, mut family_defs) = tokio::try_join!(
+    // Revisions accumulate with every deploy: a query of their own, so they page no other answer.
+    let revisions = async {
+        super::tag_index::query(clients, stack, &["ecs:task-definition"]).await.map_err(|e| anyhow::anyhow!(e))
+    };
+    let (clusters, owned_services, revisions, declared, mut family_defs) = tokio::try_join!(
         cluster::observe(&clients.ecs),
-        super::kit::owned_by_tag(clients, stack, &["ecs:service", "ecs:task-definition"]),
+        index.matching(":service/"),
+        revisions,
         service::describe_declared(&clients.ecs, services),
         task_definition::describe_families(&clients.ecs, &families),
     )?;
+    let owned = owned_services.into_iter().chain(revisions);
     let mut owned_revisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut owned_services = Vec::new();
     for (arn, _) in owned {

@@ -1,5 +1,8 @@
-//! Reading the load balancer side: three rounds (describe all, tags in batches of 20, then
-//! attributes and listeners of this stack's resources, concurrently).
+//! Reading the load balancer side in three rounds: (1) every load balancer and target group, and
+//! the stack's tag index (`tag_index`); (2) the attributes and listeners of this stack's balancers
+//! and the attributes of its target groups, concurrently; (3) the HTTPS listener's rules. Tags of
+//! what the index does not list, or may not be trusted about, are read with `DescribeTags` (20 ARNs
+//! a call) between (1) and (2) — in an account holding only this stack's balancers, never.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +14,16 @@ use super::*;
 use crate::aws::{concurrent, describe, Clients};
 use crate::model::tags::{owner, Owner, ADDRESS};
 use crate::reconcile::kit::CONCURRENCY;
+use crate::reconcile::tag_index::TagIndex;
 
-pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> Result<ObservedEdge> {
+pub async fn observe(
+    clients: &Clients,
+    index: &TagIndex<'_>,
+    stack: &str,
+    desired: Option<&Edge>,
+) -> Result<ObservedEdge> {
     let elb = &clients.elb;
-    let (lbs, tgs) = tokio::try_join!(
+    let (lbs, tgs, _) = tokio::try_join!(
         async {
             elb.describe_load_balancers()
                 .into_paginator()
@@ -33,6 +42,7 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
                 .await
                 .map_err(|e| anyhow::anyhow!("listing target groups: {}", describe(&e)))
         },
+        index.listed(),
     )?;
     let arns: Vec<String> = lbs
         .iter()
@@ -40,7 +50,15 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
         .chain(tgs.iter().filter_map(|t| t.target_group_arn()))
         .map(str::to_string)
         .collect();
-    let tags = tags_of(elb, &arns).await?;
+    let mut tags = BTreeMap::new();
+    let mut unlisted = Vec::new();
+    for arn in arns {
+        match index.tags(&arn).await? {
+            Some(t) => drop(tags.insert(arn, t)),
+            None => unlisted.push(arn),
+        }
+    }
+    tags.extend(tags_of(elb, &unlisted).await?);
     let tags_for = |arn: Option<&str>| arn.and_then(|a| tags.get(a)).cloned().unwrap_or_default();
     // Only this stack's resources and the declared names matter (the latter to report conflicts).
     let declared_lb = desired.map(|e| e.load_balancer.name.as_str());
@@ -98,27 +116,29 @@ pub async fn observe(clients: &Clients, stack: &str, desired: Option<&Edge>) -> 
         target_groups.push(Observed { name: name.to_string(), id: arn.to_string(), tags: t.clone(), fields });
     }
 
-    // Round 3: attributes and listeners of the stack's own resources and of declared namesakes
+    // Round 2: attributes and listeners of the stack's own resources and of declared namesakes
     // (a conflict in a plan, the drift in `adopt`'s).
     let lb_details = concurrent(load_balancers.iter_mut(), CONCURRENCY, |lb| async move {
-        let attributes =
-            elb.describe_load_balancer_attributes().load_balancer_arn(&lb.id).send().await.map_err(|e| {
-                anyhow::anyhow!("reading the attributes of load balancer {}: {}", lb.name, describe(&e))
-            })?;
+        let (attributes, listeners) = tokio::try_join!(
+            async {
+                elb.describe_load_balancer_attributes().load_balancer_arn(&lb.id).send().await.map_err(|e| {
+                    anyhow::anyhow!("reading the attributes of load balancer {}: {}", lb.name, describe(&e))
+                })
+            },
+            async {
+                elb.describe_listeners().load_balancer_arn(&lb.id).send().await.map_err(|e| {
+                    anyhow::anyhow!("reading the listeners of load balancer {}: {}", lb.name, describe(&e))
+                })
+            },
+        )?;
         lb.fields.attributes = attributes
             .attributes()
             .iter()
             .filter_map(|a| Some((a.key()?.to_string(), a.value()?.to_string())))
             .collect();
-        let listeners = elb
-            .describe_listeners()
-            .load_balancer_arn(&lb.id)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("reading the listeners of load balancer {}: {}", lb.name, describe(&e)))?;
         let tags = lb.tags.clone();
         let found: Vec<_> = listeners.listeners().iter().filter_map(|l| listener(l, &tags)).collect();
-        // Round 4: the host rules of the HTTPS listener.
+        // Round 3: the host rules of the HTTPS listener.
         let mut rules = Vec::new();
         for https in found.iter().filter(|l| l.name == "https") {
             let out = elb
@@ -211,7 +231,7 @@ fn rule(r: &aws_sdk_elasticloadbalancingv2::types::Rule, tags: &Tags) -> Option<
     Some(Observed { name: host, id: r.rule_arn()?.to_string(), tags: tags.clone(), fields })
 }
 
-/// Tags of many ELBv2 resources: `DescribeTags` takes 20 ARNs a call.
+/// Tags of many ELBv2 resources: `DescribeTags` takes 20 ARNs a call (none for none).
 async fn tags_of(elb: &Client, arns: &[String]) -> Result<BTreeMap<String, Tags>> {
     let batches = concurrent(arns.chunks(20), CONCURRENCY, |chunk| async move {
         elb.describe_tags()
