@@ -77,6 +77,8 @@ pub struct Planner {
     region: String,
     /// Set when the region is not the stack file's (allowed by `--allow-region-override`).
     region_note: Option<String>,
+    /// The risks the stack file accepts, shown on every plan.
+    accepted: Vec<String>,
     /// Read once (STS): by the stack lock, or on the first plan concurrently with the first observation.
     identity: tokio::sync::OnceCell<aws::Identity>,
 }
@@ -136,6 +138,7 @@ impl Planner {
             declared,
             targets: Targets::default(),
             graph: None,
+            accepted: stack.accepted.clone(),
             region: aws.region,
             region_note,
             identity: Default::default(),
@@ -184,6 +187,7 @@ impl Planner {
             ..Plan::default()
         };
         plan.warnings.extend(self.region_note.clone());
+        plan.accepted = self.accepted.clone();
         Ok((observed, plan))
     }
 

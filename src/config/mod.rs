@@ -5,11 +5,15 @@
 
 pub mod error;
 mod json_keys;
+mod limits;
 pub mod resolve;
+pub mod risks;
 pub mod schema;
 pub mod taskdef;
 pub mod validate;
 
+#[cfg(test)]
+mod guardrail_tests;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +31,8 @@ pub struct Stack {
     pub file: StackFile,
     /// Task definitions by ECS service name.
     pub task_definitions: BTreeMap<String, TaskDefinitionFile>,
+    /// The risks `allow:` accepts, one line each with its reason: every plan shows them.
+    pub accepted: Vec<String>,
 }
 
 pub fn load(path: &Path) -> Result<Stack, ConfigErrors> {
@@ -74,8 +80,13 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
         }
     }
     check_families(path, &file, &task_definitions, &mut errors);
+    let risks = risks::find(&file, &task_definitions);
+    let mut checker = validate::Checker { file: path, errors };
+    risks::check(&mut checker, &file, &risks);
+    let errors = checker.errors;
     if errors.is_empty() {
-        Ok(Stack { path: path.to_path_buf(), file, task_definitions })
+        let accepted = risks::accepted(&file, &risks);
+        Ok(Stack { path: path.to_path_buf(), file, task_definitions, accepted })
     } else {
         Err(ConfigErrors(errors))
     }

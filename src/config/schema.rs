@@ -43,6 +43,19 @@ pub struct StackFile {
     pub logs: Logs,
     #[serde(default)]
     pub alarms: BTreeMap<String, Alarm>,
+    /// Risks this stack takes on purpose, each by id and key path with its reason (`config::risks`).
+    #[serde(default)]
+    pub allow: Vec<Allowance>,
+}
+
+/// `{ risk: public-ip, at: ecs.services.x.assign_public_ip, reason: "…" }`: the id and the key
+/// path are the ones the refusal names; the reason is shown on every plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allowance {
+    pub risk: Sp<String>,
+    pub at: String,
+    pub reason: String,
 }
 
 // ---------------------------------------------------------------- network
@@ -98,9 +111,6 @@ pub struct Rule {
     pub security_group: Option<Sp<String>>,
     #[serde(default)]
     pub description: Option<String>,
-    /// Explicit override for SSH (22) open to the whole internet; warned about on every plan.
-    #[serde(default)]
-    pub allow_public_ssh: bool,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

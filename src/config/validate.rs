@@ -21,10 +21,10 @@ pub struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn err<T>(&mut self, field: &Sp<T>, key_path: impl Into<String>, message: impl Into<String>) {
+    pub fn err<T>(&mut self, field: &Sp<T>, key_path: impl Into<String>, message: impl Into<String>) {
         self.errors.push(ConfigError::spanned(self.file, field, key_path, message));
     }
-    fn err_path(&mut self, key_path: impl Into<String>, message: impl Into<String>) {
+    pub fn err_path(&mut self, key_path: impl Into<String>, message: impl Into<String>) {
         self.errors.push(ConfigError::path(self.file, key_path, message));
     }
 }
@@ -42,6 +42,7 @@ pub fn validate_stack(file: &Path, stack: &StackFile) -> Vec<ConfigError> {
     check_ecs(&mut c, stack);
     check_logs(&mut c, &stack.logs);
     check_alarms(&mut c, stack);
+    super::limits::check(&mut c, stack);
     c.errors
 }
 
@@ -138,13 +139,13 @@ fn check_security_groups(c: &mut Checker, stack: &StackFile) {
     for (name, group) in &stack.security_groups {
         for (direction, rules) in [("ingress", &group.ingress), ("egress", &group.egress)] {
             for (i, rule) in rules.iter().enumerate() {
-                check_rule(c, stack, &format!("security_groups.{name}.{direction}[{i}]"), direction == "ingress", rule);
+                check_rule(c, stack, &format!("security_groups.{name}.{direction}[{i}]"), rule);
             }
         }
     }
 }
 
-fn check_rule(c: &mut Checker, stack: &StackFile, path: &str, ingress: bool, rule: &Rule) {
+fn check_rule(c: &mut Checker, stack: &StackFile, path: &str, rule: &Rule) {
     match (&rule.cidr, &rule.security_group) {
         (Some(_), Some(g)) | (None, Some(g)) if !stack.security_groups.contains_key(&g.value) => {
             c.err(
@@ -178,15 +179,7 @@ fn check_rule(c: &mut Checker, stack: &StackFile, path: &str, ingress: bool, rul
         }
         _ => {}
     }
-    let world = rule.cidr.as_ref().is_some_and(|c| c.value.parse::<Ipv4Net>().is_ok_and(|n| n.prefix_len() == 0));
-    let covers_ssh = match (&rule.protocol, &rule.ports) {
-        (Protocol::All, _) => true,
-        (Protocol::Tcp, Some(p)) => p.value.from <= 22 && 22 <= p.value.to,
-        _ => false,
-    };
-    if ingress && world && covers_ssh && !rule.allow_public_ssh {
-        c.err_path(path, "opens SSH (22) to the whole internet; narrow the CIDR, or set `allow_public_ssh: true` to accept it (warned on every plan)");
-    }
+    // The whole internet on a port other than 80/443 is a risk for `risks` to refuse or accept.
 }
 
 fn check_group_refs(c: &mut Checker, stack: &StackFile, path: &str, groups: &[Sp<String>]) {

@@ -21,6 +21,13 @@ pub enum Shown {
     Unset(String),
 }
 
+impl Shown {
+    /// The value `true` (a flag turned on).
+    pub fn is_true(&self) -> bool {
+        matches!(self, Shown::Value(Value::Bool(true)))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldChange {
     /// Dotted path such as `lifecycle_policy.keep_last_images` or `tags.Project`.

@@ -44,6 +44,9 @@ pub fn render(plan: &Plan, style: Style) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.paint("33", "warning:"));
     }
+    for a in &plan.accepted {
+        let _ = writeln!(out, "{} {a}", style.paint("33", "accepted risk:"));
+    }
     out.push('\n');
     for c in &plan.changes {
         let head = format!("{:>3} {}", c.action.symbol(), c.address);

@@ -48,6 +48,7 @@ pub fn to_value(plan: &Plan) -> Value {
         "conflicts": plan.conflicts.iter().map(|c| json!({"address": c.address, "problem": c.problem, "fix": c.fix})).collect::<Vec<_>>(),
         "kept": plan.kept.iter().map(|k| json!({"address": k.address, "why": k.why})).collect::<Vec<_>>(),
         "warnings": plan.warnings,
+        "accepted_risks": plan.accepted,
         "summary": plan.summary(),
     })
 }

@@ -41,6 +41,9 @@ pub fn render(plan: &Plan) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "> **warning:** {}\n", cell(w));
     }
+    for a in &plan.accepted {
+        let _ = writeln!(out, "> **accepted risk:** {}\n", cell(a));
+    }
     details(&mut out, plan);
     out
 }

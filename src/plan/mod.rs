@@ -126,6 +126,8 @@ pub struct Plan {
     pub conflicts: Vec<Conflict>,
     pub kept: Vec<Kept>,
     pub warnings: Vec<String>,
+    /// The risks the stack file accepts (`allow:`), with their reasons: shown on every plan.
+    pub accepted: Vec<String>,
 }
 
 impl Plan {

@@ -245,6 +245,11 @@ impl Resource for EcsService {
         v
     }
 
+    /// A public IP makes each task reachable around the load balancer.
+    fn widens_access(fields: &[FieldChange]) -> bool {
+        fields.iter().any(|f| f.path == "network.assign_public_ip" && f.after.as_ref().is_some_and(|v| v.is_true()))
+    }
+
     fn payload(pair: Pair<Self>) -> Payload {
         Payload::EcsService(pair)
     }

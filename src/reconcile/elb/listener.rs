@@ -83,6 +83,11 @@ impl Resource for Listener {
         std::iter::once(Address::new(Kind::LoadBalancer, &d.load_balancer)).chain(cert).collect()
     }
 
+    /// A new TLS policy changes which clients and ciphers are let in (a downgrade is the risk).
+    fn widens_access(fields: &[FieldChange]) -> bool {
+        fields.iter().any(|f| f.path == "ssl_policy" && f.before.is_some())
+    }
+
     fn payload(pair: Pair<Self>) -> Payload {
         Payload::Listener(pair)
     }

@@ -69,6 +69,12 @@ impl Resource for ListenerRule {
             .collect()
     }
 
+    /// Where the internet is routed: a rule that forwards to another target group (the runner's,
+    /// say) opens that target to the world.
+    fn widens_access(fields: &[FieldChange]) -> bool {
+        fields.iter().any(|f| f.path == "forward_to")
+    }
+
     fn payload(pair: Pair<Self>) -> Payload {
         Payload::ListenerRule(pair)
     }

@@ -141,3 +141,31 @@ fn a_detached_managed_policy_is_attached_again() {
         vec![f("managed_policies", "-", "\"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly\"")]
     );
 }
+
+#[test]
+fn a_tls_policy_change_a_rerouted_rule_and_a_public_ip_are_access_changes() {
+    let plan = drift(|_, o| {
+        let https = o.edge.listeners.iter_mut().find(|l| l.name == "https").expect("https listener");
+        https.fields.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
+    });
+    assert!(only(&plan, "listener.https").widens_access, "a TLS policy change is an access change");
+    let plan = drift(|_, o| {
+        let rule = o.edge.rules.iter_mut().find(|r| r.name == "api.containrlab.click").expect("rule");
+        let runner = o.edge.target_groups.iter().find(|t| t.name == "containrlab-runner-tg").expect("tg").id.clone();
+        rule.fields.target_group_arns = vec![runner];
+    });
+    assert!(only(&plan, "listener_rule.api.containrlab.click").widens_access, "a rule routed elsewhere");
+    // The file turns a public IP on: `up` would give the tasks one.
+    let base = desired();
+    let observed = converged(&base);
+    let mut d = desired();
+    d.services.iter_mut().find(|s| s.name == "containrlab-service").expect("service").assign_public_ip = true;
+    let plan = crate::reconcile::tests::plan(&ctx(&d, Mode::Converge), &d, &observed);
+    assert!(only(&plan, "ecs_service.containrlab-service").widens_access, "a public IP on the tasks");
+    // And back: taking the public IP away narrows access.
+    let plan = drift(|_, o| {
+        let s = o.ecs.services.iter_mut().find(|s| s.name == "containrlab-service").expect("service");
+        s.fields.assign_public_ip = Some(true);
+    });
+    assert!(!only(&plan, "ecs_service.containrlab-service").widens_access);
+}
