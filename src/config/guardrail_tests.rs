@@ -65,25 +65,60 @@ fn aws_limits_are_refused_with_the_limit_quoted() {
 #[test]
 fn every_risk_is_refused_until_allowed_by_id_and_key_path() {
     let cases = [
-        ("refs: [refs/heads/main]", "refs: ['*']", "github-oidc-broad", "iam.roles.github-actions-deploy.trusted_github"),
-        ("refs: [refs/heads/main]", "refs: [refs/pull/*/merge]", "github-oidc-broad", "iam.roles.github-actions-deploy.trusted_github"),
-        ("refs: [refs/heads/main]", "refs: ['']", "github-oidc-broad", "iam.roles.github-actions-deploy.trusted_github"),
-        ("- actions: [ecr:GetAuthorizationToken]", "- actions: ['*']", "iam-admin", "iam.roles.github-actions-deploy.inline_policies.push-images-and-deploy[0]"),
+        (
+            "refs: [refs/heads/main]",
+            "refs: ['*']",
+            "github-oidc-broad",
+            "iam.roles.github-actions-deploy.trusted_github",
+        ),
+        (
+            "refs: [refs/heads/main]",
+            "refs: [refs/pull/*/merge]",
+            "github-oidc-broad",
+            "iam.roles.github-actions-deploy.trusted_github",
+        ),
+        (
+            "refs: [refs/heads/main]",
+            "refs: ['']",
+            "github-oidc-broad",
+            "iam.roles.github-actions-deploy.trusted_github",
+        ),
+        (
+            "- actions: [ecr:GetAuthorizationToken]",
+            "- actions: ['*']",
+            "iam-admin",
+            "iam.roles.github-actions-deploy.inline_policies.push-images-and-deploy[0]",
+        ),
         (
             "- arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
             "- arn:aws:iam::aws:policy/AdministratorAccess",
             "iam-admin",
             "iam.roles.ecsInstanceRole.managed_policies[1]",
         ),
-        ("ports: 443, cidr: 0.0.0.0/0", "ports: 3389, cidr: 0.0.0.0/0", "public-ingress", "security_groups.alb-sg.ingress[1]"),
-        ("ports: 443, cidr: 0.0.0.0/0", "ports: 8080, cidr: 0.0.0.0/0", "public-ingress", "security_groups.alb-sg.ingress[1]"),
+        (
+            "ports: 443, cidr: 0.0.0.0/0",
+            "ports: 3389, cidr: 0.0.0.0/0",
+            "public-ingress",
+            "security_groups.alb-sg.ingress[1]",
+        ),
+        (
+            "ports: 443, cidr: 0.0.0.0/0",
+            "ports: 8080, cidr: 0.0.0.0/0",
+            "public-ingress",
+            "security_groups.alb-sg.ingress[1]",
+        ),
         (
             "ssl_policy: ELBSecurityPolicy-TLS13-1-2-2021-06",
             "ssl_policy: ELBSecurityPolicy-TLS-1-0-2015-04",
             "tls-legacy",
             "load_balancer.https_listener.ssl_policy",
         ),
-        ("assign_public_ip: false", "assign_public_ip: true", "public-ip", "ecs.services.containrlab-service.assign_public_ip"),
+        (
+            "assign_public_ip: false",
+            "assign_public_ip: true",
+            "public-ip",
+            "ecs.services.containrlab-service.assign_public_ip",
+        ),
         (
             "value_from_env: CONTAINRLAB_GEMINI_API_KEY",
             "value_from_env: AWS_SECRET_ACCESS_KEY",
@@ -94,16 +129,25 @@ fn every_risk_is_refused_until_allowed_by_id_and_key_path() {
     for (from, to, risk, at) in cases {
         let text = variant(from, to);
         assert_one(&errors_of(&text), &format!("{at}: "));
-        assert_one(&errors_of(&text), &format!("[{risk}]; change it, or accept it: `allow: [{{ risk: {risk}, at: \"{at}\", reason: \"…\" }}]`"));
+        assert_one(
+            &errors_of(&text),
+            &format!("[{risk}]; change it, or accept it: `allow: [{{ risk: {risk}, at: \"{at}\", reason: \"…\" }}]`"),
+        );
         let allowed = format!("{text}  - {{ risk: {risk}, at: \"{at}\", reason: a test accepts it }}\n");
         let accepted = accepted_of(&allowed);
-        assert!(accepted.iter().any(|a| a.starts_with(&format!("{risk} at {at}: ")) && a.ends_with("— a test accepts it")), "{accepted:?}");
+        assert!(
+            accepted.iter().any(|a| a.starts_with(&format!("{risk} at {at}: ")) && a.ends_with("— a test accepts it")),
+            "{accepted:?}"
+        );
     }
 }
 
 #[test]
 fn an_allowance_must_match_a_risk_and_give_a_reason() {
-    let idle = format!("{}  - {{ risk: public-ip, at: ecs.services.containrlab-service.assign_public_ip, reason: not needed }}\n", checked_in());
+    let idle = format!(
+        "{}  - {{ risk: public-ip, at: ecs.services.containrlab-service.assign_public_ip, reason: not needed }}\n",
+        checked_in()
+    );
     assert_one(
         &errors_of(&idle),
         "allow[1]: accepts nothing: there is no `public-ip` risk at `ecs.services.containrlab-service.assign_public_ip` (remove it)",

@@ -106,7 +106,9 @@ fn check_policy_arns(c: &mut Checker, iam: &Iam) {
 fn is_policy_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts[..] else { return false };
-    let account_ok = account == "aws" || account == "${account}" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    let account_ok = account == "aws"
+        || account == "${account}"
+        || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
     prefix == "arn"
         && partition.starts_with("aws")
         && service == "iam"
@@ -120,11 +122,14 @@ fn check_zones(c: &mut Checker, stack: &StackFile) {
     let Some(region) = &stack.region else { return };
     for (name, subnet) in &stack.network.subnets {
         let zone = &subnet.availability_zone;
-        let letter = zone.strip_prefix(region.as_str()).filter(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_lowercase()));
+        let letter =
+            zone.strip_prefix(region.as_str()).filter(|l| l.len() == 1 && l.bytes().all(|b| b.is_ascii_lowercase()));
         if letter.is_none() {
             c.err_path(
                 format!("network.subnets.{name}.availability_zone"),
-                format!("`{zone}` is not an availability zone of the stack's region {region} (expected e.g. {region}a)"),
+                format!(
+                    "`{zone}` is not an availability zone of the stack's region {region} (expected e.g. {region}a)"
+                ),
             );
         }
     }
@@ -146,7 +151,11 @@ fn check_certificate_names(c: &mut Checker, stack: &StackFile) {
     }
     let zone = stack.dns.as_ref().map(|d| d.zone.trim_end_matches('.').to_ascii_lowercase());
     for (i, name) in names.enumerate() {
-        let key = if i == 0 { "certificate.domain_name".to_string() } else { format!("certificate.subject_alternative_names[{}]", i - 1) };
+        let key = if i == 0 {
+            "certificate.domain_name".to_string()
+        } else {
+            format!("certificate.subject_alternative_names[{}]", i - 1)
+        };
         if name.len() > 253 {
             c.err_path(&key, "a domain name is at most 253 characters");
         }
@@ -169,13 +178,35 @@ fn check_descriptions(c: &mut Checker, stack: &StackFile) {
         texts.push((format!("security_groups.{name}.description"), Some(&g.description), 255, "EC2"));
         for (dir, rules) in [("ingress", &g.ingress), ("egress", &g.egress)] {
             for (i, r) in rules.iter().enumerate() {
-                texts.push((format!("security_groups.{name}.{dir}[{i}].description"), r.description.as_ref(), 255, "EC2"));
+                texts.push((
+                    format!("security_groups.{name}.{dir}[{i}].description"),
+                    r.description.as_ref(),
+                    255,
+                    "EC2",
+                ));
             }
         }
     }
-    texts.extend(stack.iam.roles.iter().map(|(n, r)| (format!("iam.roles.{n}.description"), r.description.as_ref(), 1000, "IAM")));
-    texts.extend(stack.ssm.parameters.iter().map(|(n, p)| (format!("ssm.parameters.{n}.description"), p.description.as_ref(), 1024, "SSM")));
-    texts.extend(stack.alarms.iter().map(|(n, a)| (format!("alarms.{n}.description"), a.description.as_ref(), 1024, "CloudWatch")));
+    texts.extend(
+        stack
+            .iam
+            .roles
+            .iter()
+            .map(|(n, r)| (format!("iam.roles.{n}.description"), r.description.as_ref(), 1000, "IAM")),
+    );
+    texts.extend(
+        stack
+            .ssm
+            .parameters
+            .iter()
+            .map(|(n, p)| (format!("ssm.parameters.{n}.description"), p.description.as_ref(), 1024, "SSM")),
+    );
+    texts.extend(
+        stack
+            .alarms
+            .iter()
+            .map(|(n, a)| (format!("alarms.{n}.description"), a.description.as_ref(), 1024, "CloudWatch")),
+    );
     for (path, text, max, service) in texts {
         let Some(text) = text else { continue };
         let count = text.chars().count();
@@ -184,7 +215,12 @@ fn check_descriptions(c: &mut Checker, stack: &StackFile) {
         }
         if service == "EC2" {
             if let Some(bad) = text.chars().find(|ch| !ec2_description_char(*ch)) {
-                c.err_path(&path, format!("`{bad}` is not allowed: EC2 takes only letters, digits, spaces and ._-:/()#,@[]+=&;{{}}!$*"));
+                c.err_path(
+                    &path,
+                    format!(
+                        "`{bad}` is not allowed: EC2 takes only letters, digits, spaces and ._-:/()#,@[]+=&;{{}}!$*"
+                    ),
+                );
             }
         }
     }

@@ -61,7 +61,11 @@ pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<Str
                     format!("iam.roles.{name}.trusted_github"),
                     format!(
                         "lets {} assume the role (any branch, tag or pull request that matches, not one named ref)",
-                        if broad.is_empty() { gh.repository.clone() } else { format!("{}:{}", gh.repository, broad.join(", ")) }
+                        if broad.is_empty() {
+                            gh.repository.clone()
+                        } else {
+                            format!("{}:{}", gh.repository, broad.join(", "))
+                        }
                     ),
                 );
             }
@@ -130,7 +134,8 @@ pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<Str
 
 /// The ports of a rule open to 0.0.0.0/0 beyond 80 and 443, as text; `None` when it opens none.
 fn world_ports_beyond_web(rule: &Rule) -> Option<String> {
-    let world = rule.cidr.as_ref().is_some_and(|c| c.value.parse::<ipnet::Ipv4Net>().is_ok_and(|n| n.prefix_len() == 0));
+    let world =
+        rule.cidr.as_ref().is_some_and(|c| c.value.parse::<ipnet::Ipv4Net>().is_ok_and(|n| n.prefix_len() == 0));
     if !world {
         return None;
     }

@@ -47,7 +47,12 @@ impl ObservedResource for ObservedRepository {
     }
 }
 
-pub async fn observe(client: &Client, index: &TagIndex<'_>, stack: &str, desired: &[Repository]) -> Result<Vec<ObservedRepository>> {
+pub async fn observe(
+    client: &Client,
+    index: &TagIndex<'_>,
+    stack: &str,
+    desired: &[Repository],
+) -> Result<Vec<ObservedRepository>> {
     let listing = async {
         client
             .describe_repositories()

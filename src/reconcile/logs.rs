@@ -42,7 +42,11 @@ impl ObservedResource for ObservedLogGroup {
     }
 }
 
-pub async fn observe(clients: &Clients, index: &TagIndex<'_>, desired: &[desired::LogGroup]) -> Result<Vec<ObservedLogGroup>> {
+pub async fn observe(
+    clients: &Clients,
+    index: &TagIndex<'_>,
+    desired: &[desired::LogGroup],
+) -> Result<Vec<ObservedLogGroup>> {
     let names: Vec<String> = desired.iter().map(|d| d.name.clone()).collect();
     let (declared, owned) = tokio::try_join!(by_name(clients, &names), owned_log_groups(index))?;
     let mut found: BTreeMap<String, ObservedLogGroup> = declared.into_iter().map(|g| (g.name.clone(), g)).collect();
@@ -62,9 +66,13 @@ pub async fn observe(clients: &Clients, index: &TagIndex<'_>, desired: &[desired
         })
         .collect();
     let read = concurrent(unlisted, CONCURRENCY, |(name, arn)| async move {
-        let out = clients.logs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(|e| {
-            anyhow::anyhow!("reading tags of CloudWatch log group ({name}): {}", describe(&e))
-        })?;
+        let out = clients
+            .logs
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading tags of CloudWatch log group ({name}): {}", describe(&e)))?;
         Ok::<_, anyhow::Error>((name, out.tags().cloned().unwrap_or_default().into_iter().collect::<Tags>()))
     })
     .await;

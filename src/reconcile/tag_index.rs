@@ -57,7 +57,13 @@ impl<'a> TagIndex<'a> {
     /// The listed resources whose ARN contains `marker` (`:parameter/`, `:repository/`, …):
     /// candidates this stack owns, to be confirmed by their service's own read.
     pub async fn matching(&self, marker: &str) -> Result<Vec<(String, Tags)>> {
-        Ok(self.listed().await?.iter().filter(|(arn, _)| arn.contains(marker)).map(|(a, t)| (a.clone(), t.clone())).collect())
+        Ok(self
+            .listed()
+            .await?
+            .iter()
+            .filter(|(arn, _)| arn.contains(marker))
+            .map(|(a, t)| (a.clone(), t.clone()))
+            .collect())
     }
 
     /// Whether the tags the index lists may stand for the resources' own (until `distrust`).

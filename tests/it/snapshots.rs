@@ -64,7 +64,10 @@ fn plan_view_of_a_changed_policy_and_rule() {
         "actions: [ssm:GetParameters, ssm:GetParameter]",
         "actions: [ssm:GetParametersByPath, ssm:GetParameter]",
     );
-    env.edit_stack("{ protocol: tcp, ports: 443, cidr: 0.0.0.0/0", "{ protocol: tcp, ports: 8443, cidr: 203.0.113.0/24");
+    env.edit_stack(
+        "{ protocol: tcp, ports: 443, cidr: 0.0.0.0/0",
+        "{ protocol: tcp, ports: 8443, cidr: 203.0.113.0/24",
+    );
     insta::assert_snapshot!("policy_and_rule_human", env.run(&["diff"]).stdout);
     insta::assert_snapshot!("policy_and_rule_markdown", env.run(&["diff", "--markdown"]).stdout);
     let both = env.run(&["--json", "diff", "--markdown"]);

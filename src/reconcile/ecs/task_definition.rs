@@ -243,7 +243,10 @@ impl Resource for TaskDefinition {
             let mut c = ResourceChange::new(address, action, reason, fields, Self::payload(pair));
             c.depends_on = depends_on(&resolved);
             // A container made privileged is root on its host.
-            c.widens_access = c.fields.iter().any(|f| f.path.ends_with(".privileged") && f.after.as_ref().is_some_and(|v| v.is_true()));
+            c.widens_access = c
+                .fields
+                .iter()
+                .any(|f| f.path.ends_with(".privileged") && f.after.as_ref().is_some_and(|v| v.is_true()));
             plan.changes.push(c);
         }
         for n in &observed {
