@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 const EXAMPLES: &str = "\
 Examples:
   containrlab validate                         check stack.yaml and the task definitions (no AWS call)
+  containrlab check                            the stack against AWS Security Hub's controls (no AWS call)
   containrlab --profile prod diff              what `up` would change
   containrlab --profile prod up                apply it (asks first; --yes in scripts and CI)
   containrlab --image-tag \"$GITHUB_SHA\" deploy    CI: roll the new images onto the services
@@ -130,6 +131,10 @@ pub enum Command {
     /// call): prices and usage assumptions from the reviewed price file, and where it differs
     /// from the seed's ~$93/month.
     Cost,
+    /// The stack file against AWS Security Hub's controls (no AWS call): each control (ELB.1,
+    /// EC2.6, ECR.2, ECS.4, IAM.1, …) per resource, PASS, FAIL, or accepted by `allow:` with its
+    /// reason. Exit 1 on a FAIL.
+    Check,
     /// Take over resources that already exist (a stack built by hand): match each address of
     /// the stack file by name, or by shape where AWS names are not unique; show the evidence and
     /// the drift `up` would then repair; on confirmation write only the ownership tags.
@@ -172,7 +177,7 @@ pub struct ApplyArgs {
     /// its place to the next ready step meanwhile).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallelism: u16,
-    /// Also delete what holds data: repositories with images, SecureString parameters.
+    /// Also delete what holds data: repositories with images, SecureString parameters, log groups.
     #[arg(long)]
     pub delete_data: bool,
     /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.

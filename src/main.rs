@@ -5,6 +5,7 @@
 mod adopt;
 mod apply;
 mod aws;
+mod check;
 mod cli;
 mod commands;
 mod config;

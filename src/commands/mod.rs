@@ -4,6 +4,7 @@
 mod adopt;
 mod apply;
 mod apply_report;
+mod check;
 mod completions;
 mod cost;
 mod deploy;
@@ -45,6 +46,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Unlock { force } => unlock::run(cli, *force).await,
         Command::Graph { format } => graph::run(cli, *format),
         Command::Cost => cost::run(cli),
+        Command::Check => check::run(cli),
         Command::Outputs => outputs::run(cli).await,
         Command::Status => status::run(cli).await,
         Command::Doctor => doctor::run(cli).await,
@@ -79,6 +81,8 @@ pub struct Planner {
     region_note: Option<String>,
     /// The risks the stack file accepts, shown on every plan.
     accepted: Vec<String>,
+    /// The security report's summary, shown on every plan but `down`'s.
+    security: Option<crate::check::Security>,
     /// Read once (STS): by the stack lock, or on the first plan concurrently with the first observation.
     identity: tokio::sync::OnceCell<aws::Identity>,
 }
@@ -139,6 +143,7 @@ impl Planner {
             targets: Targets::default(),
             graph: None,
             accepted: stack.accepted.clone(),
+            security: (mode != Mode::Down).then(|| crate::check::Security::of(&stack.security)),
             region: aws.region,
             region_note,
             identity: Default::default(),
@@ -188,6 +193,7 @@ impl Planner {
         };
         plan.warnings.extend(self.region_note.clone());
         plan.accepted = self.accepted.clone();
+        plan.security = self.security.clone();
         Ok((observed, plan))
     }
 

@@ -37,8 +37,8 @@ fn aws_limits_are_refused_with_the_limit_quoted() {
             "load_balancer.target_groups.containrlab-api-tg.health_check.timeout_seconds: 30 s is not below the interval of 10 s: ELB requires the timeout to be smaller than the interval",
         ),
         (
-            variant("- arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "- AmazonEC2ContainerRegistryReadOnly"),
-            "managed_policies[1]: `AmazonEC2ContainerRegistryReadOnly` is not a policy ARN: IAM attaches policies by ARN, e.g. `arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly`",
+            variant("- arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role", "- AmazonEC2ContainerServiceforEC2Role"),
+            "managed_policies[0]: `AmazonEC2ContainerServiceforEC2Role` is not a policy ARN: IAM attaches policies by ARN, e.g. `arn:aws:iam::aws:policy/AmazonEC2ContainerServiceforEC2Role`",
         ),
         (
             variant("[api.containrlab.click, app.containrlab.click]", "[api.containrlab.click, app.example.com]"),
@@ -90,10 +90,10 @@ fn every_risk_is_refused_until_allowed_by_id_and_key_path() {
             "iam.roles.github-actions-deploy.inline_policies.push-images-and-deploy[0]",
         ),
         (
-            "- arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+            "- arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
             "- arn:aws:iam::aws:policy/AdministratorAccess",
             "iam-admin",
-            "iam.roles.ecsInstanceRole.managed_policies[1]",
+            "iam.roles.ecsInstanceRole.managed_policies[0]",
         ),
         (
             "ports: 443, cidr: 0.0.0.0/0",
@@ -150,7 +150,7 @@ fn an_allowance_must_match_a_risk_and_give_a_reason() {
     );
     assert_one(
         &errors_of(&idle),
-        "allow[1]: accepts nothing: there is no `public-ip` risk at `ecs.services.containrlab-service.assign_public_ip` (remove it)",
+        "allow[13]: accepts nothing: there is no `public-ip` risk or failing control at `ecs.services.containrlab-service.assign_public_ip` (remove it)",
     );
     let silent = checked_in().replace("    reason: the runner is Docker-in-Docker", "    reason: \" \"\n    #");
     assert_one(&errors_of(&silent), "allow[0].reason: say why the stack accepts this risk: every plan shows it");

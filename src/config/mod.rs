@@ -33,6 +33,8 @@ pub struct Stack {
     pub task_definitions: BTreeMap<String, TaskDefinitionFile>,
     /// The risks `allow:` accepts, one line each with its reason: every plan shows them.
     pub accepted: Vec<String>,
+    /// The AWS Security Hub controls of the stack, allowances applied (`crate::check`).
+    pub security: Vec<crate::check::Finding>,
 }
 
 pub fn load(path: &Path) -> Result<Stack, ConfigErrors> {
@@ -81,12 +83,14 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
     }
     check_families(path, &file, &task_definitions, &mut errors);
     let risks = risks::find(&file, &task_definitions);
+    let controls = crate::check::controls::evaluate(&file, &task_definitions);
     let mut checker = validate::Checker { file: path, errors };
-    risks::check(&mut checker, &file, &risks);
+    risks::check(&mut checker, &file, &risks, &controls);
     let errors = checker.errors;
     if errors.is_empty() {
         let accepted = risks::accepted(&file, &risks);
-        Ok(Stack { path: path.to_path_buf(), file, task_definitions, accepted })
+        let security = crate::check::report(controls, &file.allow);
+        Ok(Stack { path: path.to_path_buf(), file, task_definitions, accepted, security })
     } else {
         Err(ConfigErrors(errors))
     }

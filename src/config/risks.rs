@@ -133,7 +133,7 @@ pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<Str
 }
 
 /// The ports of a rule open to 0.0.0.0/0 beyond 80 and 443, as text; `None` when it opens none.
-fn world_ports_beyond_web(rule: &Rule) -> Option<String> {
+pub(crate) fn world_ports_beyond_web(rule: &Rule) -> Option<String> {
     let world =
         rule.cidr.as_ref().is_some_and(|c| c.value.parse::<ipnet::Ipv4Net>().is_ok_and(|n| n.prefix_len() == 0));
     if !world {
@@ -156,15 +156,21 @@ fn world_ports_beyond_web(rule: &Rule) -> Option<String> {
 
 /// ELB's policies whose lowest version is TLS 1.2 or 1.3 (`…TLS13-1-2…`, `…TLS-1-2…`, `…FS-1-2…`);
 /// `TLS13-1-0`/`TLS13-1-1` and the dated ones (`ELBSecurityPolicy-2016-08`) still allow TLS 1.0.
-fn modern_tls(policy: &str) -> bool {
+pub(crate) fn modern_tls(policy: &str) -> bool {
     ["TLS13-1-2", "TLS13-1-3", "TLS-1-2", "FS-1-2"].iter().any(|p| policy.contains(p))
 }
 
-/// Refuses every risk the file does not accept, and every allowance that accepts nothing.
-pub fn check(c: &mut Checker, stack: &StackFile, risks: &[Risk]) {
+/// Whether an allowance accepts a risk: its id, at the risk's key path or a section above it.
+fn accepts(a: &Allowance, r: &Risk) -> bool {
+    a.risk.value == r.id && crate::check::covers(&a.at, &r.at)
+}
+
+/// Refuses every risk the file does not accept, and every allowance that accepts neither a risk
+/// nor a failing control of `crate::check` (`controls`: its findings before allowances).
+pub fn check(c: &mut Checker, stack: &StackFile, risks: &[Risk], controls: &[crate::check::Finding]) {
     let mut used = BTreeSet::new();
     for r in risks {
-        match stack.allow.iter().position(|a| a.risk.value == r.id && a.at == r.at) {
+        match stack.allow.iter().position(|a| accepts(a, r)) {
             Some(i) => drop(used.insert(i)),
             None => c.err_path(
                 &r.at,
@@ -179,11 +185,14 @@ pub fn check(c: &mut Checker, stack: &StackFile, risks: &[Risk]) {
         if a.reason.trim().is_empty() {
             c.err(&a.risk, format!("allow[{i}].reason"), "say why the stack accepts this risk: every plan shows it");
         }
-        if !used.contains(&i) {
+        if !used.contains(&i) && !controls.iter().any(|f| crate::check::accepts(a, f)) {
             c.err(
                 &a.risk,
                 format!("allow[{i}]"),
-                format!("accepts nothing: there is no `{}` risk at `{}` (remove it)", a.risk.value, a.at),
+                format!(
+                    "accepts nothing: there is no `{}` risk or failing control at `{}` (remove it)",
+                    a.risk.value, a.at
+                ),
             );
         }
     }
@@ -194,7 +203,7 @@ pub fn accepted(stack: &StackFile, risks: &[Risk]) -> Vec<String> {
     risks
         .iter()
         .filter_map(|r| {
-            let a = stack.allow.iter().find(|a| a.risk.value == r.id && a.at == r.at)?;
+            let a = stack.allow.iter().find(|a| accepts(a, r))?;
             Some(format!("{} at {}: {} — {}", r.id, r.at, r.what, a.reason))
         })
         .collect()

@@ -74,7 +74,7 @@ fn duplicate_key_is_rejected() {
 #[test]
 fn wrong_type_is_rejected() {
     let errors = errors_of(&variant("idle_timeout_seconds: 60", "idle_timeout_seconds: sixty"));
-    assert_one(&errors, "stack.yaml:49:25: load_balancer.idle_timeout_seconds: expected a whole number (0 or more)");
+    assert_one(&errors, "stack.yaml:53:25: load_balancer.idle_timeout_seconds: expected a whole number (0 or more)");
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn only_yaml_1_2_booleans_are_booleans() {
         let errors = errors_of(&variant("deletion_protection: false", &format!("deletion_protection: {spelling}")));
         assert_one(
             &errors,
-            "stack.yaml:50:24: load_balancer.deletion_protection: expected true or false (YAML 1.2: `yes`, `no`, `on`, `off` are not booleans)",
+            "stack.yaml:54:24: load_balancer.deletion_protection: expected true or false (YAML 1.2: `yes`, `no`, `on`, `off` are not booleans)",
         );
     }
 }
@@ -148,8 +148,9 @@ fn undefined_target_group_is_rejected() {
 
 #[test]
 fn world_ssh_needs_an_explicit_allowance() {
-    let open = "      - { protocol: tcp, ports: 22, cidr: 0.0.0.0/0 }\n    egress:\n      - { protocol: all, cidr: 0.0.0.0/0, description: Outbound through the NAT gateway }\n\nload_balancer:";
-    let from = "    egress:\n      - { protocol: all, cidr: 0.0.0.0/0, description: Outbound through the NAT gateway }\n\nload_balancer:";
+    let from =
+        "      - { protocol: tcp, ports: 8080, security_group: alb-sg, description: Target-group health checks }\n";
+    let open = "      - { protocol: tcp, ports: 8080, security_group: alb-sg, description: Target-group health checks }\n      - { protocol: tcp, ports: 22, cidr: 0.0.0.0/0 }\n";
     let errors = errors_of(&variant(from, open));
     assert_one(&errors, "security_groups.runner-sg.ingress[2]: opens tcp 22 (SSH) to the whole internet (only 80 and 443 are expected there) [public-ingress]; change it, or accept it: `allow: [{ risk: public-ingress, at: \"security_groups.runner-sg.ingress[2]\", reason: \"…\" }]`");
     let allowed = variant(from, open)

@@ -56,10 +56,10 @@ fn the_checked_in_stack_is_priced_line_by_line() {
     assert!(close(monthly(&e, "ecs_service.containrlab-service", "fargate_gb_hour_arm64"), 2.5988));
     assert!(close(monthly(&e, "hosted_zone.containrlab.click", "hosted_zone_month"), 0.50));
     assert!(close(monthly(&e, "alarm.runner-high-cpu", "alarm_month"), 0.10));
-    // The runner runs on its instance (no Fargate line); the runner cluster has no Container Insights.
+    // The runner runs on its instance (no Fargate line); both clusters have Container Insights.
     assert!(!e.lines.iter().any(|l| l.address.to_string() == "ecs_service.containrlab-runner-service"));
     assert!(e.lines.iter().any(|l| l.address.to_string() == "ecs_cluster.containrlab-cluster"));
-    assert!(!e.lines.iter().any(|l| l.address.to_string() == "ecs_cluster.containrlab-runner-ec2"));
+    assert!(e.lines.iter().any(|l| l.address.to_string() == "ecs_cluster.containrlab-runner-ec2"));
     // Every address is either priced or listed free, once.
     let plan = crate::graph::plan_from_empty(&checked_in(), "us-east-1").unwrap();
     let mut seen: Vec<String> = e.lines.iter().map(|l| l.address.to_string()).collect();

@@ -11,6 +11,11 @@ use serde_json::{json, Value};
 /// read `arn:aws:iam::ACCOUNT:role/containrlab/NAME`).
 pub const ROLE_PATH: &str = "/containrlab/";
 
+/// Service principals that send `aws:SourceAccount` when they assume a role, so their trust is
+/// limited to this account. ECS documents it for task roles and task execution roles; EC2 does
+/// not for instance profiles, so `ec2.amazonaws.com` is trusted without it.
+pub const SOURCE_ACCOUNT_SERVICES: &[&str] = &["ecs-tasks.amazonaws.com"];
+
 /// Where GitHub Actions' OIDC tokens come from.
 pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
 
@@ -46,10 +51,25 @@ impl Trust {
     /// The trust (assume-role) policy document for this account.
     pub fn document(&self, account: &str) -> Value {
         match self {
-            Trust::Services(services) => json!({
-                "Version": "2012-10-17",
-                "Statement": [{ "Effect": "Allow", "Principal": { "Service": services }, "Action": "sts:AssumeRole" }]
-            }),
+            Trust::Services(services) => {
+                // ECS states the account it assumes a role for: a role trusted only in this
+                // account's name cannot be used by a task of another account (confused deputy).
+                let (scoped, plain): (Vec<&String>, Vec<&String>) =
+                    services.iter().partition(|s| SOURCE_ACCOUNT_SERVICES.contains(&s.as_str()));
+                let mut statements = Vec::new();
+                if !scoped.is_empty() {
+                    statements.push(json!({
+                        "Effect": "Allow", "Principal": { "Service": scoped }, "Action": "sts:AssumeRole",
+                        "Condition": { "StringEquals": { "aws:SourceAccount": account } }
+                    }));
+                }
+                if !plain.is_empty() {
+                    statements.push(
+                        json!({ "Effect": "Allow", "Principal": { "Service": plain }, "Action": "sts:AssumeRole" }),
+                    );
+                }
+                json!({ "Version": "2012-10-17", "Statement": statements })
+            }
             Trust::Github { repository, refs } => {
                 let subjects: Vec<String> = refs.iter().map(|r| format!("repo:{repository}:ref:{r}")).collect();
                 json!({
@@ -78,5 +98,25 @@ pub fn resolve_document(doc: &Value, account: &str, region: &str) -> Value {
             Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve_document(v, account, region))).collect())
         }
         other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ECS tasks may assume the role only in this account's name; EC2 sends no source account.
+    #[test]
+    fn ecs_task_trust_is_limited_to_the_account_and_ec2_trust_is_plain() {
+        let trust = Trust::Services(vec!["ecs-tasks.amazonaws.com".into(), "ec2.amazonaws.com".into()]);
+        let doc = trust.document("123456789012");
+        let statements = doc["Statement"].as_array().expect("statements");
+        assert_eq!(statements.len(), 2);
+        assert_eq!(statements[0]["Principal"]["Service"], json!(["ecs-tasks.amazonaws.com"]));
+        assert_eq!(statements[0]["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+        assert_eq!(statements[1]["Principal"]["Service"], json!(["ec2.amazonaws.com"]));
+        assert!(statements[1].get("Condition").is_none());
+        let ec2_only = Trust::Services(vec!["ec2.amazonaws.com".into()]).document("123456789012");
+        assert_eq!(ec2_only["Statement"].as_array().map(Vec::len), Some(1));
     }
 }

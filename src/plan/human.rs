@@ -16,7 +16,7 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
+    pub fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
@@ -46,6 +46,10 @@ pub fn render(plan: &Plan, style: Style) -> String {
     }
     for a in &plan.accepted {
         let _ = writeln!(out, "{} {a}", style.paint("33", "accepted risk:"));
+    }
+    if let Some(s) = &plan.security {
+        let color = if s.failing.is_empty() { "32" } else { "31" };
+        let _ = writeln!(out, "{} {}", style.paint(color, "security:"), s.line());
     }
     out.push('\n');
     for c in &plan.changes {

@@ -49,6 +49,9 @@ pub fn to_value(plan: &Plan) -> Value {
         "kept": plan.kept.iter().map(|k| json!({"address": k.address, "why": k.why})).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "accepted_risks": plan.accepted,
+        "security": plan.security.as_ref().map(|s| json!({
+            "pass": s.pass, "accepted": s.accepted, "fail": s.failing.len(), "failing": s.failing,
+        })),
         "summary": plan.summary(),
     })
 }

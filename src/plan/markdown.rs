@@ -44,6 +44,9 @@ pub fn render(plan: &Plan) -> String {
     for a in &plan.accepted {
         let _ = writeln!(out, "> **accepted risk:** {}\n", cell(a));
     }
+    if let Some(s) = &plan.security {
+        let _ = writeln!(out, "> **security:** {}\n", cell(&s.line()));
+    }
     details(&mut out, plan);
     out
 }

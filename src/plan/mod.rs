@@ -128,6 +128,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The risks the stack file accepts (`allow:`), with their reasons: shown on every plan.
     pub accepted: Vec<String>,
+    /// The stack file against AWS Security Hub's controls (`crate::check`); `None` for `down`.
+    pub security: Option<crate::check::Security>,
 }
 
 impl Plan {

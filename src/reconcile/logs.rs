@@ -1,4 +1,4 @@
-//! CloudWatch log groups: retention and tags.
+//! CloudWatch log groups: retention and tags. `down` keeps them unless `--delete-data`.
 //!
 //! Observe in one round, concurrently: `DescribeLogGroups` of the declared names (50 a call), and
 //! the stack's tag index (`tag_index`), which lists this stack's groups with their tags. A second
@@ -39,6 +39,11 @@ impl ObservedResource for ObservedLogGroup {
     }
     fn tags(&self) -> &Tags {
         &self.tags
+    }
+    /// Its events are the evidence after an incident, and a group's `storedBytes` lags by hours,
+    /// so an empty-looking group is no proof: kept unless `--delete-data`.
+    fn holds_data(&self) -> Option<String> {
+        Some("its log events are evidence after an incident".to_string())
     }
 }
 

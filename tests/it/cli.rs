@@ -18,6 +18,47 @@ fn graph_draws_the_stack_without_calling_aws() {
     assert_eq!(json["nodes"].as_array().map(Vec::len), Some(56));
 }
 
+/// `check` reads the stack file only; it exits 1 once a control fails.
+#[test]
+fn check_reports_the_controls_without_calling_aws_and_fails_on_a_failing_one() {
+    let env = Env::new();
+    let ok = env.run_at("http://127.0.0.1:9", &["check"]);
+    ok.expect_code(0);
+    assert!(
+        ok.stdout.contains(
+            "\nELB.1 Application Load Balancer should be configured to redirect all HTTP requests to HTTPS\n  PASS"
+        ),
+        "{}",
+        ok.stdout
+    );
+    assert_eq!(ok.total_calls(), 0);
+    env.edit_stack("deletion_protection: false", "deletion_protection: true");
+    env.edit_stack("    redirect_to_https: true", "    redirect_to_https: false");
+    // The allowance of ELB.6 now accepts nothing: the file is refused until it goes.
+    let idle = env.run_at("http://127.0.0.1:9", &["check"]);
+    idle.expect_code(1);
+    assert!(
+        idle.stderr.contains(
+            "accepts nothing: there is no `ELB.6` risk or failing control at `load_balancer.deletion_protection`"
+        ),
+        "{}",
+        idle.stderr
+    );
+    env.edit_stack(
+        "  - risk: ELB.6\n    at: load_balancer.deletion_protection\n",
+        "  - risk: ELB.16\n    at: load_balancer\n",
+    );
+    let failing = env.run_at("http://127.0.0.1:9", &["--json", "check"]);
+    failing.expect_code(1);
+    let json = failing.json();
+    assert_eq!(json["summary"]["fail"], 1);
+    let fail: Vec<&serde_json::Value> =
+        json["findings"].as_array().expect("findings").iter().filter(|f| f["status"] == "FAIL").collect();
+    assert_eq!(fail[0]["control"], "ELB.1");
+    assert_eq!(fail[0]["at"], "load_balancer.http_listener");
+    assert_eq!(failing.total_calls(), 0);
+}
+
 /// A reader that went away (it closed the pipe before the command wrote) ends the command quietly
 /// with 141, as SIGPIPE would, without a panic or backtrace on stderr.
 #[test]

@@ -11,12 +11,7 @@ use aws_sdk_ssm::Client as Ssm;
 use crate::support::{actions, Env};
 
 const REPOS: [&str; 4] = ["containrlab-api", "containrlab-runner", "containrlab-runnerd", "containrlab-web"];
-const LOG_GROUPS: [&str; 4] = [
-    "/aws/elasticloadbalancing/app/containrlab-alb",
-    "/ecs/containrlab-api",
-    "/ecs/containrlab-runner",
-    "/ecs/containrlab-web",
-];
+const LOG_GROUPS: [&str; 3] = ["/ecs/containrlab-api", "/ecs/containrlab-runner", "/ecs/containrlab-web"];
 
 fn repo_names(env: &Env, ecr: &Ecr) -> Vec<String> {
     let out = env.block_on(ecr.describe_repositories().send()).expect("describe repositories");
@@ -258,24 +253,28 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
         .expect("untagged log group");
     env.run(&["diff", "--exit-code"]).expect_code(0);
 
-    // 7. down keeps the SecureStrings and the hosted zone (they hold data) and removes the rest it owns.
+    // 7. down keeps the SecureStrings, the log groups and the hosted zone (they hold data) and
+    //    removes the rest it owns.
     let down = env.run(&["--json", "down", "--yes"]);
     down.expect_code(0);
     let result = down.json();
     let kept: Vec<&str> =
         result["plan"]["kept"].as_array().expect("kept").iter().filter_map(|k| k["address"].as_str()).collect();
-    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert_eq!(kept.len(), 8, "{kept:?}");
     assert!(kept.contains(&"hosted_zone.containrlab.click"), "{kept:?}");
+    assert!(LOG_GROUPS.iter().all(|g| kept.contains(&format!("log_group.{g}").as_str())), "{kept:?}");
     let secrets = kept.iter().filter(|a| a.starts_with("ssm_parameter./containrlab/"));
     assert!(secrets.clone().count() == 4 && secrets.clone().all(|a| a.contains("/G") || a.contains("/N")), "{kept:?}");
     assert_eq!(repo_names(&env, &ecr), vec!["containrlab-lookalike"]);
-    assert_eq!(log_group_names(&env, &logs), vec!["/ecs/containrlab-lookalike"]);
+    let mut groups: Vec<String> = LOG_GROUPS.iter().map(|g| g.to_string()).collect();
+    groups.insert(1, "/ecs/containrlab-lookalike".into());
+    assert_eq!(log_group_names(&env, &logs), groups);
     assert_eq!(parameter_names(&env, &ssm).len(), 5, "4 kept secrets + the untagged parameter");
     let mut left = owned_leftovers(&env);
-    left.retain(|r| !r.starts_with("ssm:") && !r.starts_with("route53:"));
+    left.retain(|r| !r.starts_with("ssm:") && !r.starts_with("route53:") && !r.starts_with("logs:"));
     assert!(left.is_empty(), "down left tagged resources: {left:?}");
 
-    // 8. down --delete-data removes the secrets too, and still not the look-alikes.
+    // 8. down --delete-data removes the secrets and log groups too, and still not the look-alikes.
     env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
     assert_eq!(repo_names(&env, &ecr), vec!["containrlab-lookalike"]);
     assert_eq!(parameter_names(&env, &ssm), vec!["/containrlab/UNMANAGED"]);
@@ -308,18 +307,35 @@ fn a_repository_holding_images_is_kept_by_down_unless_data_deletion_is_asked() {
 }
 
 #[test]
-fn a_resource_removed_from_the_stack_file_is_deleted_by_up() {
+fn a_resource_removed_from_the_stack_file_is_deleted_by_up_and_a_log_group_only_with_its_data() {
     let env = Env::new();
+    let runner = "    /ecs/containrlab-runner: { retention_days: 7 }\n";
+    let extra = "    /ecs/containrlab-extra: { retention_days: 7 }\n";
+    env.edit_stack(runner, &format!("{runner}{extra}"));
     env.run(&["up", "--yes"]).expect_code(0);
-    env.edit_stack("    /aws/elasticloadbalancing/app/containrlab-alb: { retention_days: 7 }\n", "");
+    env.edit_stack(extra, "");
+    // A removed log group is kept (its events are evidence) until --delete-data.
     let diff = env.run(&["--json", "diff", "--exit-code"]);
-    diff.expect_code(3);
-    assert_eq!(
-        actions(&diff.json()),
-        vec![("log_group./aws/elasticloadbalancing/app/containrlab-alb".to_string(), "delete".to_string())]
-    );
-    let up = env.run(&["up", "--yes"]);
+    diff.expect_code(0);
+    let plan = diff.json();
+    let kept: Vec<&str> = plan["kept"].as_array().expect("kept").iter().filter_map(|k| k["address"].as_str()).collect();
+    assert_eq!(kept, ["log_group./ecs/containrlab-extra"]);
+    let up = env.run(&["up", "--yes", "--delete-data"]);
     up.expect_code(0);
     assert_eq!(up.mutating_calls().get("CloudWatch Logs:DeleteLogGroup"), Some(&1));
+    // Any other removed resource goes with a plain `up`.
+    env.edit_stack("  runner-high-cpu:\n", "  runner-high-cpu-renamed:\n");
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(3);
+    let mut changes = actions(&diff.json());
+    changes.sort();
+    assert_eq!(
+        changes,
+        [
+            ("alarm.runner-high-cpu".to_string(), "delete".to_string()),
+            ("alarm.runner-high-cpu-renamed".to_string(), "create".to_string())
+        ]
+    );
+    env.run(&["up", "--yes"]).expect_code(0);
     env.run(&["diff", "--exit-code"]).expect_code(0);
 }

@@ -39,7 +39,7 @@ fn plan_views_for_create_no_change_update_and_delete() {
         serde_json::to_string_pretty(&env.run(&["--json", "diff"]).json()).unwrap_or_default()
     );
 
-    env.edit_stack("    /aws/elasticloadbalancing/app/containrlab-alb: { retention_days: 7 }\n", "");
+    env.edit_stack("  runner-high-cpu:\n", "  runner-cpu-credits:\n");
     env.edit_stack("    containrlab-runner:  { architecture: amd64, scan_on_push: true, tag_mutability: MUTABLE, keep_last_images: 10 }\n", "");
     // The runner task definition names that repository: point it at another one.
     let td = env.dir.path().join("task-definitions/containrlab-runner.json");

@@ -1,5 +1,9 @@
-//! `subnet.NAME`: a subnet in one availability zone; public ones map a public IP on launch. A new
-//! CIDR or zone replaces it (and what sits in it moves, see the route table and the services).
+//! `subnet.NAME`: a subnet in one availability zone. A new CIDR or zone replaces it (and what sits
+//! in it moves, see the route table and the services).
+//!
+//! No subnet maps a public IP on launch (Security Hub EC2.15), public ones included: they hold
+//! only the load balancer and the NAT gateway, which get addresses of their own; a subnet that
+//! does (a hand-built one, an older stack) is drift, repaired in place.
 
 use anyhow::Result;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
@@ -42,7 +46,7 @@ impl Resource for Subnet {
         let of = o.map(|o| &o.fields);
         f.field("cidr", of.map(|o| Some(o.cidr.clone())), Some(d.cidr.clone()));
         f.field("availability_zone", of.map(|o| Some(o.availability_zone.clone())), Some(d.availability_zone.clone()));
-        f.field(MAP_PUBLIC_IP, of.map(|o| Some(o.map_public_ip)), Some(d.public));
+        f.field(MAP_PUBLIC_IP, of.map(|o| Some(o.map_public_ip)), Some(false));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -75,21 +79,18 @@ impl Resource for Subnet {
                 .map_err(|e| failed("creating", address, &e))?;
         let id = required(out.subnet().and_then(|s| s.subnet_id()), "creating", address, "subnetId")?.to_string();
         cx.ids.set(address, &id);
-        if d.public {
-            set_map_public_ip(cx, address, &id, true).await?;
-        }
         Ok(id)
     }
 
     async fn update(
         cx: &ApplyCx<'_>,
         address: &Address,
-        d: &network::Subnet,
+        _: &network::Subnet,
         o: &Observed<SubnetFields>,
         delta: &[FieldChange],
     ) -> Result<()> {
         if delta.iter().any(|f| f.path == MAP_PUBLIC_IP) {
-            set_map_public_ip(cx, address, &o.id, d.public).await?;
+            set_map_public_ip(cx, address, &o.id, false).await?;
         }
         if delta.iter().any(|f| f.path.starts_with("tags")) {
             tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;

@@ -133,12 +133,16 @@ fn a_widened_trust_policy_is_an_access_change_and_a_foreign_oidc_provider_is_use
 fn a_detached_managed_policy_is_attached_again() {
     let plan = drift(|_, o| {
         let role = o.iam.roles.iter_mut().find(|r| r.name == "ecsInstanceRole").expect("role");
-        role.fields.managed.remove("arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly");
+        role.fields.managed.remove("arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role");
     });
     let c = only(&plan, "iam_role.ecsInstanceRole");
     assert_eq!(
         fields(&c),
-        vec![f("managed_policies", "-", "\"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly\"")]
+        vec![f(
+            "managed_policies",
+            "-",
+            "\"arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role\""
+        )]
     );
 }
 

@@ -120,7 +120,7 @@ fn network(d: &Desired) -> ObservedNetwork {
                 let fields = SubnetFields {
                     cidr: s.cidr.clone(),
                     availability_zone: s.availability_zone.clone(),
-                    map_public_ip: s.public,
+                    map_public_ip: false,
                 };
                 owned(d, Kind::Subnet, &s.name, fields)
             })

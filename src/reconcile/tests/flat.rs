@@ -97,14 +97,23 @@ fn log_group_retention_and_tags_drift() {
 }
 
 #[test]
-fn an_owned_log_group_no_longer_declared_is_deleted() {
-    let plan = drift(|d, o| {
-        let mut extra = o.log_groups[0].clone();
-        extra.name = "/ecs/gone".into();
-        extra.tags = super::fixture::tags(d, crate::model::Kind::LogGroup, "/ecs/gone");
-        o.log_groups.push(extra);
-    });
-    let c = only(&plan, "log_group./ecs/gone");
+fn an_owned_log_group_no_longer_declared_is_kept_unless_data_may_go() {
+    let d = super::fixture::desired();
+    let mut o = super::fixture::converged(&d);
+    let mut extra = o.log_groups[0].clone();
+    extra.name = "/ecs/gone".into();
+    extra.tags = super::fixture::tags(&d, crate::model::Kind::LogGroup, "/ecs/gone");
+    o.log_groups.push(extra);
+    let kept = super::fixture::plan(&super::fixture::ctx(&d, Mode::Converge), &d, &o);
+    assert!(kept.changes.is_empty(), "{:#?}", kept.changes);
+    assert_eq!(kept.kept.len(), 1);
+    assert_eq!(
+        (kept.kept[0].address.to_string().as_str(), kept.kept[0].why.as_str()),
+        ("log_group./ecs/gone", "its log events are evidence after an incident")
+    );
+    let cx = crate::plan::build::PlanContext { delete_data: true, ..super::fixture::ctx(&d, Mode::Converge) };
+    let deleted = super::fixture::plan(&cx, &d, &o);
+    let c = only(&deleted, "log_group./ecs/gone");
     assert_eq!((c.action, c.reason), (Action::Delete, Reason::RemovedFromStack));
 }
 

@@ -10,7 +10,7 @@ mod network;
 
 use crate::diff::Shown;
 use crate::model::desired::Desired;
-use crate::plan::build::Mode;
+use crate::plan::build::{Mode, PlanContext};
 use crate::plan::{Action, Plan, ResourceChange};
 use crate::reconcile::Observed;
 
@@ -65,6 +65,11 @@ fn a_converged_account_plans_nothing() {
     assert!(plan.conflicts.is_empty() && plan.kept.is_empty() && plan.warnings.is_empty(), "{plan:#?}");
 }
 
+/// `down --delete-data`'s plan.
+fn plan_with_data(d: &Desired, down: &Desired, o: &Observed) -> Plan {
+    plan(&PlanContext { delete_data: true, ..ctx(d, Mode::Down) }, down, o)
+}
+
 #[test]
 fn down_deletes_everything_but_the_data_it_keeps() {
     let d = desired();
@@ -72,11 +77,17 @@ fn down_deletes_everything_but_the_data_it_keeps() {
     let down = d.clone().without_resources();
     let plan = plan(&ctx(&d, Mode::Down), &down, &o);
     assert!(plan.changes.iter().all(|c| c.action == Action::Delete), "{:#?}", plan.changes);
-    // 56 resources: the zone and the four secrets are kept; the records (declared, untaggable) go.
-    assert_eq!(plan.changes.len(), 51, "{:#?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
+    // 56 resources: the zone, the four secrets and the three log groups are kept; the records
+    // (declared, untaggable) go.
+    assert_eq!(plan.changes.len(), 48, "{:#?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
     let kept: Vec<String> = plan.kept.iter().map(|k| k.address.to_string()).collect();
-    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert_eq!(kept.len(), 8, "{kept:?}");
     assert!(kept.contains(&"hosted_zone.containrlab.click".to_string()), "{kept:?}");
+    assert!(kept.contains(&"log_group./ecs/containrlab-api".to_string()), "{kept:?}");
+    // With --delete-data everything goes.
+    let all = plan_with_data(&d, &down, &o);
+    assert_eq!(all.changes.len(), 56, "{:#?}", all.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
+    assert!(all.kept.is_empty(), "{:?}", all.kept);
 }
 
 /// Address edges (what a change waits for) come only from the kinds' `depends_on`, and each must

@@ -1,0 +1,19 @@
+//! `check`: the stack file against AWS Security Hub's controls (no AWS call): each control with
+//! its findings, PASS / FAIL / accepted with the stack file's reason; exit 1 on a FAIL.
+
+use anyhow::Result;
+
+use crate::check::Status;
+use crate::cli::Cli;
+
+pub fn run(cli: &Cli) -> Result<i32> {
+    let stack = super::load(cli)?;
+    let name = &stack.file.stack.value;
+    if cli.json {
+        println!("{}", crate::check::json(name, &stack.security));
+    } else {
+        let file = stack.path.display().to_string();
+        print!("{}", crate::check::human(name, &file, &stack.security, &super::style(cli)));
+    }
+    Ok(if stack.security.iter().any(|f| f.status == Status::Fail) { 1 } else { 0 })
+}
