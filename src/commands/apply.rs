@@ -131,8 +131,9 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
     let elapsed = started.elapsed();
 
     let earlier = done.len() - outcome.done.len();
-    // Verify: a converged stack plans no change.
-    let verify = if outcome.succeeded() { Some(planner.plan().await?.1) } else { None };
+    // Verify: a converged stack plans no change (reading again what the steps can have changed).
+    let applied: Vec<_> = plan.changes.iter().chain(&current.changes).cloned().collect();
+    let verify = if outcome.succeeded() { Some(planner.verify(observed, &applied).await?) } else { None };
     if cli.json {
         let converged = verify.as_ref().is_some_and(|v| v.is_empty());
         let mut result = outcome_json(&steps, &outcome);

@@ -161,6 +161,31 @@ impl Planner {
         Ok((observed, plan))
     }
 
+    /// The verification after applying `changes`: the plan again, from `previous` with only what
+    /// those changes can have altered read again (`reconcile::reread`).
+    pub async fn verify(&self, previous: Observed, changes: &[crate::plan::ResourceChange]) -> Result<Plan> {
+        let groups = reconcile::reread::touched(changes);
+        let (identity, observed) = tokio::join!(
+            self.identity(),
+            reconcile::reread::observe_again(&self.clients, &self.desired, previous, &groups)
+        );
+        let observed = observed.context("reading the stack from AWS again to verify it")?;
+        let mut plan = Plan {
+            stack: self.desired.stack.clone(),
+            account: identity?.account.clone(),
+            region: self.region.clone(),
+            ..Plan::default()
+        };
+        plan.warnings.extend(self.region_note.clone());
+        plan.accepted = self.accepted.clone();
+        plan.security = self.security.clone();
+        reconcile::diff(&self.context(), &self.desired, &observed, &mut plan)?;
+        if let Some(graph) = &self.graph {
+            target::narrow(&mut plan, &self.targets, graph, self.ctx.mode == Mode::Converge)?;
+        }
+        Ok(plan)
+    }
+
     /// Narrows every plan of this command (the first, the rechecks, the verification) to
     /// `--target` addresses; checked before any AWS call.
     pub fn with_targets(mut self, given: &[String]) -> Result<Planner> {

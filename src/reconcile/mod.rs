@@ -20,6 +20,7 @@ pub mod kit;
 pub mod logs;
 pub mod network;
 pub mod payload;
+pub mod reread;
 pub mod runner;
 pub mod ssm;
 pub mod tag_index;
