@@ -38,6 +38,7 @@ pub const CONTROLS: &[Control] = &[
     ),
     c("EC2.19", "Security groups should not allow unrestricted access to ports with high risk", Some("public-ingress")),
     c("EC2.21", "Network ACLs should not allow ingress from 0.0.0.0/0 to port 22 or port 3389", None),
+    c("EC2.28", "EBS volumes should be covered by a backup plan", None),
     c("EC2.170", "EC2 launch templates should use Instance Metadata Service Version 2 (IMDSv2)", None),
     c("ECR.1", "ECR private repositories should have image scanning configured", None),
     c("ECR.2", "ECR private repositories should have tag immutability configured", None),
@@ -189,6 +190,7 @@ pub fn evaluate(
             );
             let imds = "containrlab's launch template requires IMDSv2 (tokens required, hop limit 1)";
             finding("EC2.3", at.clone(), true, "containrlab's launch template encrypts the root volume".into());
+            finding("EC2.28", at.clone(), false, "no AWS Backup plan covers the instances' root volumes".into());
             finding("EC2.8", at.clone(), true, format!("instances start from the launch template: {imds}"));
             finding("EC2.170", at.clone(), true, imds.into());
             let role = stack.iam.roles.get(&cap.instance_role.value);
