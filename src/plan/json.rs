@@ -51,6 +51,7 @@ pub fn to_value(plan: &Plan) -> Value {
         "accepted_risks": plan.accepted,
         "security": plan.security.as_ref().map(|s| json!({
             "pass": s.pass, "accepted": s.accepted, "fail": s.failing.len(), "failing": s.failing,
+            "accepted_controls": s.accepted_controls.iter().map(|(id, n)| json!({"control": id, "findings": n})).collect::<Vec<_>>(),
         })),
         "summary": plan.summary(),
     })
