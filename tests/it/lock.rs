@@ -1,17 +1,25 @@
 //! The stack lock: two runs at once never both apply, the loser says who holds the stack, a lock
 //! left by a run that died is taken over or removed with `unlock --force`.
 
+use std::time::Duration;
+
 use aws_sdk_ssm::types::ParameterType;
 
+use crate::fault::{Fault, Proxy, Rule};
 use crate::support::{Env, Run};
 
 const LOCK: &str = "/containrlab-lock/containrlab";
 
 /// Both commands started together on one account.
 fn together(env: &Env, a: &[&str], b: &[&str]) -> (Run, Run) {
+    together_at(env, &env.moto.endpoint, a, b)
+}
+
+/// Both commands started together against `endpoint`.
+fn together_at(env: &Env, endpoint: &str, a: &[&str], b: &[&str]) -> (Run, Run) {
     std::thread::scope(|s| {
-        let first = s.spawn(|| env.run(a));
-        let second = s.spawn(|| env.run(b));
+        let first = s.spawn(|| env.run_at(endpoint, a));
+        let second = s.spawn(|| env.run_at(endpoint, b));
         (first.join().expect("first run"), second.join().expect("second run"))
     })
 }
@@ -60,7 +68,12 @@ fn two_ups_at_once_apply_once() {
 fn up_and_down_at_once_one_runs() {
     let env = Env::new();
     env.run(&["up", "--yes"]).expect_code(0);
-    let (up, down) = together(&env, &["up", "--yes"], &["down", "--yes", "--delete-data"]);
+    // Every answer 150 ms late (the fault proxy): a converged `up` holds the lock for its plan
+    // only (~0.5 s on moto alone), and a `down` started later than that on a loaded machine ran
+    // after it — both succeeded, nothing overlapped. Slowed, the holder keeps the lock for
+    // seconds while the other's first calls are still a few hundred milliseconds in.
+    let proxy = Proxy::start(&env.moto.endpoint, vec![Rule::every("*", Fault::Delay(Duration::from_millis(150)))]);
+    let (up, down) = together_at(&env, &proxy.endpoint, &["up", "--yes"], &["down", "--yes", "--delete-data"]);
     assert_eq!(
         [up.code, down.code].iter().filter(|&&c| c == 0).count(),
         1,
