@@ -58,6 +58,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sts: aws_sdk_sts::Client,
+    /// The caller's identity, read once and shared by every clone (`identity`).
+    identity: std::sync::Arc<tokio::sync::OnceCell<Identity>>,
 }
 
 pub struct Aws {
@@ -179,6 +181,7 @@ fn clients(config: &SdkConfig, origin: Origin) -> Clients {
             aws_sdk_resourcegroupstagging::config::Builder::from(config).interceptor(counter).build(),
         ),
         sts: aws_sdk_sts::Client::from_conf(aws_sdk_sts::config::Builder::from(config).interceptor(counter).build()),
+        identity: Default::default(),
     }
 }
 
@@ -191,8 +194,18 @@ pub struct Identity {
 }
 
 impl Clients {
-    /// The caller's identity, read once per run.
-    pub async fn identity(&self) -> Result<Identity> {
+    /// The caller's identity, read once per run (every caller after the first waits for its answer;
+    /// a failed read is tried again by the next caller).
+    pub async fn identity(&self) -> Result<&Identity> {
+        self.identity.get_or_try_init(|| self.read_identity()).await
+    }
+
+    /// The identity when it has been read already.
+    pub fn known_identity(&self) -> Option<&Identity> {
+        self.identity.get()
+    }
+
+    async fn read_identity(&self) -> Result<Identity> {
         let identity = self.sts.get_caller_identity().send().await.map_err(|e| match error::transport(&e) {
             Some(t) => {
                 let o = &self.origin;

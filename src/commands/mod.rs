@@ -83,8 +83,6 @@ pub struct Planner {
     accepted: Vec<String>,
     /// The security report's summary, shown on every plan but `down`'s.
     security: Option<crate::check::Security>,
-    /// Read once (STS): by the stack lock, or on the first plan concurrently with the first observation.
-    identity: tokio::sync::OnceCell<aws::Identity>,
 }
 
 impl Planner {
@@ -146,7 +144,6 @@ impl Planner {
             security: (mode != Mode::Down).then(|| crate::check::Security::of(&stack.security)),
             region: aws.region,
             region_note,
-            identity: Default::default(),
         })
     }
 
@@ -227,14 +224,15 @@ impl Planner {
         &self.region
     }
 
-    /// Who is running this command (read once).
+    /// Who is running this command (read once, STS: by the stack lock, or on the first plan
+    /// concurrently with the first observation, which also uses it).
     pub async fn identity(&self) -> Result<&aws::Identity> {
-        self.identity.get_or_try_init(|| self.clients.identity()).await
+        self.clients.identity().await
     }
 
     /// The plan context with the account filled in (known after the first `plan`).
     pub fn context(&self) -> PlanContext {
-        PlanContext { account: self.identity.get().map(|i| i.account.clone()).unwrap_or_default(), ..self.ctx.clone() }
+        PlanContext { account: self.clients.known_identity().map(|i| i.account.clone()).unwrap_or_default(), ..self.ctx.clone() }
     }
 }
 

@@ -67,7 +67,7 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
         acm::observe(clients, index, stack, domain),
         dns::observe(clients, desired.dns.as_ref()),
         iam::observe(clients, desired.iam.as_ref()),
-        ecs::observe(clients, index, stack, &desired.services),
+        ecs::observe(clients, index, stack, &cluster_names, &desired.services),
         runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
         alarms::observe(clients, index, &desired.alarms),
         ecr::observe(&clients.ecr, index, stack, &desired.repositories),

@@ -92,7 +92,7 @@ pub async fn observe_again(
         maybe(on(Group::Certificates), acm::observe(clients, index, stack, domain)),
         maybe(on(Group::Dns), dns::observe(clients, desired.dns.as_ref())),
         maybe(on(Group::Iam), iam::observe(clients, desired.iam.as_ref())),
-        maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &desired.services)),
+        maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &cluster_names, &desired.services)),
         maybe(on(Group::Runner), runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names)),
         maybe(on(Group::Alarms), alarms::observe(clients, index, &desired.alarms)),
         maybe(on(Group::Repositories), ecr::observe(&clients.ecr, index, stack, &desired.repositories)),

@@ -63,10 +63,10 @@ impl ObservedResource for ObservedParameter {
 pub async fn observe(client: &Client, index: &TagIndex<'_>, desired: &[Parameter]) -> Result<Vec<ObservedParameter>> {
     let names: Vec<String> = desired.iter().map(|p| p.name.clone()).collect();
     // Values are read with the metadata: `GetParameters` lists a missing name as invalid, no error.
-    let (plain, secret) = values_to_read(desired);
-    let reads = plain.chunks(10).map(|c| (c, false)).chain(secret.chunks(10).map(|c| (c, true)));
-    let values =
-        futures::future::try_join_all(reads.map(|(chunk, decrypt)| get_values(client, chunk.to_vec(), decrypt)));
+    // One `GetParameters` per 10 names, plain and secret together: decryption leaves a String as it
+    // is, and is asked for only when a SecureString in the chunk has a value to compare with.
+    let to_read = values_to_read(desired);
+    let values = futures::future::try_join_all(to_read.chunks(10).map(|chunk| get_values(client, chunk.to_vec())));
     let (declared, owned, values) = tokio::try_join!(metadata(client, &names), index.matching(":parameter/"), values)?;
     // Owned parameters the file no longer declares (named by their address tag): confirmed by SSM
     // itself, the index may still list one deleted a moment ago. A call only when there are any.
@@ -150,27 +150,28 @@ async fn describe_parameters(
     Ok(pages.into_iter().flat_map(|p| p.parameters.unwrap_or_default()).collect())
 }
 
-/// The declared parameters whose value the plan compares: `(plain, decrypted)`. A String
-/// is read as it is; a SecureString only when its variable supplies a value to compare with.
-fn values_to_read(desired: &[Parameter]) -> (Vec<String>, Vec<String>) {
-    let (mut plain, mut secret) = (Vec::new(), Vec::new());
-    for p in desired {
-        match &p.value {
-            ParameterValue::Plain(_) => plain.push(p.name.clone()),
-            ParameterValue::Secret { value: Some(_), .. } => secret.push(p.name.clone()),
-            ParameterValue::Secret { value: None, .. } => {}
-        }
-    }
-    (plain, secret)
+/// The declared parameters whose value the plan compares, each with whether it is decrypted. A
+/// String is read as it is; a SecureString only when its variable supplies a value to compare with.
+fn values_to_read(desired: &[Parameter]) -> Vec<(String, bool)> {
+    desired
+        .iter()
+        .filter_map(|p| match &p.value {
+            ParameterValue::Plain(_) => Some((p.name.clone(), false)),
+            ParameterValue::Secret { value: Some(_), .. } => Some((p.name.clone(), true)),
+            ParameterValue::Secret { value: None, .. } => None,
+        })
+        .collect()
 }
 
-/// `GetParameters`; decrypted only when `decrypt` (a SecureString read without it comes back as
-/// ciphertext, which is dropped: it is no value to compare).
-async fn get_values(client: &Client, names: Vec<String>, decrypt: bool) -> Result<Vec<(String, ObservedValue)>> {
+/// `GetParameters` of `(name, decrypt)` pairs, decrypted when any pair asks for it. A SecureString
+/// not asked to be decrypted is dropped (ciphertext, or a value nobody asked for: no value to
+/// compare).
+async fn get_values(client: &Client, names: Vec<(String, bool)>) -> Result<Vec<(String, ObservedValue)>> {
+    let decrypted: Vec<&str> = names.iter().filter(|(_, d)| *d).map(|(n, _)| n.as_str()).collect();
     let out = client
         .get_parameters()
-        .set_names(Some(names))
-        .with_decryption(decrypt)
+        .set_names(Some(names.iter().map(|(n, _)| n.clone()).collect()))
+        .with_decryption(!decrypted.is_empty())
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("reading SSM parameter values: {}", describe(&e)))?;
@@ -179,12 +180,13 @@ async fn get_values(client: &Client, names: Vec<String>, decrypt: bool) -> Resul
         .iter()
         .filter_map(|p| {
             let value = p.value().unwrap_or_default().to_string();
+            let name = p.name().unwrap_or_default();
             let value = match p.r#type() {
-                Some(ParameterType::SecureString) if !decrypt => return None,
+                Some(ParameterType::SecureString) if !decrypted.contains(&name) => return None,
                 Some(ParameterType::SecureString) => ObservedValue::Secret(Secret::new(value)),
                 _ => ObservedValue::Plain(value),
             };
-            Some((p.name().unwrap_or_default().to_string(), value))
+            Some((name.to_string(), value))
         })
         .collect())
 }
@@ -265,7 +267,7 @@ impl Resource for SsmParameter {
             // so the current one is read (decrypted) here, and only here.
             let current = match (&d.value, &o.value) {
                 (ParameterValue::Secret { value: None, .. }, None) => {
-                    get_values(client, vec![d.name.clone()], true).await?.into_iter().next().map(|(_, v)| v)
+                    get_values(client, vec![(d.name.clone(), true)]).await?.into_iter().next().map(|(_, v)| v)
                 }
                 _ => None,
             };
@@ -335,8 +337,7 @@ mod tests {
             parameter("/p/set", secret(Some("s"))),
             parameter("/p/unset", secret(None)),
         ];
-        let (plain, decrypted) = values_to_read(&desired);
-        assert_eq!(plain, ["/p/plain"]);
-        assert_eq!(decrypted, ["/p/set"], "an unset variable never decrypts");
+        let read = values_to_read(&desired);
+        assert_eq!(read, [("/p/plain".to_string(), false), ("/p/set".to_string(), true)], "an unset variable is never read");
     }
 }

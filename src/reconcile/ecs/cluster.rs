@@ -1,8 +1,11 @@
 //! ECS clusters (the Container Insights setting and tags). Services, task definitions and the EC2
 //! runner capacity (`reconcile::runner`) are separate steps of their own.
 //!
-//! Observe: `ListClusters`, then `DescribeClusters` (100 a call, with tags and settings); an
-//! `INACTIVE` cluster is a deleted one and counts as absent.
+//! Observe: `DescribeClusters` (100 a call, with tags and settings) of the declared names, in the
+//! same round as the tag index, whose owned clusters the file no longer declares are described
+//! after it (a call only when there are any; the index may list one deleted a moment ago, which
+//! `DescribeClusters` shows `INACTIVE`). An `INACTIVE` cluster is a deleted one and counts as absent;
+//! a declared name that does not exist is in the answer's failures, not an error.
 
 use anyhow::Result;
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
@@ -19,6 +22,7 @@ use crate::reconcile::payload::Payload;
 
 use crate::reconcile::kit::Observed;
 use crate::reconcile::kit::CONCURRENCY;
+use crate::reconcile::tag_index::TagIndex;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone, Default)]
@@ -29,16 +33,20 @@ pub struct ClusterFields {
     pub capacity_providers: Vec<String>,
 }
 
-pub async fn observe(ecs: &Client) -> Result<Vec<Observed<ClusterFields>>> {
-    let arns: Vec<String> = ecs
-        .list_clusters()
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| anyhow::anyhow!("listing ECS clusters: {}", describe(&e)))?;
-    let batches = concurrent(arns.chunks(100), CONCURRENCY, |chunk| async move {
+pub async fn observe(ecs: &Client, index: &TagIndex<'_>, declared: &[String]) -> Result<Vec<Observed<ClusterFields>>> {
+    let (mut clusters, owned) = tokio::try_join!(describe_clusters(ecs, declared), index.matching(":cluster/"))?;
+    let undeclared: Vec<String> = owned
+        .into_iter()
+        .map(|(arn, _)| arn)
+        .filter(|arn| arn.rsplit_once(":cluster/").is_some_and(|(_, name)| !declared.iter().any(|d| d == name)))
+        .collect();
+    clusters.extend(describe_clusters(ecs, &undeclared).await?);
+    Ok(clusters)
+}
+
+/// The clusters of these names or ARNs that exist (`DescribeClusters`, 100 a call).
+async fn describe_clusters(ecs: &Client, names: &[String]) -> Result<Vec<Observed<ClusterFields>>> {
+    let batches = concurrent(names.chunks(100), CONCURRENCY, |chunk| async move {
         ecs.describe_clusters()
             .set_clusters(Some(chunk.to_vec()))
             .include(ClusterField::Tags)

@@ -58,6 +58,7 @@ pub async fn observe(
     clients: &Clients,
     index: &TagIndex<'_>,
     stack: &str,
+    clusters: &[String],
     services: &[Service],
 ) -> Result<ObservedEcs> {
     let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
@@ -66,7 +67,7 @@ pub async fn observe(
         super::tag_index::query(clients, stack, &["ecs:task-definition"]).await.map_err(|e| anyhow::anyhow!(e))
     };
     let (clusters, owned_services, revisions, declared, mut family_defs) = tokio::try_join!(
-        cluster::observe(&clients.ecs),
+        cluster::observe(&clients.ecs, index, clusters),
         index.matching(":service/"),
         revisions,
         service::describe_declared(&clients.ecs, services),

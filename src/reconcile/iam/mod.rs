@@ -93,7 +93,7 @@ pub async fn observe(clients: &Clients, desired: Option<&Iam>) -> Result<Observe
             pages.into_iter().flat_map(|p| p.role_detail_list.unwrap_or_default()).collect::<Vec<_>>(),
         )
     };
-    let (listed, details, oidc) = tokio::try_join!(listed, details, oidc_provider(iam))?;
+    let (listed, details, oidc) = tokio::try_join!(listed, details, oidc_provider(clients))?;
     let descriptions: BTreeMap<&str, Option<&str>> =
         listed.iter().map(|r| (r.role_name(), r.description().filter(|d| !d.is_empty()))).collect();
     let mut roles = Vec::new();
@@ -142,22 +142,16 @@ async fn description(iam: &Client, name: &str) -> Result<Option<String>> {
     Ok(got.role().and_then(|r| r.description()).filter(|d| !d.is_empty()).map(str::to_string))
 }
 
-async fn oidc_provider(iam: &Client) -> Result<Option<OidcProvider>> {
-    let list = iam
-        .list_open_id_connect_providers()
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("listing OIDC providers: {}", describe(&e)))?;
-    let Some(arn) =
-        list.open_id_connect_provider_list().iter().filter_map(|p| p.arn()).find(|a| a.ends_with(GITHUB_OIDC_HOST))
-    else {
-        return Ok(None);
-    };
-    let got = iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(arn)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("reading OIDC provider {arn}: {}", describe(&e)))?;
-    Ok(Some(OidcProvider { arn: arn.to_string(), tags: tags::from_iam(got.tags()) }))
+async fn oidc_provider(clients: &Clients) -> Result<Option<OidcProvider>> {
+    // Its ARN is fixed by the account and the host (one provider per URL per account): read it
+    // directly, no listing of the account's providers first.
+    let identity = clients.identity().await?;
+    let partition = identity.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
+    let arn = format!("arn:{partition}:iam::{}:oidc-provider/{GITHUB_OIDC_HOST}", identity.account);
+    let got = clients.iam.get_open_id_connect_provider().open_id_connect_provider_arn(&arn).send().await;
+    match got {
+        Ok(got) => Ok(Some(OidcProvider { arn, tags: tags::from_iam(got.tags()) })),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_entity_exception()) => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("reading OIDC provider {arn}: {}", describe(&e))),
+    }
 }

@@ -1,6 +1,6 @@
-//! Reading the runner's capacity in one round, concurrently: the AMI parameters, this stack's
-//! launch templates (with the default version's data of the declared ones), its Auto Scaling
-//! groups (by tag, and the declared ones by name) and the capacity providers by name.
+//! Reading the runner's capacity concurrently: the AMI parameters, this stack's launch templates
+//! (with the default version's data of the declared ones), its Auto Scaling groups (by tag, then
+//! by name the declared ones the tag did not find) and the capacity providers by name.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -157,7 +157,8 @@ async fn default_version_data(clients: &Clients, name: &str) -> Result<Option<(S
     Ok(Some((v.launch_template_id().unwrap_or_default().to_string(), fields)))
 }
 
-/// This stack's Auto Scaling groups (by tag) and the declared ones by name.
+/// This stack's Auto Scaling groups (by tag), then the declared ones the tag did not find, by name
+/// (someone else's group of that name, or one whose tags are gone): a second call only then.
 async fn groups(clients: &Clients, stack: &str, desired: &[Ec2Capacity]) -> Result<Vec<Observed<GroupFields>>> {
     let by_tag = clients
         .autoscaling
@@ -165,23 +166,23 @@ async fn groups(clients: &Clients, stack: &str, desired: &[Ec2Capacity]) -> Resu
         .filters(Filter::builder().name(format!("tag:{STACK}")).values(stack).build())
         .into_paginator()
         .send()
-        .collect::<Result<Vec<_>, _>>();
-    let names: Vec<String> = desired.iter().map(|d| d.cluster.clone()).collect();
-    let by_name = async {
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        clients
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| anyhow::anyhow!("listing Auto Scaling groups: {}", describe(&e)))?;
+    let tagged = |name: &str| by_tag.iter().flat_map(|p| p.auto_scaling_groups()).any(|g| g.auto_scaling_group_name() == Some(name));
+    let names: Vec<String> = desired.iter().map(|d| d.cluster.clone()).filter(|n| !tagged(n)).collect();
+    let by_name = if names.is_empty() {
+        Vec::new()
+    } else {
+        let out = clients
             .autoscaling
             .describe_auto_scaling_groups()
             .set_auto_scaling_group_names(Some(names))
             .send()
             .await
-            .map(|o| vec![o])
+            .map_err(|e| anyhow::anyhow!("reading Auto Scaling groups: {}", describe(&e)))?;
+        vec![out]
     };
-    let (by_tag, by_name) = tokio::join!(by_tag, by_name);
-    let by_tag = by_tag.map_err(|e| anyhow::anyhow!("listing Auto Scaling groups: {}", describe(&e)))?;
-    let by_name = by_name.map_err(|e| anyhow::anyhow!("reading Auto Scaling groups: {}", describe(&e)))?;
     let mut out: Vec<Observed<GroupFields>> = Vec::new();
     for g in by_tag.iter().chain(&by_name).flat_map(|p| p.auto_scaling_groups()) {
         let Some(name) = g.auto_scaling_group_name() else { continue };
