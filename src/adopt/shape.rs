@@ -2,7 +2,8 @@
 //! when several share it), then inside it subnets by CIDR + availability zone, the internet
 //! gateway attached to it, each NAT gateway by the subnet it sits in and its Elastic IP by the
 //! gateway's allocation, route tables by the subnets associated with them, security groups by
-//! name; the certificate by its domain and exactly its alternative names.
+//! name, the VPC's flow log by its log group; the certificate by its domain and exactly its
+//! alternative names.
 //!
 //! Invariants: a match is made only when exactly one resource fits; several are reported with
 //! their ids and never guessed between; nothing already carrying ownership tags is matched (it is
@@ -101,6 +102,7 @@ pub async fn network(
     n.nat_gateways.extend(parsed.nat_gateways);
     n.route_tables.extend(parsed.route_tables);
     n.security_groups.extend(parsed.security_groups);
+    n.flow_logs.extend(parsed.flow_logs);
     found.extend(names.into_iter().map(|(id, (address, evidence))| Found { address, ids: vec![id], evidence }));
     Ok(())
 }
@@ -214,6 +216,20 @@ fn match_inside(
             format!("group name {} in the VPC", group.name),
             String::new(),
         );
+    }
+
+    // The VPC's flow log into the declared log group (the listing is of this VPC's flow logs).
+    if let Some(log) = &want.flow_log {
+        let fits = ids(raw
+            .flow_logs
+            .iter()
+            .filter(|l| untagged(stack, l.tags()) && l.log_group_name() == Some(&log.log_group))
+            .map(|l| l.flow_log_id())
+            .collect());
+        let address = Address::new(Kind::FlowLog, &log.name);
+        let evidence = format!("the VPC's flow log into {}", log.log_group);
+        let why = format!("the VPC has several flow logs into {}", log.log_group);
+        record(address, pick(fits.iter().collect(), |s| s), evidence, why);
     }
     names.extend(addresses);
 }

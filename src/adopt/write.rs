@@ -46,6 +46,7 @@ async fn tag(clients: &Clients, address: &Address, id: &str, tags: &Tags) -> Res
         | Kind::NatGateway
         | Kind::RouteTable
         | Kind::SecurityGroup
+        | Kind::FlowLog
         | Kind::LaunchTemplate => t::sync_ec2(&clients.ec2, address, id, &none, tags).await,
         Kind::LoadBalancer | Kind::TargetGroup => t::sync_elb(&clients.elb, address, id, &none, tags).await,
         Kind::Certificate => t::sync_acm(&clients.acm, address, id, &none, tags).await,
@@ -66,6 +67,7 @@ async fn tag(clients: &Clients, address: &Address, id: &str, tags: &Tags) -> Res
         Kind::EcrRepository => t::sync_ecr(&clients.ecr, address, id, &none, tags).await,
         Kind::SsmParameter => t::sync_ssm(&clients.ssm, address, &address.name, &none, tags).await,
         Kind::LogGroup => t::sync_logs(&clients.logs, address, id, &none, tags).await,
+        Kind::SnsTopic => t::sync_sns(&clients.sns, address, id, &none, tags).await,
         Kind::Listener | Kind::ListenerRule | Kind::SecurityGroupRules | Kind::DnsRecords => {
             bail!("{address} is owned through the resource it belongs to and is never tagged (an adopt bug)")
         }

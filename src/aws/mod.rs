@@ -51,6 +51,7 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub sns: aws_sdk_sns::Client,
     /// Read by `doctor` only (the quotas a first `up` needs).
     pub servicequotas: aws_sdk_servicequotas::Client,
     /// SSM for the stack lock only: its calls are counted apart (`stats::LOCK`).
@@ -168,6 +169,7 @@ fn clients(config: &SdkConfig, origin: Origin) -> Clients {
             aws_sdk_elasticloadbalancingv2::config::Builder::from(config).interceptor(counter).build(),
         ),
         ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(config).interceptor(counter).build()),
+        sns: aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(config).interceptor(counter).build()),
         servicequotas: aws_sdk_servicequotas::Client::from_conf(
             aws_sdk_servicequotas::config::Builder::from(config).interceptor(counter).build(),
         ),

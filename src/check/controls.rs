@@ -99,7 +99,18 @@ pub fn evaluate(
         );
     }
     for name in stack.alarms.keys() {
-        finding("CloudWatch.15", format!("alarms.{name}"), false, "has no alarm action: nobody is notified".into());
+        match &stack.notifications {
+            Some(n) => {
+                let detail = format!("notifies SNS topic {} on ALARM and on OK", n.topic.value);
+                finding("CloudWatch.15", format!("alarms.{name}"), true, detail)
+            }
+            None => finding(
+                "CloudWatch.15",
+                format!("alarms.{name}"),
+                false,
+                "has no alarm action: nobody is notified".into(),
+            ),
+        }
     }
     for (name, g) in &stack.logs.groups {
         let days = g.retention_days.as_ref().map(|d| d.value);
@@ -117,7 +128,15 @@ pub fn evaluate(
             true,
             "containrlab removes every rule of the VPC's default security group".into(),
         );
-        finding("EC2.6", "network".into(), false, "the VPC has no flow log".into());
+        match &stack.network.flow_logs {
+            Some(l) => finding(
+                "EC2.6",
+                "network.flow_logs".into(),
+                true,
+                format!("{} traffic to log group {}", l.traffic.value, l.log_group.value),
+            ),
+            None => finding("EC2.6", "network".into(), false, "the VPC has no flow log".into()),
+        }
         finding(
             "EC2.10",
             "network".into(),

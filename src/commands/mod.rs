@@ -232,7 +232,10 @@ impl Planner {
 
     /// The plan context with the account filled in (known after the first `plan`).
     pub fn context(&self) -> PlanContext {
-        PlanContext { account: self.clients.known_identity().map(|i| i.account.clone()).unwrap_or_default(), ..self.ctx.clone() }
+        PlanContext {
+            account: self.clients.known_identity().map(|i| i.account.clone()).unwrap_or_default(),
+            ..self.ctx.clone()
+        }
     }
 }
 

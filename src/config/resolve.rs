@@ -12,7 +12,7 @@ use crate::model::edge::{
 };
 use crate::model::iam::{Iam, Role, Trust};
 use crate::model::network::{
-    NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
+    FlowLog, NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
 };
 
 use super::schema::{self, ParameterType, Protocol, StackFile, SubnetTier, TagMutability};
@@ -75,6 +75,10 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         services: services(stack),
         ec2_capacity: ec2_capacity(f),
         alarms: alarms(f),
+        notifications: f.notifications.as_ref().map(|n| crate::model::desired::Topic {
+            name: n.topic.value.clone(),
+            emails: n.emails.iter().map(|e| e.value.clone()).collect(),
+        }),
         repositories,
         parameters,
         log_groups,
@@ -154,6 +158,7 @@ fn ec2_capacity(f: &StackFile) -> Vec<compute::Ec2Capacity> {
 /// gives those resources (the Auto Scaling group is named after its cluster).
 fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
     use crate::model::{Address, Kind};
+    let topic = f.notifications.as_ref().map(|n| n.topic.value.clone());
     f.alarms
         .iter()
         .map(|(name, a)| {
@@ -189,7 +194,8 @@ fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
                 comparison: a.comparison.clone(),
                 dimensions,
                 treat_missing_data: a.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
-                refers_to,
+                refers_to: refers_to.into_iter().chain(topic.iter().map(|t| Address::new(Kind::SnsTopic, t))).collect(),
+                notify: topic.clone(),
             }
         })
         .collect()
@@ -253,6 +259,13 @@ fn network(f: &StackFile) -> Network {
             egress: g.egress.iter().map(rule).collect(),
         })
         .collect();
+    let flow_log = f.network.flow_logs.as_ref().map(|l| FlowLog {
+        name: stack.clone(),
+        traffic: l.traffic.value.clone(),
+        log_group: l.log_group.value.clone(),
+        role: l.role.value.clone(),
+        max_aggregation_seconds: l.max_aggregation_seconds.value,
+    });
     Network {
         vpc: Vpc { name: stack.clone(), cidr: f.network.vpc_cidr.value.clone() },
         subnets,
@@ -261,6 +274,7 @@ fn network(f: &StackFile) -> Network {
         route_tables,
         security_groups,
         security_group_rules,
+        flow_log,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct StackFile {
     pub logs: Logs,
     #[serde(default)]
     pub alarms: BTreeMap<String, Alarm>,
+    /// The SNS topic every alarm notifies (on ALARM and on OK), with its email subscriptions.
+    pub notifications: Option<Notifications>,
     /// Risks this stack takes on purpose, each by id and key path with its reason (`config::risks`).
     #[serde(default)]
     pub allow: Vec<Allowance>,
@@ -68,6 +70,30 @@ pub struct Network {
     #[serde(default = "one")]
     pub nat_gateways: Sp<u32>,
     pub subnets: BTreeMap<String, Subnet>,
+    /// VPC flow logs to a CloudWatch log group of `logs.groups`, delivered with an IAM role of
+    /// `iam.roles` that trusts `vpc-flow-logs.amazonaws.com`.
+    pub flow_logs: Option<FlowLogs>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogs {
+    /// `ALL`, `ACCEPT` or `REJECT`.
+    #[serde(default = "all_traffic")]
+    pub traffic: Sp<String>,
+    pub log_group: Sp<String>,
+    pub role: Sp<String>,
+    /// 60 or 600 (AWS's two choices; 600 is its default).
+    #[serde(default = "ten_minutes")]
+    pub max_aggregation_seconds: Sp<i32>,
+}
+
+fn all_traffic() -> Sp<String> {
+    Spanned::new("ALL".into(), serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
+}
+
+fn ten_minutes() -> Sp<i32> {
+    Spanned::new(600, serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
 }
 
 fn one() -> Sp<u32> {
@@ -523,6 +549,14 @@ pub struct Alarm {
     pub dimensions: BTreeMap<String, Sp<String>>,
     #[serde(default)]
     pub treat_missing_data: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    pub topic: Sp<String>,
+    #[serde(default)]
+    pub emails: Vec<Sp<String>>,
 }
 
 fn one_u32() -> u32 {

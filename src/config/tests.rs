@@ -60,7 +60,7 @@ fn unknown_key_is_rejected_with_the_expected_keys() {
     assert_one(&errors, "stack.yaml:12:3: ");
     assert_one(
         &errors,
-        "network.natgateways: unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets — did you mean `nat_gateways`?",
+        "network.natgateways: unknown field `natgateways`, expected one of vpc_cidr, nat_gateways, subnets, flow_logs — did you mean `nat_gateways`?",
     );
 }
 
@@ -74,7 +74,7 @@ fn duplicate_key_is_rejected() {
 #[test]
 fn wrong_type_is_rejected() {
     let errors = errors_of(&variant("idle_timeout_seconds: 60", "idle_timeout_seconds: sixty"));
-    assert_one(&errors, "stack.yaml:53:25: load_balancer.idle_timeout_seconds: expected a whole number (0 or more)");
+    assert_one(&errors, "stack.yaml:58:25: load_balancer.idle_timeout_seconds: expected a whole number (0 or more)");
 }
 
 #[test]
@@ -83,7 +83,7 @@ fn only_yaml_1_2_booleans_are_booleans() {
         let errors = errors_of(&variant("deletion_protection: false", &format!("deletion_protection: {spelling}")));
         assert_one(
             &errors,
-            "stack.yaml:54:24: load_balancer.deletion_protection: expected true or false (YAML 1.2: `yes`, `no`, `on`, `off` are not booleans)",
+            "stack.yaml:59:24: load_balancer.deletion_protection: expected true or false (YAML 1.2: `yes`, `no`, `on`, `off` are not booleans)",
         );
     }
 }
@@ -332,4 +332,45 @@ fn two_services_may_not_share_a_task_definition_family() {
         &errors,
         "family `containrlab-task` is also the task definition of service `containrlab-runner-service`",
     );
+}
+
+#[test]
+fn flow_logs_need_a_declared_log_group_and_a_role_the_flow_logs_service_trusts() {
+    let cases = [
+        (
+            variant("traffic: ALL", "traffic: SOME"),
+            "network.flow_logs.traffic: `SOME`: expected ALL, ACCEPT or REJECT",
+        ),
+        (
+            variant("log_group: /vpc/containrlab-flow-logs", "log_group: /vpc/elsewhere"),
+            "network.flow_logs.log_group: log group `/vpc/elsewhere` is not declared under logs.groups",
+        ),
+        (
+            variant("role: vpcFlowLogsRole", "role: ecsTaskRole"),
+            "network.flow_logs.role: role `ecsTaskRole` must trust vpc-flow-logs.amazonaws.com (trusted_services) to deliver flow logs",
+        ),
+        (
+            variant("role: vpcFlowLogsRole", "role: nobody"),
+            "network.flow_logs.role: role `nobody` is not declared under iam.roles",
+        ),
+        (
+            variant("traffic: ALL", "traffic: ALL\n    max_aggregation_seconds: 120"),
+            "network.flow_logs.max_aggregation_seconds: 120: AWS allows 60 or 600 seconds",
+        ),
+    ];
+    for (text, expected) in &cases {
+        assert_one(&errors_of(text), expected);
+    }
+}
+
+#[test]
+fn notifications_need_an_sns_topic_name_and_email_addresses() {
+    let cases = [
+        (variant("topic: containrlab-alarms", "topic: containrlab alarms"), "notifications.topic: `containrlab alarms`: SNS topic names are 1 to 256 letters, digits, hyphens and underscores"),
+        (variant("emails: [alerts@containrlab.click]", "emails: []"), "notifications.emails: name at least one email address: a topic nobody reads notifies nobody"),
+        (variant("emails: [alerts@containrlab.click]", "emails: [alerts]"), "notifications.emails[0]: `alerts` is not an email address"),
+    ];
+    for (text, expected) in &cases {
+        assert_one(&errors_of(text), expected);
+    }
 }

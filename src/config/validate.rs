@@ -41,6 +41,8 @@ pub fn validate_stack(file: &Path, stack: &StackFile) -> Vec<ConfigError> {
     check_iam(&mut c, &stack.iam);
     check_ecs(&mut c, stack);
     check_logs(&mut c, &stack.logs);
+    check_flow_logs(&mut c, stack);
+    check_notifications(&mut c, stack);
     check_alarms(&mut c, stack);
     super::limits::check(&mut c, stack);
     c.errors
@@ -481,6 +483,67 @@ fn check_logs(c: &mut Checker, logs: &Logs) {
         }
     }
 }
+
+/// Flow logs deliver to a declared log group with a declared role the flow-logs service may assume.
+fn check_flow_logs(c: &mut Checker, stack: &StackFile) {
+    let Some(l) = &stack.network.flow_logs else { return };
+    if !["ALL", "ACCEPT", "REJECT"].contains(&l.traffic.value.as_str()) {
+        c.err(
+            &l.traffic,
+            "network.flow_logs.traffic",
+            format!("`{}`: expected ALL, ACCEPT or REJECT", l.traffic.value),
+        );
+    }
+    if ![60, 600].contains(&l.max_aggregation_seconds.value) {
+        c.err(
+            &l.max_aggregation_seconds,
+            "network.flow_logs.max_aggregation_seconds",
+            format!("{}: AWS allows 60 or 600 seconds", l.max_aggregation_seconds.value),
+        );
+    }
+    if !stack.logs.groups.contains_key(&l.log_group.value) {
+        let msg = format!("log group `{}` is not declared under logs.groups", l.log_group.value);
+        c.err(&l.log_group, "network.flow_logs.log_group", msg);
+    }
+    match stack.iam.roles.get(&l.role.value) {
+        None => {
+            c.err(&l.role, "network.flow_logs.role", format!("role `{}` is not declared under iam.roles", l.role.value))
+        }
+        Some(role) if !role.trusted_services.iter().any(|s| s == FLOW_LOGS_SERVICE) => c.err(
+            &l.role,
+            "network.flow_logs.role",
+            format!("role `{}` must trust {FLOW_LOGS_SERVICE} (trusted_services) to deliver flow logs", l.role.value),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// An SNS topic name as SNS takes it, and email addresses that can receive its confirmation mail.
+fn check_notifications(c: &mut Checker, stack: &StackFile) {
+    let Some(n) = &stack.notifications else { return };
+    let name = &n.topic.value;
+    let allowed = |ch: char| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_';
+    if name.is_empty() || name.len() > 256 || !name.chars().all(allowed) {
+        let msg = format!("`{name}`: SNS topic names are 1 to 256 letters, digits, hyphens and underscores");
+        c.err(&n.topic, "notifications.topic", msg);
+    }
+    if n.emails.is_empty() {
+        c.err(
+            &n.topic,
+            "notifications.emails",
+            "name at least one email address: a topic nobody reads notifies nobody",
+        );
+    }
+    for (i, e) in n.emails.iter().enumerate() {
+        let (local, domain) = e.value.split_once('@').unwrap_or(("", ""));
+        if local.is_empty() || !domain.contains('.') || e.value.chars().any(char::is_whitespace) {
+            c.err(e, format!("notifications.emails[{i}]"), format!("`{}` is not an email address", e.value));
+        }
+    }
+}
+
+/// The service principal that delivers VPC flow logs.
+pub const FLOW_LOGS_SERVICE: &str = "vpc-flow-logs.amazonaws.com";
 
 fn check_alarms(c: &mut Checker, stack: &StackFile) {
     const COMPARISONS: &[&str] =

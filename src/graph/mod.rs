@@ -33,7 +33,8 @@ fn group(kind: Kind) -> &'static str {
         | Kind::NatGateway
         | Kind::RouteTable
         | Kind::SecurityGroup
-        | Kind::SecurityGroupRules => "network",
+        | Kind::SecurityGroupRules
+        | Kind::FlowLog => "network",
         Kind::LoadBalancer
         | Kind::TargetGroup
         | Kind::Listener
@@ -50,7 +51,7 @@ fn group(kind: Kind) -> &'static str {
         | Kind::IamRole
         | Kind::IamOidcProvider => "compute",
         Kind::EcrRepository | Kind::SsmParameter => "storage",
-        Kind::LogGroup | Kind::Alarm => "monitoring",
+        Kind::LogGroup | Kind::Alarm | Kind::SnsTopic => "monitoring",
     }
 }
 
@@ -180,7 +181,11 @@ mod tests {
     #[test]
     fn the_graph_is_the_order_up_creates_the_stack_in() {
         let (plan, graph) = checked_in();
-        assert_eq!(graph.nodes.len(), 56, "the seed stack's 56 resources");
+        assert_eq!(
+            graph.nodes.len(),
+            60,
+            "the seed stack's 56, the flow log with its role and log group, the alarms' topic"
+        );
         let steps = crate::plan::order::steps(&plan);
         let mut from_steps: Vec<(Address, Address)> =
             steps.iter().flat_map(|s| s.after.iter().map(|&j| (steps[j].address.clone(), s.address.clone()))).collect();

@@ -17,6 +17,7 @@ pub enum Kind {
     RouteTable,
     SecurityGroup,
     SecurityGroupRules,
+    FlowLog,
     IamOidcProvider,
     IamRole,
     HostedZone,
@@ -32,6 +33,7 @@ pub enum Kind {
     LaunchTemplate,
     AutoScalingGroup,
     CapacityProvider,
+    SnsTopic,
     Alarm,
     EcrRepository,
     SsmParameter,
@@ -40,7 +42,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in declaration order (the tie-break of the planning order).
-    pub const ALL: [Kind; 27] = [
+    pub const ALL: [Kind; 29] = [
         Kind::Vpc,
         Kind::Subnet,
         Kind::InternetGateway,
@@ -49,6 +51,7 @@ impl Kind {
         Kind::RouteTable,
         Kind::SecurityGroup,
         Kind::SecurityGroupRules,
+        Kind::FlowLog,
         Kind::IamOidcProvider,
         Kind::IamRole,
         Kind::HostedZone,
@@ -64,6 +67,7 @@ impl Kind {
         Kind::LaunchTemplate,
         Kind::AutoScalingGroup,
         Kind::CapacityProvider,
+        Kind::SnsTopic,
         Kind::Alarm,
         Kind::EcrRepository,
         Kind::SsmParameter,
@@ -96,6 +100,7 @@ impl Kind {
             Kind::RouteTable => "route_table",
             Kind::SecurityGroup => "security_group",
             Kind::SecurityGroupRules => "security_group_rules",
+            Kind::FlowLog => "flow_log",
             Kind::IamOidcProvider => "iam_oidc_provider",
             Kind::IamRole => "iam_role",
             Kind::HostedZone => "hosted_zone",
@@ -111,6 +116,7 @@ impl Kind {
             Kind::LaunchTemplate => "launch_template",
             Kind::AutoScalingGroup => "autoscaling_group",
             Kind::CapacityProvider => "capacity_provider",
+            Kind::SnsTopic => "sns_topic",
             Kind::Alarm => "alarm",
             Kind::EcrRepository => "ecr_repository",
             Kind::SsmParameter => "ssm_parameter",
@@ -129,6 +135,7 @@ impl Kind {
             Kind::RouteTable => "route table",
             Kind::SecurityGroup => "security group",
             Kind::SecurityGroupRules => "rules of security group",
+            Kind::FlowLog => "VPC flow log",
             Kind::IamOidcProvider => "IAM OIDC provider",
             Kind::IamRole => "IAM role",
             Kind::HostedZone => "hosted zone",
@@ -144,6 +151,7 @@ impl Kind {
             Kind::LaunchTemplate => "launch template",
             Kind::AutoScalingGroup => "Auto Scaling group",
             Kind::CapacityProvider => "capacity provider",
+            Kind::SnsTopic => "SNS topic",
             Kind::Alarm => "alarm",
             Kind::EcrRepository => "ECR repository",
             Kind::SsmParameter => "SSM parameter",
@@ -161,6 +169,7 @@ impl Kind {
             | Kind::EcrRepository
             | Kind::SsmParameter
             | Kind::LogGroup
+            | Kind::SnsTopic
             | Kind::EcsCluster => &[],
             Kind::Subnet | Kind::InternetGateway | Kind::SecurityGroup => &[Kind::Vpc],
             // A NAT gateway sits in a public subnet, holds an Elastic IP and needs the VPC's
@@ -197,7 +206,10 @@ impl Kind {
                 Kind::SecurityGroupRules,
                 Kind::RouteTable,
             ],
-            Kind::Alarm => &[Kind::AutoScalingGroup, Kind::EcsService],
+            // It watches the runner's group or a service, and notifies the topic.
+            Kind::Alarm => &[Kind::AutoScalingGroup, Kind::EcsService, Kind::SnsTopic],
+            // It captures the VPC's traffic into the log group, delivered with the role.
+            Kind::FlowLog => &[Kind::Vpc, Kind::IamRole, Kind::LogGroup],
         }
     }
 

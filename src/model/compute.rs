@@ -208,8 +208,11 @@ pub struct Alarm {
     pub dimensions: BTreeMap<String, String>,
     /// `missing` when the file says nothing (AWS's default).
     pub treat_missing_data: String,
-    /// What the dimensions name, for ordering (the Auto Scaling group, the service).
+    /// What the dimensions name, for ordering (the Auto Scaling group, the service), and the
+    /// topic it notifies.
     pub refers_to: Vec<crate::model::Address>,
+    /// The SNS topic (by name) notified when the alarm enters ALARM and when it is OK again.
+    pub notify: Option<String>,
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub struct Desired {
     pub services: Vec<super::compute::Service>,
     pub ec2_capacity: Vec<super::compute::Ec2Capacity>,
     pub alarms: Vec<super::compute::Alarm>,
+    /// The topic the alarms notify; kept in `down` too (as a hint of what to read).
+    pub notifications: Option<Topic>,
     /// Kept in `down` too: records cannot be tagged, so the stack owns the records it declares.
     pub dns: Option<super::edge::Dns>,
     pub repositories: Vec<Repository>,
@@ -59,6 +61,13 @@ impl Desired {
         moved.sort();
         moved
     }
+}
+
+/// An SNS topic and the email addresses subscribed to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Topic {
+    pub name: String,
+    pub emails: std::collections::BTreeSet<String>,
 }
 
 /// An ECS cluster (its services and EC2 capacity are reconciled separately).

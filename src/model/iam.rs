@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 pub const ROLE_PATH: &str = "/containrlab/";
 
 /// Service principals that send `aws:SourceAccount` when they assume a role, so their trust is
-/// limited to this account. ECS documents it for task roles and task execution roles; EC2 does
-/// not for instance profiles, so `ec2.amazonaws.com` is trusted without it.
-pub const SOURCE_ACCOUNT_SERVICES: &[&str] = &["ecs-tasks.amazonaws.com"];
+/// limited to this account. ECS documents it for task roles and task execution roles, VPC Flow
+/// Logs for its delivery role; EC2 does not for instance profiles, so `ec2.amazonaws.com` is
+/// trusted without it.
+pub const SOURCE_ACCOUNT_SERVICES: &[&str] = &["ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com"];
 
 /// Where GitHub Actions' OIDC tokens come from.
 pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
@@ -52,7 +53,7 @@ impl Trust {
     pub fn document(&self, account: &str) -> Value {
         match self {
             Trust::Services(services) => {
-                // ECS states the account it assumes a role for: a role trusted only in this
+                // ECS (and VPC Flow Logs) state the account it assumes a role for: a role trusted only in this
                 // account's name cannot be used by a task of another account (confused deputy).
                 let (scoped, plain): (Vec<&String>, Vec<&String>) =
                     services.iter().partition(|s| SOURCE_ACCOUNT_SERVICES.contains(&s.as_str()));

@@ -18,6 +18,19 @@ pub struct Network {
     pub route_tables: Vec<RouteTable>,
     pub security_groups: Vec<SecurityGroup>,
     pub security_group_rules: Vec<SecurityGroupRules>,
+    pub flow_log: Option<FlowLog>,
+}
+
+/// The VPC's flow log (named after the VPC): what it captures and where it delivers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowLog {
+    pub name: String,
+    /// `ALL`, `ACCEPT` or `REJECT`.
+    pub traffic: String,
+    pub log_group: String,
+    /// The IAM role (by stack-file name) that delivers to the log group.
+    pub role: String,
+    pub max_aggregation_seconds: i32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! CloudWatch metric alarms: metric, statistic, period, evaluation periods, threshold, comparison,
-//! dimensions, missing-data treatment, tags.
+//! dimensions, missing-data treatment, the SNS topic notified on ALARM and on OK, tags.
 //!
 //! Observe, in one round: this stack's alarms from the stack's tag index (`tag_index`, with
 //! their tags) and the declared alarms by name (DescribeAlarms, 100 names a call), so a namesake
@@ -38,6 +38,9 @@ pub struct AlarmFields {
     pub comparison: String,
     pub dimensions: BTreeSet<String>,
     pub treat_missing_data: String,
+    /// ARNs notified when the alarm enters ALARM, and when it returns to OK.
+    pub alarm_actions: BTreeSet<String>,
+    pub ok_actions: BTreeSet<String>,
 }
 
 pub async fn observe(
@@ -122,6 +125,8 @@ async fn describe_named(clients: &Clients, names: &[String]) -> Result<Vec<Obser
                     .map(|d| dimension(d.name().unwrap_or(""), d.value().unwrap_or("")))
                     .collect(),
                 treat_missing_data: a.treat_missing_data().unwrap_or("missing").to_string(),
+                alarm_actions: a.alarm_actions().iter().cloned().collect(),
+                ok_actions: a.ok_actions().iter().cloned().collect(),
             };
             out.push(Observed { name: name.to_string(), id: arn.to_string(), tags: Tags::new(), fields });
         }
@@ -154,7 +159,7 @@ impl Resource for Alarm {
         &d.name
     }
 
-    fn fields(_: &DiffCx<'_>, d: &compute::Alarm, o: Option<&Observed<AlarmFields>>, tags: &Tags) -> FieldDiff {
+    fn fields(cx: &DiffCx<'_>, d: &compute::Alarm, o: Option<&Observed<AlarmFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
         f.field("description", of.map(|o| o.description.clone()), d.description.clone());
@@ -172,6 +177,14 @@ impl Resource for Alarm {
             of.map(|o| Some(o.treat_missing_data.clone())),
             Some(d.treat_missing_data.clone()),
         );
+        // Topics by address (one of this stack's) or ARN (anyone else's).
+        let topics = cx.ids.names(Kind::SnsTopic);
+        let named = |arns: &BTreeSet<String>| -> BTreeSet<String> {
+            arns.iter().map(|a| topics.get(a).map(|n| format!("sns_topic.{n}")).unwrap_or_else(|| a.clone())).collect()
+        };
+        let notify: BTreeSet<String> = d.notify.iter().map(|t| format!("sns_topic.{t}")).collect();
+        f.members("alarm_actions", of.map(|o| named(&o.alarm_actions)).as_ref(), &notify);
+        f.members("ok_actions", of.map(|o| named(&o.ok_actions)).as_ref(), &notify);
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -232,6 +245,10 @@ async fn put(
 ) -> Result<()> {
     let dimensions: Vec<Dimension> =
         d.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
+    let topics = match &d.notify {
+        Some(topic) => vec![cx.ids.get(&Address::new(Kind::SnsTopic, topic))?],
+        None => Vec::new(),
+    };
     cx.clients
         .cloudwatch
         .put_metric_alarm()
@@ -246,6 +263,8 @@ async fn put(
         .comparison_operator(ComparisonOperator::from(d.comparison.as_str()))
         .set_dimensions(Some(dimensions))
         .treat_missing_data(&d.treat_missing_data)
+        .set_alarm_actions(Some(topics.clone()))
+        .set_ok_actions(Some(topics))
         .set_tags(tags)
         .send()
         .await

@@ -34,6 +34,7 @@ pub fn entries(observed: &mut Observed) -> Vec<Entry<'_>> {
         iam,
         ecs,
         runner,
+        topics,
         alarms,
         repositories,
         parameters,
@@ -48,6 +49,7 @@ pub fn entries(observed: &mut Observed) -> Vec<Entry<'_>> {
     out.extend(items(Kind::NatGateway, &mut n.nat_gateways));
     out.extend(items(Kind::RouteTable, &mut n.route_tables));
     out.extend(items(Kind::SecurityGroup, &mut n.security_groups));
+    out.extend(items(Kind::FlowLog, &mut n.flow_logs));
     out.extend(items(Kind::LoadBalancer, &mut edge.load_balancers));
     out.extend(items(Kind::TargetGroup, &mut edge.target_groups));
     out.extend(items(Kind::Listener, &mut edge.listeners));
@@ -72,6 +74,11 @@ pub fn entries(observed: &mut Observed) -> Vec<Entry<'_>> {
     out.extend(items(Kind::LaunchTemplate, &mut runner.launch_templates));
     out.extend(items(Kind::AutoScalingGroup, &mut runner.groups));
     out.extend(items(Kind::CapacityProvider, &mut runner.capacity_providers));
+    out.extend(topics.iter_mut().map(|t| Entry {
+        address: Address::new(Kind::SnsTopic, &t.name),
+        id: t.arn.as_str(),
+        tags: &mut t.tags,
+    }));
     out.extend(items(Kind::Alarm, alarms));
     out.extend(repositories.iter_mut().map(|r| Entry {
         address: Address::new(Kind::EcrRepository, &r.name),

@@ -22,6 +22,7 @@ pub mod network;
 pub mod payload;
 pub mod reread;
 pub mod runner;
+pub mod sns;
 pub mod ssm;
 pub mod tag_index;
 pub mod tags;
@@ -46,6 +47,7 @@ pub struct Observed {
     pub iam: iam::ObservedIam,
     pub ecs: ecs::ObservedEcs,
     pub runner: runner::ObservedRunner,
+    pub topics: Vec<sns::ObservedTopic>,
     pub alarms: Vec<kit::Observed<alarms::AlarmFields>>,
     pub repositories: Vec<ecr::ObservedRepository>,
     pub parameters: Vec<ssm::ObservedParameter>,
@@ -60,20 +62,22 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
     let index = &tag_index::TagIndex::new(clients, stack);
     let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
     // The index's one query starts with the first round, whichever service asks for it first.
-    let ((), network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups) = tokio::try_join!(
-        async { index.listed().await.map(drop) },
-        network::observe(clients, stack),
-        elb::observe(clients, index, stack, desired.edge.as_ref()),
-        acm::observe(clients, index, stack, domain),
-        dns::observe(clients, desired.dns.as_ref()),
-        iam::observe(clients, desired.iam.as_ref()),
-        ecs::observe(clients, index, stack, &cluster_names, &desired.services),
-        runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
-        alarms::observe(clients, index, &desired.alarms),
-        ecr::observe(&clients.ecr, index, stack, &desired.repositories),
-        ssm::observe(&clients.ssm, index, &desired.parameters),
-        logs::observe(clients, index, &desired.log_groups),
-    )?;
+    let ((), network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) =
+        tokio::try_join!(
+            async { index.listed().await.map(drop) },
+            network::observe(clients, stack),
+            elb::observe(clients, index, stack, desired.edge.as_ref()),
+            acm::observe(clients, index, stack, domain),
+            dns::observe(clients, desired.dns.as_ref()),
+            iam::observe(clients, desired.iam.as_ref()),
+            ecs::observe(clients, index, stack, &cluster_names, &desired.services),
+            runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
+            sns::observe(clients, index, desired.notifications.as_ref()),
+            alarms::observe(clients, index, &desired.alarms),
+            ecr::observe(&clients.ecr, index, stack, &desired.repositories),
+            ssm::observe(&clients.ssm, index, &desired.parameters),
+            logs::observe(clients, index, &desired.log_groups),
+        )?;
     let mut observed = Observed {
         network,
         edge,
@@ -82,6 +86,7 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
         iam,
         ecs,
         runner,
+        topics,
         alarms,
         repositories,
         parameters,
@@ -134,6 +139,7 @@ impl Ids {
         if let Some(p) = &observed.iam.oidc {
             ids.insert(Address::new(Kind::IamOidcProvider, crate::model::iam::GITHUB_OIDC_HOST), p.arn.clone());
         }
+        ids.extend(observed.topics.iter().map(|t| (Address::new(Kind::SnsTopic, &t.name), t.arn.clone())));
         // The zone's id is needed even when the zone is not this stack's (it is used, not managed).
         if let Some(z) = &observed.dns.zone {
             ids.insert(Address::new(Kind::HostedZone, &z.name), z.id.clone());

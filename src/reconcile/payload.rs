@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use super::contract::{run, ApplyCx, DiffCx, Pair, Resource};
-use super::{acm, alarms, dns, ecr, ecs, elb, iam, logs, network, runner, ssm};
+use super::{acm, alarms, dns, ecr, ecs, elb, iam, logs, network, runner, sns, ssm};
 use crate::diff::FieldChange;
 use crate::model::Kind;
 use crate::plan::{Plan, Step};
@@ -21,6 +21,7 @@ pub enum Payload {
     RouteTable(Pair<network::RouteTable>),
     SecurityGroup(Pair<network::SecurityGroup>),
     SecurityGroupRules(Pair<network::SecurityGroupRules>),
+    FlowLog(Pair<network::FlowLog>),
     IamOidcProvider(Pair<iam::IamOidcProvider>),
     IamRole(Pair<iam::IamRole>),
     HostedZone(Pair<dns::HostedZone>),
@@ -36,6 +37,7 @@ pub enum Payload {
     LaunchTemplate(Pair<runner::LaunchTemplate>),
     AutoScalingGroup(Pair<runner::AutoScalingGroup>),
     CapacityProvider(Pair<runner::CapacityProvider>),
+    SnsTopic(Pair<sns::SnsTopic>),
     Alarm(Pair<alarms::Alarm>),
     EcrRepository(Pair<ecr::EcrRepository>),
     SsmParameter(Pair<ssm::SsmParameter>),
@@ -54,6 +56,7 @@ impl Payload {
             Payload::RouteTable(p) => run(cx, step, p, delta).await,
             Payload::SecurityGroup(p) => run(cx, step, p, delta).await,
             Payload::SecurityGroupRules(p) => run(cx, step, p, delta).await,
+            Payload::FlowLog(p) => run(cx, step, p, delta).await,
             Payload::IamOidcProvider(p) => run(cx, step, p, delta).await,
             Payload::IamRole(p) => run(cx, step, p, delta).await,
             Payload::HostedZone(p) => run(cx, step, p, delta).await,
@@ -69,6 +72,7 @@ impl Payload {
             Payload::LaunchTemplate(p) => run(cx, step, p, delta).await,
             Payload::AutoScalingGroup(p) => run(cx, step, p, delta).await,
             Payload::CapacityProvider(p) => run(cx, step, p, delta).await,
+            Payload::SnsTopic(p) => run(cx, step, p, delta).await,
             Payload::Alarm(p) => run(cx, step, p, delta).await,
             Payload::EcrRepository(p) => run(cx, step, p, delta).await,
             Payload::SsmParameter(p) => run(cx, step, p, delta).await,
@@ -94,6 +98,7 @@ pub fn plan(kind: Kind, cx: &DiffCx<'_>, out: &mut Plan) {
         Kind::RouteTable => network::RouteTable::plan(cx, out),
         Kind::SecurityGroup => network::SecurityGroup::plan(cx, out),
         Kind::SecurityGroupRules => network::SecurityGroupRules::plan(cx, out),
+        Kind::FlowLog => network::FlowLog::plan(cx, out),
         Kind::IamOidcProvider => iam::IamOidcProvider::plan(cx, out),
         Kind::IamRole => iam::IamRole::plan(cx, out),
         Kind::HostedZone => dns::HostedZone::plan(cx, out),
@@ -109,6 +114,7 @@ pub fn plan(kind: Kind, cx: &DiffCx<'_>, out: &mut Plan) {
         Kind::LaunchTemplate => runner::LaunchTemplate::plan(cx, out),
         Kind::AutoScalingGroup => runner::AutoScalingGroup::plan(cx, out),
         Kind::CapacityProvider => runner::CapacityProvider::plan(cx, out),
+        Kind::SnsTopic => sns::SnsTopic::plan(cx, out),
         Kind::Alarm => alarms::Alarm::plan(cx, out),
         Kind::EcrRepository => ecr::EcrRepository::plan(cx, out),
         Kind::SsmParameter => ssm::SsmParameter::plan(cx, out),

@@ -27,6 +27,7 @@ pub enum Group {
     Iam,
     Ecs,
     Runner,
+    Topics,
     Alarms,
     Repositories,
     Parameters,
@@ -43,13 +44,15 @@ pub fn group(kind: Kind) -> Group {
         | Kind::NatGateway
         | Kind::RouteTable
         | Kind::SecurityGroup
-        | Kind::SecurityGroupRules => Group::Network,
+        | Kind::SecurityGroupRules
+        | Kind::FlowLog => Group::Network,
         Kind::IamOidcProvider | Kind::IamRole => Group::Iam,
         Kind::HostedZone | Kind::DnsRecords => Group::Dns,
         Kind::Certificate => Group::Certificates,
         Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener | Kind::ListenerRule => Group::Edge,
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => Group::Ecs,
         Kind::LaunchTemplate | Kind::AutoScalingGroup | Kind::CapacityProvider => Group::Runner,
+        Kind::SnsTopic => Group::Topics,
         Kind::Alarm => Group::Alarms,
         Kind::EcrRepository => Group::Repositories,
         Kind::SsmParameter => Group::Parameters,
@@ -86,7 +89,7 @@ pub async fn observe_again(
     let index = &tag_index::TagIndex::new(clients, stack);
     let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
     let on = |g: Group| groups.contains(&g);
-    let (network, edge, certificates, dns, iam, ecs, runner, alarms, repositories, parameters, log_groups) = tokio::try_join!(
+    let (network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) = tokio::try_join!(
         maybe(on(Group::Network), network::observe(clients, stack)),
         maybe(on(Group::Edge), elb::observe(clients, index, stack, desired.edge.as_ref())),
         maybe(on(Group::Certificates), acm::observe(clients, index, stack, domain)),
@@ -94,6 +97,7 @@ pub async fn observe_again(
         maybe(on(Group::Iam), iam::observe(clients, desired.iam.as_ref())),
         maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &cluster_names, &desired.services)),
         maybe(on(Group::Runner), runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names)),
+        maybe(on(Group::Topics), sns::observe(clients, index, desired.notifications.as_ref())),
         maybe(on(Group::Alarms), alarms::observe(clients, index, &desired.alarms)),
         maybe(on(Group::Repositories), ecr::observe(&clients.ecr, index, stack, &desired.repositories)),
         maybe(on(Group::Parameters), ssm::observe(&clients.ssm, index, &desired.parameters)),
@@ -107,6 +111,7 @@ pub async fn observe_again(
     replace(&mut o.iam, iam);
     replace(&mut o.ecs, ecs);
     replace(&mut o.runner, runner);
+    replace(&mut o.topics, topics);
     replace(&mut o.alarms, alarms);
     replace(&mut o.repositories, repositories);
     replace(&mut o.parameters, parameters);
@@ -156,8 +161,12 @@ mod tests {
         // The certificate writes validation records into the zone.
         assert!(touched(&[change(Kind::Certificate)]).contains(&Group::Dns));
         assert!(touched(&[change(Kind::CapacityProvider)]).contains(&Group::Ecs));
-        // A log group: the task definitions naming it, and what needs those.
-        assert_eq!(touched(&[change(Kind::LogGroup)]), BTreeSet::from([Group::LogGroups, Group::Ecs, Group::Alarms]));
+        // A log group: the task definitions naming it and the flow log writing into it, and what
+        // needs those.
+        assert_eq!(
+            touched(&[change(Kind::LogGroup)]),
+            BTreeSet::from([Group::LogGroups, Group::Network, Group::Ecs, Group::Alarms])
+        );
         assert!(touched(&[]).is_empty());
     }
 }

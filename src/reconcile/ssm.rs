@@ -338,6 +338,10 @@ mod tests {
             parameter("/p/unset", secret(None)),
         ];
         let read = values_to_read(&desired);
-        assert_eq!(read, [("/p/plain".to_string(), false), ("/p/set".to_string(), true)], "an unset variable is never read");
+        assert_eq!(
+            read,
+            [("/p/plain".to_string(), false), ("/p/set".to_string(), true)],
+            "an unset variable is never read"
+        );
     }
 }

@@ -1,9 +1,9 @@
 //! One Resource Groups Tagging API query, shared by every observation that needs this stack's
 //! tags from a service without a batched tag read of its own (SSM parameters, ECR repositories,
-//! log groups, load balancers and target groups, ECS services, alarms, the certificate): one
-//! call (a page holds 100 resources) instead of one `ListTagsForResource` per resource. ECS
-//! clusters are in it too, to find the owned ones the file no longer declares without listing
-//! every cluster of the account.
+//! log groups, load balancers and target groups, ECS services, alarms, SNS topics, the
+//! certificate): one call (a page holds 100 resources) instead of one `ListTagsForResource` per
+//! resource. ECS clusters are in it too, to find the owned ones the file no longer declares
+//! without listing every cluster of the account.
 //!
 //! Invariants — the tagging API is eventually consistent, so the index is a hint, never the truth:
 //! - a resource it does not list (just created, or not this stack's) has its tags read with its
@@ -28,7 +28,8 @@ use crate::model::tags::{Tags, MANAGED_BY, MANAGED_BY_VALUE, STACK};
 
 /// The service-level type filters of the one query (a service filter matches all its types,
 /// and is the form AWS and the emulator agree on).
-const SERVICES: &[&str] = &["acm", "cloudwatch", "ecr", "elasticloadbalancing", "logs", "ssm", "ecs:cluster", "ecs:service"];
+const SERVICES: &[&str] =
+    &["acm", "cloudwatch", "ecr", "elasticloadbalancing", "logs", "ssm", "sns", "ecs:cluster", "ecs:service"];
 
 /// Set once this process has sent a mutating call of a step: tags come from each service again.
 static CHANGED: AtomicBool = AtomicBool::new(false);

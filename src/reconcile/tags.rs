@@ -188,6 +188,27 @@ pub async fn sync_logs(
     .await
 }
 
+/// An SNS topic by ARN.
+pub async fn sync_sns(
+    client: &aws_sdk_sns::Client,
+    address: &Address,
+    arn: &str,
+    have: &Tags,
+    want: &Tags,
+) -> Result<()> {
+    sync(
+        address,
+        have,
+        want,
+        |keys| async move { client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await.map(drop) },
+        |tags| async move {
+            let list = crate::reconcile::sns::topic_tag_list(&tags);
+            client.tag_resource().resource_arn(arn).set_tags(Some(list)).send().await.map(drop)
+        },
+    )
+    .await
+}
+
 pub fn cloudwatch(tags: &Tags) -> Vec<aws_sdk_cloudwatch::types::Tag> {
     tags.iter().map(|(k, v)| aws_sdk_cloudwatch::types::Tag::builder().key(k).value(v).build()).collect()
 }

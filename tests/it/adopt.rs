@@ -4,7 +4,7 @@
 //!
 //! The hand-built inventory: the hosted zone is made first as a registrar would (its own caller
 //! reference), then the seed's resources by the tool itself and every tag removed through the
-//! services' own SDK calls, then drift added by hand. Building the 56 resources call by call in
+//! services' own SDK calls, then drift added by hand. Building the 60 resources call by call in
 //! the test would give the same inventory; the difference that matters — no ownership tag, no
 //! stack tag — is the one made here.
 
@@ -104,7 +104,7 @@ fn a_hand_built_stack_is_adopted_with_tags_only_then_repaired_in_place() {
         "\"IMMUTABLE\" → \"MUTABLE\"",
         // moto's DeleteTags does not reach launch templates: the template keeps its tags, so it
         // is already this stack's (on AWS it would be one more to adopt).
-        "Adoption: 47 to adopt, 8 owned through another, 1 already owned, 0 missing, 0 not matched, 0 refused.",
+        "Adoption: 51 to adopt, 8 owned through another, 1 already owned, 0 missing, 0 not matched, 0 refused.",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
@@ -420,6 +420,16 @@ async fn strip_every_tag(sdk: &aws_config::SdkConfig) {
             .collect();
         if !keys.is_empty() {
             cw.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await.expect("alarm untag");
+        }
+    }
+
+    let sns = aws_sdk_sns::Client::new(sdk);
+    for t in sns.list_topics().send().await.expect("topics").topics() {
+        let arn = t.topic_arn().unwrap_or_default();
+        let tags = sns.list_tags_for_resource().resource_arn(arn).send().await.expect("topic tags");
+        let keys: Vec<String> = tags.tags().iter().map(|t| t.key().to_string()).collect();
+        if !keys.is_empty() {
+            sns.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await.expect("topic untag");
         }
     }
 

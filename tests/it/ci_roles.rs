@@ -50,6 +50,7 @@ fn iam_prefix(service: &str) -> &'static str {
         "Resource Groups Tagging API" => "tag",
         "Route 53" => "route53",
         "SSM" | "SSM (lock)" => "ssm",
+        "SNS" => "sns",
         "STS" => "sts",
         other => panic!("a service the test does not know the IAM prefix of: {other}"),
     }

@@ -263,6 +263,9 @@ fn an_alarm_threshold_changed_by_hand_is_shown_and_put_back() {
             .comparison_operator(ComparisonOperator::GreaterThanThreshold)
             .dimensions(dimension)
             .treat_missing_data("missing")
+            // PutMetricAlarm replaces the whole alarm: the hand edit keeps its notifications.
+            .alarm_actions("arn:aws:sns:us-east-1:123456789012:containrlab-alarms")
+            .ok_actions("arn:aws:sns:us-east-1:123456789012:containrlab-alarms")
             .send(),
     )
     .expect("alarm changed by hand");

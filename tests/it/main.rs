@@ -19,6 +19,7 @@ mod lock;
 mod logs;
 mod lost_answer;
 mod network;
+mod notifications;
 mod outputs;
 mod round_trip;
 mod safety;

@@ -1,6 +1,6 @@
 //! The network against moto: it comes up and converges, drift in rules, routes and subnets is shown
-//! exactly and repaired, a crash right after the NAT gateway create leaves no duplicate, and
-//! `down` removes it all but leaves an untagged VPC alone.
+//! exactly and repaired, the flow log is re-created and replaced, a crash right after the NAT
+//! gateway create leaves no duplicate, and `down` removes it all but leaves an untagged VPC alone.
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, NatGatewayState};
 use aws_sdk_ec2::Client as Ec2;
@@ -131,6 +131,56 @@ fn the_network_converges_and_drift_is_shown_exactly_and_repaired() {
     env.run(&["diff", "--exit-code"]).expect_code(0);
     let tables = env.block_on(ec2.describe_route_tables().route_table_ids(&private).send()).expect("tables");
     assert_eq!(tables.route_tables()[0].associations().iter().filter(|a| a.subnet_id().is_some()).count(), 2);
+}
+
+/// The stack's flow logs: (id, traffic type, log group).
+fn flow_logs(env: &Env, ec2: &Ec2) -> Vec<(String, String, String)> {
+    let out = env.block_on(ec2.describe_flow_logs().filter(owned()).send()).expect("flow logs");
+    out.flow_logs()
+        .iter()
+        .map(|l| {
+            let traffic = l.traffic_type().map(|t| t.as_str().to_string()).unwrap_or_default();
+            (
+                l.flow_log_id().unwrap_or_default().to_string(),
+                traffic,
+                l.log_group_name().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_flow_log_is_re_created_when_deleted_and_replaced_when_its_traffic_changes() {
+    let env = Env::new();
+    let ec2 = Ec2::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    let logs = flow_logs(&env, &ec2);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!((logs[0].1.as_str(), logs[0].2.as_str()), ("ALL", "/vpc/containrlab-flow-logs"));
+
+    // Deleted by hand: created again, with one call.
+    env.block_on(ec2.delete_flow_logs().flow_log_ids(&logs[0].0).send()).expect("delete flow log");
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    assert_eq!(actions(&diff.json()), [("flow_log.containrlab".to_string(), "create".to_string())]);
+    let repair = env.run(&["up", "--yes"]);
+    repair.expect_code(0);
+    assert_eq!(repair.mutating_calls().into_iter().collect::<Vec<_>>(), vec![("EC2:CreateFlowLogs".to_string(), 1)]);
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+
+    // A flow log cannot be modified: another traffic type replaces it (one flow log remains).
+    env.edit_stack("traffic: ALL", "traffic: REJECT");
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(3); // a replacement
+    assert_eq!(actions(&diff.json()), [("flow_log.containrlab".to_string(), "replace".to_string())]);
+    env.run(&["up", "--yes"]).expect_code(0);
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+    let logs = flow_logs(&env, &ec2);
+    assert_eq!(logs.iter().map(|l| l.1.as_str()).collect::<Vec<_>>(), ["REJECT"], "{logs:?}");
+
+    // `down` deletes it with the VPC.
+    env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
+    assert!(flow_logs(&env, &ec2).is_empty());
 }
 
 #[test]

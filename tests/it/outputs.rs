@@ -40,7 +40,7 @@ fn outputs_report_what_aws_reports_and_name_what_is_missing() {
     }
     let role = env.block_on(Iam::new(&sdk).get_role().role_name("github-actions-deploy").send()).expect("role");
     assert_eq!(out["deploy_role"], role.role().map(|r| r.arn()).unwrap_or_default());
-    assert_eq!(out["roles"].as_object().map(|m| m.len()), Some(5));
+    assert_eq!(out["roles"].as_object().map(|m| m.len()), Some(6));
 
     let zone_id = out["hosted_zone"]["id"].as_str().expect("zone id").to_string();
     let zone = env.block_on(Route53::new(&sdk).get_hosted_zone().id(&zone_id).send()).expect("zone");

@@ -11,7 +11,8 @@ use aws_sdk_ssm::Client as Ssm;
 use crate::support::{actions, Env};
 
 const REPOS: [&str; 4] = ["containrlab-api", "containrlab-runner", "containrlab-runnerd", "containrlab-web"];
-const LOG_GROUPS: [&str; 3] = ["/ecs/containrlab-api", "/ecs/containrlab-runner", "/ecs/containrlab-web"];
+const LOG_GROUPS: [&str; 4] =
+    ["/ecs/containrlab-api", "/ecs/containrlab-runner", "/ecs/containrlab-web", "/vpc/containrlab-flow-logs"];
 
 fn repo_names(env: &Env, ecr: &Ecr) -> Vec<String> {
     let out = env.block_on(ecr.describe_repositories().send()).expect("describe repositories");
@@ -81,6 +82,7 @@ pub fn owned_leftovers(env: &Env) -> Vec<String> {
             "launch_template",
             env.block_on(ec2.describe_launch_templates().filters(f()).send()).expect("lts").launch_templates().len(),
         ),
+        ("flow_log", env.block_on(ec2.describe_flow_logs().filter(f()).send()).expect("flow logs").flow_logs().len()),
     ];
     for (what, n) in counts {
         out.extend((0..n).map(|i| format!("ec2:{what}#{i}")));
@@ -148,6 +150,10 @@ pub fn owned_leftovers(env: &Env) -> Vec<String> {
     for a in env.block_on(cw.describe_alarms().send()).expect("alarms").metric_alarms() {
         out.push(format!("cloudwatch:{}", a.alarm_name().unwrap_or_default()));
     }
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    for t in env.block_on(sns.list_topics().send()).expect("topics").topics() {
+        out.push(format!("sns:{}", t.topic_arn().unwrap_or_default().rsplit(':').next().unwrap_or_default()));
+    }
     let ecr = Ecr::new(&sdk);
     for r in repo_names(env, &ecr).into_iter().filter(|r| r != "containrlab-lookalike") {
         out.push(format!("ecr:{r}"));
@@ -174,23 +180,25 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let sdk = env.sdk();
     let (ecr, ssm, logs) = (Ecr::new(&sdk), Ssm::new(&sdk), Logs::new(&sdk));
 
-    // 1. up on an empty account creates the 56 resources: 16 of the network, 11 of the edge
-    //    (zone, certificate, records, 3 target groups, balancer, 2 listeners, 2 rules), 5 of IAM
-    //    (4 roles, GitHub's OIDC provider), 9 of ECS (2 clusters, 2 task definitions, 2 services,
-    //    the runner's launch template, Auto Scaling group and capacity provider), 2 alarms, 13 of
-    //    ECR, SSM and logs.
+    // 1. up on an empty account creates the 60 resources: 17 of the network (the flow log
+    //    included), 11 of the edge (zone, certificate, records, 3 target groups, balancer, 2
+    //    listeners, 2 rules), 7 of IAM (6 roles, GitHub's OIDC provider), 9 of ECS (2 clusters, 2
+    //    task definitions, 2 services, the runner's launch template, Auto Scaling group and
+    //    capacity provider), 2 alarms and their SNS topic, 13 of ECR, SSM and logs.
     let up = env.run(&["--json", "up", "--yes"]);
     up.expect_code(0);
     let result = up.json();
-    assert_eq!(result["plan"]["summary"]["create"], 56);
-    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(56));
+    assert_eq!(result["plan"]["summary"]["create"], 60);
+    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(60));
     // The leftover check below sees every service (so its emptiness after `down` means something).
     let owned = owned_leftovers(&env);
-    for service in ["acm", "autoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elb", "iam", "logs", "route53", "ssm"] {
+    for service in
+        ["acm", "autoscaling", "cloudwatch", "ec2", "ecr", "ecs", "elb", "iam", "logs", "route53", "sns", "ssm"]
+    {
         assert!(owned.iter().any(|o| o.starts_with(&format!("{service}:"))), "nothing of {service} in {owned:?}");
     }
     assert_eq!(result["converged"], true);
-    assert!(up.stderr.contains("\nConverged: 56 resources, 0 changes remaining, "), "the closing line: {}", up.stderr);
+    assert!(up.stderr.contains("\nConverged: 60 resources, 0 changes remaining, "), "the closing line: {}", up.stderr);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);
     assert_eq!(parameter_names(&env, &ssm).len(), 5);
@@ -260,7 +268,7 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let result = down.json();
     let kept: Vec<&str> =
         result["plan"]["kept"].as_array().expect("kept").iter().filter_map(|k| k["address"].as_str()).collect();
-    assert_eq!(kept.len(), 8, "{kept:?}");
+    assert_eq!(kept.len(), 9, "{kept:?}");
     assert!(kept.contains(&"hosted_zone.containrlab.click"), "{kept:?}");
     assert!(LOG_GROUPS.iter().all(|g| kept.contains(&format!("log_group.{g}").as_str())), "{kept:?}");
     let secrets = kept.iter().filter(|a| a.starts_with("ssm_parameter./containrlab/"));

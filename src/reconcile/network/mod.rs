@@ -1,5 +1,5 @@
 //! The network: VPC, subnets, internet gateway, Elastic IPs and NAT gateways, route tables,
-//! security groups and their rules (EC2), one file per resource kind.
+//! security groups and their rules, the VPC's flow log (EC2), one file per resource kind.
 //!
 //! Observe (`observe`): one `Describe*` per resource type, filtered by this stack's tag, all at
 //! once; then the VPC's DNS attributes and its default security group. Each resource is named by
@@ -9,6 +9,7 @@
 //! interfaces drain.
 
 mod elastic_ip;
+mod flow_log;
 mod internet_gateway;
 mod nat_gateway;
 pub mod observe;
@@ -33,6 +34,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::ApplyCx;
 
 pub use elastic_ip::ElasticIp;
+pub use flow_log::FlowLog;
 pub use internet_gateway::InternetGateway;
 pub use nat_gateway::NatGateway;
 pub use observe::observe;
@@ -94,6 +96,15 @@ pub struct SecurityGroupFields {
     pub egress: BTreeSet<crate::model::network::Rule>,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct FlowLogFields {
+    pub vpc_id: String,
+    pub traffic: String,
+    pub log_group: String,
+    pub role_arn: String,
+    pub max_aggregation_seconds: i32,
+}
+
 /// Everything the network observation found.
 #[derive(Debug, Clone, Default)]
 pub struct ObservedNetwork {
@@ -104,6 +115,7 @@ pub struct ObservedNetwork {
     pub nat_gateways: Vec<Observed<NatFields>>,
     pub route_tables: Vec<Observed<RouteTableFields>>,
     pub security_groups: Vec<Observed<SecurityGroupFields>>,
+    pub flow_logs: Vec<Observed<FlowLogFields>>,
 }
 
 impl ObservedNetwork {
@@ -122,6 +134,7 @@ impl ObservedNetwork {
         add(&mut out, Kind::NatGateway, &self.nat_gateways);
         add(&mut out, Kind::RouteTable, &self.route_tables);
         add(&mut out, Kind::SecurityGroup, &self.security_groups);
+        add(&mut out, Kind::FlowLog, &self.flow_logs);
         out
     }
 }

@@ -1,4 +1,5 @@
-//! Reading the network: one tag-filtered `Describe*` per resource type, all concurrently; then,
+//! Reading the network: one tag-filtered `Describe*` per resource type (flow logs included), all
+//! concurrently; then,
 //! for the stack's VPC, its two DNS attributes and its default security group.
 //!
 //! `read` and `parse` are apart so `adopt` can read a VPC's untagged resources (filtered by the
@@ -68,6 +69,7 @@ pub struct Raw {
     pub nat_gateways: Vec<aws_sdk_ec2::types::NatGateway>,
     pub route_tables: Vec<aws_sdk_ec2::types::RouteTable>,
     pub security_groups: Vec<aws_sdk_ec2::types::SecurityGroup>,
+    pub flow_logs: Vec<aws_sdk_ec2::types::FlowLog>,
 }
 
 /// One `Describe*` per resource type, all at once. In a VPC's scope, Elastic IPs (which belong to
@@ -79,6 +81,10 @@ pub async fn read(clients: &Clients, scope: Scope) -> Result<Raw> {
         Scope::Vpc(id) => (Filter::builder().name("vpc-id").values(&id).build(), Some(id)),
     };
     let owned = || filter.clone();
+    let captured = || match &vpc {
+        Some(id) => Filter::builder().name("resource-id").values(id).build(),
+        None => filter.clone(),
+    };
     let attached = || match &vpc {
         Some(id) => Filter::builder().name("attachment.vpc-id").values(id).build(),
         None => filter.clone(),
@@ -86,7 +92,7 @@ pub async fn read(clients: &Clients, scope: Scope) -> Result<Raw> {
     let fail = |what: &'static str| {
         move |e: &(dyn std::error::Error + 'static)| anyhow::anyhow!("listing {what}: {}", describe(e))
     };
-    let (raw_vpcs, raw_subnets, raw_igws, raw_eips, raw_nats, raw_tables, raw_groups) = tokio::try_join!(
+    let (raw_vpcs, raw_subnets, raw_igws, raw_eips, raw_nats, raw_tables, raw_groups, raw_flow_logs) = tokio::try_join!(
         async {
             ec2.describe_vpcs()
                 .filters(owned())
@@ -154,6 +160,16 @@ pub async fn read(clients: &Clients, scope: Scope) -> Result<Raw> {
                 .await
                 .map_err(|e| fail("security groups")(&e))
         },
+        async {
+            ec2.describe_flow_logs()
+                .filter(captured())
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| fail("flow logs")(&e))
+        },
     )?;
     Ok(Raw {
         vpcs: raw_vpcs,
@@ -163,6 +179,7 @@ pub async fn read(clients: &Clients, scope: Scope) -> Result<Raw> {
         nat_gateways: raw_nats,
         route_tables: raw_tables,
         security_groups: raw_groups,
+        flow_logs: raw_flow_logs,
     })
 }
 
@@ -176,6 +193,7 @@ pub async fn parse(clients: &Clients, raw: &Raw, namer: Namer<'_>) -> Result<Obs
         nat_gateways: raw_nats,
         route_tables: raw_tables,
         security_groups: raw_groups,
+        flow_logs: raw_flow_logs,
     } = raw;
     let mut vpcs: Vec<_> = raw_vpcs
         .iter()
@@ -263,10 +281,34 @@ pub async fn parse(clients: &Clients, raw: &Raw, namer: Namer<'_>) -> Result<Obs
         })
         .collect();
 
+    let flow_logs: Vec<_> = raw_flow_logs
+        .iter()
+        // A flow log of a resource that is gone no longer captures anything.
+        .filter(|l| l.flow_log_status() != Some("DELETED"))
+        .filter_map(|l| {
+            let fields = FlowLogFields {
+                vpc_id: l.resource_id().unwrap_or_default().to_string(),
+                traffic: l.traffic_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                log_group: l.log_group_name().unwrap_or_default().to_string(),
+                role_arn: l.deliver_logs_permission_arn().unwrap_or_default().to_string(),
+                max_aggregation_seconds: l.max_aggregation_interval().unwrap_or(600),
+            };
+            observed(namer, Kind::FlowLog, l.flow_log_id(), l.tags(), fields)
+        })
+        .collect();
     for vpc in &mut vpcs {
         read_vpc_details(clients, vpc).await?;
     }
-    Ok(ObservedNetwork { vpcs, subnets, internet_gateways, elastic_ips, nat_gateways, route_tables, security_groups })
+    Ok(ObservedNetwork {
+        vpcs,
+        subnets,
+        internet_gateways,
+        elastic_ips,
+        nat_gateways,
+        route_tables,
+        security_groups,
+        flow_logs,
+    })
 }
 
 /// DNS attributes and the default security group of one VPC, concurrently.

@@ -23,6 +23,7 @@ fn diff(ctx: &PlanContext, network: Option<&Network>, observed: &ObservedNetwork
         services: vec![],
         ec2_capacity: vec![],
         alarms: vec![],
+        notifications: None,
         dns: None,
         repositories: vec![],
         parameters: vec![],
@@ -76,7 +77,7 @@ fn creates_follow_what_each_network_resource_needs() {
     let (stack, network) = checked_in_network();
     let mut plan = Plan::default();
     diff(&ctx(&stack, Mode::Converge), Some(&network), &ObservedNetwork::default(), &mut plan);
-    assert_eq!(plan.changes.len(), 16);
+    assert_eq!(plan.changes.len(), 17);
     let steps = order::steps(&plan);
     for (later, earlier) in [
         ("subnet.public-a", "vpc.containrlab"),
@@ -89,6 +90,7 @@ fn creates_follow_what_each_network_resource_needs() {
         ("route_table.public", "internet_gateway.containrlab"),
         ("security_group_rules.alb-sg", "security_group.ecs-tasks-sg"),
         ("security_group_rules.ecs-tasks-sg", "security_group.alb-sg"),
+        ("flow_log.containrlab", "vpc.containrlab"),
     ] {
         assert!(waits_for(&steps, later, earlier), "{later} should wait for {earlier}");
     }
@@ -117,11 +119,17 @@ fn down_deletes_the_network_in_the_order_aws_requires() {
             owned(s, Kind::SecurityGroup, "alb-sg", "sg-1", SecurityGroupFields::default()),
             owned(s, Kind::SecurityGroup, "ecs-tasks-sg", "sg-2", SecurityGroupFields::default()),
         ],
+        flow_logs: vec![owned(s, Kind::FlowLog, s, "fl-1", FlowLogFields::default())],
     };
     let mut plan = Plan::default();
     diff(&ctx(s, Mode::Down), None, &observed, &mut plan);
     assert!(plan.changes.iter().all(|c| c.action == Action::Delete));
-    assert_eq!(plan.changes.len(), 10, "7 resources, 2 groups and 2 rule sets, less nothing: {:?}", plan.changes);
+    assert_eq!(
+        plan.changes.len(),
+        11,
+        "6 network resources, the flow log, 2 groups and their 2 rule sets: {:?}",
+        plan.changes
+    );
     let steps = order::steps(&plan);
     for (later, earlier) in [
         ("elastic_ip.public-a", "nat_gateway.public-a"),

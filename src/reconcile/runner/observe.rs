@@ -169,7 +169,9 @@ async fn groups(clients: &Clients, stack: &str, desired: &[Ec2Capacity]) -> Resu
         .collect::<Result<Vec<_>, _>>()
         .await
         .map_err(|e| anyhow::anyhow!("listing Auto Scaling groups: {}", describe(&e)))?;
-    let tagged = |name: &str| by_tag.iter().flat_map(|p| p.auto_scaling_groups()).any(|g| g.auto_scaling_group_name() == Some(name));
+    let tagged = |name: &str| {
+        by_tag.iter().flat_map(|p| p.auto_scaling_groups()).any(|g| g.auto_scaling_group_name() == Some(name))
+    };
     let names: Vec<String> = desired.iter().map(|d| d.cluster.clone()).filter(|n| !tagged(n)).collect();
     let by_name = if names.is_empty() {
         Vec::new()

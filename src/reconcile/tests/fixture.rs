@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::diff::normalize::{canonical_policy, LifecyclePolicy};
 use crate::model::compute::{resolve_task_definition, Placeholders};
+use crate::model::desired::Topic;
 use crate::model::desired::{Desired, ParameterValue};
 use crate::model::edge::ListenerAction;
 use crate::model::iam::{resolve_document, GITHUB_OIDC_HOST};
@@ -27,6 +28,7 @@ use crate::reconcile::kit::Observed;
 use crate::reconcile::logs::ObservedLogGroup;
 use crate::reconcile::network::*;
 use crate::reconcile::runner::{CapacityProviderFields, GroupFields, LaunchTemplateFields, ObservedRunner};
+use crate::reconcile::sns::ObservedTopic;
 use crate::reconcile::ssm::{ObservedParameter, ObservedValue};
 use crate::reconcile::Observed as Everything;
 
@@ -89,6 +91,7 @@ pub fn converged(d: &Desired) -> Everything {
         iam: iam(d),
         ecs: ecs(d),
         runner: runner(d),
+        topics: topics(d),
         alarms: alarms(d),
         repositories: repositories(d),
         parameters: parameters(d),
@@ -166,6 +169,20 @@ fn network(d: &Desired) -> ObservedNetwork {
                     egress: rules.egress.clone(),
                 };
                 owned(d, Kind::SecurityGroup, &g.name, fields)
+            })
+            .collect(),
+        flow_logs: n
+            .flow_log
+            .iter()
+            .map(|l| {
+                let fields = FlowLogFields {
+                    vpc_id: id(Kind::Vpc, &n.vpc.name),
+                    traffic: l.traffic.clone(),
+                    log_group: l.log_group.clone(),
+                    role_arn: format!("arn:aws:iam::{ACCOUNT}:role/containrlab/{}", l.role),
+                    max_aggregation_seconds: l.max_aggregation_seconds,
+                };
+                owned(d, Kind::FlowLog, &l.name, fields)
             })
             .collect(),
     }
@@ -411,6 +428,21 @@ fn runner(d: &Desired) -> ObservedRunner {
     r
 }
 
+/// The topic's ARN as SNS forms it (what its id is).
+fn topic_arn(name: &str) -> String {
+    format!("arn:aws:sns:{REGION}:{ACCOUNT}:{name}")
+}
+
+fn topics(d: &Desired) -> Vec<ObservedTopic> {
+    let topic = |t: &Topic| ObservedTopic {
+        name: t.name.clone(),
+        arn: topic_arn(&t.name),
+        tags: tags(d, Kind::SnsTopic, &t.name),
+        emails: t.emails.iter().map(|e| (e.clone(), Some(format!("{}:{e}", topic_arn(&t.name))))).collect(),
+    };
+    d.notifications.iter().map(topic).collect()
+}
+
 fn alarms(d: &Desired) -> Vec<Observed<AlarmFields>> {
     d.alarms
         .iter()
@@ -426,6 +458,8 @@ fn alarms(d: &Desired) -> Vec<Observed<AlarmFields>> {
                 comparison: a.comparison.clone(),
                 dimensions: a.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 treat_missing_data: a.treat_missing_data.clone(),
+                alarm_actions: a.notify.iter().map(|t| topic_arn(t)).collect(),
+                ok_actions: a.notify.iter().map(|t| topic_arn(t)).collect(),
             };
             owned(d, Kind::Alarm, &a.name, fields)
         })
