@@ -51,11 +51,23 @@ impl ObservedResource for ObservedTopic {
     }
 }
 
-pub async fn observe(clients: &Clients, index: &TagIndex<'_>, desired: Option<&Topic>) -> Result<Vec<ObservedTopic>> {
+/// The ARN SNS gives a topic of this name in the caller's account and region.
+async fn topic_arn(clients: &Clients, name: &str) -> Result<String> {
     let identity = clients.identity().await?;
     let partition = identity.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
-    let declared =
-        desired.map(|t| format!("arn:{partition}:sns:{}:{}:{}", clients.origin.region, identity.account, t.name));
+    Ok(format!("arn:{partition}:sns:{}:{}:{name}", clients.origin.region, identity.account))
+}
+
+/// The email subscriptions of the topic of this name (`None`: no such topic), for `status`.
+pub async fn subscriptions_of(clients: &Clients, name: &str) -> Result<Option<BTreeMap<String, Option<String>>>> {
+    subscriptions(&clients.sns, &topic_arn(clients, name).await?).await
+}
+
+pub async fn observe(clients: &Clients, index: &TagIndex<'_>, desired: Option<&Topic>) -> Result<Vec<ObservedTopic>> {
+    let declared = match desired {
+        Some(t) => Some(topic_arn(clients, &t.name).await?),
+        None => None,
+    };
     let owned: BTreeMap<String, Tags> =
         index.matching(&format!(":sns:{}:", clients.origin.region)).await?.into_iter().collect();
     let arns: BTreeSet<String> = declared.into_iter().chain(owned.keys().cloned()).collect();

@@ -1,10 +1,12 @@
 //! `status`: the health of the running stack, read-only, on one screen — each service's running
 //! and desired tasks, deployment and revision; each target group's healthy and unhealthy targets
 //! (with AWS's reason); the runner instances' state and CPU credit balance; the NAT gateways and
-//! the load balancer; the certificate's status and expiry; each alarm's state.
+//! the load balancer; the certificate's status and expiry; each alarm's state; whether each
+//! address the alarms notify has confirmed its subscription.
 //!
 //! Invariants: every check is `ok`, `warn` (worth a look: a rollout in progress, credits or the
-//! certificate running low, an alarm without data) or `bad` (unhealthy); the command exits 1 when
+//! certificate running low, an alarm without data, an address that has not confirmed its
+//! subscription yet) or `bad` (unhealthy); the command exits 1 when
 //! any check is bad, so it serves as a CI or cron check. It reads the declared names (and the NAT
 //! gateways by this stack's tag); it changes nothing.
 
@@ -38,8 +40,16 @@ impl Check {
 }
 
 /// The sections in the order they are shown.
-pub const SECTIONS: [&str; 7] =
-    ["services", "target groups", "runner instances", "nat gateways", "load balancer", "certificate", "alarms"];
+pub const SECTIONS: [&str; 8] = [
+    "services",
+    "target groups",
+    "runner instances",
+    "nat gateways",
+    "load balancer",
+    "certificate",
+    "alarms",
+    "notifications",
+];
 
 /// Whether nothing is unhealthy.
 pub fn healthy(checks: &[Check]) -> bool {

@@ -1,7 +1,7 @@
 //! The reads of `status`, each section at once: ECS services, target health, the runner groups'
 //! instances and their CPU credits (CloudWatch), NAT gateways by this stack's tag, the load
 //! balancer, the certificate (found and described as a plan finds it: status and expiry in one
-//! read) and the alarms.
+//! read), the alarms and the subscriptions of the topic they notify.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
@@ -12,11 +12,11 @@ use aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription;
 
 use super::{expiry_health, service_health, Check, Health};
 use crate::aws::{concurrent, describe, Clients};
-use crate::model::desired::Desired;
+use crate::model::desired::{Desired, Topic};
 use crate::model::tags::{ADDRESS, STACK};
 
 pub async fn collect(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
-    let (services, targets, runners, nats, lb, certificate, alarms) = tokio::try_join!(
+    let (services, targets, runners, nats, lb, certificate, alarms, notifications) = tokio::try_join!(
         services(clients, d),
         target_groups(clients, d),
         runners(clients, d),
@@ -24,8 +24,9 @@ pub async fn collect(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
         load_balancer(clients, d),
         certificate(clients, d),
         alarms(clients, d),
+        notifications(clients, d),
     )?;
-    Ok([services, targets, runners, nats, lb, certificate, alarms].concat())
+    Ok([services, targets, runners, nats, lb, certificate, alarms, notifications].concat())
 }
 
 async fn services(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
@@ -325,6 +326,33 @@ async fn alarms(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
         .collect())
 }
 
+/// The alarms' topic: each declared address subscribed and confirmed.
+async fn notifications(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
+    let Some(topic) = &d.notifications else { return Ok(Vec::new()) };
+    let subscribed = crate::reconcile::sns::subscriptions_of(clients, &topic.name).await?;
+    Ok(notification_checks(topic, subscribed.as_ref()))
+}
+
+/// One check per declared address of `topic` from its subscriptions (address → ARN, `None` while
+/// pending); the topic itself when it does not exist.
+fn notification_checks(topic: &Topic, subscribed: Option<&BTreeMap<String, Option<String>>>) -> Vec<Check> {
+    let Some(subscribed) = subscribed else {
+        let detail = "the topic does not exist: the alarms notify nobody";
+        return vec![Check::new("notifications", &topic.name, Health::Bad, detail)];
+    };
+    let check = |email: &String| match subscribed.get(email) {
+        Some(Some(_)) => Check::new("notifications", email, Health::Ok, format!("confirmed on {}", topic.name)),
+        Some(None) => Check::new(
+            "notifications",
+            email,
+            Health::Warn,
+            "pending confirmation: receives nothing until it confirms AWS's mail",
+        ),
+        None => Check::new("notifications", email, Health::Bad, format!("not subscribed to {}", topic.name)),
+    };
+    topic.emails.iter().map(check).collect()
+}
+
 #[cfg(test)]
 mod tests {
     //! moto reports every registered target healthy, so the other states are built here from the
@@ -368,5 +396,20 @@ mod tests {
         assert_eq!(target_check("containrlab-api-tg", true, &[ok]).detail, "1 healthy");
         assert_eq!(target_check("containrlab-api-tg", true, &[]).health, Health::Bad);
         assert_eq!(target_check("containrlab-runner-tg", false, &[]).health, Health::Ok);
+    }
+
+    #[test]
+    fn an_address_is_ok_when_confirmed_a_warning_while_pending_and_bad_when_not_subscribed() {
+        let topic = Topic { name: "t".into(), emails: ["a@x.io", "b@x.io", "c@x.io"].map(String::from).into() };
+        let subscribed: BTreeMap<String, Option<String>> =
+            [("a@x.io".to_string(), Some("arn:s".to_string())), ("b@x.io".to_string(), None)].into();
+        let health: Vec<(String, Health)> =
+            notification_checks(&topic, Some(&subscribed)).into_iter().map(|c| (c.name, c.health)).collect();
+        assert_eq!(
+            health,
+            [("a@x.io".into(), Health::Ok), ("b@x.io".into(), Health::Warn), ("c@x.io".into(), Health::Bad)]
+        );
+        let gone = notification_checks(&topic, None);
+        assert_eq!((gone.len(), gone[0].health), (1, Health::Bad));
     }
 }
