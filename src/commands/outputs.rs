@@ -1,6 +1,6 @@
 //! `outputs`: what operators and other tools need from the running stack — the load balancer's DNS
 //! name, the public URLs, ECR repository URIs, cluster and service names, role ARNs (the deploy
-//! role for CI), the hosted zone's name servers — read from AWS (the same observation as a plan,
+//! role for CI), the alarms' SNS topic, the hosted zone's name servers — read from AWS (the same observation as a plan,
 //! plus `GetHostedZone` for the name servers). Read-only.
 //!
 //! Invariants: only resources of this stack (by its ownership tags) are reported — except the
@@ -75,6 +75,14 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         .map(|s| json!({"cluster": s.cluster, "service": s.name}))
         .collect();
     let (roles, deploy_role) = roles(&planner.desired, &observed, &ours, &mut missing);
+    // The alarms' topic (another endpoint can be subscribed to it by ARN).
+    let alarm_topic = d.notifications.as_ref().and_then(|t| {
+        let found = observed.topics.iter().find(|o| o.name == t.name && ours(&o.tags));
+        if found.is_none() {
+            missing.push(format!("sns_topic.{}", t.name));
+        }
+        found.map(|o| o.arn.clone())
+    });
     let zone = match d.dns.as_ref().and(observed.dns.zone.as_ref()) {
         Some(z) => Some(zone(&planner.clients.route53, z).await?),
         None => {
@@ -88,7 +96,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         "stack": stack, "account": account, "region": region,
         "load_balancer": load_balancer, "urls": urls, "repositories": repositories,
         "clusters": clusters, "services": services, "roles": roles, "deploy_role": deploy_role,
-        "hosted_zone": zone, "missing": missing,
+        "alarm_topic": alarm_topic, "hosted_zone": zone, "missing": missing,
     });
     if cli.json {
         println!("{out}");
@@ -176,6 +184,9 @@ fn render(out: &Value) -> String {
     add("roles", map(&out["roles"]));
     if let Some(arn) = out["deploy_role"].as_str() {
         add("deploy role (CI)", vec![arn.to_string()]);
+    }
+    if let Some(arn) = out["alarm_topic"].as_str() {
+        add("alarm topic", vec![arn.to_string()]);
     }
     if let Some(z) = out["hosted_zone"].as_object() {
         add("hosted zone", vec![format!("{} ({})", text(&z["name"]), text(&z["id"]))]);

@@ -41,6 +41,8 @@ fn outputs_report_what_aws_reports_and_name_what_is_missing() {
     let role = env.block_on(Iam::new(&sdk).get_role().role_name("github-actions-deploy").send()).expect("role");
     assert_eq!(out["deploy_role"], role.role().map(|r| r.arn()).unwrap_or_default());
     assert_eq!(out["roles"].as_object().map(|m| m.len()), Some(6));
+    let topics = env.block_on(aws_sdk_sns::Client::new(&sdk).list_topics().send()).expect("topics");
+    assert_eq!(out["alarm_topic"], topics.topics()[0].topic_arn().unwrap_or_default());
 
     let zone_id = out["hosted_zone"]["id"].as_str().expect("zone id").to_string();
     let zone = env.block_on(Route53::new(&sdk).get_hosted_zone().id(&zone_id).send()).expect("zone");
