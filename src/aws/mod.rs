@@ -195,6 +195,14 @@ pub struct Identity {
     pub arn: String,
 }
 
+impl Identity {
+    /// The partition the caller's ARN names (`aws`, `aws-cn`, `aws-us-gov`): the one the
+    /// account's own ARNs are in.
+    pub fn partition(&self) -> &str {
+        self.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws")
+    }
+}
+
 impl Clients {
     /// The caller's identity, read once per run (every caller after the first waits for its answer;
     /// a failed read is tried again by the next caller).

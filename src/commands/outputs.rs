@@ -1,7 +1,7 @@
 //! `outputs`: what operators and other tools need from the running stack — the load balancer's DNS
 //! name, the public URLs, ECR repository URIs, cluster and service names, role ARNs (the deploy
-//! role for CI), the alarms' SNS topic, the hosted zone's name servers — read from AWS (the same observation as a plan,
-//! plus `GetHostedZone` for the name servers). Read-only.
+//! role for CI), the alarms' SNS topic, the hosted zone's name servers — read from AWS (the same
+//! observation as a plan, plus `GetHostedZone` for the name servers). Read-only.
 //!
 //! Invariants: only resources of this stack (by its ownership tags) are reported — except the
 //! hosted zone, which the stack may use without owning (`create_zone: false`); what the stack

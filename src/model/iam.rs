@@ -53,8 +53,8 @@ impl Trust {
     pub fn document(&self, account: &str) -> Value {
         match self {
             Trust::Services(services) => {
-                // ECS (and VPC Flow Logs) state the account it assumes a role for: a role trusted only in this
-                // account's name cannot be used by a task of another account (confused deputy).
+                // ECS and VPC Flow Logs state the account they assume a role for: a role trusted
+                // only in this account's name cannot be used for another account (confused deputy).
                 let (scoped, plain): (Vec<&String>, Vec<&String>) =
                     services.iter().partition(|s| SOURCE_ACCOUNT_SERVICES.contains(&s.as_str()));
                 let mut statements = Vec::new();

@@ -30,6 +30,9 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 
+/// A topic's email subscriptions: address → subscription ARN (`None` while it is pending).
+pub type Subscriptions = BTreeMap<String, Option<String>>;
+
 /// What `ListSubscriptionsByTopic` says of a subscription that awaits its confirmation.
 const PENDING: &str = "PendingConfirmation";
 
@@ -38,8 +41,7 @@ pub struct ObservedTopic {
     pub name: String,
     pub arn: String,
     pub tags: Tags,
-    /// Email address → subscription ARN (`None` while the subscription is pending).
-    pub emails: BTreeMap<String, Option<String>>,
+    pub emails: Subscriptions,
 }
 
 impl ObservedResource for ObservedTopic {
@@ -54,12 +56,11 @@ impl ObservedResource for ObservedTopic {
 /// The ARN SNS gives a topic of this name in the caller's account and region.
 async fn topic_arn(clients: &Clients, name: &str) -> Result<String> {
     let identity = clients.identity().await?;
-    let partition = identity.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
-    Ok(format!("arn:{partition}:sns:{}:{}:{name}", clients.origin.region, identity.account))
+    Ok(format!("arn:{}:sns:{}:{}:{name}", identity.partition(), clients.origin.region, identity.account))
 }
 
 /// The email subscriptions of the topic of this name (`None`: no such topic), for `status`.
-pub async fn subscriptions_of(clients: &Clients, name: &str) -> Result<Option<BTreeMap<String, Option<String>>>> {
+pub async fn subscriptions_of(clients: &Clients, name: &str) -> Result<Option<Subscriptions>> {
     subscriptions(&clients.sns, &topic_arn(clients, name).await?).await
 }
 
@@ -85,7 +86,7 @@ pub async fn observe(clients: &Clients, index: &TagIndex<'_>, desired: Option<&T
 }
 
 /// The topic's email subscriptions, or `None` when the topic does not exist.
-async fn subscriptions(sns: &Client, arn: &str) -> Result<Option<BTreeMap<String, Option<String>>>> {
+async fn subscriptions(sns: &Client, arn: &str) -> Result<Option<Subscriptions>> {
     let pages = sns.list_subscriptions_by_topic().topic_arn(arn).into_paginator().items().send();
     let listed: Result<Vec<_>, _> = pages.collect().await;
     let listed = match listed {
@@ -152,7 +153,7 @@ impl Resource for SnsTopic {
         let out = sns
             .create_topic()
             .name(&d.name)
-            .set_tags(Some(topic_tag_list(&cx.tags(address))))
+            .set_tags(Some(tags::sns(&cx.tags(address))))
             .send()
             .await
             .map_err(|e| failed("creating", address, &e))?;
@@ -212,10 +213,6 @@ async fn subscribe(sns: &Client, address: &Address, arn: &str, email: &str) -> R
         .await
         .map_err(|e| failed("subscribing an address to", address, &e))?;
     Ok(())
-}
-
-pub fn topic_tag_list(tags: &Tags) -> Vec<aws_sdk_sns::types::Tag> {
-    tags.iter().filter_map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build().ok()).collect()
 }
 
 #[cfg(test)]

@@ -188,6 +188,10 @@ pub async fn sync_logs(
     .await
 }
 
+pub fn sns(tags: &Tags) -> Vec<aws_sdk_sns::types::Tag> {
+    tags.iter().filter_map(|(k, v)| aws_sdk_sns::types::Tag::builder().key(k).value(v).build().ok()).collect()
+}
+
 /// An SNS topic by ARN.
 pub async fn sync_sns(
     client: &aws_sdk_sns::Client,
@@ -201,10 +205,7 @@ pub async fn sync_sns(
         have,
         want,
         |keys| async move { client.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await.map(drop) },
-        |tags| async move {
-            let list = crate::reconcile::sns::topic_tag_list(&tags);
-            client.tag_resource().resource_arn(arn).set_tags(Some(list)).send().await.map(drop)
-        },
+        |tags| async move { client.tag_resource().resource_arn(arn).set_tags(Some(sns(&tags))).send().await.map(drop) },
     )
     .await
 }

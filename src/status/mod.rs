@@ -6,8 +6,8 @@
 //!
 //! Invariants: every check is `ok`, `warn` (worth a look: a rollout in progress, credits or the
 //! certificate running low, an alarm without data, an address that has not confirmed its
-//! subscription yet) or `bad` (unhealthy); the command exits 1 when
-//! any check is bad, so it serves as a CI or cron check. It reads the declared names (and the NAT
+//! subscription yet) or `bad` (unhealthy); the command exits 1 when any check is bad, so it
+//! serves as a CI or cron check. It reads the declared names (and the NAT
 //! gateways by this stack's tag); it changes nothing.
 
 mod read;

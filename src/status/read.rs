@@ -14,6 +14,7 @@ use super::{expiry_health, service_health, Check, Health};
 use crate::aws::{concurrent, describe, Clients};
 use crate::model::desired::{Desired, Topic};
 use crate::model::tags::{ADDRESS, STACK};
+use crate::reconcile::sns::Subscriptions;
 
 pub async fn collect(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
     let (services, targets, runners, nats, lb, certificate, alarms, notifications) = tokio::try_join!(
@@ -335,7 +336,7 @@ async fn notifications(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
 
 /// One check per declared address of `topic` from its subscriptions (address → ARN, `None` while
 /// pending); the topic itself when it does not exist.
-fn notification_checks(topic: &Topic, subscribed: Option<&BTreeMap<String, Option<String>>>) -> Vec<Check> {
+fn notification_checks(topic: &Topic, subscribed: Option<&Subscriptions>) -> Vec<Check> {
     let Some(subscribed) = subscribed else {
         let detail = "the topic does not exist: the alarms notify nobody";
         return vec![Check::new("notifications", &topic.name, Health::Bad, detail)];
@@ -401,7 +402,7 @@ mod tests {
     #[test]
     fn an_address_is_ok_when_confirmed_a_warning_while_pending_and_bad_when_not_subscribed() {
         let topic = Topic { name: "t".into(), emails: ["a@x.io", "b@x.io", "c@x.io"].map(String::from).into() };
-        let subscribed: BTreeMap<String, Option<String>> =
+        let subscribed: Subscriptions =
             [("a@x.io".to_string(), Some("arn:s".to_string())), ("b@x.io".to_string(), None)].into();
         let health: Vec<(String, Health)> =
             notification_checks(&topic, Some(&subscribed)).into_iter().map(|c| (c.name, c.health)).collect();

@@ -146,8 +146,7 @@ async fn oidc_provider(clients: &Clients) -> Result<Option<OidcProvider>> {
     // Its ARN is fixed by the account and the host (one provider per URL per account): read it
     // directly, no listing of the account's providers first.
     let identity = clients.identity().await?;
-    let partition = identity.arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws");
-    let arn = format!("arn:{partition}:iam::{}:oidc-provider/{GITHUB_OIDC_HOST}", identity.account);
+    let arn = format!("arn:{}:iam::{}:oidc-provider/{GITHUB_OIDC_HOST}", identity.partition(), identity.account);
     let got = clients.iam.get_open_id_connect_provider().open_id_connect_provider_arn(&arn).send().await;
     match got {
         Ok(got) => Ok(Some(OidcProvider { arn, tags: tags::from_iam(got.tags()) })),
