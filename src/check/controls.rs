@@ -80,14 +80,15 @@ const HIGH_RISK_PORTS: &[u16] = &[
 /// Security Hub's default for CloudWatch.16.
 const MIN_RETENTION_DAYS: i32 = 365;
 
-/// Every finding, PASS or FAIL (allowances are applied by the caller).
+/// Every finding, PASS or FAIL (allowances are applied by the caller), of these controls and of
+/// `prowler::CONTROLS`.
 pub fn evaluate(
     stack: &StackFile,
     task_definitions: &std::collections::BTreeMap<String, TaskDefinitionFile>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut finding = |id: &str, at: String, pass: bool, detail: String| {
-        let control = CONTROLS.iter().find(|c| c.id == id).expect("a listed control");
+        let control = super::all_controls().find(|c| c.id == id).expect("a listed control");
         out.push(Finding { control, at, detail, status: if pass { Status::Pass } else { Status::Fail } });
     };
     if stack.certificate.is_some() {
@@ -390,6 +391,8 @@ pub fn evaluate(
         }
         finding("IAM.21", at, service_wide.is_empty(), listed(&service_wide, "allowed", "no `service:*` action"));
     }
+    // prowler's checks that have no Security Hub control, through the same `finding`.
+    super::prowler::evaluate(stack, &mut finding);
     out
 }
 

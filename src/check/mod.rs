@@ -8,6 +8,7 @@
 //! accepts nothing, so the report and the file never disagree.
 
 pub mod controls;
+pub mod prowler;
 mod render;
 #[cfg(test)]
 mod tests;
@@ -16,7 +17,13 @@ pub use render::{human, json};
 
 use crate::config::schema::Allowance;
 
-/// A Security Hub control: `ELB.1` and AWS's title for it.
+/// Every control `check` reports, in report order: Security Hub's, then prowler's checks that
+/// have no Security Hub control.
+pub fn all_controls() -> impl Iterator<Item = &'static Control> {
+    controls::CONTROLS.iter().chain(prowler::CONTROLS)
+}
+
+/// A Security Hub control (`ELB.1`) or a prowler check without one, and its title.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Control {
     pub id: &'static str,
@@ -81,7 +88,7 @@ pub fn report(findings: Vec<Finding>, allow: &[Allowance]) -> Vec<Finding> {
             f
         })
         .collect();
-    for control in controls::CONTROLS {
+    for control in all_controls() {
         if !out.iter().any(|f| f.control.id == control.id) {
             out.push(Finding {
                 control,
@@ -91,7 +98,7 @@ pub fn report(findings: Vec<Finding>, allow: &[Allowance]) -> Vec<Finding> {
             });
         }
     }
-    let rank = |f: &Finding| controls::CONTROLS.iter().position(|c| c.id == f.control.id);
+    let rank = |f: &Finding| all_controls().position(|c| c.id == f.control.id);
     out.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.at.cmp(&b.at)));
     out
 }
@@ -132,7 +139,7 @@ impl Security {
     }
 
     /// `38 pass, 9 accepted (ECR.2 ×4, ELB.6, …), 1 FAIL (EC2.6 …) of AWS Security Hub's
-    /// controls`: every exception the stack file takes is named on every plan.
+    /// controls and prowler's checks`: every exception the stack file takes is named on every plan.
     pub fn line(&self) -> String {
         let fail = match self.failing.len() {
             0 => "0 fail".to_string(),
@@ -145,7 +152,7 @@ impl Security {
             .collect();
         let accepted = if ids.is_empty() { String::new() } else { format!(" ({})", ids.join(", ")) };
         format!(
-            "{} pass, {} accepted{accepted}, {fail} of AWS Security Hub's controls — `containrlab check` lists them with the reasons",
+            "{} pass, {} accepted{accepted}, {fail} of AWS Security Hub's controls and prowler's checks — `containrlab check` lists them with the reasons",
             self.pass, self.accepted
         )
     }

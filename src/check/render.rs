@@ -10,7 +10,7 @@ use crate::plan::human::Style;
 
 pub fn human(stack: &str, file: &str, report: &[Finding], style: &Style) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Security controls of stack {stack} ({file}; AWS Security Hub ids; no AWS call)");
+    let _ = writeln!(out, "Security controls of stack {stack} ({file}; AWS Security Hub ids, prowler's where Security Hub has none; no AWS call)");
     let mut last = "";
     for f in report {
         if f.control.id != last {

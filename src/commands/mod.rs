@@ -204,7 +204,10 @@ impl Planner {
     pub async fn observe(&self) -> Result<(Observed, Plan)> {
         // Both at once; the caller identity's failure (credentials, endpoint) is the root cause
         // of any other, so it is reported first.
-        let (identity, observed) = tokio::join!(self.identity(), reconcile::observe(&self.clients, &self.desired));
+        let (identity, observed) = tokio::join!(
+            self.identity(),
+            reconcile::observe(&self.clients, &self.desired, self.ctx.image_tag.as_deref())
+        );
         let account = &identity?.account;
         let observed = observed.context("reading the stack from AWS (nothing was changed)")?;
         let mut plan = Plan {

@@ -22,7 +22,7 @@ use crate::reconcile::Observed;
 pub async fn run(cli: &Cli) -> Result<i32> {
     let planner = super::Planner::new(cli, Mode::Converge, false).await?;
     let (identity, observed) =
-        tokio::join!(planner.identity(), crate::reconcile::observe(&planner.clients, &planner.desired));
+        tokio::join!(planner.identity(), crate::reconcile::observe(&planner.clients, &planner.desired, None));
     let account = identity?.account.clone();
     let observed = observed.context("reading the stack from AWS")?;
     let stack = planner.desired.stack.as_str();

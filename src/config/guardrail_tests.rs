@@ -108,7 +108,7 @@ fn every_risk_is_refused_until_allowed_by_id_and_key_path() {
             "security_groups.alb-sg.ingress[1]",
         ),
         (
-            "ssl_policy: ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "ssl_policy: ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
             "ssl_policy: ELBSecurityPolicy-TLS-1-0-2015-04",
             "tls-legacy",
             "load_balancer.https_listener.ssl_policy",

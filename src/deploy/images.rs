@@ -47,16 +47,25 @@ pub fn oci_architecture(ecs: Option<&str>) -> &'static str {
     }
 }
 
-/// Finds `repository:tag` and reads its platforms. Fails when the tag is not there.
+/// Finds `repository:tag` and reads its platforms. Fails when the tag or the repository is not there.
 pub async fn lookup(ecr: &Client, repository: &str, tag: &str) -> Result<Image> {
+    find(ecr, repository, tag).await?.ok_or_else(|| anyhow!("repository {repository} does not exist in ECR"))
+}
+
+/// Like `lookup`, but a repository that does not exist (yet) is `None`, not an error.
+pub async fn find(ecr: &Client, repository: &str, tag: &str) -> Result<Option<Image>> {
     let out = ecr
         .batch_get_image()
         .repository_name(repository)
         .image_ids(ImageIdentifier::builder().image_tag(tag).build())
         .set_accepted_media_types(Some([INDEX, LIST, OCI_MANIFEST, DOCKER_MANIFEST].map(String::from).to_vec()))
         .send()
-        .await
-        .map_err(|e| anyhow!("reading image {repository}:{tag} from ECR: {}", describe(&e)))?;
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => return Ok(None),
+        Err(e) => bail!("reading image {repository}:{tag} from ECR: {}", describe(&e)),
+    };
     if let Some(f) = out.failures().first() {
         let reason = f.failure_reason().unwrap_or_default();
         if f.failure_code() == Some(&ImageFailureCode::ImageNotFound)
@@ -91,7 +100,7 @@ pub async fn lookup(ecr: &Client, repository: &str, tag: &str) -> Result<Image> 
                 .with_context(|| format!("image {repository}:{tag}: reading its architecture from its config"))?]
         }
     };
-    Ok(Image { repository: repository.to_string(), tag: tag.to_string(), digest, architectures })
+    Ok(Some(Image { repository: repository.to_string(), tag: tag.to_string(), digest, architectures }))
 }
 
 /// The Linux platforms a multi-platform manifest lists; `None` for a single-platform manifest.

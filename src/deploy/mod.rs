@@ -14,7 +14,7 @@ mod blob;
 pub mod images;
 pub mod rollout;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 use serde_json::Value;
@@ -104,6 +104,68 @@ pub fn repository_of(template_image: &str) -> Option<&str> {
     (after == format!(":{IMAGE_TAG}")).then_some(name)
 }
 
+/// What ECR has for one repository and a tag: `None` when the repository does not exist.
+pub type Lookup = Result<Option<Image>, String>;
+
+/// The registry host of the account and region.
+pub fn registry(account: &str, region: &str) -> String {
+    format!("{account}.dkr.ecr.{region}.amazonaws.com")
+}
+
+/// Every repository the services' container images name (`${repository:NAME}:${image_tag}`),
+/// each looked up once for `tag`, concurrently.
+pub async fn read_images(clients: &Clients, services: &[&Service], tag: &str) -> BTreeMap<String, Lookup> {
+    let mut names = BTreeSet::new();
+    for s in services {
+        for c in s.task_definition.json.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten() {
+            names.extend(c.get("image").and_then(Value::as_str).and_then(repository_of).map(str::to_string));
+        }
+    }
+    let found = crate::aws::concurrent(names.iter(), 4, |r| images::find(&clients.ecr, r, tag)).await;
+    names.into_iter().zip(found.into_iter().map(|f| f.map_err(|e| format!("{e:#}")))).collect()
+}
+
+/// What pinning one service's images did.
+#[derive(Debug, Default)]
+pub struct Pinned {
+    /// The containers pinned to a digest, with the image.
+    pub used: Vec<ContainerImage>,
+    /// One line per container that cannot run the image (missing tag, wrong architecture).
+    pub problems: Vec<String>,
+    /// `(container, repository)` whose repository does not exist: left as the tag.
+    pub no_repository: Vec<(String, String)>,
+}
+
+/// Pins the container images of `resolved` (`s`'s definition resolved for `tag`) to the digests
+/// `images` found, checking each is built for the definition's CPU architecture.
+pub fn pin(s: &Service, resolved: &mut Value, images: &BTreeMap<String, Lookup>, tag: &str, registry: &str) -> Pinned {
+    let mut out = Pinned::default();
+    let ecs_arch = resolved.pointer("/runtimePlatform/cpuArchitecture").and_then(Value::as_str).map(str::to_string);
+    let arch = images::oci_architecture(ecs_arch.as_deref());
+    let templates = s.task_definition.json.get("containerDefinitions").and_then(Value::as_array).cloned();
+    let containers = resolved.get_mut("containerDefinitions").and_then(Value::as_array_mut);
+    for (c, t) in containers.into_iter().flatten().zip(templates.into_iter().flatten()) {
+        let Some(repo) = t.get("image").and_then(Value::as_str).and_then(repository_of) else { continue };
+        let container = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+        match images.get(repo) {
+            None => out.problems.push(format!("{}: container {container}: image {repo}:{tag} was not read", s.name)),
+            Some(Err(e)) => out.problems.push(format!("{}: container {container}: {e}", s.name)),
+            Some(Ok(None)) => out.no_repository.push((container, repo.to_string())),
+            Some(Ok(Some(image))) if !image.architectures.iter().any(|a| a == arch) => out.problems.push(format!(
+                "{}: container {container}: image {repo}:{tag} is built for {}, but the task definition runs on {arch} (cpuArchitecture {}); rebuild it with --platform linux/{arch}",
+                s.name,
+                if image.architectures.is_empty() { "no Linux platform".to_string() } else { image.architectures.join(", ") },
+                ecs_arch.as_deref().unwrap_or("X86_64, the default"),
+            )),
+            Some(Ok(Some(image))) => {
+                c["image"] = Value::String(image.pinned(registry));
+                out.used.push(ContainerImage { container, image: image.clone() });
+            }
+        }
+    }
+    out
+}
+
 /// Plans the deploy of `tag` to `services`: reads the images, checks them, pins them.
 pub async fn plan(
     clients: &Clients,
@@ -116,48 +178,20 @@ pub async fn plan(
         let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
         ecs::describe_newest(&clients.ecs, &families).await
     })?;
-    // Every (repository, tag) once, concurrently.
-    let mut wanted: BTreeMap<String, Result<Image>> = BTreeMap::new();
-    for s in services {
-        for c in s.task_definition.json.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(repo) = c.get("image").and_then(Value::as_str).and_then(repository_of) {
-                wanted.insert(repo.to_string(), Err(anyhow::anyhow!("not read")));
-            }
-        }
-    }
-    let names: Vec<String> = wanted.keys().cloned().collect();
-    let found = crate::aws::concurrent(names.iter(), 4, |r| images::lookup(&clients.ecr, r, tag)).await;
-    for (name, image) in names.into_iter().zip(found) {
-        wanted.insert(name, image);
-    }
-    let registry = format!("{account}.dkr.ecr.{region}.amazonaws.com");
+    let wanted = read_images(clients, services, tag).await;
+    let registry = registry(account, region);
     let mut problems = Vec::new();
     let mut out = Vec::new();
     for (s, (_, td)) in services.iter().zip(&running) {
         let p = Placeholders { account, region, image_tag: tag };
         let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
-        let ecs_arch = resolved.pointer("/runtimePlatform/cpuArchitecture").and_then(Value::as_str).map(str::to_string);
-        let arch = images::oci_architecture(ecs_arch.as_deref());
-        let templates = s.task_definition.json.get("containerDefinitions").and_then(Value::as_array).cloned();
-        let mut used = Vec::new();
-        let containers = resolved.get_mut("containerDefinitions").and_then(Value::as_array_mut);
-        for (c, t) in containers.into_iter().flatten().zip(templates.into_iter().flatten()) {
-            let Some(repo) = t.get("image").and_then(Value::as_str).and_then(repository_of) else { continue };
-            let container = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-            match &wanted[repo] {
-                Err(e) => problems.push(format!("{}: container {container}: {e:#}", s.name)),
-                Ok(image) if !image.architectures.iter().any(|a| a == arch) => problems.push(format!(
-                    "{}: container {container}: image {repo}:{tag} is built for {}, but the task definition runs on {arch} (cpuArchitecture {}); rebuild it with --platform linux/{arch}",
-                    s.name,
-                    if image.architectures.is_empty() { "no Linux platform".to_string() } else { image.architectures.join(", ") },
-                    ecs_arch.as_deref().unwrap_or("X86_64, the default"),
-                )),
-                Ok(image) => {
-                    c["image"] = Value::String(image.pinned(&registry));
-                    used.push(ContainerImage { container, image: image.clone() });
-                }
-            }
-        }
+        let pinned = pin(s, &mut resolved, &wanted, tag, &registry);
+        problems.extend(pinned.problems);
+        // `deploy` moves existing services only: their repositories must exist.
+        problems.extend(pinned.no_repository.iter().map(|(container, repo)| {
+            format!("{}: container {container}: repository {repo} does not exist in ECR: run `up` first", s.name)
+        }));
+        let used = pinned.used;
         let label = |t: &Observed<TaskDefinitionFields>| format!("{}:{}", t.name, t.fields.revision);
         let normal = taskdef::normalize(&resolved);
         let newest = newest.iter().find(|n| n.name == s.task_definition.family);

@@ -56,10 +56,13 @@ pub struct Observed {
     pub duplicates: duplicates::Duplicates,
 }
 
-pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
+/// Reads every service concurrently. `image_tag`: `--image-tag`, whose images ECR is asked for.
+pub async fn observe(clients: &Clients, desired: &Desired, image_tag: Option<&str>) -> Result<Observed> {
     let stack = desired.stack.as_str();
     let cluster_names: Vec<String> = desired.clusters.iter().map(|c| c.name.clone()).collect();
     let index = &tag_index::TagIndex::new(clients, stack);
+    let amis = desired.ec2_capacity.iter().map(|c| c.ami_parameter.clone());
+    let values = &ssm::Values::new(&clients.ssm, &desired.parameters, amis);
     let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
     // The index's one query starts with the first round, whichever service asks for it first.
     let ((), network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) =
@@ -70,12 +73,12 @@ pub async fn observe(clients: &Clients, desired: &Desired) -> Result<Observed> {
             acm::observe(clients, index, stack, domain),
             dns::observe(clients, desired.dns.as_ref()),
             iam::observe(clients, desired.iam.as_ref()),
-            ecs::observe(clients, index, stack, &cluster_names, &desired.services),
-            runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names),
+            ecs::observe(clients, index, stack, &cluster_names, &desired.services, image_tag),
+            runner::observe(clients, values, stack, &desired.ec2_capacity, &cluster_names),
             sns::observe(clients, index, desired.notifications.as_ref()),
             alarms::observe(clients, index, &desired.alarms),
             ecr::observe(&clients.ecr, index, stack, &desired.repositories),
-            ssm::observe(&clients.ssm, index, &desired.parameters),
+            ssm::observe(&clients.ssm, index, values, &desired.parameters),
             logs::observe(clients, index, &desired.log_groups),
         )?;
     let mut observed = Observed {
@@ -102,6 +105,7 @@ pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mu
     // What the stack file needs to exist and cannot be created.
     dns::check_zone(desired.dns.as_ref(), &observed.dns, ctx.mode)?;
     runner::check_amis(&desired.ec2_capacity, &observed.runner, ctx.mode)?;
+    ecs::check_images(ctx, &desired.services, &observed.ecs, plan)?;
     let ids = Ids::new(observed);
     for kind in Kind::planning_order() {
         let mut part = Plan::default();

@@ -89,18 +89,22 @@ pub async fn observe_again(
     let index = &tag_index::TagIndex::new(clients, stack);
     let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
     let on = |g: Group| groups.contains(&g);
+    // One read of SSM values for the groups read again that need them.
+    let parameters: &[_] = if on(Group::Parameters) { &desired.parameters } else { &[] };
+    let amis = desired.ec2_capacity.iter().filter(|_| on(Group::Runner)).map(|c| c.ami_parameter.clone());
+    let values = &ssm::Values::new(&clients.ssm, parameters, amis);
     let (network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) = tokio::try_join!(
         maybe(on(Group::Network), network::observe(clients, stack)),
         maybe(on(Group::Edge), elb::observe(clients, index, stack, desired.edge.as_ref())),
         maybe(on(Group::Certificates), acm::observe(clients, index, stack, domain)),
         maybe(on(Group::Dns), dns::observe(clients, desired.dns.as_ref())),
         maybe(on(Group::Iam), iam::observe(clients, desired.iam.as_ref())),
-        maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &cluster_names, &desired.services)),
-        maybe(on(Group::Runner), runner::observe(clients, stack, &desired.ec2_capacity, &cluster_names)),
+        maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &cluster_names, &desired.services, None)),
+        maybe(on(Group::Runner), runner::observe(clients, values, stack, &desired.ec2_capacity, &cluster_names)),
         maybe(on(Group::Topics), sns::observe(clients, index, desired.notifications.as_ref())),
         maybe(on(Group::Alarms), alarms::observe(clients, index, &desired.alarms)),
         maybe(on(Group::Repositories), ecr::observe(&clients.ecr, index, stack, &desired.repositories)),
-        maybe(on(Group::Parameters), ssm::observe(&clients.ssm, index, &desired.parameters)),
+        maybe(on(Group::Parameters), ssm::observe(&clients.ssm, index, values, &desired.parameters)),
         maybe(on(Group::LogGroups), logs::observe(clients, index, &desired.log_groups)),
     )?;
     let o = &mut previous;
@@ -109,7 +113,10 @@ pub async fn observe_again(
     replace(&mut o.certificates, certificates);
     replace(&mut o.dns, dns);
     replace(&mut o.iam, iam);
+    // The images `--image-tag` named were read once; no step changes ECR's images.
+    let images = std::mem::take(&mut o.ecs.images);
     replace(&mut o.ecs, ecs);
+    o.ecs.images = images;
     replace(&mut o.runner, runner);
     replace(&mut o.topics, topics);
     replace(&mut o.alarms, alarms);

@@ -2,19 +2,20 @@
 //! environment variables.
 //!
 //! Observe in one round, concurrently: metadata of the declared names, their values there is
-//! something to compare with (ten per call; a missing name is no error), and the stack's tag index
-//! (`tag_index`). A second round only for what the index cannot settle: an owned parameter no
+//! something to compare with (`Values`: ten per call, shared with the runner's AMI parameters; a
+//! missing name is no error), and the stack's tag index (`tag_index`). A second round only for what the index cannot settle: an owned parameter no
 //! longer declared (confirmed by name), one it does not list or may not be trusted about (tags).
 //! Invariants: a secret value is held only as `Secret` and shown as `(sensitive value)`; a
 //! SecureString is decrypted only when its variable is set (to compare the two) — otherwise the
 //! plan reads its metadata, never its value — or when `up` must rewrite it unchanged (a new
 //! description); a SecureString whose variable is unset is left as it is, and is an error to create.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTagging, Tag};
 use aws_sdk_ssm::Client;
+use tokio::sync::OnceCell;
 
 use super::contract::{ApplyCx, DiffCx, Pair, Resource};
 use super::kit::CONCURRENCY;
@@ -60,14 +61,63 @@ impl ObservedResource for ObservedParameter {
     }
 }
 
-pub async fn observe(client: &Client, index: &TagIndex<'_>, desired: &[Parameter]) -> Result<Vec<ObservedParameter>> {
+/// The plan's one read of parameter values: the declared parameters' (`values_to_read`) and the
+/// runner's public AMI parameters, in one `GetParameters` per 10 names, made on first use and
+/// shared by the SSM and runner observations (like the tag index). A missing name is listed as
+/// invalid, no error. Decryption leaves a String as it is, and is asked for only when a
+/// SecureString in the chunk has a value to compare with.
+pub struct Values<'a> {
+    client: &'a Client,
+    names: Vec<(String, bool)>,
+    read: OnceCell<Result<ReadValues, String>>,
+}
+
+/// What the one read found: values by name, and the names SSM does not have.
+#[derive(Debug, Default)]
+pub struct ReadValues {
+    pub values: BTreeMap<String, ObservedValue>,
+    pub invalid: BTreeSet<String>,
+}
+
+impl<'a> Values<'a> {
+    /// `parameters`: the declared ones whose values a plan compares; `plain`: more names read as
+    /// they are (the AMI parameters).
+    pub fn new(client: &'a Client, parameters: &[Parameter], plain: impl IntoIterator<Item = String>) -> Self {
+        let mut names = values_to_read(parameters);
+        for name in plain {
+            if !names.iter().any(|(n, _)| *n == name) {
+                names.push((name, false));
+            }
+        }
+        Values { client, names, read: OnceCell::new() }
+    }
+
+    pub async fn get(&self) -> Result<&ReadValues> {
+        let read = self
+            .read
+            .get_or_init(|| async {
+                let chunks = self.names.chunks(10).map(|chunk| get_values(self.client, chunk.to_vec()));
+                let mut out = ReadValues::default();
+                for (values, invalid) in futures::future::try_join_all(chunks).await.map_err(|e| format!("{e:#}"))? {
+                    out.values.extend(values);
+                    out.invalid.extend(invalid);
+                }
+                Ok(out)
+            })
+            .await;
+        read.as_ref().map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+pub async fn observe(
+    client: &Client,
+    index: &TagIndex<'_>,
+    values: &Values<'_>,
+    desired: &[Parameter],
+) -> Result<Vec<ObservedParameter>> {
     let names: Vec<String> = desired.iter().map(|p| p.name.clone()).collect();
-    // Values are read with the metadata: `GetParameters` lists a missing name as invalid, no error.
-    // One `GetParameters` per 10 names, plain and secret together: decryption leaves a String as it
-    // is, and is asked for only when a SecureString in the chunk has a value to compare with.
-    let to_read = values_to_read(desired);
-    let values = futures::future::try_join_all(to_read.chunks(10).map(|chunk| get_values(client, chunk.to_vec())));
-    let (declared, owned, values) = tokio::try_join!(metadata(client, &names), index.matching(":parameter/"), values)?;
+    let (declared, owned, values) =
+        tokio::try_join!(metadata(client, &names), index.matching(":parameter/"), values.get())?;
     // Owned parameters the file no longer declares (named by their address tag): confirmed by SSM
     // itself, the index may still list one deleted a moment ago. A call only when there are any.
     let undeclared: Vec<String> = owned
@@ -87,9 +137,9 @@ pub async fn observe(client: &Client, index: &TagIndex<'_>, desired: &[Parameter
             tags: Tags::new(),
         });
     }
-    for (name, value) in values.into_iter().flatten() {
-        if let Some(p) = found.get_mut(&name) {
-            p.value = Some(value);
+    for (name, value) in &values.values {
+        if let Some(p) = found.get_mut(name) {
+            p.value = Some(value.clone());
         }
     }
     // Tags: the index's when it lists the parameter and may be trusted, else SSM's own read.
@@ -163,10 +213,13 @@ fn values_to_read(desired: &[Parameter]) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// `GetParameters` of `(name, decrypt)` pairs, decrypted when any pair asks for it. A SecureString
-/// not asked to be decrypted is dropped (ciphertext, or a value nobody asked for: no value to
-/// compare).
-async fn get_values(client: &Client, names: Vec<(String, bool)>) -> Result<Vec<(String, ObservedValue)>> {
+/// `GetParameters` of `(name, decrypt)` pairs, decrypted when any pair asks for it: the values, and
+/// the names SSM does not have. A SecureString not asked to be decrypted is dropped (ciphertext, or
+/// a value nobody asked for: no value to compare).
+async fn get_values(
+    client: &Client,
+    names: Vec<(String, bool)>,
+) -> Result<(Vec<(String, ObservedValue)>, Vec<String>)> {
     let decrypted: Vec<&str> = names.iter().filter(|(_, d)| *d).map(|(n, _)| n.as_str()).collect();
     let out = client
         .get_parameters()
@@ -175,7 +228,7 @@ async fn get_values(client: &Client, names: Vec<(String, bool)>) -> Result<Vec<(
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("reading SSM parameter values: {}", describe(&e)))?;
-    Ok(out
+    let values = out
         .parameters()
         .iter()
         .filter_map(|p| {
@@ -188,7 +241,8 @@ async fn get_values(client: &Client, names: Vec<(String, bool)>) -> Result<Vec<(
             };
             Some((name.to_string(), value))
         })
-        .collect())
+        .collect();
+    Ok((values, out.invalid_parameters().to_vec()))
 }
 
 /// The contract for `ssm_parameter./PATH`. A SecureString to create whose environment variable is
@@ -267,7 +321,7 @@ impl Resource for SsmParameter {
             // so the current one is read (decrypted) here, and only here.
             let current = match (&d.value, &o.value) {
                 (ParameterValue::Secret { value: None, .. }, None) => {
-                    get_values(client, vec![(d.name.clone(), true)]).await?.into_iter().next().map(|(_, v)| v)
+                    get_values(client, vec![(d.name.clone(), true)]).await?.0.into_iter().next().map(|(_, v)| v)
                 }
                 _ => None,
             };
@@ -343,5 +397,29 @@ mod tests {
             [("/p/plain".to_string(), false), ("/p/set".to_string(), true)],
             "an unset variable is never read"
         );
+    }
+
+    /// The parameters' values and the AMI parameter come from one `GetParameters`, however many
+    /// readers ask (canned answers: moto cannot count the requests of one plan).
+    #[tokio::test]
+    async fn values_and_the_ami_parameter_are_one_read_shared_by_every_reader() {
+        use aws_sdk_ssm::operation::get_parameters::GetParametersOutput;
+        use aws_sdk_ssm::types::Parameter as Found;
+        use aws_smithy_mocks::mock;
+        const AMI: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+        let get = mock!(Client::get_parameters)
+            .match_requests(|r| r.names().len() == 2 && r.with_decryption() == Some(false))
+            .then_output(|| {
+                let plain = Found::builder().name("/p/plain").r#type(ParameterType::String).value("x").build();
+                GetParametersOutput::builder().parameters(plain).invalid_parameters(AMI).build()
+            });
+        let client = crate::aws::canned::canned_client!(aws_sdk_ssm, &[&get]);
+        let desired = [parameter("/p/plain", ParameterValue::Plain("x".into()))];
+        let values = Values::new(&client, &desired, [AMI.to_string(), "/p/plain".to_string()]);
+        let (a, b) = tokio::join!(values.get(), values.get());
+        let (a, b) = (a.expect("read"), b.expect("read"));
+        assert_eq!(a.values.get("/p/plain"), Some(&ObservedValue::Plain("x".into())));
+        assert!(b.invalid.contains(AMI), "{:?}", b.invalid);
+        assert_eq!(get.num_calls(), 1);
     }
 }

@@ -83,7 +83,7 @@ impl<'a> TagIndex<'a> {
 }
 
 /// Every resource of these types (service-level or `service:type` filters) carrying this stack's
-/// ownership tags: ARN → tags. One paginated query, 100 resources a page.
+/// ownership tags: ARN → tags. One paginated query, up to 100 resources a page.
 pub async fn query(clients: &Clients, stack: &str, types: &[&str]) -> Result<BTreeMap<String, Tags>, String> {
     let pages = clients
         .tagging
@@ -91,7 +91,10 @@ pub async fn query(clients: &Clients, stack: &str, types: &[&str]) -> Result<BTr
         .tag_filters(TagFilter::builder().key(MANAGED_BY).values(MANAGED_BY_VALUE).build())
         .tag_filters(TagFilter::builder().key(STACK).values(stack).build())
         .set_resource_type_filters(Some(types.iter().map(|t| t.to_string()).collect()))
+        // A page ends at whichever limit comes first: 100 resources or 500 tags, both AWS's
+        // maxima (the emulator's default is 100 tags: this stack's ~30 resources were 2 pages).
         .resources_per_page(100)
+        .tags_per_page(500)
         .into_paginator()
         .send()
         .collect::<Result<Vec<_>, _>>()

@@ -126,6 +126,8 @@ fn a_new_image_tag_registers_one_revision_and_updates_the_service_once() {
     let ecs = Ecs::new(&env.sdk());
     env.edit_stack("      assign_public_ip: false\n", "      assign_public_ip: false\n      keep_revisions: 1\n");
     env.run(&["up", "--yes"]).expect_code(0);
+    let ecr = aws_sdk_ecr::Client::new(&env.sdk());
+    let v2 = crate::deploy::push_all(&env, &ecr, "v2", "a");
 
     let diff = env.run(&["--json", "--image-tag", "v2", "diff", "--exit-code"]);
     diff.expect_code(2);
@@ -148,7 +150,11 @@ fn a_new_image_tag_registers_one_revision_and_updates_the_service_once() {
     let td = change("task_definition.containrlab-task");
     let paths: Vec<&str> = td["fields"].as_array().unwrap().iter().filter_map(|f| f["path"].as_str()).collect();
     assert_eq!(paths, ["containerDefinitions[api].image", "containerDefinitions[web].image"]);
-    assert_eq!(td["fields"][0]["after"], "123456789012.dkr.ecr.us-east-1.amazonaws.com/containrlab-api:v2");
+    // Pinned to the digest ECR has for the tag, as `deploy` pins it.
+    assert_eq!(
+        td["fields"][0]["after"],
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/containrlab-api@{}", v2[0])
+    );
     let svc = change("ecs_service.containrlab-service");
     assert_eq!(svc["fields"].as_array().map(Vec::len), Some(1));
     assert_eq!(
@@ -169,6 +175,7 @@ fn a_new_image_tag_registers_one_revision_and_updates_the_service_once() {
     env.run(&["diff", "--exit-code"]).expect_code(0);
 
     // keep_revisions: 1 keeps the newest and one older revision.
+    crate::deploy::push_all(&env, &ecr, "v3", "b");
     env.run(&["--image-tag", "v3", "up", "--yes"]).expect_code(0);
     assert_eq!(active_revisions(&env, &ecs, "containrlab-task"), ["containrlab-task:2", "containrlab-task:3"]);
     assert_eq!(

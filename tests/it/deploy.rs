@@ -166,3 +166,56 @@ fn a_wrong_architecture_or_a_missing_tag_fails_before_any_change() {
     assert!(untagged.stderr.contains("deploy needs --image-tag"), "{}", untagged.stderr);
     assert_eq!(untagged.total_calls(), 0);
 }
+
+/// `up --image-tag` pins digests as `deploy` does: the two agree (neither undoes the other), a
+/// tag ECR lacks stops the plan before any change, and a repository created by the same run (a
+/// rebuild from empty) keeps the tag, with a warning.
+#[test]
+fn up_with_an_image_tag_pins_the_digests_deploy_would() {
+    let env = Env::new();
+    let sdk = env.sdk();
+    let (ecr, ecs) = (Ecr::new(&sdk), Ecs::new(&sdk));
+    // From empty: the repositories do not exist yet, so the definitions name the tag.
+    let first = env.run(&["--image-tag", "v1", "up", "--yes"]);
+    first.expect_code(0);
+    assert!(
+        first.stdout.contains("names containrlab-api:v1 by its tag: the repository does not exist yet"),
+        "{}",
+        first.stdout
+    );
+    let registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    let app = running_images(&env, &ecs, "containrlab-cluster", "containrlab-service");
+    assert!(app.contains(&format!("{registry}/containrlab-api:v1")), "{app:?}");
+
+    let digests = push_all(&env, &ecr, "v2", "one");
+    let up = env.run(&["--image-tag", "v2", "up", "--yes"]);
+    up.expect_code(0);
+    let expected: BTreeSet<String> =
+        [format!("{registry}/containrlab-api@{}", digests[0]), format!("{registry}/containrlab-web@{}", digests[1])]
+            .into();
+    assert_eq!(running_images(&env, &ecs, "containrlab-cluster", "containrlab-service"), expected);
+    let runner = running_images(&env, &ecs, "containrlab-runner-ec2", "containrlab-runner-service");
+    assert!(runner.contains(&format!("{registry}/containrlab-runnerd@{}", digests[2])), "{runner:?}");
+    // Read once by the plan and reused by the verification: one BatchGetImage per repository.
+    assert_eq!(up.calls.get("ECR:BatchGetImage"), Some(&3), "{:?}", up.calls);
+
+    // deploy of the same tag, up of it again, a plan without a tag: nothing to do.
+    let deploy = env.run(&["--image-tag", "v2", "deploy"]);
+    deploy.expect_code(0);
+    assert!(deploy.mutating_calls().is_empty(), "{:?}", deploy.mutating_calls());
+    let again = env.run(&["--image-tag", "v2", "up", "--yes"]);
+    again.expect_code(0);
+    assert!(again.mutating_calls().is_empty(), "{:?}", again.mutating_calls());
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+
+    // A tag ECR does not have: the plan stops, naming each image, before any change.
+    push(&env, &ecr, "containrlab-api", "v3", &["arm64"], "x");
+    let missing = env.run(&["--image-tag", "v3", "up", "--yes"]);
+    missing.expect_code(1);
+    assert!(missing.stderr.contains("image problem(s); nothing was changed"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("image containrlab-web:v3 is not in ECR"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("image containrlab-runnerd:v3 is not in ECR"), "{}", missing.stderr);
+    assert!(!missing.stderr.contains("containrlab-api:v3 is not"), "{}", missing.stderr);
+    assert!(missing.mutating_calls().is_empty(), "{:?}", missing.mutating_calls());
+    assert_eq!(running_images(&env, &ecs, "containrlab-cluster", "containrlab-service"), expected);
+}

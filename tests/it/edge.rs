@@ -75,7 +75,7 @@ fn https_rules_and_aliases_are_repaired_and_the_zone_is_kept_unless_asked() {
     let listeners = env.block_on(elb.describe_listeners().load_balancer_arn(&lb_arn).send()).expect("listeners");
     let https = listeners.listeners().iter().find(|l| l.port() == Some(443)).expect("https listener");
     assert_eq!(https.certificates().len(), 1);
-    assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-2021-06"));
+    assert_eq!(https.ssl_policy(), Some("ELBSecurityPolicy-TLS13-1-2-PQ-2025-09"));
     let rules = env
         .block_on(elb.describe_rules().listener_arn(https.listener_arn().unwrap_or_default()).send())
         .expect("rules");

@@ -5,6 +5,8 @@
 //! ours is seen as a conflict) and the newest ACTIVE revision of each declared family; in a second
 //! round only what the first did not cover (an owned service no longer declared, a service running
 //! an older revision than the family's newest).
+//! With `--image-tag`, the first round also reads each repository's image of that tag from ECR
+//! (`deploy::read_images`): the definitions name their images by digest, as `deploy` pins them.
 //! Diff: a task definition is compared with the revision its service runs (or the family's newest
 //! when there is no service yet), normalised (`diff::taskdef`); a new revision is registered only
 //! when they differ, and then the service moves to it.
@@ -25,7 +27,7 @@ use crate::model::compute::Service;
 pub use cluster::ClusterFields;
 pub use cluster::EcsCluster;
 pub use service::{EcsService, ServiceFields};
-pub use task_definition::{TaskDefinition, TaskDefinitionFields};
+pub use task_definition::{check_images, TaskDefinition, TaskDefinitionFields};
 // What `deploy` reuses: the same reads, registration and wait as `up`.
 pub(crate) use service::describe_declared;
 pub(crate) use service_wait::wait_stable;
@@ -44,6 +46,8 @@ pub struct ObservedEcs {
     pub running: BTreeMap<String, Observed<TaskDefinitionFields>>,
     /// Every revision (any status) tagged as this stack's, by family: what `down` deregisters.
     pub owned_revisions: BTreeMap<String, Vec<String>>,
+    /// With `--image-tag`: what ECR has for the tag, by repository (what the definitions pin).
+    pub images: BTreeMap<String, crate::deploy::Lookup>,
 }
 
 impl ObservedEcs {
@@ -60,18 +64,28 @@ pub async fn observe(
     stack: &str,
     clusters: &[String],
     services: &[Service],
+    image_tag: Option<&str>,
 ) -> Result<ObservedEcs> {
     let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
+    // With `--image-tag`, the images of that tag, so the definitions pin their digests.
+    let images = async {
+        let services: Vec<&Service> = services.iter().collect();
+        match image_tag {
+            Some(tag) => Ok(crate::deploy::read_images(clients, &services, tag).await),
+            None => Ok(BTreeMap::new()),
+        }
+    };
     // Revisions accumulate with every deploy: a query of their own, so they page no other answer.
     let revisions = async {
         super::tag_index::query(clients, stack, &["ecs:task-definition"]).await.map_err(|e| anyhow::anyhow!(e))
     };
-    let (clusters, owned_services, revisions, declared, mut family_defs) = tokio::try_join!(
+    let (clusters, owned_services, revisions, declared, mut family_defs, images) = tokio::try_join!(
         cluster::observe(&clients.ecs, index, clusters),
         index.matching(":service/"),
         revisions,
         service::describe_declared(&clients.ecs, services),
         task_definition::describe_families(&clients.ecs, &families),
+        images,
     )?;
     let owned = owned_services.into_iter().chain(revisions);
     let mut owned_revisions: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -98,5 +112,5 @@ pub async fn observe(
         .filter(|arn| !arn.is_empty() && !family_defs.iter().any(|f| f.id == *arn))
         .collect();
     let running = task_definition::describe_arns(&clients.ecs, &running_arns).await?;
-    Ok(ObservedEcs { clusters, services: services_seen, families: family_defs, running, owned_revisions })
+    Ok(ObservedEcs { clusters, services: services_seen, families: family_defs, running, owned_revisions, images })
 }

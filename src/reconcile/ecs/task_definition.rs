@@ -5,7 +5,8 @@
 //! service runs). Deleting a family deregisters its ACTIVE revisions and deletes every revision
 //! this stack tagged. The image tag is `--image-tag` / `CONTAINRLAB_IMAGE_TAG`; without it, the tag
 //! the service runs is kept (so a repair run never rolls back a CI deploy), and `latest` is used
-//! for a first registration.
+//! for a first registration. With `--image-tag`, images are pinned to the digests ECR has for the
+//! tag, as `deploy` pins them (so `up --image-tag T` after `deploy --image-tag T` changes nothing).
 
 use std::collections::BTreeMap;
 
@@ -96,8 +97,13 @@ pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target
     let tag = ctx.image_tag.clone().or(kept_tag).unwrap_or_else(|| "latest".into());
     p.image_tag = &tag;
     let mut resolved = resolve_task_definition(&td.json, &p);
-    if let (None, Some(b)) = (&ctx.image_tag, base) {
-        keep_pinned_images(&mut resolved, &td.json, &b.fields.json, &p);
+    match (&ctx.image_tag, base) {
+        (Some(tag), _) => {
+            // What the tag names now, by digest; its images' problems stop the plan (`check_images`).
+            crate::deploy::pin(d, &mut resolved, &o.images, tag, &registry(ctx));
+        }
+        (None, Some(b)) => keep_pinned_images(&mut resolved, &td.json, &b.fields.json, &p),
+        (None, None) => {}
     }
     let wanted = taskdef::normalize(&resolved);
     let label = |t: &Observed<TaskDefinitionFields>| format!("{}:{}", t.name, t.fields.revision);
@@ -108,6 +114,34 @@ pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target
         _ => Target::NewRevision,
     };
     (resolved, target)
+}
+
+fn registry(ctx: &PlanContext) -> String {
+    crate::deploy::registry(&ctx.account, &ctx.region)
+}
+
+/// With `--image-tag`: every image of the tag must be in ECR and built for its definition's CPU
+/// architecture, or the plan stops before any change, listing every problem (as `deploy` does).
+/// A repository that does not exist yet (this run creates it) keeps the tag, with a warning.
+pub fn check_images(ctx: &PlanContext, services: &[Service], o: &ObservedEcs, plan: &mut Plan) -> Result<()> {
+    let Some(tag) = ctx.image_tag.as_deref().filter(|_| ctx.mode == Mode::Converge) else { return Ok(()) };
+    let mut problems = Vec::new();
+    for s in services {
+        let p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: tag };
+        let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
+        let pinned = crate::deploy::pin(s, &mut resolved, &o.images, tag, &registry(ctx));
+        problems.extend(pinned.problems);
+        for (container, repo) in pinned.no_repository {
+            plan.warnings.push(format!(
+                "{}: container {container} names {repo}:{tag} by its tag: the repository does not exist yet; the next `deploy` or `up --image-tag` pins its digest",
+                s.name
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{} image problem(s); nothing was changed:\n  {}", problems.len(), problems.join("\n  "));
+    }
+    Ok(())
 }
 
 /// The contract for `task_definition.FAMILY`. A family's revisions are immutable: creating or

@@ -1,8 +1,9 @@
-//! Reading the runner's capacity concurrently: the AMI parameters, this stack's launch templates
+//! Reading the runner's capacity concurrently: the AMI parameters (from the plan's one read of
+//! SSM values, `ssm::Values`), this stack's launch templates
 //! (with the default version's data of the declared ones), its Auto Scaling groups (by tag, then
 //! by name the declared ones the tag did not find) and the capacity providers by name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
 use aws_sdk_autoscaling::types::Filter;
@@ -16,18 +17,20 @@ use crate::aws::{describe, error, Clients};
 use crate::model::compute::Ec2Capacity;
 use crate::model::tags::{Tags, STACK};
 use crate::reconcile::kit::{Observed, CONCURRENCY};
+use crate::reconcile::ssm;
 use crate::reconcile::tags;
 
 /// `clusters`: the stack file's cluster names, which are also the names of their capacity
 /// providers (DescribeCapacityProviders is asked by name: moto refuses the unfiltered form).
 pub async fn observe(
     clients: &Clients,
+    values: &ssm::Values<'_>,
     stack: &str,
     desired: &[Ec2Capacity],
     clusters: &[String],
 ) -> Result<ObservedRunner> {
     let (amis, launch_templates, groups, capacity_providers) = tokio::try_join!(
-        amis(clients, desired),
+        amis(values, desired),
         launch_templates(clients, stack, desired),
         groups(clients, stack, desired),
         capacity_providers(clients, clusters),
@@ -35,22 +38,22 @@ pub async fn observe(
     Ok(ObservedRunner { amis, launch_templates, groups, capacity_providers })
 }
 
-async fn amis(clients: &Clients, desired: &[Ec2Capacity]) -> Result<BTreeMap<String, String>> {
-    let names: BTreeSet<&str> = desired.iter().map(|d| d.ami_parameter.as_str()).collect();
-    if names.is_empty() {
+/// The AMI id each declared parameter names, from the plan's one read of SSM values.
+async fn amis(values: &ssm::Values<'_>, desired: &[Ec2Capacity]) -> Result<BTreeMap<String, String>> {
+    if desired.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let out = clients
-        .ssm
-        .get_parameters()
-        .set_names(Some(names.iter().map(|n| n.to_string()).collect()))
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("reading the AMI parameters from SSM: {}", describe(&e)))?;
-    if let Some(missing) = out.invalid_parameters().first() {
-        bail!("the AMI parameter {missing} does not exist in this region");
+    let read = values.get().await?;
+    let mut out = BTreeMap::new();
+    for name in desired.iter().map(|d| &d.ami_parameter) {
+        if read.invalid.contains(name) {
+            bail!("the AMI parameter {name} does not exist in this region");
+        }
+        if let Some(ssm::ObservedValue::Plain(id)) = read.values.get(name) {
+            out.insert(name.clone(), id.clone());
+        }
     }
-    Ok(out.parameters().iter().filter_map(|p| Some((p.name()?.to_string(), p.value()?.to_string()))).collect())
+    Ok(out)
 }
 
 /// This stack's launch templates (by tag), with the default version's data of the declared ones.

@@ -1,12 +1,32 @@
 //! Task definitions, ECS services and the runner's capacity on hand-built observations.
 
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::plan::Reason;
+
+/// What ECR has for `tag`: each repository's image for its architecture, `sha256:<repo>-<tag>`;
+/// `found` picks what each repository answers.
+fn images(tag: &str, found: impl Fn(&str) -> Option<crate::deploy::Lookup>) -> BTreeMap<String, crate::deploy::Lookup> {
+    [("containrlab-api", "arm64"), ("containrlab-web", "arm64"), ("containrlab-runnerd", "amd64")]
+        .into_iter()
+        .map(|(repository, arch)| {
+            let image = crate::deploy::images::Image {
+                repository: repository.into(),
+                tag: tag.into(),
+                digest: format!("sha256:{repository}-{tag}"),
+                architectures: vec![arch.into()],
+            };
+            (repository.to_string(), found(repository).unwrap_or(Ok(Some(image))))
+        })
+        .collect()
+}
 
 #[test]
 fn a_new_image_tag_is_one_new_revision_and_one_service_update() {
     let d = desired();
-    let o = converged(&d);
+    let mut o = converged(&d);
+    o.ecs.images = images("v2", |_| None);
     let mut cx = ctx(&d, Mode::Converge);
     cx.image_tag = Some("v2".into());
     let plan = plan(&cx, &d, &o);
@@ -18,14 +38,18 @@ fn a_new_image_tag_is_one_new_revision_and_one_service_update() {
         .collect();
     let image =
         |name: &str, tag: &str| format!("\"123456789012.dkr.ecr.us-east-1.amazonaws.com/containrlab-{name}:{tag}\"");
+    // The tag's digest, as `deploy` pins it.
+    let pinned = |name: &str, tag: &str| {
+        format!("\"123456789012.dkr.ecr.us-east-1.amazonaws.com/containrlab-{name}@sha256:containrlab-{name}-{tag}\"")
+    };
     assert_eq!(
         changed,
         vec![
             (
                 "task_definition.containrlab-task".into(),
                 vec![
-                    f("containerDefinitions[api].image", &image("api", "v1"), &image("api", "v2")),
-                    f("containerDefinitions[web].image", &image("web", "v1"), &image("web", "v2")),
+                    f("containerDefinitions[api].image", &image("api", "v1"), &pinned("api", "v2")),
+                    f("containerDefinitions[web].image", &image("web", "v1"), &pinned("web", "v2")),
                 ]
             ),
             (
@@ -34,6 +58,36 @@ fn a_new_image_tag_is_one_new_revision_and_one_service_update() {
             ),
         ]
     );
+}
+
+#[test]
+fn an_image_tag_ecr_lacks_stops_the_plan_and_a_repository_still_to_create_keeps_the_tag() {
+    let d = desired();
+    let mut o = converged(&d);
+    let mut cx = ctx(&d, Mode::Converge);
+    cx.image_tag = Some("v2".into());
+    o.ecs.images =
+        images("v2", |r| (r == "containrlab-web").then(|| Err("image containrlab-web:v2 is not in ECR".into())));
+    let err = crate::reconcile::diff(&cx, &d, &o, &mut Plan::default()).expect_err("a missing image").to_string();
+    assert!(err.starts_with("1 image problem(s); nothing was changed"), "{err}");
+    assert!(err.contains("containrlab-service: container web: image containrlab-web:v2 is not in ECR"), "{err}");
+
+    // A repository that does not exist yet: the tag is written, and the plan says so.
+    o.ecs.images = images("v2", |r| (r == "containrlab-web").then_some(Ok(None)));
+    let plan = plan(&cx, &d, &o);
+    let td = plan.changes.iter().find(|c| c.address.name == "containrlab-task").expect("the task definition");
+    let web = fields(td).into_iter().find(|f| f.0 == "containerDefinitions[web].image").expect("web's image");
+    assert!(web.2.ends_with("/containrlab-web:v2\""), "{web:?}");
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("container web names containrlab-web:v2 by its tag")),
+        "{:?}",
+        plan.warnings
+    );
+    // `down` checks no image, whatever the tag.
+    o.ecs.images = images("v2", |_| Some(Err("not in ECR".into())));
+    let mut down = ctx(&d, Mode::Down);
+    down.image_tag = Some("v2".into());
+    assert!(crate::reconcile::diff(&down, &d, &o, &mut Plan::default()).is_ok());
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn a_tls_policy_downgraded_by_hand_and_swapped_rule_priorities() {
         vec![
             (
                 "listener.https".into(),
-                vec![f("ssl_policy", "\"ELBSecurityPolicy-2016-08\"", "\"ELBSecurityPolicy-TLS13-1-2-2021-06\"")]
+                vec![f("ssl_policy", "\"ELBSecurityPolicy-2016-08\"", "\"ELBSecurityPolicy-TLS13-1-2-PQ-2025-09\"")]
             ),
             ("listener_rule.api.containrlab.click".into(), vec![f("priority", "\"20\"", "\"10\"")]),
             ("listener_rule.app.containrlab.click".into(), vec![f("priority", "\"10\"", "\"20\"")]),

@@ -383,7 +383,7 @@ fn ecs(d: &Desired) -> ObservedEcs {
         })
         .collect();
     let owned_revisions = families.iter().map(|f| (f.name.clone(), vec![f.id.clone()])).collect();
-    ObservedEcs { clusters, services, families, running: BTreeMap::new(), owned_revisions }
+    ObservedEcs { clusters, services, families, running: BTreeMap::new(), owned_revisions, images: BTreeMap::new() }
 }
 
 fn runner(d: &Desired) -> ObservedRunner {
