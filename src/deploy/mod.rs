@@ -9,6 +9,7 @@
 //! changes what runs. A revision is registered only when the normalised definition differs from
 //! the one the service runs and from the family's newest; a deploy of what already runs makes no
 //! mutating call. Rollback (`rollout::back`) moves services to an earlier revision.
+//! `read_images` and `pin` serve `up --image-tag` too: the planner pins images as `deploy` does.
 
 mod blob;
 pub mod images;

@@ -327,26 +327,33 @@ impl Resource for TaskDefinition {
 }
 
 /// Registers the revision, then deregisters ACTIVE revisions beyond `keep_revisions` (+ the
-/// newest), never one a service runs. Returns the new revision's ARN.
+/// newest), never one a service runs. Returns the new revision's ARN. The family's revisions are
+/// listed while the new one registers (a service waiting on this step waits for one call less);
+/// nothing is deregistered unless the registration succeeded.
 async fn register_and_prune(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRevision) -> Result<String> {
     let ecs = &cx.clients.ecs;
-    let (arn, revision) = register(ecs, &d.resolved, &cx.tags(address), address).await?;
+    let listed = async {
+        ecs.list_task_definitions()
+            .family_prefix(&d.family)
+            .status(TaskDefinitionStatus::Active)
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(|e| failed("listing revisions of", address, &e))
+    };
+    let tags = cx.tags(address);
+    let (registered, listed) = tokio::join!(register(ecs, &d.resolved, &tags, address), listed);
+    let (arn, revision) = registered?;
     crate::apply::progress::note(format!("{address}: registered revision {revision}"));
-    let active: Vec<String> = ecs
-        .list_task_definitions()
-        .family_prefix(&d.family)
-        .status(TaskDefinitionStatus::Active)
-        .sort(aws_sdk_ecs::types::SortOrder::Desc)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| failed("listing revisions of", address, &e))?;
-    let mut active = active;
+    // The listing may or may not show the new revision (it ran alongside): count it once.
+    let mut active = listed?;
+    active.retain(|a| *a != arn);
     // Newest first by revision number (the listing's order is not relied on).
     active.sort_by_key(|a| std::cmp::Reverse(a.rsplit(':').next().and_then(|r| r.parse::<i64>().ok())));
-    let keep = d.keep_revisions as usize + 1;
+    let keep = d.keep_revisions as usize;
     for old in active.iter().skip(keep).filter(|a| !d.running.contains(a)) {
         ecs.deregister_task_definition()
             .task_definition(old)
