@@ -167,6 +167,15 @@ pub fn pin(s: &Service, resolved: &mut Value, images: &BTreeMap<String, Lookup>,
     out
 }
 
+/// The error that stops a rollout (`deploy`, or `up --image-tag`) before any change when an
+/// image cannot run: every problem, one a line.
+pub fn refuse_images(problems: &[String]) -> Result<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!("{} image problem(s); nothing was changed:\n  {}", problems.len(), problems.join("\n  "))
+}
+
 /// Plans the deploy of `tag` to `services`: reads the images, checks them, pins them.
 pub async fn plan(
     clients: &Clients,
@@ -212,9 +221,7 @@ pub async fn plan(
             change,
         });
     }
-    if !problems.is_empty() {
-        bail!("{} image problem(s); nothing was changed:\n  {}", problems.len(), problems.join("\n  "));
-    }
+    refuse_images(&problems)?;
     Ok(out)
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Observe in one round, concurrently: metadata of the declared names, their values there is
 //! something to compare with (`Values`: ten per call, shared with the runner's AMI parameters; a
-//! missing name is no error), and the stack's tag index (`tag_index`). A second round only for what the index cannot settle: an owned parameter no
-//! longer declared (confirmed by name), one it does not list or may not be trusted about (tags).
+//! missing name is no error), and the stack's tag index (`tag_index`). A second round only for
+//! what the index cannot settle: an owned parameter no longer declared (confirmed by name), one it
+//! does not list or may not be trusted about (tags).
 //! Invariants: a secret value is held only as `Secret` and shown as `(sensitive value)`; a
 //! SecureString is decrypted only when its variable is set (to compare the two) — otherwise the
 //! plan reads its metadata, never its value — or when `up` must rewrite it unchanged (a new

@@ -138,10 +138,7 @@ pub fn check_images(ctx: &PlanContext, services: &[Service], o: &ObservedEcs, pl
             ));
         }
     }
-    if !problems.is_empty() {
-        anyhow::bail!("{} image problem(s); nothing was changed:\n  {}", problems.len(), problems.join("\n  "));
-    }
-    Ok(())
+    crate::deploy::refuse_images(&problems)
 }
 
 /// The contract for `task_definition.FAMILY`. A family's revisions are immutable: creating or

@@ -1,7 +1,7 @@
 //! Reading the runner's capacity concurrently: the AMI parameters (from the plan's one read of
-//! SSM values, `ssm::Values`), this stack's launch templates
-//! (with the default version's data of the declared ones), its Auto Scaling groups (by tag, then
-//! by name the declared ones the tag did not find) and the capacity providers by name.
+//! SSM values, `ssm::Values`), this stack's launch templates (with the default version's data of
+//! the declared ones), its Auto Scaling groups (by tag, then by name the declared ones the tag did
+//! not find) and the capacity providers by name.
 
 use std::collections::BTreeMap;
 
