@@ -9,6 +9,7 @@ use std::error::Error as StdError;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::ErrorMetadata;
 
 /// What an AWS error means for the tool, from its error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,34 +108,21 @@ pub fn is_not_found<E: ProvideErrorMetadata>(e: &E) -> bool {
     kind(e) == ErrorKind::NotFound
 }
 
-/// A role or instance profile created moments ago that the calling service cannot use yet.
-///
-/// The one place that reads AWS's message text: for these errors AWS has no code of their own,
-/// only a generic one (`ValidationError`, `ClientException`, …) shared with real mistakes, so
-/// each entry is a code together with the message words AWS documents for propagation. Anything
-/// else with those codes is a real error and is not retried.
-const PROPAGATING: &[(&str, &[&str])] = &[
-    // ECS RegisterTaskDefinition: the task or execution role is not visible to ECS yet.
-    ("ClientException", &["role is not valid"]),
-    ("AccessDeniedException", &["iam:passrole"]),
-    // ECS CreateService: "Unable to assume role …" / "… service linked role …".
-    ("InvalidParameterException", &["assume", "role"]),
-    // Auto Scaling CreateAutoScalingGroup: "Invalid IAM Instance Profile name".
-    ("ValidationError", &["iam instance profile"]),
-    ("ValidationError", &["iaminstanceprofile"]),
-];
-
-pub fn propagating<E: ProvideErrorMetadata>(e: &E) -> bool {
-    let message = e.message().unwrap_or_default().to_ascii_lowercase();
-    PROPAGATING.iter().any(|(code, words)| e.code() == Some(*code) && words.iter().all(|w| message.contains(w)))
-}
-
 /// The message of an SDK error with its causes — the service's code and message, not just
 /// "service error" — without the raw HTTP response the SDK's debug form would add.
 pub fn describe(err: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);
     while let Some(e) = current {
+        // An error AWS answered that the SDK has no type for ("unhandled error (CODE)") carries
+        // its code and message as metadata, whose own text is a debug dump: worded here instead.
+        if let Some(meta) = e.downcast_ref::<ErrorMetadata>() {
+            if parts.last().is_some_and(|p| p.starts_with("unhandled error (")) {
+                parts.pop();
+            }
+            parts.push(code_and_message(meta.code(), meta.message()));
+            break;
+        }
         let text = e.to_string();
         if parts.last() != Some(&text) {
             parts.push(text);
@@ -145,6 +133,16 @@ pub fn describe(err: &(dyn StdError + 'static)) -> String {
     match not_permitted(&text) {
         Some(lead) => format!("{lead} ({text})"),
         None => text,
+    }
+}
+
+/// `CODE: message`, as AWS's own CLI words an error.
+fn code_and_message(code: Option<&str>, message: Option<&str>) -> String {
+    match (code, message.filter(|m| !m.is_empty())) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        (None, Some(m)) => m.to_string(),
+        (None, None) => "AWS gave no code or message".to_string(),
     }
 }
 
@@ -178,6 +176,9 @@ pub struct ApplyError {
     /// What was being done, as a verb phrase: `creating`, `setting the lifecycle policy of`.
     pub operation: String,
     pub kind: ErrorKind,
+    /// AWS's error code and message, as answered (what the consistency rules match).
+    pub code: Option<String>,
+    pub message: Option<String>,
     pub cause: String,
     pub hint: Option<&'static str>,
 }
@@ -213,14 +214,51 @@ where
         ),
         _ => None,
     };
-    ApplyError { address: address.clone(), operation: operation.to_string(), kind, cause: describe(e), hint }.into()
+    ApplyError {
+        address: address.clone(),
+        operation: operation.to_string(),
+        kind,
+        code: e.code().map(str::to_string),
+        message: e.message().map(str::to_string),
+        cause: describe(e),
+        hint,
+    }
+    .into()
 }
 
 /// A create (or other) response that lacks the field the tool needs next.
 pub fn missing(operation: &str, address: &crate::model::Address, field: &str) -> anyhow::Error {
     let cause = format!("the response has no {field}");
-    ApplyError { address: address.clone(), operation: operation.to_string(), kind: ErrorKind::Other, cause, hint: None }
-        .into()
+    ApplyError {
+        address: address.clone(),
+        operation: operation.to_string(),
+        kind: ErrorKind::Other,
+        code: None,
+        message: None,
+        cause,
+        hint: None,
+    }
+    .into()
+}
+
+/// A refusal AWS answered inside a successful response (EC2's `Unsuccessful` items), worded and
+/// classified like an error answer with the same code.
+pub fn refused(
+    operation: &str,
+    address: &crate::model::Address,
+    code: Option<&str>,
+    message: Option<&str>,
+) -> anyhow::Error {
+    ApplyError {
+        address: address.clone(),
+        operation: operation.to_string(),
+        kind: kind_of_code(code),
+        code: code.map(str::to_string),
+        message: message.map(str::to_string),
+        cause: format!("AWS refused it: {}", code_and_message(code, message)),
+        hint: None,
+    }
+    .into()
 }
 
 /// `Some(value)` or the error naming the operation and the missing field.
@@ -245,6 +283,20 @@ pub fn may_have_taken_effect(e: &anyhow::Error) -> bool {
 /// True when `e` is an AWS NotFound (the resource is already gone).
 pub fn is_gone(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ApplyError>().is_some_and(|a| a.kind == ErrorKind::NotFound)
+}
+
+/// True when `e` is AWS saying something still uses the resource.
+pub fn is_in_use(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApplyError>().is_some_and(|a| a.kind == ErrorKind::DependencyViolation)
+}
+
+/// `e` with `detail` added to its cause (what still uses it, say), its wording otherwise kept.
+pub fn with_detail(mut e: anyhow::Error, detail: &str) -> anyhow::Error {
+    if let Some(a) = e.downcast_mut::<ApplyError>() {
+        a.cause = format!("{}; {detail}", a.cause);
+        return e;
+    }
+    e.context(detail.to_string())
 }
 
 /// Why a call never reached an answer from AWS.
@@ -372,6 +424,26 @@ mod tests {
         );
     }
 
+    /// EC2's errors have no type in the SDK ("unhandled"): their code and message were printed as a
+    /// debug dump (`Error { code: …, message: … }`).
+    #[test]
+    fn an_error_the_sdk_has_no_type_for_reads_code_then_message() {
+        use aws_sdk_ec2::operation::create_subnet::CreateSubnetError;
+        use aws_smithy_runtime_api::http::{Response, StatusCode};
+        use aws_smithy_types::body::SdkBody;
+        let meta = error("InvalidVpcID.NotFound", "The vpc ID 'vpc-1' does not exist");
+        let e = SdkError::service_error(
+            CreateSubnetError::generic(meta),
+            Response::new(StatusCode::try_from(400).expect("status"), SdkBody::empty()),
+        );
+        assert_eq!(describe(&e), "service error: InvalidVpcID.NotFound: The vpc ID 'vpc-1' does not exist");
+        let address = crate::model::Address::new(crate::model::Kind::Subnet, "public-a");
+        assert_eq!(
+            failed("creating", &address, &e).to_string(),
+            "creating subnet public-a: service error: InvalidVpcID.NotFound: The vpc ID 'vpc-1' does not exist"
+        );
+    }
+
     #[test]
     fn codes_classify_without_reading_messages() {
         for code in [
@@ -398,27 +470,6 @@ mod tests {
         assert_eq!(kind(&error("AccessDeniedException", "")), ErrorKind::AccessDenied);
         // A message saying "not found" under another code is not a NotFound.
         assert_eq!(kind(&error("ValidationError", "AutoScalingGroup name not found")), ErrorKind::Other);
-    }
-
-    #[test]
-    fn only_the_named_propagation_errors_are_propagation() {
-        assert!(propagating(&error("ClientException", "Role is not valid")));
-        assert!(propagating(&error("AccessDeniedException", "User is not authorized to perform: iam:PassRole on …")));
-        assert!(propagating(&error(
-            "InvalidParameterException",
-            "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
-        )));
-        assert!(propagating(&error(
-            "InvalidParameterException",
-            "Unable to assume role and validate the specified targetGroupArn."
-        )));
-        assert!(propagating(&error("ValidationError", "Invalid IAM Instance Profile name")));
-        assert!(!propagating(&error(
-            "InvalidParameterException",
-            "The target group does not have an associated load balancer."
-        )));
-        assert!(!propagating(&error("ClientException", "Invalid setting for container 'a'")));
-        assert!(!propagating(&error("ValidationError", "Max bound must be >= min")));
     }
 
     #[test]

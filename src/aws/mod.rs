@@ -8,6 +8,7 @@
 
 #[cfg(test)]
 pub mod canned;
+pub mod consistency;
 pub mod error;
 pub mod lock;
 pub mod once;

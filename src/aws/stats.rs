@@ -86,13 +86,15 @@ impl Intercept for ApiCallCounter {
 }
 
 /// What the calls so far add up to.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Stats {
     /// `service:Operation` → number of calls.
     pub calls: BTreeMap<String, u64>,
     pub total: u64,
     pub mutating: u64,
     pub rounds: usize,
+    /// Every wait for AWS to catch up (`aws::consistency`), in the order they began.
+    pub consistency: Vec<super::consistency::Waited>,
 }
 
 pub fn snapshot() -> Stats {
@@ -107,6 +109,7 @@ pub fn snapshot() -> Stats {
         mutating: counts.iter().filter(|(k, _)| is_mutating(k)).map(|(_, v)| v).sum(),
         calls: counts,
         rounds: rounds(&spans),
+        consistency: super::consistency::waited(),
     }
 }
 
@@ -147,6 +150,12 @@ pub fn summary(stats: &Stats) -> String {
         let total: u64 = ops.iter().map(|(_, n)| n).sum();
         let list: Vec<String> = ops.iter().map(|(op, n)| format!("{op} {n}")).collect();
         out.push_str(&format!("\n  {service} {total}: {}", list.join(", ")));
+    }
+    for w in &stats.consistency {
+        out.push_str(&format!(
+            "\nwaited {:.1}s for AWS to catch up: {} ({} {}, {}: {} lagging answer(s), {})",
+            w.seconds, w.rule, w.call, w.after, w.address, w.lagged, w.outcome
+        ));
     }
     out
 }
@@ -192,7 +201,7 @@ mod tests {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v))
                 .collect();
-        let stats = Stats { calls, total: 6, mutating: 0, rounds: 2 };
+        let stats = Stats { calls, total: 6, mutating: 0, rounds: 2, consistency: Vec::new() };
         assert_eq!(
             summary(&stats),
             "API calls: 6 (0 mutating) in 2 sequential round(s)\n  ECR 5: DescribeRepositories 1, ListTagsForResource 4\n  STS 1: GetCallerIdentity 1"

@@ -1,6 +1,6 @@
 //! Waiting without fixed sleeps: poll on a short schedule with jitter until a condition holds
-//! or a deadline passes, reporting what is waited on; and bounded retries for the named
-//! eventual-consistency errors only (EC2 `DependencyViolation` while network interfaces drain).
+//! or a deadline passes, reporting what is waited on. (Waits for AWS to catch up with a call
+//! just made are `aws::consistency`'s, on this schedule.)
 //!
 //! Invariants: every wait has a deadline and ends with an error that says what did not happen;
 //! an interrupt (`crate::interrupt`) ends a wait or a retry at once, since stopping must not
@@ -24,7 +24,7 @@ pub enum Check<T> {
 /// balancer ~150 s, a NAT gateway ~100 s, an ECS rollout ~60 s) see readiness about 2 s late on
 /// average and at most ~4.4 s, for one describe call per 4 s per wait — far inside the
 /// account-wide ELBv2 and Route 53 rate limits (ten and five requests a second).
-fn delay(attempt: u32) -> Duration {
+pub(crate) fn delay(attempt: u32) -> Duration {
     let base = Duration::from_millis(match attempt {
         0 => 1000,
         1 => 2000,
@@ -154,43 +154,6 @@ where
     unreachable!("the loop returns or fails")
 }
 
-/// Retries `op` while it fails with an error `retryable` accepts, until `timeout`; then returns
-/// the last error. Only for eventual consistency, never for ordering problems.
-pub async fn retry_while<T, E, F, Fut>(
-    what: &str,
-    timeout: Duration,
-    retryable: impl Fn(&E) -> bool,
-    mut op: F,
-) -> Result<T, E>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    let start = Instant::now();
-    let mut noted = start;
-    for attempt in 0.. {
-        match op().await {
-            Err(e) if retryable(&e) && start.elapsed() < timeout => {
-                if attempt == 0 || noted.elapsed() >= QUIET {
-                    crate::apply::progress::note(format!(
-                        "{what}: still in use, retrying for up to {}s [{} elapsed]",
-                        timeout.as_secs(),
-                        elapsed(start)
-                    ));
-                    noted = Instant::now();
-                }
-                tokio::select! {
-                    () = crate::apply::progress::idle(tokio::time::sleep(delay(attempt))) => {}
-                    // Stopping: the last error says what was still in use.
-                    () = crate::interrupt::stopping() => return Err(e),
-                }
-            }
-            other => return other,
-        }
-    }
-    unreachable!("the loop returns")
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -252,34 +215,5 @@ mod tests {
             err.to_string(),
             "timed out after 30s waiting for nat_gateway.a to become available (last state: pending)"
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retry_while_retries_only_the_named_error_and_gives_up_at_the_deadline() {
-        let calls = AtomicU32::new(0);
-        let r: Result<(), &str> = retry_while(
-            "subnet.a",
-            Duration::from_secs(20),
-            |e: &&str| *e == "DependencyViolation",
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err("DependencyViolation")
-            },
-        )
-        .await;
-        assert_eq!(r, Err("DependencyViolation"));
-        assert!(calls.load(Ordering::SeqCst) > 2);
-        calls.store(0, Ordering::SeqCst);
-        let r: Result<(), &str> = retry_while(
-            "subnet.a",
-            Duration::from_secs(20),
-            |e: &&str| *e == "DependencyViolation",
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err("AccessDenied")
-            },
-        )
-        .await;
-        assert_eq!((r, calls.load(Ordering::SeqCst)), (Err("AccessDenied"), 1));
     }
 }

@@ -128,6 +128,22 @@ fn overlapping_subnets_are_rejected() {
     );
 }
 
+/// CreateLoadBalancer refuses a single zone, after the VPC and NAT gateway were built.
+#[test]
+fn a_load_balancer_with_public_subnets_in_one_zone_is_rejected() {
+    let one_zone = variant(
+        "public-b:  { tier: public,  availability_zone: us-east-1b",
+        "public-b:  { tier: public,  availability_zone: us-east-1a",
+    );
+    assert_one(
+        &errors_of(&one_zone),
+        "load_balancer.subnet_tier: an Application Load Balancer needs public subnets in at least two Availability Zones (only us-east-1a in network.subnets): add a public subnet in another zone",
+    );
+    let one_subnet =
+        variant("    public-b:  { tier: public,  availability_zone: us-east-1b, cidr: 10.0.1.0/24 }\n", "");
+    assert_one(&errors_of(&one_subnet), "(only us-east-1a in network.subnets)");
+}
+
 #[test]
 fn undefined_security_group_is_rejected() {
     let errors = errors_of(&variant(

@@ -201,6 +201,31 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
         return;
     };
     check_group_refs(c, stack, "load_balancer.security_groups", &lb.security_groups);
+    // CreateLoadBalancer refuses fewer (ValidationError "At least two subnets in two different
+    // Availability Zones must be specified"), after the VPC and NAT gateway were already built.
+    let tier = |t: SubnetTier| if t == SubnetTier::Public { "public" } else { "private" };
+    let zones: BTreeSet<&str> = stack
+        .network
+        .subnets
+        .values()
+        .filter(|s| s.tier == lb.subnet_tier)
+        .map(|s| s.availability_zone.as_str())
+        .collect();
+    if zones.len() < 2 {
+        let found = if zones.is_empty() {
+            "none".to_string()
+        } else {
+            format!("only {}", zones.iter().copied().collect::<Vec<_>>().join(", "))
+        };
+        c.err_path(
+            "load_balancer.subnet_tier",
+            format!(
+                "an Application Load Balancer needs {} subnets in at least two Availability Zones ({found} in network.subnets): add a {} subnet in another zone",
+                tier(lb.subnet_tier),
+                tier(lb.subnet_tier)
+            ),
+        );
+    }
     if lb.name.len() > 32 {
         c.err_path("load_balancer.name", format!("`{}` is longer than 32 characters", lb.name));
     }

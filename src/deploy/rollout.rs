@@ -75,7 +75,8 @@ async fn one(clients: &Clients, stack: &str, stack_tags: &Tags, r: &Rollout) -> 
         .await
         .map_err(|e| anyhow!("updating service {} to {label}: {}", r.service, describe(&e)))?;
     eprintln!("  ~ {}: {} → {label}, waiting until it is stable", r.service, r.from);
-    ecs::wait_stable(&clients.ecs, &r.cluster, &r.service, &arn).await?;
+    let address = Address::new(Kind::EcsService, &r.service);
+    ecs::wait_stable(&clients.ecs, &address, &r.cluster, &r.service, &arn).await?;
     Ok(label)
 }
 

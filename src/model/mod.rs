@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod compute;
+pub mod consistency;
 pub mod delete_order;
 pub mod desired;
 pub mod edge;

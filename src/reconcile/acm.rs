@@ -2,8 +2,8 @@
 //! waited on until `ISSUED`. Found by its tags (the stack's `tag_index`, or ACM's own listing for
 //! the declared domain when the index does not list it), then described.
 //! On delete, the certificate goes first (once no listener uses it), then its validation records.
-//! ACM reports a certificate in use for a while after its listener is deleted: the delete retries
-//! `ResourceInUseException` for up to `IN_USE_TIMEOUT`, then names what still uses it.
+//! ACM reports a certificate in use for a while after its listener is deleted: the delete waits
+//! under the consistency rule `certificate-released`, then names what still uses it.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -19,8 +19,9 @@ use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
-use crate::aws::{concurrent, describe, Clients};
+use crate::aws::{concurrent, consistency, describe, Clients};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::edge;
 use crate::model::tags::{Tags, ADDRESS};
 use crate::model::{Address, Kind};
@@ -339,25 +340,22 @@ impl Resource for Certificate {
     }
 }
 
-/// How long a delete waits for ACM to stop reporting the certificate in use (its listener gone).
-const IN_USE_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// `DeleteCertificate`, retried while ACM still reports it in use; past the deadline the error
-/// names the resources ACM says use it. A certificate already gone is done.
+/// `DeleteCertificate`, sent again while ACM still reports it in use after its listener went
+/// (`certificate-released`); past the budget the error names the resources ACM says use it. A
+/// certificate already gone is done.
 async fn delete_certificate(acm: &aws_sdk_acm::Client, address: &Address, arn: &str) -> Result<()> {
-    use crate::aws::error::{kind, ErrorKind};
-    let in_use = |e: &aws_sdk_acm::error::SdkError<_>| kind(e) == ErrorKind::DependencyViolation;
-    let timeout = wait::timeout(IN_USE_TIMEOUT);
-    let delete = || acm.delete_certificate().certificate_arn(arn).send();
-    match wait::retry_while(&address.to_string(), timeout, in_use, delete).await {
-        Err(e) if in_use(&e) => {
+    let delete = || async {
+        acm.delete_certificate().certificate_arn(arn).send().await.map_err(|e| failed("deleting", address, &e))
+    };
+    match consistency::retry(Call::AcmDeleteCertificate, address, delete).await {
+        Err(e) if crate::aws::error::is_in_use(&e) => {
             let users = match acm.describe_certificate().certificate_arn(arn).send().await {
                 Ok(out) => out.certificate().map(|c| c.in_use_by().join(", ")).unwrap_or_default(),
                 Err(e) => format!("(could not read them: {})", describe(&e)),
             };
-            bail!("deleting {address}: still in use after {}s by {users}", timeout.as_secs())
+            Err(crate::aws::error::with_detail(e, &format!("ACM lists its users as: {users}")))
         }
-        other => gone_is_done(other.map(drop).map_err(|e| failed("deleting", address, &e))),
+        other => gone_is_done(other.map(drop)),
     }
 }
 
@@ -457,7 +455,7 @@ mod tests {
             delete_certificate(&acm, &address, "arn:aws:acm:us-east-1:1:certificate/c").await.expect_err("bounded");
         assert_eq!(
             err.to_string(),
-            format!("deleting certificate.containrlab.click: still in use after 300s by {listener}")
+            format!("deleting certificate containrlab.click: service error: ResourceInUseException: Certificate is in use (still so after waiting 5m00s for ACM to see that no listener uses the certificate: rule certificate-released); ACM lists its users as: {listener}\n  hint: something still uses the certificate: see its InUseBy list")
         );
         assert!(delete.num_calls() > 5, "retried until the deadline: {}", delete.num_calls());
     }

@@ -12,8 +12,9 @@ use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use aws_sdk_ecs::Client;
 
 use crate::aws::error::{failed, required};
-use crate::aws::{concurrent, describe};
+use crate::aws::{concurrent, consistency, describe};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::{Call, Rule, ECS_SERVICE_LINKED_ROLE};
 use crate::model::desired::Cluster;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -125,16 +126,29 @@ impl Resource for EcsCluster {
         d: &Cluster,
         _: Option<&Observed<ClusterFields>>,
     ) -> Result<String> {
-        let out = cx
-            .clients
-            .ecs
-            .create_cluster()
-            .cluster_name(&d.name)
-            .settings(setting(d))
-            .set_tags(Some(tags::ecs(&cx.tags(address))))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+        // In an account that never used ECS, AWS makes ECS's service-linked role on the first
+        // create and refuses until it is usable (`ecs-service-linked-role`): asked for once here
+        // too, so a caller allowed to create it does not wait on AWS's own schedule.
+        let asked = std::cell::Cell::new(false);
+        let create = || async {
+            let out = cx
+                .clients
+                .ecs
+                .create_cluster()
+                .cluster_name(&d.name)
+                .settings(setting(d))
+                .set_tags(Some(tags::ecs(&cx.tags(address))))
+                .send()
+                .await
+                .map_err(|e| failed("creating", address, &e));
+            if let Err(e) = &out {
+                if !asked.replace(true) && is_lag(e, &ECS_SERVICE_LINKED_ROLE) {
+                    create_service_linked_role(&cx.clients.iam).await;
+                }
+            }
+            out
+        };
+        let out = consistency::retry(Call::EcsCreateCluster, address, create).await?;
         Ok(required(out.cluster().and_then(|c| c.cluster_arn()), "creating", address, "clusterArn")?.to_string())
     }
 
@@ -162,12 +176,35 @@ impl Resource for EcsCluster {
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<ClusterFields>) -> Result<()> {
-        cx.clients.ecs.delete_cluster().cluster(&o.name).send().await.map_err(|e| failed("deleting", address, &e))?;
+        // Services, tasks and instances deleted moments ago drain for a while (`cluster-emptied`).
+        let delete = || async {
+            cx.clients.ecs.delete_cluster().cluster(&o.name).send().await.map_err(|e| failed("deleting", address, &e))
+        };
+        consistency::retry(Call::EcsDeleteCluster, address, delete).await?;
         Ok(())
     }
 }
 
 const INSIGHTS: &str = "container_insights";
+
+/// True when `e` is AWS answering with `rule`'s lag.
+fn is_lag(e: &anyhow::Error, rule: &Rule) -> bool {
+    e.downcast_ref::<crate::aws::error::ApplyError>()
+        .is_some_and(|a| rule.matches(Call::EcsCreateCluster, a.code.as_deref(), a.message.as_deref()))
+}
+
+/// Asks IAM for ECS's service-linked role (`AWSServiceRoleForECS`). One that exists already, or
+/// a caller not allowed to create it, leaves the wait to AWS: the progress line says which.
+async fn create_service_linked_role(iam: &aws_sdk_iam::Client) {
+    let out = iam.create_service_linked_role().aws_service_name("ecs.amazonaws.com").send().await;
+    crate::apply::progress::note(match out {
+        Ok(_) => "created ECS's service-linked role AWSServiceRoleForECS".to_string(),
+        Err(e) => format!(
+            "ECS's service-linked role was not created here ({}): waiting for AWS to make it",
+            crate::aws::describe(&e)
+        ),
+    });
+}
 
 fn setting(d: &Cluster) -> ClusterSetting {
     ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(insights(d.container_insights)).build()

@@ -21,8 +21,12 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 
+use crate::aws::consistency::Patience;
+use crate::aws::wait::{self, Check};
 use crate::aws::Clients;
 use crate::model::compute::Service;
+use crate::model::consistency::SERVICE_VISIBLE;
+use crate::model::{Address, Kind};
 
 pub use cluster::ClusterFields;
 pub use cluster::EcsCluster;
@@ -56,6 +60,37 @@ impl ObservedEcs {
         let arn = service.fields.task_definition_arn.as_str();
         self.families.iter().find(|f| f.id == arn).or_else(|| self.running.get(arn))
     }
+}
+
+/// Services the tagging API lists and ECS answered MISSING for: created moments ago (a `down`
+/// right after `up`), so read again until ECS lists them (`service-visible`) rather than taken
+/// for absent; still missing after the budget, they are absent (the tagging API can list a
+/// service long gone).
+async fn listed_once_visible(ecs: &aws_sdk_ecs::Client, arns: Vec<String>) -> Result<Vec<Observed<ServiceFields>>> {
+    let Some(first) = arns.first() else { return Ok(Vec::new()) };
+    let name = first.rsplit('/').next().unwrap_or(first).to_string();
+    let visible = Patience::new(&SERVICE_VISIBLE, &Address::new(Kind::EcsService, &name));
+    let unseen = std::sync::Mutex::new(arns);
+    let found = std::sync::Mutex::new(Vec::new());
+    let what = format!("ECS to list the services the tagging API lists ({name}, …)");
+    let waited = wait::until(&what, SERVICE_VISIBLE.budget + std::time::Duration::from_secs(60), || async {
+        if visible.not_yet().is_err() {
+            return Ok(Check::Ready(()));
+        }
+        let arns = unseen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (seen, still) = service::describe_arns(ecs, &arns).await?;
+        found.lock().unwrap_or_else(|e| e.into_inner()).extend(seen);
+        let done = still.is_empty();
+        *unseen.lock().unwrap_or_else(|e| e.into_inner()) = still;
+        Ok(if done {
+            visible.seen();
+            Check::Ready(())
+        } else {
+            Check::Pending("MISSING".into())
+        })
+    });
+    waited.await?;
+    Ok(found.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
 pub async fn observe(
@@ -101,7 +136,9 @@ pub async fn observe(
     let mut services_seen = declared;
     let missing: Vec<String> =
         owned_services.into_iter().filter(|arn| !services_seen.iter().any(|s| s.id == *arn)).collect();
-    services_seen.extend(service::describe_arns(&clients.ecs, &missing).await?);
+    let (found, not_listed) = service::describe_arns(&clients.ecs, &missing).await?;
+    services_seen.extend(found);
+    services_seen.extend(listed_once_visible(&clients.ecs, not_listed).await?);
     // Families this stack owns but no longer declares: read their newest revision too, so `down`
     // and removals see them.
     let undeclared: Vec<&str> = owned_revisions.keys().map(String::as_str).filter(|f| !families.contains(f)).collect();

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
     NetworkConfiguration, Service as AwsService, ServiceField,
@@ -20,14 +20,15 @@ use aws_sdk_ecs::Client;
 
 use super::service_wait::{current, wait_stable};
 use super::task_definition::{target, Target};
-use crate::aws::concurrent;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
+use crate::aws::{concurrent, consistency};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Service;
+use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed, CONCURRENCY};
 use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
@@ -50,16 +51,24 @@ pub struct ServiceFields {
 
 /// The declared services, by name in their clusters.
 pub(crate) async fn describe_declared(ecs: &Client, services: &[Service]) -> Result<Vec<Observed<ServiceFields>>> {
-    describe_in_clusters(ecs, per_cluster(services.iter().map(|s| (s.cluster.as_str(), s.name.clone())))).await
+    let found = describe_in_clusters(ecs, per_cluster(services.iter().map(|s| (s.cluster.as_str(), s.name.clone()))));
+    Ok(found.await?.into_iter().filter(|(_, inactive)| inactive.is_empty()).map(|(o, _)| o).collect())
 }
 
-/// Services by ARN (`…:service/CLUSTER/NAME`).
-pub(super) async fn describe_arns(ecs: &Client, arns: &[String]) -> Result<Vec<Observed<ServiceFields>>> {
+/// Services by ARN (`…:service/CLUSTER/NAME`), and the ARNs ECS answered MISSING for (not
+/// listed yet, or long gone; a service deleted recently is INACTIVE, not MISSING).
+pub(super) async fn describe_arns(
+    ecs: &Client,
+    arns: &[String],
+) -> Result<(Vec<Observed<ServiceFields>>, Vec<String>)> {
     let with_cluster = arns.iter().filter_map(|arn| {
         let (cluster, _) = arn.split(":service/").nth(1)?.split_once('/')?;
         Some((cluster, arn.clone()))
     });
-    describe_in_clusters(ecs, per_cluster(with_cluster)).await
+    let found = describe_in_clusters(ecs, per_cluster(with_cluster)).await?;
+    let missing = arns.iter().filter(|arn| !found.iter().any(|(o, inactive)| o.id == **arn || inactive == *arn));
+    let missing = missing.cloned().collect();
+    Ok((found.into_iter().filter(|(_, inactive)| inactive.is_empty()).map(|(o, _)| o).collect(), missing))
 }
 
 /// `(cluster, service)` pairs grouped into DescribeServices requests of at most 10 services.
@@ -74,10 +83,12 @@ fn per_cluster<'a>(services: impl Iterator<Item = (&'a str, String)>) -> Vec<(St
     requests
 }
 
+/// Every service ECS returned: the ACTIVE ones with an empty second member, the others (draining,
+/// INACTIVE) with their ARN there.
 async fn describe_in_clusters(
     ecs: &Client,
     requests: Vec<(String, Vec<String>)>,
-) -> Result<Vec<Observed<ServiceFields>>> {
+) -> Result<Vec<(Observed<ServiceFields>, String)>> {
     let results = concurrent(requests, CONCURRENCY, |(cluster, names)| async move {
         match ecs
             .describe_services()
@@ -87,7 +98,14 @@ async fn describe_in_clusters(
             .send()
             .await
         {
-            Ok(out) => Ok(out.services().iter().filter(|s| s.status() == Some("ACTIVE")).map(observed).collect()),
+            Ok(out) => Ok(out
+                .services()
+                .iter()
+                .map(|s| {
+                    let other = if s.status() == Some("ACTIVE") { "" } else { s.service_arn().unwrap_or("?") };
+                    (observed(s), other.to_string())
+                })
+                .collect()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_cluster_not_found_exception()) => Ok(Vec::new()),
             Err(e) => Err(anyhow::anyhow!("describing ECS services in {cluster}: {}", crate::aws::describe(&e))),
         }
@@ -224,9 +242,9 @@ impl Resource for EcsService {
         f
     }
 
-    /// Its cluster, task definition, target groups, subnets, security-group rules, capacity and
-    /// the listener rules that forward to its target groups (ECS accepts a target group only once
-    /// a listener forwards to it).
+    /// Its cluster, task definition, target groups, subnets and their route tables, security-group
+    /// rules, capacity and the listener rules that forward to its target groups (ECS accepts a
+    /// target group only once a listener forwards to it).
     fn depends_on(cx: &DiffCx<'_>, ds: &DesiredService) -> Vec<Address> {
         let d = &ds.service;
         let mut v = vec![
@@ -235,6 +253,11 @@ impl Resource for EcsService {
         ];
         v.extend(d.load_balancers.iter().map(|l| Address::new(Kind::TargetGroup, &l.target_group)));
         v.extend(d.subnets.iter().map(|s| Address::new(Kind::Subnet, s)));
+        // Tasks in private subnets pull their images through the NAT gateway: without the
+        // route, every task fails with CannotPullContainerError and the circuit breaker trips.
+        let tables = cx.desired.network.iter().flat_map(|n| n.route_tables.iter());
+        let routing = tables.filter(|t| t.subnets.iter().any(|s| d.subnets.contains(s)));
+        v.extend(routing.map(|t| Address::new(Kind::RouteTable, &t.name)));
         v.extend(d.security_groups.iter().map(|g| Address::new(Kind::SecurityGroupRules, g)));
         if d.launch_type == "EC2" {
             v.push(Address::new(Kind::CapacityProvider, &d.cluster));
@@ -265,34 +288,30 @@ impl Resource for EcsService {
         let (network, lbs) = (network(cx, d)?, load_balancers(cx, d)?);
         let token = crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &td]);
         let tags = cx.tags(address);
-        // A role created moments ago may not be usable by ECS yet (IAM propagation): retry only
-        // that error, briefly.
-        let out = wait::retry_while(
-            &format!("{address}: waiting for IAM roles to propagate"),
-            Duration::from_secs(120),
-            crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
-            || {
-                ecs.create_service()
-                    .cluster(&d.cluster)
-                    .service_name(&d.name)
-                    .task_definition(&td)
-                    .desired_count(d.desired_count)
-                    .launch_type(LaunchType::from(d.launch_type.as_str()))
-                    .set_network_configuration(network.clone())
-                    .set_load_balancers(Some(lbs.clone()))
-                    .deployment_configuration(deployment(d))
-                    .set_tags(Some(tags::ecs(&tags)))
-                    .client_token(&token)
-                    .send()
-            },
-        )
-        .await
-        .map_err(|e| failed("creating", address, &e))?;
+        // Roles, the cluster and the listener rule made moments ago may not be visible to ECS
+        // yet: the consistency rules for CreateService.
+        let create = || async {
+            ecs.create_service()
+                .cluster(&d.cluster)
+                .service_name(&d.name)
+                .task_definition(&td)
+                .desired_count(d.desired_count)
+                .launch_type(LaunchType::from(d.launch_type.as_str()))
+                .set_network_configuration(network.clone())
+                .set_load_balancers(Some(lbs.clone()))
+                .deployment_configuration(deployment(d))
+                .set_tags(Some(tags::ecs(&tags)))
+                .client_token(&token)
+                .send()
+                .await
+                .map_err(|e| failed("creating", address, &e))
+        };
+        let out = consistency::retry(Call::EcsCreateService, address, create).await?;
         Ok(required(out.service().and_then(|s| s.service_arn()), "creating", address, "serviceArn")?.to_string())
     }
 
-    async fn ready(cx: &ApplyCx<'_>, _: &Address, ds: &DesiredService, _: &str) -> Result<()> {
-        wait_stable(&cx.clients.ecs, &ds.service.cluster, &ds.service.name, &task_definition(cx, ds)?).await
+    async fn ready(cx: &ApplyCx<'_>, address: &Address, ds: &DesiredService, _: &str) -> Result<()> {
+        wait_stable(&cx.clients.ecs, address, &ds.service.cluster, &ds.service.name, &task_definition(cx, ds)?).await
     }
 
     async fn update(
@@ -327,12 +346,13 @@ impl Resource for EcsService {
         if changed(BREAKER) {
             req = req.deployment_configuration(deployment(d));
         }
-        req.send().await.map_err(|e| failed("updating", address, &e))?;
-        wait_stable(ecs, &d.cluster, &d.name, &td).await
+        let update = || async { req.clone().send().await.map_err(|e| failed("updating", address, &e)) };
+        consistency::retry(Call::EcsUpdateService, address, update).await?;
+        wait_stable(ecs, address, &d.cluster, &d.name, &td).await
     }
 
-    async fn delete(cx: &ApplyCx<'_>, _: &Address, s: &Observed<ServiceFields>) -> Result<()> {
-        delete(&cx.clients.ecs, &s.fields.cluster, &s.name).await
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, s: &Observed<ServiceFields>) -> Result<()> {
+        delete(&cx.clients.ecs, address, &s.fields.cluster, &s.name).await
     }
 }
 
@@ -385,21 +405,23 @@ fn deployment(d: &Service) -> DeploymentConfiguration {
     DeploymentConfiguration::builder().deployment_circuit_breaker(breaker).build()
 }
 
-/// Scale to zero, delete, and wait until ECS has drained it.
-async fn delete(ecs: &Client, cluster: &str, name: &str) -> Result<()> {
-    // ServiceNotFound, ClusterNotFound, ServiceNotActive: already gone.
-    use crate::aws::error::is_not_found as gone;
-    match ecs.update_service().cluster(cluster).service(name).desired_count(0).send().await {
-        Ok(_) => {}
-        Err(e) if gone(&e) => return Ok(()),
-        Err(e) => bail!("scaling ecs_service.{name} to 0: {}", crate::aws::describe(&e)),
-    }
-    match ecs.delete_service().cluster(cluster).service(name).force(true).send().await {
-        Ok(_) => {}
-        Err(e) if gone(&e) => return Ok(()),
-        Err(e) => bail!("deleting ecs_service.{name}: {}", crate::aws::describe(&e)),
-    }
-    wait::until(&format!("ecs_service.{name} to drain"), wait::timeout(Duration::from_secs(15 * 60)), || async {
+/// Scale to zero, delete, and wait until ECS has drained it. A service mid-deployment (`down`
+/// after a failed `up`) is refused for a while (`service-deployment-active`); already gone
+/// (ServiceNotFound, ClusterNotFound, ServiceNotActive) is done.
+async fn delete(ecs: &Client, address: &Address, cluster: &str, name: &str) -> Result<()> {
+    let scaled = ecs.update_service().cluster(cluster).service(name).desired_count(0).send().await;
+    gone_is_done(scaled.map(drop).map_err(|e| failed("scaling to 0", address, &e)))?;
+    let delete = || async {
+        ecs.delete_service()
+            .cluster(cluster)
+            .service(name)
+            .force(true)
+            .send()
+            .await
+            .map_err(|e| failed("deleting", address, &e))
+    };
+    gone_is_done(consistency::retry(Call::EcsDeleteService, address, delete).await.map(drop))?;
+    wait::until(&format!("{address} to drain"), wait::timeout(Duration::from_secs(15 * 60)), || async {
         Ok(match current(ecs, cluster, name).await?.as_ref().and_then(|s| s.status()) {
             None | Some("INACTIVE") => Check::Ready(()),
             Some(status) => Check::Pending(status.to_lowercase()),

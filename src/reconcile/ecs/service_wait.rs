@@ -8,7 +8,10 @@ use anyhow::{bail, Result};
 use aws_sdk_ecs::types::{DeploymentRolloutState, DesiredStatus, Service as EcsService};
 use aws_sdk_ecs::Client;
 
+use crate::aws::consistency::Patience;
 use crate::aws::wait::{self, Check};
+use crate::model::consistency::SERVICE_VISIBLE;
+use crate::model::Address;
 
 /// What one look at a service says about its deployment of `requested`.
 #[derive(Debug, PartialEq)]
@@ -56,12 +59,22 @@ fn short(arn: Option<&str>) -> String {
     arn.and_then(|a| a.rsplit('/').next()).unwrap_or("(none)").to_string()
 }
 
-pub(crate) async fn wait_stable(ecs: &Client, cluster: &str, name: &str, requested: &str) -> Result<()> {
-    let what = format!("ecs_service.{name} to be stable on {}", short(Some(requested)));
+/// Waits until the service is stable on `requested`. ECS's reads are eventually consistent: a
+/// service created moments ago may be reported MISSING for a while (`service-visible`).
+pub(crate) async fn wait_stable(
+    ecs: &Client,
+    address: &Address,
+    cluster: &str,
+    name: &str,
+    requested: &str,
+) -> Result<()> {
+    let what = format!("{address} to be stable on {}", short(Some(requested)));
     // A rolling deployment of one Fargate task behind a load balancer: start, health checks, drain.
     let typical = Duration::from_secs(60);
+    let visible = Patience::new(&SERVICE_VISIBLE, address);
     let waited = wait::until_about(&what, wait::timeout(Duration::from_secs(15 * 60)), typical, || async {
-        let Some(s) = current(ecs, cluster, name).await? else { bail!("service {name} disappeared while waiting") };
+        let Some(s) = current(ecs, cluster, name).await? else { return Ok(Check::Pending(visible.not_yet()?)) };
+        visible.seen();
         Ok(match stability(&s, requested) {
             Stability::Stable => Check::Ready(None),
             Stability::InProgress(state) => Check::Pending(state),

@@ -19,6 +19,7 @@ use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
 use crate::diff::{taskdef, FieldChange, FieldDiff, Shown};
 use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
+use crate::model::consistency::Call;
 use crate::model::tags::{owner, Owner};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
@@ -402,9 +403,8 @@ fn depends_on(td: &Value) -> Vec<Address> {
     out
 }
 
-/// Registers a revision: `(ARN, revision)`. Roles created moments ago may not be usable yet: ECS
-/// then answers "Role is not valid", or denies iam:PassRole on the new role; those two errors
-/// only are retried, for up to two minutes.
+/// Registers a revision: `(ARN, revision)`. Roles created moments ago may not be usable by ECS
+/// yet (the consistency rules `task-definition-role` and `task-definition-pass-role`).
 pub(crate) async fn register(
     ecs: &Client,
     td: &Value,
@@ -413,14 +413,12 @@ pub(crate) async fn register(
 ) -> Result<(String, i32)> {
     let request =
         super::taskdef_json::register_request(ecs.register_task_definition(), td)?.set_tags(Some(tags::ecs(tags)));
-    let out = crate::aws::wait::retry_while(
-        &format!("{address}: waiting for its IAM roles to propagate"),
-        std::time::Duration::from_secs(120),
-        crate::aws::error::propagating::<aws_sdk_ecs::error::SdkError<_>>,
-        || crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ecs()).send()),
-    )
-    .await
-    .map_err(|e| failed("registering", address, &e))?;
+    let register = || async {
+        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ecs()).send())
+            .await
+            .map_err(|e| failed("registering", address, &e))
+    };
+    let out = crate::aws::consistency::retry(Call::EcsRegisterTaskDefinition, address, register).await?;
     let td = required(out.task_definition(), "registering", address, "taskDefinition")?;
     Ok((required(td.task_definition_arn(), "registering", address, "taskDefinitionArn")?.to_string(), td.revision()))
 }

@@ -10,8 +10,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 use super::{describe_action, ListenerFields};
+use crate::aws::consistency;
 use crate::aws::error::{failed, required};
 use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::edge::{Listener as Spec, ListenerAction};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -99,7 +101,8 @@ impl Resource for Listener {
         _: Option<&Self::Observed>,
     ) -> Result<String> {
         let (protocol, action, ssl_policy, certificate) = settings(cx, &d.listener)?;
-        let out = cx
+        // A certificate issued moments ago may not be visible to ELB yet (`listener-certificate`).
+        let request = cx
             .clients
             .elb
             .create_listener()
@@ -109,10 +112,9 @@ impl Resource for Listener {
             .default_actions(action)
             .set_ssl_policy(ssl_policy)
             .set_certificates(certificate)
-            .set_tags(Some(tags::elb(&cx.tags(address))))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .set_tags(Some(tags::elb(&cx.tags(address))));
+        let create = || async { request.clone().send().await.map_err(|e| failed("creating", address, &e)) };
+        let out = consistency::retry(Call::ElbCreateListener, address, create).await?;
         Ok(required(out.listeners().first().and_then(|l| l.listener_arn()), "creating", address, "listenerArn")?
             .to_string())
     }
@@ -126,7 +128,8 @@ impl Resource for Listener {
     ) -> Result<()> {
         // ModifyListener takes the whole definition: one call whatever changed.
         let (protocol, action, ssl_policy, certificate) = settings(cx, &d.listener)?;
-        cx.clients
+        let request = cx
+            .clients
             .elb
             .modify_listener()
             .listener_arn(&o.id)
@@ -134,10 +137,9 @@ impl Resource for Listener {
             .protocol(protocol)
             .default_actions(action)
             .set_ssl_policy(ssl_policy)
-            .set_certificates(certificate)
-            .send()
-            .await
-            .map_err(|e| failed("updating", address, &e))?;
+            .set_certificates(certificate);
+        let modify = || async { request.clone().send().await.map_err(|e| failed("updating", address, &e)) };
+        consistency::retry(Call::ElbModifyListener, address, modify).await?;
         Ok(())
     }
 

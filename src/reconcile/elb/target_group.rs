@@ -7,8 +7,10 @@ use anyhow::Result;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
 
 use super::{TargetGroupFields, ATTR_DEREGISTRATION_DELAY};
+use crate::aws::consistency;
 use crate::aws::error::{failed, required};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::edge::TargetGroup as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -154,13 +156,12 @@ impl Resource for TargetGroup {
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<TargetGroupFields>) -> Result<()> {
-        cx.clients
-            .elb
-            .delete_target_group()
-            .target_group_arn(&o.id)
-            .send()
-            .await
-            .map_err(|e| failed("deleting", address, &e))?;
+        // The listener or rule deleted moments ago holds it for a while (`target-group-released`).
+        let delete = || async {
+            let request = cx.clients.elb.delete_target_group().target_group_arn(&o.id);
+            request.send().await.map_err(|e| failed("deleting", address, &e))
+        };
+        consistency::retry(Call::ElbDeleteTargetGroup, address, delete).await?;
         Ok(())
     }
 }

@@ -11,9 +11,11 @@ use aws_sdk_iam::Client;
 use serde_json::Value;
 
 use super::{RoleFields, ROLE_PATH};
+use crate::aws::consistency;
 use crate::aws::error::{failed as fail, required};
 use crate::diff::normalize::canonical_policy;
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::iam::{resolve_document, Role, Trust, GITHUB_OIDC_HOST};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -80,16 +82,20 @@ impl Resource for IamRole {
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Role, _: Option<&Self::Observed>) -> Result<String> {
         let iam = &cx.clients.iam;
-        let out = iam
-            .create_role()
-            .role_name(&d.name)
-            .path(ROLE_PATH)
-            .assume_role_policy_document(d.trust.document(&cx.ctx.account).to_string())
-            .set_description(d.description.clone())
-            .set_tags(Some(tags::iam(&cx.tags(address))))
-            .send()
-            .await
-            .map_err(|e| fail("creating", address, &e))?;
+        // A trust naming a principal made moments ago (the OIDC provider) is refused until IAM
+        // sees it (`trust-principal`).
+        let create = || async {
+            iam.create_role()
+                .role_name(&d.name)
+                .path(ROLE_PATH)
+                .assume_role_policy_document(d.trust.document(&cx.ctx.account).to_string())
+                .set_description(d.description.clone())
+                .set_tags(Some(tags::iam(&cx.tags(address))))
+                .send()
+                .await
+                .map_err(|e| fail("creating", address, &e))
+        };
+        let out = consistency::retry(Call::IamCreateRole, address, create).await?;
         let arn = required(out.role().map(|r| r.arn()), "creating", address, "role.arn")?.to_string();
         cx.ids.set(address, &arn);
         let none = RoleFields::default();
@@ -110,12 +116,15 @@ impl Resource for IamRole {
         let iam = &cx.clients.iam;
         let changed = |prefix: &str| delta.iter().any(|f| f.path.starts_with(prefix));
         if changed("trust_policy") {
-            iam.update_assume_role_policy()
-                .role_name(&d.name)
-                .policy_document(d.trust.document(&cx.ctx.account).to_string())
-                .send()
-                .await
-                .map_err(|e| fail("updating the trust policy of", address, &e))?;
+            let update = || async {
+                iam.update_assume_role_policy()
+                    .role_name(&d.name)
+                    .policy_document(d.trust.document(&cx.ctx.account).to_string())
+                    .send()
+                    .await
+                    .map_err(|e| fail("updating the trust policy of", address, &e))
+            };
+            consistency::retry(Call::IamUpdateAssumeRolePolicy, address, update).await?;
         }
         if changed("description") {
             iam.update_role()
@@ -167,10 +176,14 @@ async fn add_instance_profile(cx: &ApplyCx<'_>, address: &Address, d: &Role) -> 
         }
         _ => {}
     }
+    // The role and profile made moments ago may not be visible to IAM yet (`instance-profile-role`).
     let request = iam.add_role_to_instance_profile().instance_profile_name(&d.name).role_name(&d.name);
-    crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::iam()).send())
-        .await
-        .map_err(|e| fail("adding the role to the instance profile of", address, &e))?;
+    let add = || async {
+        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::iam()).send())
+            .await
+            .map_err(|e| fail("adding the role to the instance profile of", address, &e))
+    };
+    consistency::retry(Call::IamAddRoleToInstanceProfile, address, add).await?;
     Ok(())
 }
 

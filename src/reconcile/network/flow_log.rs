@@ -12,8 +12,10 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType, UnsuccessfulItem};
 
 use super::{FlowLogFields, Observed};
+use crate::aws::consistency;
 use crate::aws::error::failed;
 use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::network::FlowLog as DesiredFlowLog;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -84,23 +86,35 @@ impl Resource for FlowLog {
         let vpc = cx.ids.get(&Address::new(Kind::Vpc, &d.name))?;
         let role = cx.ids.get(&Address::new(Kind::IamRole, &d.role))?;
         let spec = format!("{vpc} {} {} {role} {}", d.traffic, d.log_group, d.max_aggregation_seconds);
-        let out = cx
-            .clients
-            .ec2
-            .create_flow_logs()
-            .resource_type(FlowLogsResourceType::Vpc)
-            .resource_ids(&vpc)
-            .traffic_type(TrafficType::from(d.traffic.as_str()))
-            .log_destination_type(LogDestinationType::CloudWatchLogs)
-            .log_group_name(&d.log_group)
-            .deliver_logs_permission_arn(&role)
-            .max_aggregation_interval(d.max_aggregation_seconds)
-            .tag_specifications(tags::ec2_spec(ResourceType::VpcFlowLog, &cx.tags(address)))
-            .client_token(crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &spec]))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
-        refused("creating", address, out.unsuccessful())?;
+        // A delivery role created moments ago is refused until VPC Flow Logs can assume it, in an
+        // error or in an `Unsuccessful` item: both are the rule's lag. Each attempt has a token of
+        // its own: AWS answers a repeated token with the first answer, refusal included (the
+        // SDK's own retries of one attempt keep its token).
+        let attempt = std::cell::Cell::new(0u32);
+        let create = || async {
+            attempt.set(attempt.get() + 1);
+            let token =
+                crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &spec, &attempt.get().to_string()]);
+            let out = cx
+                .clients
+                .ec2
+                .create_flow_logs()
+                .resource_type(FlowLogsResourceType::Vpc)
+                .resource_ids(&vpc)
+                .traffic_type(TrafficType::from(d.traffic.as_str()))
+                .log_destination_type(LogDestinationType::CloudWatchLogs)
+                .log_group_name(&d.log_group)
+                .deliver_logs_permission_arn(&role)
+                .max_aggregation_interval(d.max_aggregation_seconds)
+                .tag_specifications(tags::ec2_spec(ResourceType::VpcFlowLog, &cx.tags(address)))
+                .client_token(&token)
+                .send()
+                .await
+                .map_err(|e| failed("creating", address, &e))?;
+            refused("creating", address, out.unsuccessful())?;
+            Ok(out)
+        };
+        let out = consistency::retry(Call::Ec2CreateFlowLogs, address, create).await?;
         match out.flow_log_ids().first() {
             Some(id) => Ok(id.clone()),
             None => bail!("creating {address}: AWS returned no flow log id"),
@@ -133,15 +147,10 @@ impl Resource for FlowLog {
     }
 }
 
-/// The items AWS refused inside a successful answer, as one error.
+/// The first item AWS refused inside a successful answer, as the error it would have answered.
 fn refused(verb: &str, address: &Address, items: &[UnsuccessfulItem]) -> Result<()> {
-    let reasons: Vec<String> = items
-        .iter()
-        .filter_map(|i| i.error())
-        .map(|e| format!("{}: {}", e.code().unwrap_or("?"), e.message().unwrap_or("")))
-        .collect();
-    if reasons.is_empty() {
-        return Ok(());
+    match items.iter().filter_map(|i| i.error()).next() {
+        Some(e) => Err(crate::aws::error::refused(verb, address, e.code(), e.message())),
+        None => Ok(()),
     }
-    bail!("{verb} {address}: AWS refused it: {}", reasons.join("; "))
 }

@@ -1,12 +1,15 @@
 //! `internet_gateway.NAME`: the VPC's internet gateway, attached to it. Deleting it detaches it
-//! first, retrying (bounded) while the VPC's public addresses are still being released.
+//! first, waiting (bounded, `network-interfaces-released`) while the VPC's public addresses are
+//! still being released, then deletes it once EC2 has finished the detach.
 
 use anyhow::Result;
 use aws_sdk_ec2::types::ResourceType;
 
 use super::{GatewayFields, Observed};
+use crate::aws::consistency;
 use crate::aws::error::{failed, required};
 use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
@@ -109,11 +112,12 @@ impl Resource for InternetGateway {
         for vpc_id in &o.fields.attached_to {
             detach(ec2, address, &o.id, vpc_id).await?;
         }
-        ec2.delete_internet_gateway()
-            .internet_gateway_id(&o.id)
-            .send()
-            .await
-            .map_err(|e| failed("deleting", address, &e))?;
+        // Right after the detach, EC2 refuses the delete for a while (`internet-gateway-detached`).
+        let delete = || async {
+            let request = ec2.delete_internet_gateway().internet_gateway_id(&o.id);
+            request.send().await.map_err(|e| failed("deleting", address, &e))
+        };
+        consistency::retry(Call::Ec2DeleteInternetGateway, address, delete).await?;
         Ok(())
     }
 }
@@ -123,15 +127,23 @@ impl Resource for InternetGateway {
 /// DependencyViolation ("has some mapped public address(es)"), retried while they drain. Not
 /// attached (any more) is what a detach wants: a NotFound kind.
 pub(super) async fn detach(ec2: &aws_sdk_ec2::Client, address: &Address, id: &str, vpc_id: &str) -> Result<()> {
-    let detach = || ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc_id).send();
-    gone_is_done(super::drain(address, "vpc-id", vpc_id, ec2, detach).await)
+    let detach = || async {
+        let request = ec2.detach_internet_gateway().internet_gateway_id(id).vpc_id(vpc_id);
+        request.send().await.map_err(|e| failed("detaching", address, &e))
+    };
+    gone_is_done(super::drain(Call::Ec2DetachInternetGateway, address, "vpc-id", vpc_id, ec2, detach).await)
 }
 
 async fn attach(cx: &ApplyCx<'_>, address: &Address, id: &str, d: &DesiredGateway) -> Result<()> {
     let vpc = cx.ids.get(&Address::new(Kind::Vpc, &d.vpc))?;
     let request = cx.clients.ec2.attach_internet_gateway().internet_gateway_id(id).vpc_id(vpc);
-    crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
-        .await
-        .map_err(|e| failed("attaching", address, &e))?;
+    // The gateway and VPC made moments ago may not be visible yet (`internet-gateway-visible`,
+    // `vpc-visible`).
+    let attach = || async {
+        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+            .await
+            .map_err(|e| failed("attaching", address, &e))
+    };
+    consistency::retry(Call::Ec2AttachInternetGateway, address, attach).await?;
     Ok(())
 }

@@ -21,14 +21,13 @@ mod vpc;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use aws_sdk_ec2::types::Filter;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::aws::error::{self, failed, ErrorKind};
-use crate::aws::{describe, wait};
+use crate::aws::error;
+use crate::aws::{consistency, describe};
+use crate::model::consistency::Call;
 use crate::model::network::RouteTarget;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::ApplyCx;
@@ -155,29 +154,28 @@ fn vpc_id(cx: &ApplyCx<'_>) -> Result<String> {
     cx.ids.get(&Address::new(Kind::Vpc, &cx.ctx.stack))
 }
 
-/// How long deletes retry `DependencyViolation` while network interfaces drain.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Deletes with `op`, retrying while network interfaces drain (`DependencyViolation`); past the
-/// deadline the error names the interfaces still there (those matching the EC2 filter
-/// `filter = id`).
-async fn drain<T, E, F, Fut>(address: &Address, filter: &str, id: &str, ec2: &aws_sdk_ec2::Client, op: F) -> Result<()>
+/// Deletes with `op` (one `call`), waiting while the network interfaces and public addresses of
+/// what was deleted drain (`network-interfaces-released`); past the budget the error names the
+/// interfaces still there (those matching the EC2 filter `filter = id`).
+async fn drain<T, F, Fut>(
+    call: Call,
+    address: &Address,
+    filter: &str,
+    id: &str,
+    ec2: &aws_sdk_ec2::Client,
+    op: F,
+) -> Result<()>
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
+    Fut: Future<Output = Result<T>>,
 {
-    let in_use = |e: &E| error::kind(e) == ErrorKind::DependencyViolation;
-    match wait::retry_while(&address.to_string(), wait::timeout(DRAIN_TIMEOUT), in_use, op).await {
+    match consistency::retry(call, address, op).await {
         Ok(_) => Ok(()),
-        Err(e) if in_use(&e) => {
+        Err(e) if error::is_in_use(&e) => {
             let enis = network_interfaces(ec2, filter, id).await;
-            bail!(
-                "deleting {address}: still in use by network interface(s) {enis} after {}s",
-                wait::timeout(DRAIN_TIMEOUT).as_secs()
-            )
+            Err(error::with_detail(e, &format!("network interface(s) still there: {enis}")))
         }
-        Err(e) => Err(failed("deleting", address, &e)),
+        Err(e) => Err(e),
     }
 }
 
@@ -223,6 +221,7 @@ mod drain_tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
+    use crate::aws::error::failed;
 
     fn client(rules: &[&Rule]) -> aws_sdk_ec2::Client {
         crate::aws::canned::canned_client!(aws_sdk_ec2, rules)
@@ -248,12 +247,15 @@ mod drain_tests {
         });
         let ec2 = client(&[&busy, &enis]);
         let address = Address::new(Kind::Subnet, "public-a");
-        let err = drain(&address, "subnet-id", "subnet-1", &ec2, || ec2.delete_subnet().subnet_id("subnet-1").send())
+        let delete = || async {
+            ec2.delete_subnet().subnet_id("subnet-1").send().await.map_err(|e| failed("deleting", &address, &e))
+        };
+        let err = drain(Call::Ec2DeleteSubnet, &address, "subnet-id", "subnet-1", &ec2, delete)
             .await
             .expect_err("still in use");
         assert_eq!(
             err.to_string(),
-            "deleting subnet.public-a: still in use by network interface(s) eni-0abc (ELB app/containrlab-alb) after 600s"
+            "deleting subnet public-a: service error: DependencyViolation: has dependencies (still so after waiting 10m00s for EC2 to release the network interfaces and public addresses of what was deleted: rule network-interfaces-released); network interface(s) still there: eni-0abc (ELB app/containrlab-alb)\n  hint: network interfaces are still in it: see which, and what owns them"
         );
         assert!(busy.num_calls() > 10, "retried with backoff until the deadline: {} calls", busy.num_calls());
     }
@@ -289,7 +291,9 @@ mod drain_tests {
             .then_output(|| DescribeNetworkInterfacesOutput::builder().build());
         let ec2 = client(&[&never, &enis]);
         let err = internet_gateway::detach(&ec2, &address, "igw-1", "vpc-1").await.expect_err("bounded");
-        assert!(err.to_string().starts_with("deleting internet_gateway.containrlab: still in use"), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("detaching internet gateway containrlab: service error: DependencyViolation: Network vpc-1 has some mapped public address(es)"), "{text}");
+        assert!(text.contains("rule network-interfaces-released"), "{text}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -314,9 +318,10 @@ mod drain_tests {
             .build();
         let ec2 = client(&[&busy_then_free]);
         let address = Address::new(Kind::Subnet, "public-a");
-        drain(&address, "subnet-id", "subnet-1", &ec2, || ec2.delete_subnet().subnet_id("subnet-1").send())
-            .await
-            .expect("deleted once free");
+        let delete = || async {
+            ec2.delete_subnet().subnet_id("subnet-1").send().await.map_err(|e| failed("deleting", &address, &e))
+        };
+        drain(Call::Ec2DeleteSubnet, &address, "subnet-id", "subnet-1", &ec2, delete).await.expect("deleted once free");
         assert_eq!(busy_then_free.num_calls(), 4);
     }
 }

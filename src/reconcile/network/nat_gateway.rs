@@ -9,10 +9,12 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::{Filter, NatGatewayState, ResourceType};
 
 use super::{NatFields, Observed};
+use crate::aws::consistency::{self, Patience};
 use crate::aws::describe;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::{Call, NAT_GATEWAY_VISIBLE};
 use crate::model::network::NatGateway as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -75,18 +77,25 @@ impl Resource for NatGateway {
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let subnet = cx.ids.get(&Address::new(Kind::Subnet, &d.subnet))?;
         let allocation = cx.ids.get(&Address::new(Kind::ElasticIp, &d.name))?;
-        let request = cx
-            .clients
-            .ec2
-            .create_nat_gateway()
-            .subnet_id(&subnet)
-            .allocation_id(&allocation)
-            .client_token(crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &subnet, &allocation]))
-            .tag_specifications(tags::ec2_spec(ResourceType::Natgateway, &cx.tags(address)));
-        let out =
+        // The subnet and address made moments ago may not be visible yet (`subnet-visible`,
+        // `elastic-ip-visible`). Each attempt has a token of its own: the one before was refused.
+        let attempt = std::cell::Cell::new(0u32);
+        let create = || async {
+            attempt.set(attempt.get() + 1);
+            let parts = [cx.ctx.stack.as_str(), &address.to_string(), &subnet, &allocation, &attempt.get().to_string()];
+            let request = cx
+                .clients
+                .ec2
+                .create_nat_gateway()
+                .subnet_id(&subnet)
+                .allocation_id(&allocation)
+                .client_token(crate::aws::client_token(&parts))
+                .tag_specifications(tags::ec2_spec(ResourceType::Natgateway, &cx.tags(address)));
             crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
                 .await
-                .map_err(|e| failed("creating", address, &e))?;
+                .map_err(|e| failed("creating", address, &e))
+        };
+        let out = consistency::retry(Call::Ec2CreateNatGateway, address, create).await?;
         Ok(required(out.nat_gateway().and_then(|g| g.nat_gateway_id()), "creating", address, "natGatewayId")?
             .to_string())
     }
@@ -125,6 +134,7 @@ async fn wait_for(cx: &ApplyCx<'_>, address: &Address, id: &str, target: NatGate
     let what = format!("{address} to become {}", target.as_str());
     // A NAT gateway is typically available (or deleted) within one to two minutes.
     let typical = Duration::from_secs(if target == NatGatewayState::Deleted { 60 } else { 100 });
+    let visible = Patience::new(&NAT_GATEWAY_VISIBLE, address);
     wait::until_about(&what, wait::timeout(NAT_TIMEOUT), typical, || async {
         let out = cx
             .clients
@@ -135,13 +145,14 @@ async fn wait_for(cx: &ApplyCx<'_>, address: &Address, id: &str, target: NatGate
             .await
             .map_err(|e| anyhow::anyhow!("reading {address}: {}", describe(&e)))?;
         let Some(gw) = out.nat_gateways().first() else {
-            // Gone from the listing: deleted, or not yet visible after create.
+            // Gone from the listing: deleted, or not listed yet after its create.
             return Ok(if target == NatGatewayState::Deleted {
                 Check::Ready(())
             } else {
-                Check::Pending("not visible yet".into())
+                Check::Pending(visible.not_yet()?)
             });
         };
+        visible.seen();
         match gw.state() {
             Some(s) if *s == target => Ok(Check::Ready(())),
             Some(NatGatewayState::Failed) => {

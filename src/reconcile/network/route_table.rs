@@ -8,8 +8,10 @@ use anyhow::{bail, Result};
 use aws_sdk_ec2::types::ResourceType;
 
 use super::{target_name, Observed, RouteTableFields};
+use crate::aws::consistency;
 use crate::aws::error::{failed, required};
 use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::network::{RouteTable as Desired, RouteTarget};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -101,10 +103,12 @@ impl Resource for RouteTable {
             .vpc_id(vpc_id)
             .client_token(token)
             .tag_specifications(tags::ec2_spec(ResourceType::RouteTable, &cx.tags(address)));
-        let out =
+        let create = || async {
             crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
                 .await
-                .map_err(|e| failed("creating", address, &e))?;
+                .map_err(|e| failed("creating", address, &e))
+        };
+        let out = consistency::retry(Call::Ec2CreateRouteTable, address, create).await?;
         let id = required(out.route_table().and_then(|t| t.route_table_id()), "creating", address, "routeTableId")?;
         cx.ids.set(address, id);
         let empty = RouteTableFields::default();
@@ -176,9 +180,13 @@ async fn set_default_route(
                 .destination_cidr_block(DEFAULT_ROUTE)
                 .set_gateway_id(igw)
                 .set_nat_gateway_id(nat);
-            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
-                .await
-                .map_err(|e| failed("creating the default route of", address, &e))?;
+            // The table and the gateway made moments ago may not be visible yet.
+            let create = || async {
+                crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                    .await
+                    .map_err(|e| failed("creating the default route of", address, &e))
+            };
+            consistency::retry(Call::Ec2CreateRoute, address, create).await?;
         }
     }
     Ok(())
@@ -198,9 +206,13 @@ async fn associate(
         let subnet_id = cx.ids.get(&Address::new(Kind::Subnet, subnet))?;
         if !current.associations.contains_key(&subnet_id) {
             let request = ec2.associate_route_table().route_table_id(id).subnet_id(&subnet_id);
-            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
-                .await
-                .map_err(|e| failed(&format!("associating subnet.{subnet} with"), address, &e))?;
+            let operation = format!("associating subnet.{subnet} with");
+            let associate = || async {
+                crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                    .await
+                    .map_err(|e| failed(&operation, address, &e))
+            };
+            consistency::retry(Call::Ec2AssociateRouteTable, address, associate).await?;
         }
         wanted.insert(subnet_id);
     }

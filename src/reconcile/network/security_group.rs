@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{drain, vpc_id, Observed, SecurityGroupFields};
 use crate::aws::error::{failed, required};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::network::SecurityGroup as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -60,10 +61,13 @@ impl Resource for SecurityGroup {
             .description(&d.description)
             .vpc_id(vpc_id(cx)?)
             .tag_specifications(tags::ec2_spec(ResourceType::SecurityGroup, &cx.tags(address)));
-        let out =
+        // A VPC made moments ago may not be visible yet (`vpc-visible`).
+        let create = || async {
             crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
                 .await
-                .map_err(|e| failed("creating", address, &e))?;
+                .map_err(|e| failed("creating", address, &e))
+        };
+        let out = crate::aws::consistency::retry(Call::Ec2CreateSecurityGroup, address, create).await?;
         Ok(required(out.group_id(), "creating", address, "groupId")?.to_string())
     }
 
@@ -79,6 +83,9 @@ impl Resource for SecurityGroup {
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<SecurityGroupFields>) -> Result<()> {
         let ec2 = &cx.clients.ec2;
-        drain(address, "group-id", &o.id, ec2, || ec2.delete_security_group().group_id(&o.id).send()).await
+        let delete = || async {
+            ec2.delete_security_group().group_id(&o.id).send().await.map_err(|e| failed("deleting", address, &e))
+        };
+        drain(Call::Ec2DeleteSecurityGroup, address, "group-id", &o.id, ec2, delete).await
     }
 }

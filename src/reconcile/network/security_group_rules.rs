@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
 
 use super::{Observed, SecurityGroupFields};
+use crate::aws::consistency;
 use crate::aws::error::failed;
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::network::{normalize_ports, normalize_protocol, Peer, Rule, SecurityGroupRules as Desired};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -141,14 +143,18 @@ async fn apply_rules(cx: &ApplyCx<'_>, address: &Address, desired: Option<&Desir
     let (ec2, ids) = (&cx.clients.ec2, cx.ids);
     let group = Address::new(Kind::SecurityGroup, &address.name);
     let group_id = ids.get(&group)?;
-    let out = match ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("group-id").values(&group_id).build())
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => return Err(failed("reading", address, &e)),
+    // Read by id: a group made moments ago is then an error EC2 names (`security-group-visible`)
+    // rather than an empty listing; on delete, a group already gone has no rules left.
+    let read = || async {
+        let request = ec2.describe_security_groups().group_ids(&group_id);
+        request.send().await.map_err(|e| failed("reading", address, &e))
+    };
+    let out = match desired {
+        Some(_) => consistency::retry(Call::Ec2ReadGroupRules, address, read).await?,
+        None => match read().await {
+            Err(e) if crate::aws::error::is_gone(&e) => return Ok(group_id),
+            other => other?,
+        },
     };
     let Some(current) = out.security_groups().first() else {
         if desired.is_none() {
@@ -176,21 +182,27 @@ async fn apply_rules(cx: &ApplyCx<'_>, address: &Address, desired: Option<&Desir
     }
     if !revoke_out.is_empty() {
         // Already gone (a repeat after a lost answer) is what was asked.
-        let revoked =
-            ec2.revoke_security_group_egress().group_id(&group_id).set_ip_permissions(Some(revoke_out)).send().await;
-        gone_is_done(revoked.map(drop).map_err(|e| failed("revoking egress of", address, &e)))?;
+        let request = ec2.revoke_security_group_egress().group_id(&group_id).set_ip_permissions(Some(revoke_out));
+        let revoke = || async { request.clone().send().await.map_err(|e| failed("revoking egress of", address, &e)) };
+        gone_is_done(consistency::retry(Call::Ec2RevokeSecurityGroupEgress, address, revoke).await.map(drop))?;
     }
     if !add_in.is_empty() {
         let request = ec2.authorize_security_group_ingress().group_id(&group_id).set_ip_permissions(Some(add_in));
-        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
-            .await
-            .map_err(|e| failed("authorizing ingress of", address, &e))?;
+        let authorize = || async {
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("authorizing ingress of", address, &e))
+        };
+        consistency::retry(Call::Ec2AuthorizeSecurityGroupIngress, address, authorize).await?;
     }
     if !add_out.is_empty() {
         let request = ec2.authorize_security_group_egress().group_id(&group_id).set_ip_permissions(Some(add_out));
-        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
-            .await
-            .map_err(|e| failed("authorizing egress of", address, &e))?;
+        let authorize = || async {
+            crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
+                .await
+                .map_err(|e| failed("authorizing egress of", address, &e))
+        };
+        consistency::retry(Call::Ec2AuthorizeSecurityGroupEgress, address, authorize).await?;
     }
     Ok(group_id)
 }

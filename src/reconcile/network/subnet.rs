@@ -11,6 +11,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use super::{drain, vpc_id, Observed, SubnetFields};
 use crate::aws::error::{failed, required};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::Call;
 use crate::model::network;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -73,10 +74,13 @@ impl Resource for Subnet {
             .cidr_block(&d.cidr)
             .availability_zone(&d.availability_zone)
             .tag_specifications(tags::ec2_spec(ResourceType::Subnet, &cx.tags(address)));
-        let out =
+        // A VPC made moments ago may not be visible yet (`vpc-visible`).
+        let create = || async {
             crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ec2()).send())
                 .await
-                .map_err(|e| failed("creating", address, &e))?;
+                .map_err(|e| failed("creating", address, &e))
+        };
+        let out = crate::aws::consistency::retry(Call::Ec2CreateSubnet, address, create).await?;
         let id = required(out.subnet().and_then(|s| s.subnet_id()), "creating", address, "subnetId")?.to_string();
         cx.ids.set(address, &id);
         Ok(id)
@@ -100,7 +104,9 @@ impl Resource for Subnet {
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<SubnetFields>) -> Result<()> {
         let ec2 = &cx.clients.ec2;
-        drain(address, "subnet-id", &o.id, ec2, || ec2.delete_subnet().subnet_id(&o.id).send()).await
+        let delete =
+            || async { ec2.delete_subnet().subnet_id(&o.id).send().await.map_err(|e| failed("deleting", address, &e)) };
+        drain(Call::Ec2DeleteSubnet, address, "subnet-id", &o.id, ec2, delete).await
     }
 }
 

@@ -2,13 +2,17 @@
 //! (a common security control). A new CIDR replaces it.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
 
 use super::{drain, Observed, VpcFields};
+use crate::aws::consistency::{self, Patience};
 use crate::aws::error::{failed, required};
+use crate::aws::wait::{self, Check};
 use crate::diff::{FieldChange, FieldDiff};
+use crate::model::consistency::{Call, DEFAULT_GROUP_LISTED};
 use crate::model::network;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -102,46 +106,69 @@ impl Resource for Vpc {
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<VpcFields>) -> Result<()> {
         let ec2 = &cx.clients.ec2;
-        drain(address, "vpc-id", &o.id, ec2, || ec2.delete_vpc().vpc_id(&o.id).send()).await
+        let delete =
+            || async { ec2.delete_vpc().vpc_id(&o.id).send().await.map_err(|e| failed("deleting", address, &e)) };
+        drain(Call::Ec2DeleteVpc, address, "vpc-id", &o.id, ec2, delete).await
     }
 }
 
-/// Turns DNS support and hostnames on (one attribute per call, as the API requires).
+/// Turns DNS support and hostnames on (one attribute per call, as the API requires). A VPC made
+/// moments ago may not be visible yet (`vpc-visible`).
 async fn set_dns(cx: &ApplyCx<'_>, address: &Address, id: &str, support: bool, hostnames: bool) -> Result<()> {
     let on = || AttributeBooleanValue::builder().value(true).build();
     let ec2 = &cx.clients.ec2;
     if support {
-        ec2.modify_vpc_attribute()
-            .vpc_id(id)
-            .enable_dns_support(on())
-            .send()
-            .await
-            .map_err(|e| failed("enabling DNS support of", address, &e))?;
+        let enable = || async {
+            let request = ec2.modify_vpc_attribute().vpc_id(id).enable_dns_support(on());
+            request.send().await.map_err(|e| failed("enabling DNS support of", address, &e))
+        };
+        consistency::retry(Call::Ec2ModifyVpcAttribute, address, enable).await?;
     }
     if hostnames {
-        ec2.modify_vpc_attribute()
-            .vpc_id(id)
-            .enable_dns_hostnames(on())
-            .send()
-            .await
-            .map_err(|e| failed("enabling DNS hostnames of", address, &e))?;
+        let enable = || async {
+            let request = ec2.modify_vpc_attribute().vpc_id(id).enable_dns_hostnames(on());
+            request.send().await.map_err(|e| failed("enabling DNS hostnames of", address, &e))
+        };
+        consistency::retry(Call::Ec2ModifyVpcAttribute, address, enable).await?;
     }
     Ok(())
 }
 
-/// Removes every rule of the VPC's default security group.
+/// Removes every rule of the VPC's default security group. `group_id` is the one observed; for a
+/// VPC created moments ago (`None`) the group is listed only once EC2 has caught up
+/// (`default-group-listed`): "not listed" is never taken for "has none".
 async fn empty_default_group(cx: &ApplyCx<'_>, address: &Address, vpc_id: &str, group_id: Option<&str>) -> Result<()> {
     let ec2 = &cx.clients.ec2;
-    let groups = ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
-        .filters(Filter::builder().name("group-name").values("default").build())
-        .send()
-        .await
-        .map_err(|e| failed("reading the default security group of", address, &e))?;
-    let Some(group) = groups.security_groups().iter().find(|g| group_id.is_none_or(|id| g.group_id() == Some(id)))
-    else {
-        return Ok(());
+    let find = || async {
+        let groups = ec2
+            .describe_security_groups()
+            .filters(Filter::builder().name("vpc-id").values(vpc_id).build())
+            .filters(Filter::builder().name("group-name").values("default").build())
+            .send()
+            .await
+            .map_err(|e| failed("reading the default security group of", address, &e))?;
+        let found = groups.security_groups().iter().find(|g| group_id.is_none_or(|id| g.group_id() == Some(id)));
+        Ok::<_, anyhow::Error>(found.cloned())
+    };
+    let group = match group_id {
+        Some(_) => match find().await? {
+            Some(group) => group,
+            None => return Ok(()),
+        },
+        None => {
+            let listed = Patience::new(&DEFAULT_GROUP_LISTED, address);
+            let what = format!("the default security group of {address} to be listed");
+            wait::until(&what, DEFAULT_GROUP_LISTED.budget + Duration::from_secs(60), || async {
+                Ok(match find().await? {
+                    Some(group) => {
+                        listed.seen();
+                        Check::Ready(group)
+                    }
+                    None => Check::Pending(listed.not_yet()?),
+                })
+            })
+            .await?
+        }
     };
     let id = required(group.group_id(), "reading the default security group of", address, "groupId")?;
     if !group.ip_permissions().is_empty() {

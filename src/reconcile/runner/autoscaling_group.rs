@@ -10,9 +10,10 @@ use aws_sdk_autoscaling::types::LaunchTemplateSpecification;
 use super::{launch_template, size, GroupFields};
 use crate::aws::error::{self, failed, required};
 use crate::aws::wait::{self, Check};
-use crate::aws::{describe, Clients};
+use crate::aws::{consistency, describe, Clients};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Ec2Capacity;
+use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::Action;
@@ -111,8 +112,8 @@ impl Resource for AutoScalingGroup {
         put(cx, address, d, Some(g)).await.map(drop)
     }
 
-    async fn delete(cx: &ApplyCx<'_>, _: &Address, g: &Observed<GroupFields>) -> Result<()> {
-        delete(cx.clients, &g.name, g).await
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, g: &Observed<GroupFields>) -> Result<()> {
+        delete(cx.clients, address, &g.name, g).await
     }
 }
 
@@ -130,27 +131,24 @@ async fn put(
     let subnets = d.subnets.iter().map(|s| ids.get(&Address::new(Kind::Subnet, s))).collect::<Result<Vec<_>>>()?;
     match observed {
         None => {
-            // The instance profile of a role created moments ago may not be usable yet.
-            wait::retry_while(
-                &format!("{address}: waiting for the instance profile to propagate"),
-                Duration::from_secs(120),
-                |e: &aws_sdk_autoscaling::error::SdkError<_>| error::propagating(e),
-                || {
-                    clients
-                        .autoscaling
-                        .create_auto_scaling_group()
-                        .auto_scaling_group_name(name)
-                        .launch_template(spec.clone())
-                        .min_size(d.instance_count)
-                        .max_size(d.instance_count)
-                        .desired_capacity(d.instance_count)
-                        .vpc_zone_identifier(subnets.join(","))
-                        .set_tags(Some(tags::autoscaling(name, &tag_set(tags, name), propagate)))
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            // The instance profile of a role created moments ago may not be usable yet
+            // (`group-instance-profile`).
+            let create = || async {
+                clients
+                    .autoscaling
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .launch_template(spec.clone())
+                    .min_size(d.instance_count)
+                    .max_size(d.instance_count)
+                    .desired_capacity(d.instance_count)
+                    .vpc_zone_identifier(subnets.join(","))
+                    .set_tags(Some(tags::autoscaling(name, &tag_set(tags, name), propagate)))
+                    .send()
+                    .await
+                    .map_err(|e| failed("creating", address, &e))
+            };
+            consistency::retry(Call::AutoScalingCreateAutoScalingGroup, address, create).await?;
             let out = clients
                 .autoscaling
                 .describe_auto_scaling_groups()
@@ -182,8 +180,9 @@ async fn put(
 }
 
 /// Deregisters the group's container instances from its cluster, deletes the group with its
-/// instances, and waits until it is gone.
-async fn delete(clients: &Clients, name: &str, g: &Observed<GroupFields>) -> Result<()> {
+/// instances, and waits until it is gone. A group still scaling (created or launching moments
+/// ago) is refused for a while (`group-scaling-activity`).
+async fn delete(clients: &Clients, address: &Address, name: &str, g: &Observed<GroupFields>) -> Result<()> {
     let ecs = &clients.ecs;
     let listed = ecs.list_container_instances().cluster(name).send().await;
     let arns: Vec<String> = match listed {
@@ -227,11 +226,13 @@ async fn delete(clients: &Clients, name: &str, g: &Observed<GroupFields>) -> Res
             .map_err(|e| anyhow::anyhow!("reading autoscaling_group.{name}: {}", describe(&e)))?;
         Ok::<_, anyhow::Error>(out.auto_scaling_groups().first().map(|g| g.instances().len()))
     };
-    if let Err(e) =
-        clients.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true).send().await
-    {
+    let delete = || async {
+        let request = clients.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true);
+        request.send().await.map_err(|e| failed("deleting", address, &e))
+    };
+    if let Err(e) = consistency::retry(Call::AutoScalingDeleteAutoScalingGroup, address, delete).await {
         if instances_left().await?.is_some() {
-            bail!("deleting autoscaling_group.{name}: {}", describe(&e));
+            return Err(e);
         }
         return Ok(());
     }

@@ -1,5 +1,13 @@
-//! `capacity_provider.CLUSTER`: the Auto Scaling group, managed scaling off (the size is fixed), associated with the
-//! cluster as its default strategy; removed from the cluster's strategy before it is deleted.
+//! `capacity_provider.CLUSTER`: the Auto Scaling group, managed scaling off (the size is fixed),
+//! associated with the cluster as its default strategy; removed from the cluster's strategy before
+//! it is deleted.
+//!
+//! Invariants: a provider is bound to its group by the group's ARN, never its name: one left over
+//! by an earlier stack (bound to a group since deleted and re-created under the same name) is
+//! replaced. A delete is done when ECS says the provider is gone (`updateStatus` DELETE_COMPLETE),
+//! not when the call returns; DELETE_FAILED is an error naming the cluster holding it. A create
+//! whose name is still held by a provider being deleted waits for that delete to finish
+//! (`capacity-provider-deleting`).
 
 use anyhow::{bail, Result};
 use aws_sdk_ecs::types::{
@@ -8,14 +16,17 @@ use aws_sdk_ecs::types::{
 };
 
 use super::CapacityProviderFields;
-use crate::aws::error::{self, failed, required};
-use crate::aws::{describe, Clients};
+use crate::aws::consistency::{self, Patience};
+use crate::aws::error::{failed, required};
+use crate::aws::wait::{self, Check};
+use crate::aws::Clients;
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Ec2Capacity;
+use crate::model::consistency::{Call, CAPACITY_PROVIDER_DELETING};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::kit::Observed;
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::kit::{renewed, Observed};
 use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
@@ -50,8 +61,16 @@ impl Resource for CapacityProvider {
     ) -> FieldDiff {
         let mut f = FieldDiff::default();
         let of = cp.map(|c| &c.fields);
-        let group = |arn: &str| arn.rsplit("autoScalingGroupName/").next().unwrap_or(arn).to_string();
-        f.field("auto_scaling_group", of.map(|o| Some(group(&o.group_arn))), Some(d.cluster.clone()));
+        // The stack's group as observed, unless this plan makes a new one.
+        let renewing = renewed(cx.plan, Kind::AutoScalingGroup).contains(&d.cluster);
+        let stacks_group = cx.ids.get(&Address::new(Kind::AutoScalingGroup, &d.cluster)).ok().filter(|_| !renewing);
+        let bound = |arn: &str| match stacks_group.as_deref() {
+            Some(current) if current == arn => d.cluster.clone(),
+            _ => {
+                format!("{} (not the stack's group: {arn})", arn.rsplit("autoScalingGroupName/").next().unwrap_or(arn))
+            }
+        };
+        f.field("auto_scaling_group", of.map(|o| Some(bound(&o.group_arn))), Some(d.cluster.clone()));
         f.field("managed_scaling", of.map(|o| Some(o.managed_scaling.clone())), Some("disabled".to_string()));
         let cluster = cx.observed.ecs.clusters.iter().find(|c| c.name == d.cluster);
         let associated = cluster.is_some_and(|c| c.fields.capacity_providers.contains(&d.cluster));
@@ -81,16 +100,21 @@ impl Resource for CapacityProvider {
             .managed_scaling(ManagedScaling::builder().status(ManagedScalingStatus::Disabled).build())
             .managed_termination_protection(ManagedTerminationProtection::Disabled)
             .build()?;
-        let out = cx
+        let request = cx
             .clients
             .ecs
             .create_capacity_provider()
             .name(name)
             .auto_scaling_group_provider(provider)
-            .set_tags(Some(tags::ecs(&cx.tags(address))))
-            .send()
-            .await
-            .map_err(|e| failed("creating", address, &e))?;
+            .set_tags(Some(tags::ecs(&cx.tags(address))));
+        let out = match request.clone().send().await.map_err(|e| failed("creating", address, &e)) {
+            Ok(out) => out,
+            // The name may still be held by a provider being deleted (a `down` moments ago).
+            Err(_) if wait_deleted(&cx.clients.ecs, address, name, false).await? => {
+                request.send().await.map_err(|e| failed("creating", address, &e))?
+            }
+            Err(e) => return Err(e),
+        };
         let arn = out.capacity_provider().and_then(|c| c.capacity_provider_arn());
         let arn = required(arn, "creating", address, "capacityProviderArn")?.to_string();
         associate(cx, address, name).await?;
@@ -113,53 +137,90 @@ impl Resource for CapacityProvider {
         Ok(())
     }
 
-    async fn delete(cx: &ApplyCx<'_>, _: &Address, cp: &Observed<CapacityProviderFields>) -> Result<()> {
-        delete(cx.clients, &cp.name).await
+    async fn delete(cx: &ApplyCx<'_>, address: &Address, cp: &Observed<CapacityProviderFields>) -> Result<()> {
+        delete(cx.clients, address, &cp.name).await
     }
 }
 
-/// Makes the provider its cluster's default strategy.
+/// Makes the provider its cluster's default strategy. The cluster refuses while an update of it
+/// is still going (`cluster-update-in-progress`).
 async fn associate(cx: &ApplyCx<'_>, address: &Address, name: &str) -> Result<()> {
     let strategy = CapacityProviderStrategyItem::builder().capacity_provider(name).weight(1).build()?;
-    cx.clients
+    let request = cx
+        .clients
         .ecs
         .put_cluster_capacity_providers()
         .cluster(name)
         .capacity_providers(name)
-        .default_capacity_provider_strategy(strategy)
-        .send()
-        .await
-        .map_err(|e| failed("associating", address, &e))?;
+        .default_capacity_provider_strategy(strategy);
+    let put = || async { request.clone().send().await.map_err(|e| failed("associating", address, &e)) };
+    consistency::retry(Call::EcsPutClusterCapacityProviders, address, put).await?;
     Ok(())
 }
 
-/// Removes the provider from its cluster's strategy, then deletes it.
-async fn delete(clients: &Clients, name: &str) -> Result<()> {
+/// Removes the provider from its cluster's strategy, deletes it, and waits until ECS has.
+async fn delete(clients: &Clients, address: &Address, name: &str) -> Result<()> {
     let ecs = &clients.ecs;
-    match ecs
+    let request = ecs
         .put_cluster_capacity_providers()
         .cluster(name)
         .set_capacity_providers(Some(Vec::new()))
-        .set_default_capacity_provider_strategy(Some(Vec::new()))
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if error::is_not_found(&e) => {}
-        Err(e) => bail!("detaching capacity_provider.{name} from its cluster: {}", describe(&e)),
+        .set_default_capacity_provider_strategy(Some(Vec::new()));
+    let detach =
+        || async { request.clone().send().await.map_err(|e| failed("detaching from its cluster", address, &e)) };
+    gone_is_done(consistency::retry(Call::EcsPutClusterCapacityProviders, address, detach).await.map(drop))?;
+    if let Err(e) = ecs.delete_capacity_provider().capacity_provider(name).send().await {
+        // ECS answers a missing provider with a generic ClientException: whether it still exists
+        // is read, not guessed from the message.
+        if state(ecs, address, name).await?.is_some() {
+            return Err(failed("deleting", address, &e));
+        }
+        return Ok(());
     }
-    let Err(e) = ecs.delete_capacity_provider().capacity_provider(name).send().await else { return Ok(()) };
-    // ECS answers a missing provider with a generic ClientException: whether it still exists is
-    // read, not guessed from the message.
+    wait_deleted(ecs, address, name, true).await.map(drop)
+}
+
+/// The provider's `updateStatus` (and its reason) while it exists (not INACTIVE).
+async fn state(ecs: &aws_sdk_ecs::Client, address: &Address, name: &str) -> Result<Option<(String, String)>> {
     let out = ecs
         .describe_capacity_providers()
         .capacity_providers(name)
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("reading capacity_provider.{name}: {}", describe(&e)))?;
-    let exists = out.capacity_providers().iter().any(|c| c.status().is_none_or(|s| s.as_str() == "ACTIVE"));
-    if exists {
-        bail!("deleting capacity_provider.{name}: {}", describe(&e));
-    }
-    Ok(())
+        .map_err(|e| failed("reading", address, &e))?;
+    let provider = out.capacity_providers().iter().find(|c| c.status().is_none_or(|s| s.as_str() == "ACTIVE"));
+    Ok(provider.map(|c| {
+        let status = c.update_status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        (status, c.update_status_reason().unwrap_or_default().to_string())
+    }))
+}
+
+/// Waits while the provider named `name` is being deleted: after our own delete (`deleted`), until
+/// ECS reports it gone; before a create, only while a namesake is DELETE_IN_PROGRESS. `true` when
+/// it waited. DELETE_FAILED is an error naming the cluster holding the provider.
+async fn wait_deleted(ecs: &aws_sdk_ecs::Client, address: &Address, name: &str, deleted: bool) -> Result<bool> {
+    let deleting = Patience::new(&CAPACITY_PROVIDER_DELETING, address);
+    let waited = std::cell::Cell::new(false);
+    let what = format!("{address} to be deleted");
+    let budget = CAPACITY_PROVIDER_DELETING.budget + std::time::Duration::from_secs(60);
+    wait::until(&what, budget, || async {
+        Ok(match state(ecs, address, name).await? {
+            None => {
+                deleting.seen();
+                Check::Ready(())
+            }
+            Some((status, reason)) if status == "DELETE_FAILED" => bail!(
+                "deleting {address}: ECS could not delete it ({reason}); ECS cluster {name} still holds it: remove it \
+                 from the cluster's capacity providers, then run `down` again"
+            ),
+            Some((status, _)) if deleted || status == "DELETE_IN_PROGRESS" => {
+                waited.set(true);
+                Check::Pending(format!("{status}: {}", deleting.not_yet()?))
+            }
+            // It exists and nothing is deleting it.
+            Some(_) => Check::Ready(()),
+        })
+    })
+    .await?;
+    Ok(waited.get())
 }

@@ -242,7 +242,9 @@ async fn capacity_providers(clients: &Clients, names: &[String]) -> Result<Vec<O
             .await
             .map_err(|e| anyhow::anyhow!("reading ECS capacity providers: {}", describe(&e)))?;
         for cp in page.capacity_providers() {
-            let active = cp.status().is_none_or(|s| s.as_str() == "ACTIVE");
+            // One being deleted is gone for planning: a create of its name waits for the delete.
+            let deleting = cp.update_status().is_some_and(|s| s.as_str() == "DELETE_IN_PROGRESS");
+            let active = cp.status().is_none_or(|s| s.as_str() == "ACTIVE") && !deleting;
             let (Some(name), Some(arn)) = (cp.name(), cp.capacity_provider_arn()) else { continue };
             // FARGATE and FARGATE_SPOT are AWS's own and carry no group.
             let Some(group) = cp.auto_scaling_group_provider().filter(|_| active) else { continue };

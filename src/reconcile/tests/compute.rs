@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::plan::Action;
 use crate::plan::Reason;
 
 /// What ECR has for `tag`: each repository's image for its architecture, `sha256:<repo>-<tag>`;
@@ -139,6 +140,29 @@ fn a_capacity_provider_detached_from_its_cluster_is_associated_again() {
     let plan = drift(|_, o| o.ecs.clusters.iter_mut().for_each(|c| c.fields.capacity_providers.clear()));
     let c = only(&plan, "capacity_provider.containrlab-runner-ec2");
     assert_eq!(fields(&c), vec![f("default_for_cluster", "false", "true")]);
+}
+
+/// A provider left behind by an earlier stack (its delete failed) still names a group of the same
+/// name that has since been deleted and made again: bound by ARN, it is replaced.
+#[test]
+fn a_capacity_provider_bound_to_another_group_of_the_same_name_is_replaced() {
+    let old =
+        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:old:autoScalingGroupName/containrlab-runner-ec2";
+    let plan = drift(|_, o| o.runner.capacity_providers[0].fields.group_arn = old.into());
+    let c = only(&plan, "capacity_provider.containrlab-runner-ec2");
+    assert_eq!(c.action, Action::Replace);
+    let shown = format!("\"containrlab-runner-ec2 (not the stack's group: {old})\"");
+    assert_eq!(fields(&c), vec![f("auto_scaling_group", &shown, "\"containrlab-runner-ec2\"")]);
+    // With no group at all (a rebuild after it was deleted), the provider cannot be the stack's.
+    let plan = drift(|_, o| o.runner.groups.clear());
+    let actions: Vec<(String, Action)> = plan.changes.iter().map(|c| (c.address.to_string(), c.action)).collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("autoscaling_group.containrlab-runner-ec2".to_string(), Action::Create),
+            ("capacity_provider.containrlab-runner-ec2".to_string(), Action::Replace),
+        ]
+    );
 }
 
 #[test]

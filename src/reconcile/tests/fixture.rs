@@ -415,14 +415,10 @@ fn runner(d: &Desired) -> ObservedRunner {
         };
         let mut g = owned(d, Kind::AutoScalingGroup, &c.cluster, group);
         g.tags = group_tags;
+        // A group's id is its ARN, which its capacity provider names.
+        g.id = format!("arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:x:autoScalingGroupName/{}", c.cluster);
+        let cp = CapacityProviderFields { group_arn: g.id.clone(), managed_scaling: "disabled".into() };
         r.groups.push(g);
-        let cp = CapacityProviderFields {
-            group_arn: format!(
-                "arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:x:autoScalingGroupName/{}",
-                c.cluster
-            ),
-            managed_scaling: "disabled".into(),
-        };
         r.capacity_providers.push(owned(d, Kind::CapacityProvider, &c.cluster, cp));
     }
     r

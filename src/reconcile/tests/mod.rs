@@ -113,3 +113,17 @@ fn every_address_edge_is_allowed_by_the_kind_graph() {
         }
     }
 }
+
+/// A Fargate task in a private subnet pulls its image through the NAT gateway: the service is
+/// created only after its subnets' route table (the route to the NAT gateway) exists.
+#[test]
+fn a_service_in_private_subnets_waits_for_their_route_to_the_nat_gateway() {
+    let d = desired();
+    let mut empty = Observed::default();
+    empty.runner.amis = converged(&d).runner.amis;
+    let create_all = plan(&ctx(&d, Mode::Converge), &d, &empty);
+    let service = create_all.changes.iter().find(|c| c.address.to_string() == "ecs_service.containrlab-service");
+    let waits: Vec<String> = service.expect("planned").depends_on.iter().map(ToString::to_string).collect();
+    assert!(waits.contains(&"route_table.private".to_string()), "{waits:?}");
+    assert!(!waits.contains(&"route_table.public".to_string()), "{waits:?}");
+}
