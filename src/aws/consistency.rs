@@ -104,37 +104,48 @@ where
 {
     let start = Instant::now();
     let mut noted = start;
-    let mut lagging: Option<&'static Rule> = None;
+    // The rule lagging now, since when, and how many of its answers so far: one record per rule
+    // (AWS may catch up with one thing and still lag on the next).
+    let mut lagging: Option<(&'static Rule, Instant, u32)> = None;
     for attempt in 0u32.. {
         let e = match op().await {
             Ok(value) => {
-                if let Some(rule) = lagging {
-                    record(rule, call, address, attempt, start, "caught up");
+                if let Some((rule, since, lagged)) = lagging {
+                    record(rule, call, address, lagged, since, "caught up");
                 }
                 return Ok(value);
             }
             Err(e) => e,
         };
         let Some(rule) = lag(call, &e) else {
-            if let Some(rule) = lagging {
-                record(rule, call, address, attempt, start, "other error");
+            if let Some((rule, since, lagged)) = lagging {
+                record(rule, call, address, lagged, since, "other error");
             }
             return Err(e);
         };
-        lagging = Some(rule);
-        if start.elapsed() >= rule.budget {
-            record(rule, call, address, attempt + 1, start, "budget spent");
-            return Err(outlasted(e, rule, start));
+        let (since, lagged) = match lagging {
+            Some((current, since, lagged)) if std::ptr::eq(current, rule) => (since, lagged + 1),
+            previous => {
+                if let Some((before, since, lagged)) = previous {
+                    record(before, call, address, lagged, since, "caught up");
+                }
+                (Instant::now(), 1)
+            }
+        };
+        lagging = Some((rule, since, lagged));
+        if since.elapsed() >= rule.budget {
+            record(rule, call, address, lagged, since, "budget spent");
+            return Err(outlasted(e, rule, since));
         }
-        if attempt == 0 || noted.elapsed() >= QUIET {
-            note(rule, start);
+        if lagged == 1 || noted.elapsed() >= QUIET {
+            note(rule, since);
             noted = Instant::now();
         }
-        let pause = delay(attempt).min(rule.budget.saturating_sub(start.elapsed()));
+        let pause = delay(attempt).min(rule.budget.saturating_sub(since.elapsed()));
         tokio::select! {
             () = progress::idle(tokio::time::sleep(pause)) => {}
             () = crate::interrupt::stopping() => {
-                record(rule, call, address, attempt + 1, start, "interrupted");
+                record(rule, call, address, lagged, since, "interrupted");
                 return Err(e);
             }
         }

@@ -112,15 +112,15 @@ impl Proxy {
     }
 }
 
-struct Request {
-    head: String,
-    body: Vec<u8>,
-    operation: String,
-    protocol: Protocol,
+pub(super) struct Request {
+    pub head: String,
+    pub body: Vec<u8>,
+    pub operation: String,
+    pub protocol: Protocol,
 }
 
 #[derive(Clone, Copy)]
-enum Protocol {
+pub(super) enum Protocol {
     Ec2,
     Query,
     Json,
@@ -188,7 +188,7 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
     }
 }
 
-fn read_request(client: &mut TcpStream) -> std::io::Result<Request> {
+pub(super) fn read_request(client: &mut TcpStream) -> std::io::Result<Request> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = String::new();
     loop {
@@ -241,7 +241,7 @@ fn route53_operation(request_line: &str) -> String {
 
 /// Sends the request to the emulator on a fresh connection and returns its whole answer, marked
 /// `Connection: close`.
-fn forward(request: &Request, upstream: &str) -> std::io::Result<Vec<u8>> {
+pub(super) fn forward(request: &Request, upstream: &str) -> std::io::Result<Vec<u8>> {
     let mut up = TcpStream::connect(upstream)?;
     let head: String = request
         .head
@@ -274,7 +274,11 @@ fn close_after(answer: Vec<u8>) -> Vec<u8> {
 
 /// An error answer in the protocol's own shape.
 fn error(protocol: Protocol, status: u16, code: &str) -> Vec<u8> {
-    let message = "injected by the test's fault proxy";
+    error_with(protocol, status, code, "injected by the test's fault proxy")
+}
+
+/// An error answer in the protocol's own shape, with AWS's message.
+pub(super) fn error_with(protocol: Protocol, status: u16, code: &str, message: &str) -> Vec<u8> {
     let (content_type, body) = match protocol {
         Protocol::Json => ("application/x-amz-json-1.1", format!(r#"{{"__type":"{code}","message":"{message}"}}"#)),
         Protocol::Ec2 => (
@@ -293,6 +297,7 @@ fn error(protocol: Protocol, status: u16, code: &str) -> Vec<u8> {
     let reason = match status {
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        404 => "Not Found",
         _ => "Bad Request",
     };
     format!(

@@ -77,6 +77,9 @@ pub struct Run {
     pub stderr: String,
     /// `service:Operation` → calls.
     pub calls: BTreeMap<String, u64>,
+    /// The run's waits for AWS to catch up (`consistency` of its API statistics): each with
+    /// `rule`, `call`, `address`, `lagged`, `seconds` and `outcome`.
+    pub waits: Vec<Value>,
 }
 
 impl Run {
@@ -176,6 +179,7 @@ impl Env {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             calls: read_stats(&stats),
+            waits: read_waits(&stats),
         }
     }
 
@@ -234,6 +238,13 @@ pub fn read_stats(path: &Path) -> BTreeMap<String, u64> {
     let stats: Value =
         std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     serde_json::from_value(stats["calls"].clone()).unwrap_or_default()
+}
+
+/// The waits for AWS to catch up a run recorded (`consistency` of its statistics file).
+pub fn read_waits(path: &Path) -> Vec<Value> {
+    let stats: Value =
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    stats["consistency"].as_array().cloned().unwrap_or_default()
 }
 
 fn next_run_id() -> u64 {
