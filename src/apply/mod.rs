@@ -3,8 +3,9 @@
 //! wait (`progress::idle`), so long waits do not starve ready steps.
 //!
 //! Invariants: a step starts only after every step in its `after` list finished successfully;
-//! after the first failure no new step starts, running steps finish, and the outcome lists what
-//! was done, what failed and what never started. Notes a running step makes (`progress::note`)
+//! after the first failure no new step starts (unless it is `Blocked`: then only the steps that
+//! need it never start), running steps finish, and the outcome lists what was done, what failed
+//! and what never started. Notes a running step makes (`progress::note`)
 //! reach `on_event` as `Event::Progress`, before that step's end. When `stop` resolves (an
 //! interrupt) no new step starts either; steps in flight get `grace` to finish and are then
 //! dropped (listed as abandoned). The executor knows nothing of AWS or signals: `run` does the
@@ -31,6 +32,20 @@ pub enum Event<'a> {
     /// A stop was asked for with these steps in flight.
     Stopping(Vec<&'a Step>),
 }
+
+/// A step that cannot succeed until something outside the stack changes (the domain delegated to
+/// the stack's zone at its registrar). It fails, and every step that does not need it still runs:
+/// the next run then has only the blocked part left.
+#[derive(Debug)]
+pub struct Blocked(pub String);
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Blocked {}
 
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -91,7 +106,9 @@ where
     let mut running = FuturesUnordered::new();
     let mut outcome = Outcome::default();
     loop {
-        if outcome.failed.is_empty() && deadline.is_none() {
+        // A blocked step (`Blocked`) stops only what needs it; any other failure stops everything.
+        let go_on = outcome.failed.iter().all(|(_, e)| e.downcast_ref::<Blocked>().is_some());
+        if go_on && deadline.is_none() {
             for i in 0..steps.len() {
                 let ready = state[i] == State::Pending && steps[i].after.iter().all(|&j| state[j] == State::Done);
                 if !ready {

@@ -327,3 +327,50 @@ async fn a_stop_starts_nothing_new_lets_steps_in_flight_finish_and_abandons_them
     assert_eq!(outcome.not_started.iter().map(name).collect::<Vec<_>>(), ["later"]);
     assert!(outcome.interrupted && !outcome.succeeded());
 }
+
+/// A step blocked on something outside the stack (the domain's delegation) stops only what needs
+/// it: the rest of the stack is built, and the next run has only the blocked part left. Any other
+/// failure stops everything not yet started.
+#[tokio::test(start_paused = true)]
+async fn a_blocked_step_stops_only_what_needs_it() {
+    let steps = plan(vec![
+        change("certificate", Action::Create, &[]),
+        change("listener", Action::Create, &["certificate"]),
+        change("nat", Action::Create, &[]),
+        change("routes", Action::Create, &["nat"]),
+    ]);
+    let names = |list: &[usize]| list.iter().map(|&i| steps[i].address.name.clone()).collect::<Vec<_>>();
+    for blocked in [true, false] {
+        let outcome = execute(
+            &steps,
+            2,
+            |i| {
+                let name = steps[i].address.name.clone();
+                async move {
+                    // The NAT gateway takes longer than the certificate: its dependent is ready
+                    // only after the certificate failed.
+                    tokio::time::sleep(Duration::from_millis(if name == "nat" { 500 } else { 10 })).await;
+                    match name.as_str() {
+                        "certificate" if blocked => Err(Blocked("not delegated".into()).into()),
+                        "certificate" => anyhow::bail!("AccessDenied"),
+                        _ => Ok(()),
+                    }
+                }
+            },
+            |_| {},
+        )
+        .await;
+        let mut done = names(&outcome.done);
+        done.sort();
+        assert_eq!(outcome.failed.len(), 1);
+        if blocked {
+            assert_eq!(done, vec!["nat", "routes"]);
+            assert_eq!(names(&outcome.not_started), vec!["listener"]);
+        } else {
+            assert_eq!(done, vec!["nat"]);
+            let mut left = names(&outcome.not_started);
+            left.sort();
+            assert_eq!(left, vec!["listener", "routes"]);
+        }
+    }
+}

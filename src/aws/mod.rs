@@ -46,6 +46,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub route53: aws_sdk_route53::Client,
+    /// Route 53 Domains, served in us-east-1 only: the registrar side of the delegation check.
+    pub route53domains: aws_sdk_route53domains::Client,
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub ecr: aws_sdk_ecr::Client,
@@ -162,6 +164,12 @@ fn clients(config: &SdkConfig, origin: Origin) -> Clients {
         iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(config).interceptor(counter).build()),
         route53: aws_sdk_route53::Client::from_conf(
             aws_sdk_route53::config::Builder::from(config).interceptor(counter).build(),
+        ),
+        route53domains: aws_sdk_route53domains::Client::from_conf(
+            aws_sdk_route53domains::config::Builder::from(config)
+                .region(Region::new("us-east-1"))
+                .interceptor(counter)
+                .build(),
         ),
         ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(counter).build()),
         ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(config).interceptor(counter).build()),

@@ -71,6 +71,12 @@ pub fn outcome_line(steps: &[Step], o: &Outcome, earlier: usize, seconds: f64) -
             o.abandoned.len(),
             o.not_started.len(),
         )
+    } else if o.failed.iter().all(|(_, e)| e.downcast_ref::<crate::apply::Blocked>().is_some()) {
+        format!(
+            "Blocked after {seconds:.1}s: {done} done (everything that does not need the blocked step), {} blocked, {} not started (they need it).",
+            o.failed.len(),
+            o.not_started.len(),
+        )
     } else {
         format!(
             "Stopped after a failure in {seconds:.1}s: {done} done, {} failed, {} not started.",
@@ -187,6 +193,14 @@ mod tests {
         assert!(lines.iter().all(|l| l.len() <= 101), "{text}");
         assert!(text.contains("log_group./ecs/group-number-11"), "{text}");
         assert!(text.ends_with("Run the same command again to finish: it plans from what exists now."), "{text}");
+        let blocked = Outcome {
+            done: vec![0],
+            failed: vec![(1, crate::apply::Blocked("not delegated".into()).into())],
+            not_started: vec![2],
+            ..Default::default()
+        };
+        let first = outcome_line(&steps, &blocked, 0, 0.6);
+        assert!(first.starts_with("Blocked after 0.6s: 1 done (everything that does not need the blocked step), 1 blocked, 1 not started (they need it)."), "{first}");
     }
 }
 

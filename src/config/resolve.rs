@@ -395,7 +395,7 @@ pub fn dns(f: &StackFile) -> Option<Dns> {
     let d = f.dns.as_ref()?;
     let zone = d.zone.trim_end_matches('.').to_string();
     let records = d.records.iter().map(|r| format!("{}.{zone}", r.name)).collect();
-    Some(Dns { zone, create_zone: d.create_zone, records })
+    Some(Dns { zone, create_zone: d.create_zone, delegate: d.delegate, records })
 }
 
 fn rule(r: &schema::Rule) -> Rule {

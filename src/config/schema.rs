@@ -316,6 +316,10 @@ pub struct Dns {
     /// Create the hosted zone when it does not exist (a rebuild in a new account).
     #[serde(default)]
     pub create_zone: bool,
+    /// When the domain is registered with Route 53 Domains in this account and names other name
+    /// servers than the zone's, set them to the zone's (a rebuild into a new zone).
+    #[serde(default)]
+    pub delegate: bool,
     #[serde(default)]
     pub records: Vec<DnsRecord>,
 }

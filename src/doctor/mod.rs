@@ -291,12 +291,9 @@ async fn zone_and_certificate(clients: &Clients, desired: &Desired) -> Vec<Findi
     };
     match found {
         Some(id) => {
-            let servers = match clients.route53.get_hosted_zone().id(&id).send().await {
-                Ok(z) => z.delegation_set().map(|d| d.name_servers().join(", ")).unwrap_or_default(),
-                Err(e) => format!("(GetHostedZone: {})", describe(&e)),
-            };
-            out.push(finding(format!("hosted zone {zone}"), Status::Pass, id.trim_start_matches("/hostedzone/").to_string(), None));
-            out.push(delegation(zone, &servers));
+            let id = id.trim_start_matches("/hostedzone/").to_string();
+            out.push(finding(format!("hosted zone {zone}"), Status::Pass, id.clone(), None));
+            out.push(delegation(clients, zone, &id).await);
         }
         None if dns.create_zone => out.push(finding(
             format!("hosted zone {zone}"),
@@ -334,14 +331,32 @@ async fn zone_and_certificate(clients: &Clients, desired: &Desired) -> Vec<Findi
     out
 }
 
-/// Delegation is in the parent zone (the registrar's), which this account's APIs do not show.
-fn delegation(zone: &str, servers: &str) -> Finding {
-    finding(
-        format!("delegation of {zone}"),
-        Status::ByHand,
-        format!("the domain must be delegated to {servers}"),
-        Some(format!("`dig +short NS {zone}` must list exactly these name servers (at the registrar otherwise)")),
-    )
+/// Whether the domain is delegated to the zone: the check `up` makes before it waits for the
+/// certificate (Route 53 Domains, else DNS), with the same wording and fix.
+async fn delegation(clients: &Clients, zone: &str, id: &str) -> Finding {
+    use crate::reconcile::dns::delegation::{self, Delegation};
+    let check = format!("delegation of {zone}");
+    let servers = match delegation::zone_name_servers(clients, id).await {
+        Ok(servers) => servers,
+        Err(e) => return finding(check, Status::Fail, format!("{e:#}"), None),
+    };
+    match delegation::check(clients, zone, &servers).await {
+        Delegation::Delegated => finding(check, Status::Pass, format!("to the zone's {}", servers.join(", ")), None),
+        Delegation::Other { registrar, current } => {
+            let (found, fix) = delegation::problem(registrar, &current);
+            let detail = format!("not delegated to the zone: {found}; the zone's are {}", servers.join(", "));
+            finding(check, Status::Fail, detail, Some(format!("{fix}; ACM cannot validate the certificate until then")))
+        }
+        Delegation::Unknown(why) => finding(
+            check,
+            Status::ByHand,
+            format!("could not be checked ({why})"),
+            Some(format!(
+                "`dig +short NS {zone}` must list exactly {} (set them at the registrar otherwise)",
+                servers.join(", ")
+            )),
+        ),
+    }
 }
 
 /// The terminal view: one mark per check (`✓`, `✗`, `?`), the fix under each that has one.

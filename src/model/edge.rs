@@ -34,6 +34,8 @@ pub struct Dns {
     /// Without the trailing dot.
     pub zone: String,
     pub create_zone: bool,
+    /// Set the domain's name servers at Route 53 Domains to the zone's when they differ.
+    pub delegate: bool,
     /// Fully qualified names (no trailing dot) of A records aliased to the load balancer.
     pub records: Vec<String>,
 }

@@ -213,6 +213,8 @@ pub fn with_validation_records(
 pub struct DesiredCertificate {
     pub certificate: edge::Certificate,
     pub zone: Option<String>,
+    /// `dns.delegate`: the domain's name servers may be set at Route 53 Domains.
+    pub delegate: bool,
 }
 
 impl Resource for Certificate {
@@ -223,8 +225,9 @@ impl Resource for Certificate {
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredCertificate> {
         let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());
+        let delegate = cx.desired.dns.as_ref().is_some_and(|d| d.delegate);
         let certificate = cx.desired.edge.as_ref().and_then(|e| e.certificate.clone());
-        certificate.map(|certificate| DesiredCertificate { certificate, zone }).into_iter().collect()
+        certificate.map(|certificate| DesiredCertificate { certificate, zone, delegate }).into_iter().collect()
     }
 
     fn observed(cx: &DiffCx<'_>) -> Vec<Observed<CertificateFields>> {
@@ -298,7 +301,7 @@ impl Resource for Certificate {
 
     /// Writes the validation records, then waits until ACM issues it.
     async fn ready(cx: &ApplyCx<'_>, address: &Address, d: &DesiredCertificate, arn: &str) -> Result<()> {
-        validate(cx.clients, address, arn, &zone_id(cx, address, d)?).await
+        validate(cx.clients, address, arn, &zone_id(cx, address, d)?, d).await
     }
 
     async fn update(
@@ -312,7 +315,7 @@ impl Resource for Certificate {
             tags::sync_acm(&cx.clients.acm, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         if delta.iter().any(|f| f.path == "status" || f.path == "validation_records") {
-            validate(cx.clients, address, &o.id, &zone_id(cx, address, d)?).await?;
+            validate(cx.clients, address, &o.id, &zone_id(cx, address, d)?, d).await?;
         }
         Ok(())
     }
@@ -366,8 +369,10 @@ fn zone_id(cx: &ApplyCx<'_>, address: &Address, d: &DesiredCertificate) -> Resul
     }
 }
 
-/// Writes the validation records once ACM has published them, then waits for `ISSUED`.
-async fn validate(clients: &Clients, address: &Address, arn: &str, zone: &str) -> Result<()> {
+/// Writes the validation records once ACM has published them; while ACM has not issued the
+/// certificate, checks that the domain is delegated to the zone (nothing else can validate it);
+/// then waits for `ISSUED`.
+async fn validate(clients: &Clients, address: &Address, arn: &str, zone: &str, d: &DesiredCertificate) -> Result<()> {
     let describe_now = || async {
         let out = clients
             .acm
@@ -392,6 +397,11 @@ async fn validate(clients: &Clients, address: &Address, arn: &str, zone: &str) -
         crate::reconcile::dns::cnames(&clients.route53, zone, ChangeAction::Upsert, &records, &address.to_string())
             .await?;
     }
+    if let Some(name) = d.zone.as_deref().filter(|_| !records.is_empty()) {
+        if describe_now().await?.status != CertificateStatus::Issued.as_str() {
+            check_delegation(clients, name, zone, d.delegate).await?;
+        }
+    }
     wait::until(&format!("{address} to be issued"), wait::timeout(ISSUE_TIMEOUT), || async {
         let f = describe_now().await?;
         match f.status.as_str() {
@@ -401,6 +411,30 @@ async fn validate(clients: &Clients, address: &Address, arn: &str, zone: &str) -
         }
     })
     .await
+}
+
+/// Fails the step as `Blocked` when the domain names other name servers than the zone's (unless
+/// `delegate` lets them be set at Route 53 Domains); says so when it cannot tell.
+async fn check_delegation(clients: &Clients, domain: &str, zone_id: &str, delegate: bool) -> Result<()> {
+    use crate::reconcile::dns::delegation::{self, Delegation, Registrar};
+    let zone = delegation::zone_name_servers(clients, zone_id).await?;
+    match delegation::check(clients, domain, &zone).await {
+        Delegation::Delegated => crate::apply::progress::note(format!("{domain} is delegated to the stack's zone")),
+        Delegation::Unknown(why) => crate::apply::progress::note(format!(
+            "delegation of {domain} could not be checked ({why}); waiting for ACM, which validates only once the domain's registrar names the zone's name servers: {}",
+            zone.join(", ")
+        )),
+        Delegation::Other { registrar: Registrar::Route53Domains, .. } if delegate => {
+            let operation = delegation::delegate(clients, domain, &zone).await?;
+            crate::apply::progress::note(format!(
+                "set the name servers of {domain} at Route 53 Domains to the zone's (operation {operation}); waiting for ACM"
+            ));
+        }
+        Delegation::Other { registrar, current } => {
+            return Err(crate::apply::Blocked(delegation::not_delegated(domain, registrar, &current, &zone)).into())
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

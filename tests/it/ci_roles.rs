@@ -49,6 +49,7 @@ fn iam_prefix(service: &str) -> &'static str {
         "IAM" => "iam",
         "Resource Groups Tagging API" => "tag",
         "Route 53" => "route53",
+        "Route 53 Domains" => "route53domains",
         "SSM" | "SSM (lock)" => "ssm",
         "SNS" => "sns",
         "STS" => "sts",

@@ -7,6 +7,7 @@
 //! Records cannot be tagged: the stack owns exactly the records it declares (zone + name + type).
 //! All record changes of a step go in one change batch, waited on until `INSYNC`.
 
+pub mod delegation;
 mod hosted_zone;
 mod records;
 
