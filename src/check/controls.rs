@@ -344,13 +344,7 @@ pub fn evaluate(
             protected,
             if protected { "on" } else { "off" }.into(),
         );
-        let zones: std::collections::BTreeSet<&str> = stack
-            .network
-            .subnets
-            .values()
-            .filter(|s| s.tier == lb.subnet_tier)
-            .map(|s| s.availability_zone.as_str())
-            .collect();
+        let zones = stack.network.zones(lb.subnet_tier);
         finding(
             "ELB.13",
             "load_balancer.subnet_tier".into(),

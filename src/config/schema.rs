@@ -75,6 +75,13 @@ pub struct Network {
     pub flow_logs: Option<FlowLogs>,
 }
 
+impl Network {
+    /// The availability zones the subnets of `tier` are in.
+    pub fn zones(&self, tier: SubnetTier) -> std::collections::BTreeSet<&str> {
+        self.subnets.values().filter(|s| s.tier == tier).map(|s| s.availability_zone.as_str()).collect()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowLogs {

@@ -204,13 +204,7 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
     // CreateLoadBalancer refuses fewer (ValidationError "At least two subnets in two different
     // Availability Zones must be specified"), after the VPC and NAT gateway were already built.
     let tier = |t: SubnetTier| if t == SubnetTier::Public { "public" } else { "private" };
-    let zones: BTreeSet<&str> = stack
-        .network
-        .subnets
-        .values()
-        .filter(|s| s.tier == lb.subnet_tier)
-        .map(|s| s.availability_zone.as_str())
-        .collect();
+    let zones = stack.network.zones(lb.subnet_tier);
     if zones.len() < 2 {
         let found = if zones.is_empty() {
             "none".to_string()

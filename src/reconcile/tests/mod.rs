@@ -90,15 +90,20 @@ fn down_deletes_everything_but_the_data_it_keeps() {
     assert!(all.kept.is_empty(), "{:?}", all.kept);
 }
 
+/// The plan of `up` into an empty account (the AMI parameter resolves, as it does there).
+fn from_empty() -> Plan {
+    let d = desired();
+    let mut empty = Observed::default();
+    empty.runner.amis = converged(&d).runner.amis;
+    plan(&ctx(&d, Mode::Converge), &d, &empty)
+}
+
 /// Address edges (what a change waits for) come only from the kinds' `depends_on`, and each must
 /// be one the kind graph allows — the graph the planner walks and `down` reverses. Same-kind
 /// edges order resources of one kind (listener rules, one after another).
 #[test]
 fn every_address_edge_is_allowed_by_the_kind_graph() {
-    let d = desired();
-    let mut empty = Observed::default();
-    empty.runner.amis = converged(&d).runner.amis;
-    let create_all = plan(&ctx(&d, Mode::Converge), &d, &empty);
+    let create_all = from_empty();
     assert_eq!(create_all.changes.len(), 60);
     let replaced = drift(|_, o| o.network.subnets.iter_mut().for_each(|s| s.fields.cidr = "10.9.0.0/24".into()));
     for c in create_all.changes.iter().chain(&replaced.changes) {
@@ -118,10 +123,7 @@ fn every_address_edge_is_allowed_by_the_kind_graph() {
 /// created only after its subnets' route table (the route to the NAT gateway) exists.
 #[test]
 fn a_service_in_private_subnets_waits_for_their_route_to_the_nat_gateway() {
-    let d = desired();
-    let mut empty = Observed::default();
-    empty.runner.amis = converged(&d).runner.amis;
-    let create_all = plan(&ctx(&d, Mode::Converge), &d, &empty);
+    let create_all = from_empty();
     let service = create_all.changes.iter().find(|c| c.address.to_string() == "ecs_service.containrlab-service");
     let waits: Vec<String> = service.expect("planned").depends_on.iter().map(ToString::to_string).collect();
     assert!(waits.contains(&"route_table.private".to_string()), "{waits:?}");
