@@ -1,18 +1,22 @@
 //! Ctrl-C and SIGTERM. While a command holds the stack lock (`Graceful` guard), the first signal
 //! asks it to stop: no new step starts, waits end at once, calls in flight finish (each has its
 //! own timeout), the summary is printed, the lock released, and the process exits 130. Without a
-//! guard (`diff`, `validate`, taking the lock) and on a second signal it exits 130 at once.
+//! guard (`diff`, `validate`, taking the lock) and on a second signal it exits 130 at once,
+//! saying whether anything may have been changed: nothing before a command marks that it is
+//! `changing` the stack (or holds the guard, which `up`/`down` take with the lock).
 //!
 //! Invariants: the handlers are installed at start for both signals whatever the caller's
 //! disposition was (a shell running us with `&` or `nohup` leaves SIGINT ignored; installing a
 //! handler replaces that). Nothing here touches AWS: the commands decide what stopping means.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
 static SIGNALS: AtomicUsize = AtomicUsize::new(0);
 static GRACEFUL: AtomicUsize = AtomicUsize::new(0);
+/// Set once the command may have sent a call that changes the stack (`changing`).
+static CHANGING: AtomicBool = AtomicBool::new(false);
 static NOTIFY: Notify = Notify::const_new();
 static NAME: std::sync::Mutex<&str> = std::sync::Mutex::new("");
 
@@ -66,8 +70,20 @@ fn on_signal(name: &'static str) {
         eprintln!(
             "\n{name} again: exiting at once; calls in flight may or may not take effect — `up` again plans from what exists (a lock left behind is taken over on this host)"
         );
+    } else if CHANGING.load(Ordering::SeqCst) {
+        eprintln!(
+            "\n{name}: exiting at once; calls in flight may or may not take effect — run the command again to see where the stack is"
+        );
+    } else {
+        eprintln!("\n{name}: interrupted before any change to the stack; nothing was modified");
     }
     std::process::exit(130);
+}
+
+/// Marks that the command is about to change the stack outside a `Graceful` hold (`deploy`,
+/// `adopt`): a signal from then on no longer says nothing was modified.
+pub fn changing() {
+    CHANGING.store(true, Ordering::SeqCst);
 }
 
 /// The signal that asked to stop, for messages.

@@ -45,6 +45,7 @@ async fn run_locked(cli: &Cli, args: &AdoptArgs, planner: &super::Planner) -> Re
             }
             return Err(e);
         }
+        crate::interrupt::changing();
         let calls = crate::adopt::write(&planner.clients, &ctx.stack, &adoption.adopt).await?;
         applied = true;
         eprintln!(

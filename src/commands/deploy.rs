@@ -48,6 +48,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    crate::interrupt::changing();
     let started = Instant::now();
     let stopped = "while deploying: ECS goes on with any rollout it started; `containrlab deploy` again shows where each service is";
     let done = unless_stopped(stopped, async {

@@ -4,6 +4,7 @@
 
 use super::tests::{assert_one, checked_in, errors_of, repo_stack_path, variant};
 use super::*;
+use super::{load_str_with, FailingControls};
 
 fn accepted_of(text: &str) -> Vec<String> {
     load_str(&repo_stack_path(), text).expect("the variant is valid").accepted
@@ -59,6 +60,15 @@ fn aws_limits_are_refused_with_the_limit_quoted() {
     ];
     for (text, expected) in &cases {
         assert_one(&errors_of(text), expected);
+    }
+}
+
+/// Controls a risk's edit fails too, which `allow:` must name on their own.
+fn also_failing(risk: &str) -> Vec<(&'static str, &'static str)> {
+    match risk {
+        // Only ML-KEM policies pass prowler's post-quantum check.
+        "tls-legacy" => vec![("elbv2_listener_pqc_tls_enabled", "load_balancer.https_listener.ssl_policy")],
+        _ => Vec::new(),
     }
 }
 
@@ -133,7 +143,11 @@ fn every_risk_is_refused_until_allowed_by_id_and_key_path() {
             &errors_of(&text),
             &format!("[{risk}]; change it, or accept it: `allow: [{{ risk: {risk}, at: \"{at}\", reason: \"…\" }}]`"),
         );
-        let allowed = format!("{text}  - {{ risk: {risk}, at: \"{at}\", reason: a test accepts it }}\n");
+        let mut allowed = format!("{text}  - {{ risk: {risk}, at: \"{at}\", reason: a test accepts it }}\n");
+        // The same edit can fail a Security Hub control that is another weakness: its own entry.
+        for (control, at) in also_failing(risk) {
+            allowed.push_str(&format!("  - {{ risk: {control}, at: \"{at}\", reason: a test accepts it }}\n"));
+        }
         let accepted = accepted_of(&allowed);
         assert!(
             accepted.iter().any(|a| a.starts_with(&format!("{risk} at {at}: ")) && a.ends_with("— a test accepts it")),
@@ -158,4 +172,155 @@ fn an_allowance_must_match_a_risk_and_give_a_reason() {
     assert_one(&errors_of(&silent), "allow[0].reason: say why the stack accepts this risk: every plan shows it");
     let removed = checked_in().replace("  - risk: privileged-container", "  - risk: public-ip");
     assert_one(&errors_of(&removed), "ecs.services.containrlab-runner-service.task_definition: runs runnerd privileged: root on its host [privileged-container]");
+}
+
+/// `(from, to, risk, key path, what else the same edit fails: (control, key path))`.
+type Case<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+/// Refused until `allow:` names it, then shown on every plan: `(edit, risk, key path)` cases of
+/// the classes that came later — privilege escalation, wide trust, an internal target made public.
+#[test]
+fn escalation_wide_trust_and_internal_targets_are_risks() {
+    // Each with what else the same edit fails (a Security Hub or prowler check of its own).
+    let cases: [Case; 9] = [
+        ("- actions: [ecr:GetAuthorizationToken]", "- actions: [iam:PassRole]", "iam-escalation", "iam.roles.github-actions-deploy.inline_policies.push-images-and-deploy[0]", &[]),
+        ("- actions: [ecr:GetAuthorizationToken]", "- actions: ['iam:Attach*']", "iam-escalation", "iam.roles.github-actions-deploy.inline_policies.push-images-and-deploy[0]", &[]),
+        ("- actions: [ecr:GetAuthorizationToken]", "- actions: [sts:AssumeRole]", "iam-escalation", "iam.roles.github-actions-deploy.inline_policies.push-images-and-deploy[0]", &[]),
+        ("trusted_services: [ecs-tasks.amazonaws.com]", "trusted_services: ['*']", "trust-wildcard", "iam.roles.ecsTaskExecutionRole.trusted_services[0]", &[("iam_role_cross_service_confused_deputy_prevention", "iam.roles.ecsTaskExecutionRole.trusted_services")]),
+        ("trusted_services: [ecs-tasks.amazonaws.com]", "trusted_services: ['*.amazonaws.com']", "trust-wildcard", "iam.roles.ecsTaskExecutionRole.trusted_services[0]", &[("iam_role_cross_service_confused_deputy_prevention", "iam.roles.ecsTaskExecutionRole.trusted_services")]),
+        ("trusted_services: [ec2.amazonaws.com]", "trusted_services: [ec2.amazonaws.com, 'ecs*.amazonaws.com']", "trust-wildcard", "iam.roles.ecsInstanceRole.trusted_services[1]", &[("iam_role_cross_service_confused_deputy_prevention", "iam.roles.ecsInstanceRole.trusted_services")]),
+        (
+            "  rules:\n    - {",
+            "  rules:\n    - { priority: 5, host: admin.containrlab.click, target_group: containrlab-runner-tg }\n    - {",
+            "internal-target-public",
+            "load_balancer.rules[0].target_group",
+            &[],
+        ),
+        (
+            "target_group: containrlab-api-tg }",
+            "target_group: containrlab-api-tg }\n    - { priority: 15, host: docker.containrlab.click, target_group: containrlab-runner-tg }",
+            "internal-target-public",
+            "load_balancer.rules[1].target_group",
+            &[],
+        ),
+        (
+            "target_group: containrlab-web-tg }",
+            "target_group: containrlab-web-tg }\n    - { priority: 30, host: runner.containrlab.click, target_group: containrlab-runner-tg }",
+            "internal-target-public",
+            "load_balancer.rules[2].target_group",
+            &[],
+        ),
+    ];
+    for (from, to, risk, at, also) in cases {
+        let text = variant(from, to);
+        let errors = errors_of(&text);
+        assert_one(&errors, &format!("{at}: "));
+        assert_one(
+            &errors,
+            &format!("[{risk}]; change it, or accept it: `allow: [{{ risk: {risk}, at: \"{at}\", reason: \"…\" }}]`"),
+        );
+        let mut allowed = format!("{text}  - {{ risk: {risk}, at: \"{at}\", reason: a test accepts it }}\n");
+        for (control, at) in also {
+            allowed.push_str(&format!("  - {{ risk: {control}, at: \"{at}\", reason: a test accepts it }}\n"));
+        }
+        let accepted = accepted_of(&allowed);
+        assert!(accepted.iter().any(|a| a.starts_with(&format!("{risk} at {at}: "))), "{to}: {accepted:?}");
+    }
+    // Named resources and read-only actions escalate nothing; a target group not marked internal
+    // may be routed to.
+    assert_eq!(
+        errors_of(&variant("- actions: [ecr:GetAuthorizationToken]", "- actions: ['iam:Get*']")),
+        Vec::<String>::new()
+    );
+    let unmarked = variant("      internal: true", "      internal: false");
+    let routed = unmarked.replacen(
+        "target_group: containrlab-web-tg }",
+        "target_group: containrlab-web-tg }\n    - { priority: 30, host: runner.containrlab.click, target_group: containrlab-runner-tg }",
+        1,
+    );
+    assert_eq!(errors_of(&routed), Vec::<String>::new());
+}
+
+/// What IAM would refuse at `up`: not a principal, or a GitHub trust that names no ref.
+#[test]
+fn a_trust_iam_would_refuse_is_an_error() {
+    let not_a_principal =
+        errors_of(&variant("trusted_services: [ecs-tasks.amazonaws.com]", "trusted_services: [ecs-tasks]"));
+    assert_one(&not_a_principal, "iam.roles.ecsTaskExecutionRole.trusted_services[0]: `ecs-tasks` is not a service principal: expected NAME.amazonaws.com");
+    let no_ref = errors_of(&variant("refs: [refs/heads/main]", "refs: []"));
+    assert_one(
+        &no_ref,
+        "iam.roles.github-actions-deploy.trusted_github.refs: names no ref: the trust would hold `StringLike sub: []`",
+    );
+    let typo = errors_of(&variant(
+        "trusted_services: [vpc-flow-logs.amazonaws.com]",
+        "trusted_services: [vpc-flow-logs.amazon.com]",
+    ));
+    assert_one(&typo, "`vpc-flow-logs.amazon.com` is not a service principal");
+}
+
+/// A Security Hub control the stack fails stops every command but `check` until `allow:` accepts
+/// it, as a risk does; `check` reports it as FAIL.
+#[test]
+fn a_failing_control_is_refused_until_accepted() {
+    let cases = [
+        ("redirect_to_https: true", "redirect_to_https: false", "ELB.1", "load_balancer.http_listener"),
+        (
+            "drop_invalid_header_fields: true",
+            "drop_invalid_header_fields: false",
+            "ELB.4",
+            "load_balancer.drop_invalid_header_fields",
+        ),
+        (
+            "container_insights: true   # the runner's task",
+            "container_insights: false   # the runner's task",
+            "ECS.12",
+            "ecs.clusters.containrlab-runner-ec2.container_insights",
+        ),
+    ];
+    for (from, to, control, at) in cases {
+        let text = variant(from, to);
+        let errors = errors_of(&text);
+        assert_one(&errors, &format!("{at}: fails Security Hub control {control} ("));
+        assert_one(
+            &errors,
+            &format!(
+                "[{control}]; change it, or accept it: `allow: [{{ risk: {control}, at: \"{at}\", reason: \"…\" }}]`"
+            ),
+        );
+        let reported = load_str_with(&repo_stack_path(), &text, FailingControls::Reported).expect("check reports it");
+        assert!(reported.security.iter().any(|f| f.control.id == control && f.status == crate::check::Status::Fail));
+        let allowed = format!("{text}  - {{ risk: {control}, at: \"{at}\", reason: a test accepts it }}\n");
+        let stack = load_str(&repo_stack_path(), &allowed).expect("accepted");
+        let accepted = stack.security.iter().find(|f| f.control.id == control && f.at == at).expect("its finding");
+        assert_eq!(accepted.status, crate::check::Status::Accepted("a test accepts it".into()));
+    }
+}
+
+/// A task definition ECS would refuse (or the conversion to its request would drop a member of),
+/// located in its file.
+#[test]
+fn a_task_definition_off_the_register_task_definition_shape_is_refused() {
+    use super::tests::{task_json, with_task_definition};
+    let cases = [
+        (
+            task_json("\"cpu\": \"512\"", "\"cpu\": { \"units\": 512 }"),
+            "containrlab-task.json:6:3: cpu: expected a string or an integer, e.g. \"512\", found an object",
+        ),
+        (
+            task_json("\"networkMode\": \"awsvpc\"", "\"networkMode\": \"awsvpcx\""),
+            "containrlab-task.json:3:3: networkMode: `awsvpcx` is not one of awsvpc, bridge, host, none",
+        ),
+        (
+            task_json("\"memory\": \"1024\"", "\"memory\": \"512\""),
+            "memory: 512 MiB does not go with 512 CPU units on Fargate: 1024, 2048, 3072, 4096",
+        ),
+        (
+            task_json("\"essential\": true,", "\"essential\": \"yes\","),
+            "containerDefinitions[0].essential: expected true or false, found a string",
+        ),
+    ];
+    for (json, expected) in cases {
+        assert_one(&with_task_definition(Some(&json)), expected);
+    }
 }

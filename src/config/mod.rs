@@ -10,6 +10,7 @@ pub mod resolve;
 pub mod risks;
 pub mod schema;
 pub mod taskdef;
+mod taskdef_shape;
 pub mod validate;
 
 #[cfg(test)]
@@ -37,11 +38,24 @@ pub struct Stack {
     pub security: Vec<crate::check::Finding>,
 }
 
+/// What loading does with an AWS Security Hub control the stack fails without an `allow:` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailingControls {
+    /// An error, as a risk is: nothing plans or changes AWS with it (every command but `check`).
+    Refused,
+    /// Kept in the report, FAIL (`check`, whose report it is).
+    Reported,
+}
+
 pub fn load(path: &Path) -> Result<Stack, ConfigErrors> {
+    load_with(path, FailingControls::Refused)
+}
+
+pub fn load_with(path: &Path, failing: FailingControls) -> Result<Stack, ConfigErrors> {
     let bytes = std::fs::read(path)
         .map_err(|e| ConfigErrors(vec![ConfigError::path(path, "", format!("cannot read the stack file: {e}"))]))?;
     let text = utf8(path, &bytes).map_err(|e| ConfigErrors(vec![e]))?;
-    load_str(path, text)
+    load_str_with(path, text, failing)
 }
 
 /// The text of a file, or an error at the first byte that is not UTF-8.
@@ -60,8 +74,14 @@ pub fn utf8<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, ConfigError> {
     })
 }
 
-/// Parses and checks stack-file text; `path` names the file in errors and anchors task-definition paths.
+/// `load_str_with` refusing failing controls, as every command but `check` loads (the tests' form).
+#[cfg(test)]
 pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
+    load_str_with(path, text, FailingControls::Refused)
+}
+
+/// Parses and checks stack-file text; `path` names the file in errors and anchors task-definition paths.
+pub fn load_str_with(path: &Path, text: &str, failing: FailingControls) -> Result<Stack, ConfigErrors> {
     let file = parse(path, text)?;
     let mut errors = validate::validate_stack(path, &file);
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -85,7 +105,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Stack, ConfigErrors> {
     let risks = risks::find(&file, &task_definitions);
     let controls = crate::check::controls::evaluate(&file, &task_definitions);
     let mut checker = validate::Checker { file: path, errors };
-    risks::check(&mut checker, &file, &risks, &controls);
+    risks::check(&mut checker, &file, &risks, &controls, failing == FailingControls::Refused);
     let errors = checker.errors;
     if errors.is_empty() {
         let accepted = risks::accepted(&file, &risks);

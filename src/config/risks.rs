@@ -1,8 +1,9 @@
 //! Input that AWS accepts but that weakens the stack — the whole internet on a port other than
-//! HTTP/HTTPS, GitHub OIDC trust any branch or pull request can assume, `*` actions or an admin
-//! policy, TLS before 1.2, a public IP on a task, an AWS credential as a parameter's source, a
-//! privileged container — refused unless the stack file accepts it by name in `allow:`, with a
-//! reason that every plan shows:
+//! HTTP/HTTPS, GitHub OIDC trust any branch or pull request can assume, a wildcard service
+//! principal, `*` actions or an admin policy, actions that escalate privilege on any resource, TLS
+//! before 1.2, an internet rule to a target group marked internal, a public IP on a task, an AWS
+//! credential as a parameter's source, a privileged container — refused unless the stack file
+//! accepts it by name in `allow:`, with a reason that every plan shows:
 //!
 //! ```yaml
 //! allow:
@@ -31,6 +32,49 @@ pub struct Risk {
 
 /// Managed policies that grant administration of the account (or of IAM, which is the same).
 const ADMIN_POLICIES: &[&str] = &["AdministratorAccess", "PowerUserAccess", "IAMFullAccess"];
+
+/// Actions that let whoever holds them on any resource gain more than they were given: pass any
+/// role to a service, write or attach any policy, change any role's trust, mint credentials for
+/// any user, assume any role. From IAM's documentation of `iam:PassRole` and of the
+/// privilege-escalation paths in IAM (and Security Hub IAM.1/IAM.21's rationale).
+const ESCALATION: &[&str] = &[
+    "iam:PassRole",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:PutRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:PutGroupPolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:AddUserToGroup",
+    "sts:AssumeRole",
+];
+
+/// Whether an IAM action pattern (`iam:*`, `iam:Put*`, `iam:passrole`) matches `action`, as IAM
+/// matches them: case-insensitive, `*` any run of characters, `?` one.
+pub(crate) fn action_matches(pattern: &str, action: &str) -> bool {
+    fn glob(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => glob(&p[1..], a) || (!a.is_empty() && glob(p, &a[1..])),
+            (Some(b'?'), Some(_)) => glob(&p[1..], &a[1..]),
+            (Some(x), Some(y)) => x.eq_ignore_ascii_case(y) && glob(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    glob(pattern.as_bytes(), action.as_bytes())
+}
+
+/// The escalating actions a statement's action patterns allow (`*` alone is `iam-admin`'s).
+fn escalating(actions: &[String]) -> Vec<&'static str> {
+    let patterns: Vec<&String> = actions.iter().filter(|a| a.as_str() != "*").collect();
+    ESCALATION.iter().copied().filter(|e| patterns.iter().any(|p| action_matches(p, e))).collect()
+}
 
 /// Every risk of the stack file and its task definitions (by service name), allowed or not.
 pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<String, TaskDefinitionFile>) -> Vec<Risk> {
@@ -70,6 +114,15 @@ pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<Str
                 );
             }
         }
+        for (i, service) in role.trusted_services.iter().enumerate() {
+            if service.contains('*') {
+                risk(
+                    "trust-wildcard",
+                    format!("iam.roles.{name}.trusted_services[{i}]"),
+                    format!("lets any service matching `{service}` assume the role, not one named service"),
+                );
+            }
+        }
         for (i, arn) in role.managed_policies.iter().enumerate() {
             if let Some(admin) = ADMIN_POLICIES.iter().find(|p| arn.ends_with(&format!(":policy/{p}"))) {
                 risk("iam-admin", format!("iam.roles.{name}.managed_policies[{i}]"), format!("grants {admin}"));
@@ -77,13 +130,41 @@ pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<Str
         }
         for (policy, statements) in &role.inline_policies {
             for (i, s) in statements.iter().enumerate() {
-                if s.effect.eq_ignore_ascii_case("allow") && s.actions.iter().any(|a| a == "*") {
+                if !s.effect.eq_ignore_ascii_case("allow") {
+                    continue;
+                }
+                let at = format!("iam.roles.{name}.inline_policies.{policy}[{i}]");
+                if s.actions.iter().any(|a| a == "*") {
+                    risk("iam-admin", at.clone(), "allows every action (`*`)".to_string());
+                }
+                // A wildcard resource: any role, policy or user of the account, not named ones.
+                let wide: Vec<&String> = s.resources.iter().filter(|r| r.contains('*')).collect();
+                let escalates = escalating(&s.actions);
+                if !escalates.is_empty() && !wide.is_empty() {
                     risk(
-                        "iam-admin",
-                        format!("iam.roles.{name}.inline_policies.{policy}[{i}]"),
-                        "allows every action (`*`)".to_string(),
+                        "iam-escalation",
+                        at,
+                        format!(
+                            "allows {} on {}: whoever holds the role can give itself (or a role it passes) more than this policy grants; name the resources",
+                            escalates.join(", "),
+                            wide.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ")
+                        ),
                     );
                 }
+            }
+        }
+    }
+    if let Some(lb) = stack.load_balancer.as_ref().filter(|lb| lb.scheme == "internet-facing") {
+        for (i, rule) in lb.rules.iter().enumerate() {
+            if lb.target_groups.get(&rule.target_group.value).is_some_and(|tg| tg.internal) {
+                risk(
+                    "internal-target-public",
+                    format!("load_balancer.rules[{i}].target_group"),
+                    format!(
+                        "routes {} from the internet to `{}`, which the stack marks internal (`internal: true`)",
+                        rule.host, rule.target_group.value
+                    ),
+                );
             }
         }
     }
@@ -165,9 +246,30 @@ fn accepts(a: &Allowance, r: &Risk) -> bool {
     a.risk.value == r.id && crate::check::covers(&a.at, &r.at)
 }
 
-/// Refuses every risk the file does not accept, and every allowance that accepts neither a risk
-/// nor a failing control of `crate::check` (`controls`: its findings before allowances).
-pub fn check(c: &mut Checker, stack: &StackFile, risks: &[Risk], controls: &[crate::check::Finding]) {
+/// Refuses every risk the file does not accept, every failing control of `crate::check`
+/// (`controls`: its findings before allowances) the file does not accept either, and every
+/// allowance that accepts neither.
+pub fn check(
+    c: &mut Checker,
+    stack: &StackFile,
+    risks: &[Risk],
+    controls: &[crate::check::Finding],
+    refuse_failing: bool,
+) {
+    for f in controls.iter().filter(|f| refuse_failing && f.status == crate::check::Status::Fail) {
+        // A control that is one of the risks above is refused once, as that risk.
+        let as_risk = f.control.risk.is_some_and(|id| risks.iter().any(|r| r.id == id && r.at == f.at));
+        if as_risk || stack.allow.iter().any(|a| crate::check::accepts(a, f)) {
+            continue;
+        }
+        c.err_path(
+            &f.at,
+            format!(
+                "fails Security Hub control {} ({}): {} [{}]; change it, or accept it: `allow: [{{ risk: {}, at: \"{}\", reason: \"…\" }}]`",
+                f.control.id, f.control.title, f.detail, f.control.id, f.control.id, f.at
+            ),
+        );
+    }
     let mut used = BTreeSet::new();
     for r in risks {
         match stack.allow.iter().position(|a| accepts(a, r)) {
@@ -212,6 +314,20 @@ pub fn accepted(stack: &StackFile, risks: &[Risk]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_patterns_match_as_iam_matches_them() {
+        assert!(action_matches("iam:*", "iam:PassRole"));
+        assert!(action_matches("IAM:pass*", "iam:PassRole"));
+        assert!(action_matches("iam:Put?olePolicy", "iam:PutRolePolicy"));
+        assert!(!action_matches("iam:Get*", "iam:PassRole"));
+        assert!(!action_matches("iam:PassRoles", "iam:PassRole"));
+        assert_eq!(
+            escalating(&["iam:Attach*".into()]),
+            vec!["iam:AttachRolePolicy", "iam:AttachUserPolicy", "iam:AttachGroupPolicy"]
+        );
+        assert!(escalating(&["*".into(), "ecr:*".into(), "iam:Get*".into()]).is_empty());
+    }
 
     #[test]
     fn only_tls_1_2_and_later_policies_are_modern() {

@@ -261,6 +261,10 @@ pub struct TargetGroup {
     pub health_check: HealthCheck,
     #[serde(default = "thirty")]
     pub deregistration_delay_seconds: u32,
+    /// Reached only from inside the VPC (health checks, other tasks): a listener rule of an
+    /// internet-facing load balancer routing to it is a risk (`internal-target-public`).
+    #[serde(default)]
+    pub internal: bool,
 }
 
 fn http() -> String {

@@ -217,6 +217,7 @@ fn check(path: &Path, json: &Value, keys: &KeyPositions, stack: &StackFile, erro
         }
     }
     check_placeholders(json, "", stack, &mut err);
+    super::taskdef_shape::check(json, &mut err);
 }
 
 /// Walks every string and checks each `${...}` against the stack file.

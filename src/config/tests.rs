@@ -198,7 +198,7 @@ fn bad_log_retention_is_rejected() {
 }
 
 /// A stack in a temporary directory with the given task definition for the Fargate service.
-fn with_task_definition(json: Option<&str>) -> Vec<String> {
+pub(super) fn with_task_definition(json: Option<&str>) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("task-definitions")).expect("mkdir");
     let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-runner.json");
@@ -209,7 +209,7 @@ fn with_task_definition(json: Option<&str>) -> Vec<String> {
     errors_at(&dir.path().join("stack.yaml"), &checked_in())
 }
 
-fn task_json(from: &str, to: &str) -> String {
+pub(super) fn task_json(from: &str, to: &str) -> String {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-task.json"))
             .expect("read");

@@ -381,6 +381,22 @@ fn check_iam(c: &mut Checker, iam: &Iam) {
                 "a role needs someone to trust: `trusted_services` or `trusted_github`",
             );
         }
+        // IAM refuses any other principal (MalformedPolicyDocument "Invalid principal"), at `up`.
+        for (i, service) in role.trusted_services.iter().enumerate() {
+            let named = service.ends_with(".amazonaws.com") || service.ends_with(".amazonaws.com.cn");
+            if !named && !service.contains('*') {
+                c.err_path(
+                    format!("iam.roles.{name}.trusted_services[{i}]"),
+                    format!("`{service}` is not a service principal: expected NAME.amazonaws.com (e.g. ecs-tasks.amazonaws.com)"),
+                );
+            }
+        }
+        if role.trusted_github.as_ref().is_some_and(|g| g.refs.is_empty()) {
+            c.err_path(
+                format!("iam.roles.{name}.trusted_github.refs"),
+                "names no ref: the trust would hold `StringLike sub: []`, which no workflow can satisfy (and a tool that drops an empty condition lets every ref and pull request in); name the refs that may assume the role, e.g. [refs/heads/main]",
+            );
+        }
         for (policy, statements) in &role.inline_policies {
             for (i, s) in statements.iter().enumerate() {
                 if s.effect != "Allow" && s.effect != "Deny" {

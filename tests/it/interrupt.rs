@@ -153,3 +153,33 @@ fn a_second_ctrl_c_exits_at_once_and_the_next_run_takes_the_lock_over() {
     assert!(again.stderr.contains("warning: took over the stale stack lock"), "{}", again.stderr);
     env.run(&["diff", "--exit-code"]).expect_code(0);
 }
+
+/// Ctrl-C before anything can change — any time in `diff`, or while `up` still plans and takes
+/// the lock — exits 130 saying nothing was modified (every answer 300 ms late, so the signal,
+/// sent once the run has started, lands while it reads).
+#[test]
+fn ctrl_c_before_any_change_says_nothing_was_modified() {
+    let env = Env::new();
+    let proxy = Proxy::start(&env.moto.endpoint, vec![Rule::every("*", Fault::Delay(Duration::from_millis(300)))]);
+    for command in [&["diff"][..], &["up", "--yes"][..]] {
+        let mut shell = Command::new("sh");
+        shell.args(["-c", "trap '' INT; exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_containrlab")]);
+        let (mut cmd, _) = env.command_of(shell, &proxy.endpoint, command);
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+        std::thread::sleep(Duration::from_millis(700));
+        let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+        assert!(sent.success());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("SIGINT: interrupted before any change to the stack; nothing was modified"),
+            "{command:?}: {stderr}"
+        );
+    }
+    proxy.settle();
+    // True to its word: the stack is as empty as before (a stack lock being taken is not the
+    // stack's; the next run on this host takes it over).
+    let plan = env.run(&["--json", "diff"]).json();
+    assert_eq!(crate::support::actions(&plan).iter().filter(|(_, a)| a == "create").count(), 60);
+}

@@ -16,6 +16,7 @@ mod doctor;
 mod duplicates;
 mod edge;
 mod fault;
+mod guardrails;
 mod iam;
 mod interrupt;
 mod lag_proxy;

@@ -39,6 +39,9 @@ pub struct ObservedRunner {
     pub launch_templates: Vec<Observed<LaunchTemplateFields>>,
     pub groups: Vec<Observed<GroupFields>>,
     pub capacity_providers: Vec<Observed<CapacityProviderFields>>,
+    /// AMI id → the size (GiB) of its root snapshot: read only for an AMI a launch template is
+    /// about to be made with (the smallest root volume AWS can launch it on).
+    pub ami_root_gib: BTreeMap<String, i32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -82,9 +85,22 @@ pub(super) fn size(n: i32) -> String {
 
 /// Every cluster with EC2 capacity needs its AMI parameter to name an image.
 pub fn check_amis(desired: &[Ec2Capacity], observed: &ObservedRunner, mode: crate::plan::build::Mode) -> Result<()> {
-    for d in desired.iter().filter(|d| !observed.amis.contains_key(&d.ami_parameter)) {
-        if mode == crate::plan::build::Mode::Converge {
+    if mode != crate::plan::build::Mode::Converge {
+        return Ok(());
+    }
+    for d in desired {
+        let Some(ami) = observed.amis.get(&d.ami_parameter) else {
             bail!("the AMI parameter {} of cluster {} returned no value", d.ami_parameter, d.cluster);
+        };
+        // EC2 accepts the launch template and then cannot launch an instance from it: `up` would
+        // wait for a runner that never comes.
+        if let Some(&needed) = observed.ami_root_gib.get(ami).filter(|&&n| d.root_volume_gib < n) {
+            bail!(
+                "ecs.clusters.{}.ec2_capacity.root_volume_gib: {} GiB is smaller than the root snapshot of {ami} ({needed} GiB, from {}): EC2 would accept the launch template and then launch no instance; set at least {needed}; nothing was changed",
+                d.cluster,
+                d.root_volume_gib,
+                d.ami_parameter
+            );
         }
     }
     Ok(())

@@ -35,7 +35,50 @@ pub async fn observe(
         groups(clients, stack, desired),
         capacity_providers(clients, clusters),
     )?;
-    Ok(ObservedRunner { amis, launch_templates, groups, capacity_providers })
+    let ami_root_gib = root_snapshots(clients, desired, &amis, &launch_templates).await?;
+    Ok(ObservedRunner { amis, launch_templates, groups, capacity_providers, ami_root_gib })
+}
+
+/// The root snapshot size of each AMI a launch template is about to be made with (its template
+/// missing, or on another AMI or volume): one `DescribeImages` beside the round's other reads
+/// that need a first answer, and none when every template is current.
+async fn root_snapshots(
+    clients: &Clients,
+    desired: &[Ec2Capacity],
+    amis: &BTreeMap<String, String>,
+    templates: &[Observed<LaunchTemplateFields>],
+) -> Result<BTreeMap<String, i32>> {
+    let mut ids: Vec<String> = desired
+        .iter()
+        .filter_map(|d| {
+            let ami = amis.get(&d.ami_parameter)?;
+            let current = templates.iter().find(|t| t.name == d.cluster).is_some_and(|t| {
+                t.fields.image_id == *ami && t.fields.root_volume == root_volume(d.root_volume_gib, "gp3", true)
+            });
+            (!current).then(|| ami.clone())
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = clients
+        .ec2
+        .describe_images()
+        .set_image_ids(Some(ids))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the runner's AMI: {}", describe(&e)))?;
+    Ok(out
+        .images()
+        .iter()
+        .filter_map(|image| {
+            let root = image.root_device_name()?;
+            let mapping = image.block_device_mappings().iter().find(|b| b.device_name() == Some(root))?;
+            Some((image.image_id()?.to_string(), mapping.ebs()?.volume_size()?))
+        })
+        .collect())
 }
 
 /// The AMI id each declared parameter names, from the plan's one read of SSM values.
