@@ -102,6 +102,7 @@ pub fn load_str_with(path: &Path, text: &str, failing: FailingControls) -> Resul
         }
     }
     check_families(path, &file, &task_definitions, &mut errors);
+    check_architectures(path, &file, &task_definitions, &mut errors);
     let risks = risks::find(&file, &task_definitions);
     let controls = crate::check::controls::evaluate(&file, &task_definitions);
     let mut checker = validate::Checker { file: path, errors };
@@ -188,6 +189,38 @@ fn check_families(
                 format!("ecs.services.{service}.task_definition"),
                 format!("family `{family}` is also the task definition of service `{first}`: give each service its own family"),
             ));
+        }
+    }
+}
+
+/// A repository's declared `architecture` is what its images are built for: a task definition
+/// whose platform is another one would pull an image that cannot start (`exec format error`).
+fn check_architectures(
+    path: &Path,
+    file: &StackFile,
+    task_definitions: &BTreeMap<String, TaskDefinitionFile>,
+    errors: &mut Vec<ConfigError>,
+) {
+    for td in task_definitions.values() {
+        let platform = td.json.pointer("/runtimePlatform/cpuArchitecture").and_then(serde_json::Value::as_str);
+        let Some(arch) = platform.map(|p| if p == "ARM64" { "arm64" } else { "amd64" }) else { continue };
+        let containers = td.json.get("containerDefinitions").and_then(serde_json::Value::as_array);
+        for (i, c) in containers.into_iter().flatten().enumerate() {
+            let image = c.get("image").and_then(serde_json::Value::as_str).unwrap_or_default();
+            for name in taskdef::placeholders(image).iter().filter_map(|p| p.strip_prefix("repository:")) {
+                let declared = file.ecr.repositories.get(name).and_then(|r| r.architecture.as_deref());
+                if declared.is_some_and(|d| d != arch) {
+                    errors.push(ConfigError::path(
+                        path,
+                        format!("ecr.repositories.{name}.architecture"),
+                        format!(
+                            "`{}`, but {} (containerDefinitions[{i}]) runs on {arch}: its images would not start; build them for {arch}, or change the task's runtimePlatform",
+                            declared.unwrap_or_default(),
+                            td.path.display()
+                        ),
+                    ));
+                }
+            }
         }
     }
 }

@@ -3,9 +3,6 @@
 //! Invariants: this module only describes shape. Semantic checks (CIDRs, overlaps, references,
 //! secrets) live in `validate`; turning the file into desired resources lives in `resolve`.
 //! Fields whose values are checked later are `Spanned` so errors can name line and column.
-//! Sections whose reconcilers are not built yet (network, load balancer, certificate, DNS, IAM,
-//! ECS, alarms) are parsed and validated all the same; their fields are read as those land.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -362,7 +359,8 @@ pub struct Repository {
     pub tag_mutability: TagMutability,
     /// Lifecycle policy: expire all but the newest N images. Omitted: no lifecycle policy.
     pub keep_last_images: Option<Sp<u32>>,
-    /// Architecture of the images pushed here; informative, checked against task definitions.
+    /// Architecture of the images pushed here (`arm64`, `amd64`): a task definition on another
+    /// CPU architecture that runs them is an error.
     #[serde(default)]
     pub architecture: Option<String>,
 }

@@ -390,3 +390,20 @@ fn notifications_need_an_sns_topic_name_and_email_addresses() {
         assert_one(&errors_of(text), expected);
     }
 }
+
+#[test]
+fn a_dns_record_of_another_type_is_rejected() {
+    let errors = errors_of(&variant(
+        "- { name: api, type: A, alias: load_balancer }",
+        "- { name: api, type: CNAME, alias: load_balancer }",
+    ));
+    assert_one(&errors, "dns.records[0].type: `CNAME`: the only record type is `A` (an alias of the load balancer)");
+}
+
+#[test]
+fn a_repository_built_for_another_architecture_than_its_task_is_rejected() {
+    let errors =
+        errors_of(&variant("containrlab-api:     { architecture: arm64", "containrlab-api:     { architecture: amd64"));
+    assert_one(&errors, "ecr.repositories.containrlab-api.architecture: `amd64`, but ");
+    assert_one(&errors, "containrlab-task.json (containerDefinitions[0]) runs on arm64: its images would not start");
+}

@@ -260,6 +260,15 @@ fn check_load_balancer(c: &mut Checker, stack: &StackFile) {
 fn check_dns(c: &mut Checker, stack: &StackFile) {
     let Some(dns) = &stack.dns else { return };
     for (i, record) in dns.records.iter().enumerate() {
+        // The record is an ALIAS A record to the load balancer: any other type would be created
+        // as A all the same.
+        if record.record_type != "A" {
+            c.err(
+                &record.alias,
+                format!("dns.records[{i}].type"),
+                format!("`{}`: the only record type is `A` (an alias of the load balancer)", record.record_type),
+            );
+        }
         if record.alias.value != "load_balancer" {
             c.err(
                 &record.alias,
