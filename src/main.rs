@@ -2,25 +2,19 @@
 //! Exit codes: 0 success (or no changes), 1 error, 2/3 from `diff --exit-code`, 130 interrupted
 //! (SIGINT or SIGTERM), 141 when the reader of stdout went away (`containrlab graph | head`).
 
-mod adopt;
 mod apply;
 mod aws;
-mod check;
 mod cli;
 mod commands;
 mod config;
-mod cost;
-mod deploy;
 mod diff;
-mod doctor;
 mod failpoint;
-mod graph;
 mod interrupt;
-mod logs;
 mod model;
+mod ops;
 mod plan;
 mod reconcile;
-mod status;
+mod ui;
 
 use clap::Parser;
 

@@ -28,9 +28,9 @@ pub async fn run(cli: &Cli, args: &AdoptArgs) -> Result<i32> {
 async fn run_locked(cli: &Cli, args: &AdoptArgs, planner: &super::Planner) -> Result<i32> {
     let (observed, header) = planner.observe().await?;
     let ctx = planner.context();
-    let adoption = crate::adopt::plan(&planner.clients, &ctx, &planner.desired, observed, header).await?;
+    let adoption = crate::ops::adopt::plan(&planner.clients, &ctx, &planner.desired, observed, header).await?;
     if !cli.json {
-        print!("{}", crate::adopt::human(&adoption, super::style(cli)));
+        print!("{}", crate::ops::adopt::human(&adoption, super::style(cli)));
     }
     let undecided = adoption.unmatched.len() + adoption.refused.len();
     let mut applied = false;
@@ -41,12 +41,12 @@ async fn run_locked(cli: &Cli, args: &AdoptArgs, planner: &super::Planner) -> Re
         let confirmed = super::apply::confirm(args.yes, &question).await;
         if let Err(e) = confirmed {
             if cli.json {
-                println!("{}", crate::adopt::json(&adoption, false));
+                println!("{}", crate::ops::adopt::json(&adoption, false));
             }
             return Err(e);
         }
         crate::interrupt::changing();
-        let calls = crate::adopt::write(&planner.clients, &ctx.stack, &adoption.adopt).await?;
+        let calls = crate::ops::adopt::write(&planner.clients, &ctx.stack, &adoption.adopt).await?;
         applied = true;
         eprintln!(
             "Adopted {} resource(s) ({calls} tagging call(s)). `containrlab diff` now shows the drift above; `containrlab up` repairs it.",
@@ -54,7 +54,7 @@ async fn run_locked(cli: &Cli, args: &AdoptArgs, planner: &super::Planner) -> Re
         );
     }
     if cli.json {
-        println!("{}", crate::adopt::json(&adoption, applied));
+        println!("{}", crate::ops::adopt::json(&adoption, applied));
     }
     if undecided > 0 {
         eprintln!("error: {undecided} address(es) need a decision (listed above as not matched or refused)");

@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use super::apply_report::{not_converged, outcome_json, outcome_line};
-use super::live_view::View;
 use crate::apply::{execute_until, Outcome};
 use crate::aws::wait::seconds_from_env;
 use crate::cli::{ApplyArgs, Cli};
 use crate::interrupt::{unless_stopped, Interrupted};
 use crate::plan::build::Mode;
 use crate::plan::{order, Action, Plan};
+use crate::ui::apply_report::{not_converged, outcome_json, outcome_line};
+use crate::ui::live_view::View;
 
 /// Rounds of applying when steps get no answer: the first, and up to two after looking again.
 const ROUNDS: usize = 3;
@@ -165,7 +165,7 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
         Some(v) if !v.is_empty() => bail!("{}", not_converged(&v)),
         Some(_) if mode == Mode::Converge => {
             // The stack file's resources: the graph `up` from empty would create (no AWS call).
-            let resources = crate::graph::plan_from_empty(&planner.desired, planner.region())?.changes.len();
+            let resources = crate::ops::graph::plan_from_empty(&planner.desired, planner.region())?.changes.len();
             let total = crate::aws::wait::elapsed(began);
             if planner.targeted() {
                 eprintln!("Converged (targeted): 0 changes remaining for the targets and what they need, {total}; the rest of the stack's {resources} resources was left as it is (`diff` shows it).");

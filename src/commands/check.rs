@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
-use crate::check::Status;
 use crate::cli::Cli;
+use crate::config::security::Status;
 
 pub fn run(cli: &Cli) -> Result<i32> {
     // The report shows a control the stack fails without `allow:` as FAIL (every other command
@@ -12,10 +12,10 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let stack = crate::config::load_with(&cli.file, crate::config::FailingControls::Reported)?;
     let name = &stack.file.stack.value;
     if cli.json {
-        println!("{}", crate::check::json(name, &stack.security));
+        println!("{}", crate::ops::check::json(name, &stack.security));
     } else {
         let file = stack.path.display().to_string();
-        print!("{}", crate::check::human(name, &file, &stack.security, &super::style(cli)));
+        print!("{}", crate::ops::check::human(name, &file, &stack.security, &super::style(cli)));
     }
     Ok(if stack.security.iter().any(|f| f.status == Status::Fail) { 1 } else { 0 })
 }

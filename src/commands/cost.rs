@@ -9,12 +9,12 @@ pub fn run(cli: &Cli) -> Result<i32> {
     let stack = super::load(cli)?;
     let desired = crate::config::resolve::resolve(&stack, &|var| std::env::var(var).ok());
     let region = stack.file.region.clone().or_else(|| cli.region.clone()).unwrap_or_else(|| "us-east-1".into());
-    let prices = crate::cost::Prices::load()?;
+    let prices = crate::ops::cost::Prices::load()?;
     let estimate = prices.of_stack(&desired, &region)?;
     if cli.json {
-        println!("{}", crate::cost::render::json(&prices, &desired.stack, &estimate));
+        println!("{}", crate::ops::cost::render::json(&prices, &desired.stack, &estimate));
     } else {
-        print!("{}", crate::cost::render::human(&prices, &desired.stack, &estimate));
+        print!("{}", crate::ops::cost::render::human(&prices, &desired.stack, &estimate));
     }
     Ok(0)
 }

@@ -12,8 +12,8 @@ use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
 use crate::cli::{Cli, DeployArgs};
-use crate::deploy::{self, rollout, Move, Rollout};
 use crate::interrupt::unless_stopped;
+use crate::ops::deploy::{self, rollout, Move, Rollout};
 use crate::plan::build::Mode;
 
 pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {

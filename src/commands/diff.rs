@@ -9,11 +9,11 @@ use crate::plan::Plan;
 
 /// The plan's monthly cost change at list prices; an error (a region or instance type the price
 /// file lacks) is shown in place of the figure and does not fail `diff`.
-fn cost_change(planner: &super::Planner, plan: &Plan) -> Result<crate::cost::change::CostChange> {
-    let prices = crate::cost::Prices::load()?;
-    let after = crate::cost::footprint::Footprint::of(&planner.desired, planner.region())?;
-    let change = crate::cost::change::of_plan(&prices, planner.region(), &after, plan)?;
-    Ok(crate::cost::change::CostChange { targeted: planner.targeted(), ..change })
+fn cost_change(planner: &super::Planner, plan: &Plan) -> Result<crate::ops::cost::change::CostChange> {
+    let prices = crate::ops::cost::Prices::load()?;
+    let after = crate::ops::cost::footprint::Footprint::of(&planner.desired, planner.region())?;
+    let change = crate::ops::cost::change::of_plan(&prices, planner.region(), &after, plan)?;
+    Ok(crate::ops::cost::change::CostChange { targeted: planner.targeted(), ..change })
 }
 
 pub async fn run(cli: &Cli, exit_code: bool, markdown: bool, target: &[String]) -> Result<i32> {
@@ -27,13 +27,13 @@ pub async fn run(cli: &Cli, exit_code: bool, markdown: bool, target: &[String]) 
     if cli.json {
         let mut value = crate::plan::json::to_value(plan);
         value["monthly_cost"] = match &cost {
-            Ok(c) => crate::cost::render::change_json(c),
+            Ok(c) => crate::ops::cost::render::change_json(c),
             Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
         };
         println!("{value}");
     } else {
         let line = match &cost {
-            Ok(c) => crate::cost::render::change_line(c),
+            Ok(c) => crate::ops::cost::render::change_line(c),
             Err(e) => Some(format!("Monthly cost: not estimated: {e:#}")),
         };
         if markdown {

@@ -1,4 +1,4 @@
-//! `doctor`: the pre-flight report (`crate::doctor`) on one screen, or `--json`
+//! `doctor`: the pre-flight report (`crate::ops::doctor`) on one screen, or `--json`
 //! (`{stack, region, passed, checks: [{check, status, detail, fix}]}`); exit 0 when no check
 //! failed, 1 otherwise. Read-only: the quota and certificate checks read the plan `diff` would
 //! show.
@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::cli::Cli;
-use crate::doctor::{check, passed, render};
+use crate::ops::doctor::{check, passed, render};
 use crate::plan::build::Mode;
 
 pub async fn run(cli: &Cli) -> Result<i32> {

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use crate::cli::{Cli, GraphFormat};
-use crate::graph::{plan_from_empty, Graph};
+use crate::ops::graph::{plan_from_empty, Graph};
 
 pub fn run(cli: &Cli, format: GraphFormat) -> Result<i32> {
     let stack = super::load(cli)?;

@@ -3,7 +3,6 @@
 
 mod adopt;
 mod apply;
-mod apply_report;
 mod check;
 mod completions;
 mod cost;
@@ -11,8 +10,6 @@ mod deploy;
 mod diff;
 mod doctor;
 mod graph;
-mod live_view;
-mod logging;
 mod logs;
 mod outputs;
 mod status;
@@ -26,8 +23,8 @@ use anyhow::{Context, Result};
 use crate::aws::{self, Clients};
 use crate::cli::{Cli, Command};
 use crate::config::{self, Stack};
-use crate::graph::Graph;
 use crate::model::desired::Desired;
+use crate::ops::graph::Graph;
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::human::Style;
 use crate::plan::target::{self, Targets};
@@ -54,7 +51,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     }
 }
 
-pub use logging::init as init_logging;
+pub use crate::ui::logging::init as init_logging;
 
 pub fn style(cli: &Cli) -> Style {
     let color = !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
@@ -82,7 +79,7 @@ pub struct Planner {
     /// The risks the stack file accepts, shown on every plan.
     accepted: Vec<String>,
     /// The security report's summary, shown on every plan but `down`'s.
-    security: Option<crate::check::Security>,
+    security: Option<crate::config::security::Security>,
 }
 
 impl Planner {
@@ -141,7 +138,7 @@ impl Planner {
             targets: Targets::default(),
             graph: None,
             accepted: stack.accepted.clone(),
-            security: (mode != Mode::Down).then(|| crate::check::Security::of(&stack.security)),
+            security: (mode != Mode::Down).then(|| crate::config::security::Security::of(&stack.security)),
             region: aws.region,
             region_note,
         })
@@ -188,7 +185,7 @@ impl Planner {
     pub fn with_targets(mut self, given: &[String]) -> Result<Planner> {
         self.targets = Targets::parse(given)?;
         if !self.targets.is_empty() {
-            let from_empty = crate::graph::plan_from_empty(&self.declared, &self.region)?;
+            let from_empty = crate::ops::graph::plan_from_empty(&self.declared, &self.region)?;
             self.graph = Some(Graph::of(&from_empty));
         }
         Ok(self)

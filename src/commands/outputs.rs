@@ -31,7 +31,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
     let d = &planner.desired;
     let region = planner.region().to_string();
 
-    let load_balancer = d.edge.as_ref().and_then(|e| {
+    let load_balancer = d.ingress.as_ref().and_then(|e| {
         let lb = observed.edge.load_balancers.iter().find(|l| l.name == e.load_balancer.name && ours(&l.tags));
         if lb.is_none() {
             missing.push(format!("load_balancer.{}", e.load_balancer.name));

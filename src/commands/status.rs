@@ -4,8 +4,8 @@
 use anyhow::Result;
 
 use crate::cli::Cli;
+use crate::ops::status::{collect, healthy, render};
 use crate::plan::build::Mode;
-use crate::status::{collect, healthy, render};
 
 pub async fn run(cli: &Cli) -> Result<i32> {
     let planner = super::Planner::new(cli, Mode::Converge, false).await?;

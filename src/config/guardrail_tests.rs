@@ -289,11 +289,11 @@ fn a_failing_control_is_refused_until_accepted() {
             ),
         );
         let reported = load_str_with(&repo_stack_path(), &text, FailingControls::Reported).expect("check reports it");
-        assert!(reported.security.iter().any(|f| f.control.id == control && f.status == crate::check::Status::Fail));
+        assert!(reported.security.iter().any(|f| f.control.id == control && f.status == super::security::Status::Fail));
         let allowed = format!("{text}  - {{ risk: {control}, at: \"{at}\", reason: a test accepts it }}\n");
         let stack = load_str(&repo_stack_path(), &allowed).expect("accepted");
         let accepted = stack.security.iter().find(|f| f.control.id == control && f.at == at).expect("its finding");
-        assert_eq!(accepted.status, crate::check::Status::Accepted("a test accepts it".into()));
+        assert_eq!(accepted.status, super::security::Status::Accepted("a test accepts it".into()));
     }
 }
 

@@ -9,6 +9,7 @@ mod limits;
 pub mod resolve;
 pub mod risks;
 pub mod schema;
+pub mod security;
 pub mod taskdef;
 mod taskdef_shape;
 pub mod validate;
@@ -34,8 +35,8 @@ pub struct Stack {
     pub task_definitions: BTreeMap<String, TaskDefinitionFile>,
     /// The risks `allow:` accepts, one line each with its reason: every plan shows them.
     pub accepted: Vec<String>,
-    /// The AWS Security Hub controls of the stack, allowances applied (`crate::check`).
-    pub security: Vec<crate::check::Finding>,
+    /// The AWS Security Hub controls of the stack, allowances applied (`security`).
+    pub security: Vec<security::Finding>,
 }
 
 /// What loading does with an AWS Security Hub control the stack fails without an `allow:` entry.
@@ -104,13 +105,13 @@ pub fn load_str_with(path: &Path, text: &str, failing: FailingControls) -> Resul
     check_families(path, &file, &task_definitions, &mut errors);
     check_architectures(path, &file, &task_definitions, &mut errors);
     let risks = risks::find(&file, &task_definitions);
-    let controls = crate::check::controls::evaluate(&file, &task_definitions);
+    let controls = security::controls::evaluate(&file, &task_definitions);
     let mut checker = validate::Checker { file: path, errors };
     risks::check(&mut checker, &file, &risks, &controls, failing == FailingControls::Refused);
     let errors = checker.errors;
     if errors.is_empty() {
         let accepted = risks::accepted(&file, &risks);
-        let security = crate::check::report(controls, &file.allow);
+        let security = security::report(controls, &file.allow);
         Ok(Stack { path: path.to_path_buf(), file, task_definitions, accepted, security })
     } else {
         Err(ConfigErrors(errors))

@@ -7,10 +7,10 @@ use crate::model::compute;
 use crate::model::desired::{Cluster, Desired, LogGroup, Parameter, ParameterValue, Repository};
 use crate::model::secret::Secret;
 
-use crate::model::edge::{
-    Certificate, Dns, Edge, HealthCheck, Listener, ListenerAction, ListenerRule, LoadBalancer, TargetGroup,
-};
 use crate::model::iam::{Iam, Role, Trust};
+use crate::model::ingress::{
+    Certificate, Dns, HealthCheck, Ingress, Listener, ListenerAction, ListenerRule, LoadBalancer, TargetGroup,
+};
 use crate::model::network::{
     FlowLog, NatGateway, Network, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, SecurityGroupRules, Subnet, Vpc,
 };
@@ -63,7 +63,7 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         stack: f.stack.value.clone(),
         tags: f.tags.clone(),
         network: Some(network(f)),
-        edge: f.load_balancer.as_ref().map(|lb| edge(f, lb)),
+        ingress: f.load_balancer.as_ref().map(|lb| ingress(f, lb)),
         dns: dns(f),
         iam: Some(iam(f)),
         clusters: f
@@ -280,7 +280,7 @@ fn network(f: &StackFile) -> Network {
 
 /// The load balancer in the subnets of its tier, its target groups, and the HTTP listener.
 /// (The HTTPS listener and host rules need the certificate, reconciled with the DNS section.)
-fn edge(f: &StackFile, lb: &schema::LoadBalancer) -> Edge {
+fn ingress(f: &StackFile, lb: &schema::LoadBalancer) -> Ingress {
     let subnets = f.network.subnets.iter().filter(|(_, s)| s.tier == lb.subnet_tier).map(|(n, _)| n.clone()).collect();
     let target_groups = lb
         .target_groups
@@ -334,7 +334,7 @@ fn edge(f: &StackFile, lb: &schema::LoadBalancer) -> Edge {
             target_group: r.target_group.value.clone(),
         })
         .collect();
-    Edge {
+    Ingress {
         load_balancer: LoadBalancer {
             name: lb.name.clone(),
             scheme: lb.scheme.clone(),

@@ -243,23 +243,23 @@ pub(crate) fn modern_tls(policy: &str) -> bool {
 
 /// Whether an allowance accepts a risk: its id, at the risk's key path or a section above it.
 fn accepts(a: &Allowance, r: &Risk) -> bool {
-    a.risk.value == r.id && crate::check::covers(&a.at, &r.at)
+    a.risk.value == r.id && super::security::covers(&a.at, &r.at)
 }
 
-/// Refuses every risk the file does not accept, every failing control of `crate::check`
+/// Refuses every risk the file does not accept, every failing control of `security`
 /// (`controls`: its findings before allowances) the file does not accept either, and every
 /// allowance that accepts neither.
 pub fn check(
     c: &mut Checker,
     stack: &StackFile,
     risks: &[Risk],
-    controls: &[crate::check::Finding],
+    controls: &[super::security::Finding],
     refuse_failing: bool,
 ) {
-    for f in controls.iter().filter(|f| refuse_failing && f.status == crate::check::Status::Fail) {
+    for f in controls.iter().filter(|f| refuse_failing && f.status == super::security::Status::Fail) {
         // A control that is one of the risks above is refused once, as that risk.
         let as_risk = f.control.risk.is_some_and(|id| risks.iter().any(|r| r.id == id && r.at == f.at));
-        if as_risk || stack.allow.iter().any(|a| crate::check::accepts(a, f)) {
+        if as_risk || stack.allow.iter().any(|a| super::security::accepts(a, f)) {
             continue;
         }
         c.err_path(
@@ -287,7 +287,7 @@ pub fn check(
         if a.reason.trim().is_empty() {
             c.err(&a.risk, format!("allow[{i}].reason"), "say why the stack accepts this risk: every plan shows it");
         }
-        if !used.contains(&i) && !controls.iter().any(|f| crate::check::accepts(a, f)) {
+        if !used.contains(&i) && !controls.iter().any(|f| super::security::accepts(a, f)) {
             c.err(
                 &a.risk,
                 format!("allow[{i}]"),

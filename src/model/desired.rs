@@ -13,7 +13,7 @@ pub struct Desired {
     /// `None` only in `down`, where nothing is desired.
     pub network: Option<super::network::Network>,
     /// The load balancer and what hangs off it; `None` without a `load_balancer` section (and in `down`).
-    pub edge: Option<super::edge::Edge>,
+    pub ingress: Option<super::ingress::Ingress>,
     pub iam: Option<super::iam::Iam>,
     pub clusters: Vec<Cluster>,
     /// Kept in `down` too (as hints of what to read); `down` plans no service from them.
@@ -23,7 +23,7 @@ pub struct Desired {
     /// The topic the alarms notify; kept in `down` too (as a hint of what to read).
     pub notifications: Option<Topic>,
     /// Kept in `down` too: records cannot be tagged, so the stack owns the records it declares.
-    pub dns: Option<super::edge::Dns>,
+    pub dns: Option<super::ingress::Dns>,
     pub repositories: Vec<Repository>,
     pub parameters: Vec<Parameter>,
     pub log_groups: Vec<LogGroup>,
@@ -34,7 +34,7 @@ impl Desired {
     pub fn without_resources(self) -> Desired {
         Desired {
             network: None,
-            edge: None,
+            ingress: None,
             repositories: Vec::new(),
             parameters: Vec::new(),
             log_groups: Vec::new(),

@@ -5,6 +5,7 @@
 //! is exactly `diff`.
 
 pub mod build;
+pub mod graph;
 pub mod human;
 pub mod json;
 pub mod markdown;
@@ -128,8 +129,8 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The risks the stack file accepts (`allow:`), with their reasons: shown on every plan.
     pub accepted: Vec<String>,
-    /// The stack file against AWS Security Hub's controls (`crate::check`); `None` for `down`.
-    pub security: Option<crate::check::Security>,
+    /// The stack file against AWS Security Hub's controls (`config::security`); `None` for `down`.
+    pub security: Option<crate::config::security::Security>,
 }
 
 impl Plan {

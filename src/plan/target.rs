@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use anyhow::{bail, Result};
 
+use super::graph::Graph;
 use super::{Action, Plan};
-use crate::graph::Graph;
 use crate::model::{Address, Kind};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -22,7 +22,7 @@ use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, consistency, describe, Clients};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::consistency::Call;
-use crate::model::edge;
+use crate::model::ingress;
 use crate::model::tags::{Tags, ADDRESS};
 use crate::model::{Address, Kind};
 use crate::reconcile::dns::dns_name;
@@ -211,7 +211,7 @@ pub fn with_validation_records(
 /// The certificate and the zone its validation records go in.
 #[derive(Debug, Clone)]
 pub struct DesiredCertificate {
-    pub certificate: edge::Certificate,
+    pub certificate: ingress::Certificate,
     pub zone: Option<String>,
     /// `dns.delegate`: the domain's name servers may be set at Route 53 Domains.
     pub delegate: bool,
@@ -226,7 +226,7 @@ impl Resource for Certificate {
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredCertificate> {
         let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());
         let delegate = cx.desired.dns.as_ref().is_some_and(|d| d.delegate);
-        let certificate = cx.desired.edge.as_ref().and_then(|e| e.certificate.clone());
+        let certificate = cx.desired.ingress.as_ref().and_then(|e| e.certificate.clone());
         certificate.map(|certificate| DesiredCertificate { certificate, zone, delegate }).into_iter().collect()
     }
 

@@ -63,13 +63,13 @@ pub async fn observe(clients: &Clients, desired: &Desired, image_tag: Option<&st
     let index = &tag_index::TagIndex::new(clients, stack);
     let amis = desired.ec2_capacity.iter().map(|c| c.ami_parameter.clone());
     let values = &ssm::Values::new(&clients.ssm, &desired.parameters, amis);
-    let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
+    let domain = desired.ingress.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
     // The index's one query starts with the first round, whichever service asks for it first.
     let ((), network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) =
         tokio::try_join!(
             async { index.listed().await.map(drop) },
             network::observe(clients, stack),
-            elb::observe(clients, index, stack, desired.edge.as_ref()),
+            elb::observe(clients, index, stack, desired.ingress.as_ref()),
             acm::observe(clients, index, stack, domain),
             dns::observe(clients, desired.dns.as_ref()),
             iam::observe(clients, desired.iam.as_ref()),

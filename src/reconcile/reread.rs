@@ -87,7 +87,7 @@ pub async fn observe_again(
     let stack = desired.stack.as_str();
     let cluster_names: Vec<String> = desired.clusters.iter().map(|c| c.name.clone()).collect();
     let index = &tag_index::TagIndex::new(clients, stack);
-    let domain = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
+    let domain = desired.ingress.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
     let on = |g: Group| groups.contains(&g);
     // One read of SSM values for the groups read again that need them.
     let parameters: &[_] = if on(Group::Parameters) { &desired.parameters } else { &[] };
@@ -95,7 +95,7 @@ pub async fn observe_again(
     let values = &ssm::Values::new(&clients.ssm, parameters, amis);
     let (network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) = tokio::try_join!(
         maybe(on(Group::Network), network::observe(clients, stack)),
-        maybe(on(Group::Edge), elb::observe(clients, index, stack, desired.edge.as_ref())),
+        maybe(on(Group::Edge), elb::observe(clients, index, stack, desired.ingress.as_ref())),
         maybe(on(Group::Certificates), acm::observe(clients, index, stack, domain)),
         maybe(on(Group::Dns), dns::observe(clients, desired.dns.as_ref())),
         maybe(on(Group::Iam), iam::observe(clients, desired.iam.as_ref())),

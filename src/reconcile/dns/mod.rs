@@ -23,7 +23,7 @@ use aws_sdk_route53::Client;
 
 use crate::aws::wait::{self, Check};
 use crate::aws::{describe, Clients};
-use crate::model::edge::Dns;
+use crate::model::ingress::Dns;
 use crate::model::tags::Tags;
 use crate::plan::build::ObservedResource;
 

@@ -47,7 +47,7 @@ impl ObservedResource for Records {
 
 /// The load balancer the records alias: the declared one, else (in `down`) the one observed.
 fn load_balancer(cx: &DiffCx<'_>) -> Option<String> {
-    let declared = cx.desired.edge.as_ref().map(|e| e.load_balancer.name.clone());
+    let declared = cx.desired.ingress.as_ref().map(|e| e.load_balancer.name.clone());
     declared.or_else(|| cx.observed.edge.load_balancers.first().map(|l| l.name.clone()))
 }
 

@@ -6,12 +6,13 @@
 //! round only what the first did not cover (an owned service no longer declared, a service running
 //! an older revision than the family's newest).
 //! With `--image-tag`, the first round also reads each repository's image of that tag from ECR
-//! (`deploy::read_images`): the definitions name their images by digest, as `deploy` pins them.
+//! (`images::read_images`): the definitions name their images by digest, as `deploy` pins them.
 //! Diff: a task definition is compared with the revision its service runs (or the family's newest
 //! when there is no service yet), normalised (`diff::taskdef`); a new revision is registered only
 //! when they differ, and then the service moves to it.
 
 pub mod cluster;
+pub mod images;
 mod service;
 mod service_wait;
 mod task_definition;
@@ -51,7 +52,7 @@ pub struct ObservedEcs {
     /// Every revision (any status) tagged as this stack's, by family: what `down` deregisters.
     pub owned_revisions: BTreeMap<String, Vec<String>>,
     /// With `--image-tag`: what ECR has for the tag, by repository (what the definitions pin).
-    pub images: BTreeMap<String, crate::deploy::Lookup>,
+    pub images: BTreeMap<String, images::Lookup>,
 }
 
 impl ObservedEcs {
@@ -106,7 +107,7 @@ pub async fn observe(
     let images = async {
         let services: Vec<&Service> = services.iter().collect();
         match image_tag {
-            Some(tag) => Ok(crate::deploy::read_images(clients, &services, tag).await),
+            Some(tag) => Ok(images::read_images(clients, &services, tag).await),
             None => Ok(BTreeMap::new()),
         }
     };

@@ -262,7 +262,7 @@ impl Resource for EcsService {
         if d.launch_type == "EC2" {
             v.push(Address::new(Kind::CapacityProvider, &d.cluster));
         }
-        let rules = cx.desired.edge.iter().flat_map(|e| e.rules.iter());
+        let rules = cx.desired.ingress.iter().flat_map(|e| e.rules.iter());
         let routed = rules.filter(|r| d.load_balancers.iter().any(|l| l.target_group == r.target_group));
         v.extend(routed.map(|r| Address::new(Kind::ListenerRule, &r.host)));
         v

@@ -101,7 +101,7 @@ pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target
     match (&ctx.image_tag, base) {
         (Some(tag), _) => {
             // What the tag names now, by digest; its images' problems stop the plan (`check_images`).
-            crate::deploy::pin(d, &mut resolved, &o.images, tag, &registry(ctx));
+            super::images::pin(d, &mut resolved, &o.images, tag, &registry(ctx));
         }
         (None, Some(b)) => keep_pinned_images(&mut resolved, &td.json, &b.fields.json, &p),
         (None, None) => {}
@@ -118,7 +118,7 @@ pub fn target(ctx: &PlanContext, d: &Service, o: &ObservedEcs) -> (Value, Target
 }
 
 fn registry(ctx: &PlanContext) -> String {
-    crate::deploy::registry(&ctx.account, &ctx.region)
+    super::images::registry(&ctx.account, &ctx.region)
 }
 
 /// With `--image-tag`: every image of the tag must be in ECR and built for its definition's CPU
@@ -130,7 +130,7 @@ pub fn check_images(ctx: &PlanContext, services: &[Service], o: &ObservedEcs, pl
     for s in services {
         let p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: tag };
         let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
-        let pinned = crate::deploy::pin(s, &mut resolved, &o.images, tag, &registry(ctx));
+        let pinned = super::images::pin(s, &mut resolved, &o.images, tag, &registry(ctx));
         problems.extend(pinned.problems);
         for (container, repo) in pinned.no_repository {
             plan.warnings.push(format!(
@@ -139,7 +139,7 @@ pub fn check_images(ctx: &PlanContext, services: &[Service], o: &ObservedEcs, pl
             ));
         }
     }
-    crate::deploy::refuse_images(&problems)
+    super::images::refuse_images(&problems)
 }
 
 /// The contract for `task_definition.FAMILY`. A family's revisions are immutable: creating or

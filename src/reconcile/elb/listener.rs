@@ -14,7 +14,7 @@ use crate::aws::consistency;
 use crate::aws::error::{failed, required};
 use crate::diff::{foreign, FieldChange, FieldDiff};
 use crate::model::consistency::Call;
-use crate::model::edge::{Listener as Spec, ListenerAction};
+use crate::model::ingress::{Listener as Spec, ListenerAction};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
@@ -38,7 +38,7 @@ impl Resource for Listener {
     type Observed = Observed<ListenerFields>;
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredListener> {
-        let edge = cx.desired.edge.iter();
+        let edge = cx.desired.ingress.iter();
         edge.flat_map(|e| {
             e.listeners
                 .iter()

@@ -11,7 +11,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::RuleFields;
 use crate::aws::error::{failed, required};
 use crate::diff::{foreign, FieldChange, FieldDiff};
-use crate::model::edge::ListenerRule as Rule;
+use crate::model::ingress::ListenerRule as Rule;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
@@ -35,7 +35,7 @@ impl Resource for ListenerRule {
     type Observed = Observed<RuleFields>;
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredRule> {
-        let rules = cx.desired.edge.iter().flat_map(|e| e.rules.clone()).collect::<Vec<_>>();
+        let rules = cx.desired.ingress.iter().flat_map(|e| e.rules.clone()).collect::<Vec<_>>();
         rules.iter().map(|r| DesiredRule { rule: r.clone(), all: rules.clone() }).collect()
     }
 

@@ -15,7 +15,7 @@ use super::{lb_attributes, LoadBalancerFields};
 use crate::aws::error::{self, failed, required};
 use crate::aws::wait::{self, Check};
 use crate::diff::{foreign, FieldChange, FieldDiff};
-use crate::model::edge::LoadBalancer as Desired;
+use crate::model::ingress::LoadBalancer as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
@@ -36,7 +36,7 @@ impl Resource for LoadBalancer {
     type Observed = Observed<LoadBalancerFields>;
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
-        cx.desired.edge.iter().map(|e| e.load_balancer.clone()).collect()
+        cx.desired.ingress.iter().map(|e| e.load_balancer.clone()).collect()
     }
 
     fn observed(cx: &DiffCx<'_>) -> Vec<Observed<LoadBalancerFields>> {

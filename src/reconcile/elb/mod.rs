@@ -14,7 +14,7 @@ mod target_group;
 
 use std::collections::BTreeMap;
 
-use crate::model::edge::{Edge, ListenerAction, LoadBalancer as LoadBalancerSpec};
+use crate::model::ingress::{Ingress, ListenerAction, LoadBalancer as LoadBalancerSpec};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 

@@ -20,7 +20,7 @@ pub async fn observe(
     clients: &Clients,
     index: &TagIndex<'_>,
     stack: &str,
-    desired: Option<&Edge>,
+    desired: Option<&Ingress>,
 ) -> Result<ObservedEdge> {
     let elb = &clients.elb;
     let (lbs, tgs, _) = tokio::try_join!(

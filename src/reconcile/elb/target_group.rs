@@ -11,7 +11,7 @@ use crate::aws::consistency;
 use crate::aws::error::{failed, required};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::consistency::Call;
-use crate::model::edge::TargetGroup as Desired;
+use crate::model::ingress::TargetGroup as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
@@ -31,7 +31,7 @@ impl Resource for TargetGroup {
     type Observed = Observed<TargetGroupFields>;
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
-        cx.desired.edge.iter().flat_map(|e| e.target_groups.clone()).collect()
+        cx.desired.ingress.iter().flat_map(|e| e.target_groups.clone()).collect()
     }
 
     fn observed(cx: &DiffCx<'_>) -> Vec<Observed<TargetGroupFields>> {

@@ -17,7 +17,7 @@ fn diff(ctx: &PlanContext, network: Option<&Network>, observed: &ObservedNetwork
         stack: ctx.stack.clone(),
         tags: ctx.stack_tags.clone(),
         network: network.cloned(),
-        edge: None,
+        ingress: None,
         iam: None,
         clusters: vec![],
         services: vec![],

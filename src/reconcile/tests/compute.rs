@@ -8,11 +8,14 @@ use crate::plan::Reason;
 
 /// What ECR has for `tag`: each repository's image for its architecture, `sha256:<repo>-<tag>`;
 /// `found` picks what each repository answers.
-fn images(tag: &str, found: impl Fn(&str) -> Option<crate::deploy::Lookup>) -> BTreeMap<String, crate::deploy::Lookup> {
+fn images(
+    tag: &str,
+    found: impl Fn(&str) -> Option<crate::reconcile::ecs::images::Lookup>,
+) -> BTreeMap<String, crate::reconcile::ecs::images::Lookup> {
     [("containrlab-api", "arm64"), ("containrlab-web", "arm64"), ("containrlab-runnerd", "amd64")]
         .into_iter()
         .map(|(repository, arch)| {
-            let image = crate::deploy::images::Image {
+            let image = crate::reconcile::ecs::images::Image {
                 repository: repository.into(),
                 tag: tag.into(),
                 digest: format!("sha256:{repository}-{tag}"),

@@ -11,8 +11,8 @@ use crate::diff::normalize::{canonical_policy, LifecyclePolicy};
 use crate::model::compute::{resolve_task_definition, Placeholders};
 use crate::model::desired::Topic;
 use crate::model::desired::{Desired, ParameterValue};
-use crate::model::edge::ListenerAction;
 use crate::model::iam::{resolve_document, GITHUB_OIDC_HOST};
+use crate::model::ingress::ListenerAction;
 use crate::model::tags::{desired_tags, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
@@ -189,7 +189,7 @@ fn network(d: &Desired) -> ObservedNetwork {
 }
 
 fn edge(d: &Desired) -> ObservedEdge {
-    let e = d.edge.as_ref().expect("edge");
+    let e = d.ingress.as_ref().expect("edge");
     let lb = &e.load_balancer;
     let attributes: BTreeMap<String, String> = crate::reconcile::elb::lb_attributes(lb);
     let lb_fields = LoadBalancerFields {
@@ -264,7 +264,7 @@ fn shared<F>(lb_tags: &Tags, kind: Kind, name: &str, fields: F) -> Observed<F> {
 }
 
 fn certificates(d: &Desired) -> Vec<Observed<CertificateFields>> {
-    let c = d.edge.as_ref().and_then(|e| e.certificate.as_ref()).expect("certificate");
+    let c = d.ingress.as_ref().and_then(|e| e.certificate.as_ref()).expect("certificate");
     let mut sans: Vec<String> = c.subject_alternative_names.iter().filter(|s| **s != c.domain).cloned().collect();
     sans.sort();
     let validation = vec![(format!("_x.{}.", c.domain), "_y.acm-validations.aws.".to_string())];

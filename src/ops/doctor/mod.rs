@@ -244,15 +244,18 @@ async fn images(clients: &Clients, desired: &Desired, tag: &str) -> Vec<Finding>
     for s in &desired.services {
         let td = &s.task_definition.json;
         let ecs_arch = td.pointer("/runtimePlatform/cpuArchitecture").and_then(serde_json::Value::as_str);
-        let arch = crate::deploy::images::oci_architecture(ecs_arch);
+        let arch = crate::reconcile::ecs::images::ecr::oci_architecture(ecs_arch);
         let containers = td.get("containerDefinitions").and_then(serde_json::Value::as_array).into_iter().flatten();
         for c in containers {
-            let Some(repo) = c.get("image").and_then(serde_json::Value::as_str).and_then(crate::deploy::repository_of)
+            let Some(repo) = c
+                .get("image")
+                .and_then(serde_json::Value::as_str)
+                .and_then(crate::reconcile::ecs::images::repository_of)
             else {
                 continue;
             };
             let check = format!("image {repo}:{tag}");
-            let found = crate::deploy::images::lookup(&clients.ecr, repo, tag).await;
+            let found = crate::reconcile::ecs::images::ecr::lookup(&clients.ecr, repo, tag).await;
             out.push(match found {
                 Ok(image) if image.architectures.iter().any(|a| a == arch) => finding(
                     check,
@@ -308,7 +311,7 @@ async fn zone_and_certificate(clients: &Clients, desired: &Desired) -> Vec<Findi
             Some("create the zone (or set create_zone: true) and delegate the domain to it".into()),
         )),
     }
-    let Some(cert) = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()) else { return out };
+    let Some(cert) = desired.ingress.as_ref().and_then(|e| e.certificate.as_ref()) else { return out };
     for name in std::iter::once(&cert.domain).chain(&cert.subject_alternative_names) {
         let bare = name.trim_start_matches("*.");
         let inside = bare == zone || bare.ends_with(&format!(".{zone}"));

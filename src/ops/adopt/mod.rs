@@ -114,7 +114,7 @@ fn judge(
     by_shape: Vec<Found>,
     unmatched: Vec<Unmatched>,
 ) -> Result<Adoption> {
-    let declared = crate::graph::plan_from_empty(desired, &ctx.region)?;
+    let declared = crate::ops::graph::plan_from_empty(desired, &ctx.region)?;
     let mut seen: BTreeMap<Address, Vec<(String, Owner)>> = BTreeMap::new();
     for e in inventory::entries(observed) {
         seen.entry(e.address).or_default().push((e.id.to_string(), owner(&ctx.stack, e.tags)));
@@ -156,7 +156,7 @@ fn judge(
 fn leader(desired: &Desired, address: &Address, kind: Kind) -> Address {
     let name = match address.kind {
         Kind::Listener | Kind::ListenerRule => {
-            desired.edge.as_ref().map(|e| e.load_balancer.name.clone()).unwrap_or_default()
+            desired.ingress.as_ref().map(|e| e.load_balancer.name.clone()).unwrap_or_default()
         }
         // A group's rules and a zone's records are named after it.
         _ => address.name.clone(),

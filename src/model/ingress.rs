@@ -1,10 +1,11 @@
-//! Desired edge: the application load balancer, its target groups and listeners.
+//! Desired ingress — how requests reach the stack: the application load balancer, its target
+//! groups, listeners and host rules, the certificate they serve, and the DNS records that name it.
 //!
 //! Invariant: references are by name (subnets and security groups of the network, target groups);
 //! ids and ARNs are known only at apply time.
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Edge {
+pub struct Ingress {
     pub load_balancer: LoadBalancer,
     pub target_groups: Vec<TargetGroup>,
     pub listeners: Vec<Listener>,

@@ -9,30 +9,21 @@
 //! changes what runs. A revision is registered only when the normalised definition differs from
 //! the one the service runs and from the family's newest; a deploy of what already runs makes no
 //! mutating call. Rollback (`rollout::back`) moves services to an earlier revision.
-//! `read_images` and `pin` serve `up --image-tag` too: the planner pins images as `deploy` does.
+//! The images are read and pinned by the ECS reconciler's own `images` (what `up --image-tag`
+//! uses too): a deploy pins exactly as a plan does.
 
-mod blob;
-pub mod images;
 pub mod rollout;
-
-use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{bail, Result};
 use serde_json::Value;
 
 use crate::aws::Clients;
 use crate::diff::taskdef;
-use crate::model::compute::{resolve_task_definition, Placeholders, Service, IMAGE_TAG};
+use crate::model::compute::{resolve_task_definition, Placeholders, Service};
+use crate::reconcile::ecs::images::{pin, registry};
+pub use crate::reconcile::ecs::images::{read_images, refuse_images, ContainerImage};
 use crate::reconcile::ecs::{self, TaskDefinitionFields};
 use crate::reconcile::kit::Observed;
-use images::Image;
-
-/// One container image the deploy rolls out.
-#[derive(Debug, Clone)]
-pub struct ContainerImage {
-    pub container: String,
-    pub image: Image,
-}
 
 /// What happens to a service's revision.
 #[derive(Debug, Clone)]
@@ -98,84 +89,6 @@ pub async fn running(
     Ok(pairs)
 }
 
-/// The repository a template image names (`${repository:NAME}:${image_tag}` → `NAME`).
-pub fn repository_of(template_image: &str) -> Option<&str> {
-    let rest = template_image.strip_prefix("${repository:")?;
-    let (name, after) = rest.split_once('}')?;
-    (after == format!(":{IMAGE_TAG}")).then_some(name)
-}
-
-/// What ECR has for one repository and a tag: `None` when the repository does not exist.
-pub type Lookup = Result<Option<Image>, String>;
-
-/// The registry host of the account and region.
-pub fn registry(account: &str, region: &str) -> String {
-    format!("{account}.dkr.ecr.{region}.amazonaws.com")
-}
-
-/// Every repository the services' container images name (`${repository:NAME}:${image_tag}`),
-/// each looked up once for `tag`, concurrently.
-pub async fn read_images(clients: &Clients, services: &[&Service], tag: &str) -> BTreeMap<String, Lookup> {
-    let mut names = BTreeSet::new();
-    for s in services {
-        for c in s.task_definition.json.get("containerDefinitions").and_then(Value::as_array).into_iter().flatten() {
-            names.extend(c.get("image").and_then(Value::as_str).and_then(repository_of).map(str::to_string));
-        }
-    }
-    let found = crate::aws::concurrent(names.iter(), 4, |r| images::find(&clients.ecr, r, tag)).await;
-    names.into_iter().zip(found.into_iter().map(|f| f.map_err(|e| format!("{e:#}")))).collect()
-}
-
-/// What pinning one service's images did.
-#[derive(Debug, Default)]
-pub struct Pinned {
-    /// The containers pinned to a digest, with the image.
-    pub used: Vec<ContainerImage>,
-    /// One line per container that cannot run the image (missing tag, wrong architecture).
-    pub problems: Vec<String>,
-    /// `(container, repository)` whose repository does not exist: left as the tag.
-    pub no_repository: Vec<(String, String)>,
-}
-
-/// Pins the container images of `resolved` (`s`'s definition resolved for `tag`) to the digests
-/// `images` found, checking each is built for the definition's CPU architecture.
-pub fn pin(s: &Service, resolved: &mut Value, images: &BTreeMap<String, Lookup>, tag: &str, registry: &str) -> Pinned {
-    let mut out = Pinned::default();
-    let ecs_arch = resolved.pointer("/runtimePlatform/cpuArchitecture").and_then(Value::as_str).map(str::to_string);
-    let arch = images::oci_architecture(ecs_arch.as_deref());
-    let templates = s.task_definition.json.get("containerDefinitions").and_then(Value::as_array).cloned();
-    let containers = resolved.get_mut("containerDefinitions").and_then(Value::as_array_mut);
-    for (c, t) in containers.into_iter().flatten().zip(templates.into_iter().flatten()) {
-        let Some(repo) = t.get("image").and_then(Value::as_str).and_then(repository_of) else { continue };
-        let container = c.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
-        match images.get(repo) {
-            None => out.problems.push(format!("{}: container {container}: image {repo}:{tag} was not read", s.name)),
-            Some(Err(e)) => out.problems.push(format!("{}: container {container}: {e}", s.name)),
-            Some(Ok(None)) => out.no_repository.push((container, repo.to_string())),
-            Some(Ok(Some(image))) if !image.architectures.iter().any(|a| a == arch) => out.problems.push(format!(
-                "{}: container {container}: image {repo}:{tag} is built for {}, but the task definition runs on {arch} (cpuArchitecture {}); rebuild it with --platform linux/{arch}",
-                s.name,
-                if image.architectures.is_empty() { "no Linux platform".to_string() } else { image.architectures.join(", ") },
-                ecs_arch.as_deref().unwrap_or("X86_64, the default"),
-            )),
-            Some(Ok(Some(image))) => {
-                c["image"] = Value::String(image.pinned(registry));
-                out.used.push(ContainerImage { container, image: image.clone() });
-            }
-        }
-    }
-    out
-}
-
-/// The error that stops a rollout (`deploy`, or `up --image-tag`) before any change when an
-/// image cannot run: every problem, one a line.
-pub fn refuse_images(problems: &[String]) -> Result<()> {
-    if problems.is_empty() {
-        return Ok(());
-    }
-    bail!("{} image problem(s); nothing was changed:\n  {}", problems.len(), problems.join("\n  "))
-}
-
 /// Plans the deploy of `tag` to `services`: reads the images, checks them, pins them.
 pub async fn plan(
     clients: &Clients,
@@ -228,13 +141,6 @@ pub async fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_template_image_names_its_repository() {
-        assert_eq!(repository_of("${repository:containrlab-api}:${image_tag}"), Some("containrlab-api"));
-        assert_eq!(repository_of("docker:dind"), None);
-        assert_eq!(repository_of("${repository:containrlab-api}:v1"), None);
-    }
 
     #[test]
     fn unknown_services_are_refused_with_the_declared_ones() {

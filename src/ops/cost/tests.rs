@@ -61,7 +61,7 @@ fn the_checked_in_stack_is_priced_line_by_line() {
     assert!(e.lines.iter().any(|l| l.address.to_string() == "ecs_cluster.containrlab-cluster"));
     assert!(e.lines.iter().any(|l| l.address.to_string() == "ecs_cluster.containrlab-runner-ec2"));
     // Every address is either priced or listed free, once.
-    let plan = crate::graph::plan_from_empty(&checked_in(), "us-east-1").unwrap();
+    let plan = crate::ops::graph::plan_from_empty(&checked_in(), "us-east-1").unwrap();
     let mut seen: Vec<String> = e.lines.iter().map(|l| l.address.to_string()).collect();
     seen.dedup();
     seen.extend(e.free.iter().map(|(a, _)| a.to_string()));

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::config::security::*;
 use crate::config::{load_str, load_str_with, ConfigErrors, FailingControls};
 use crate::plan::human::Style;
 

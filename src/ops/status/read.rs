@@ -74,7 +74,7 @@ async fn services(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
 }
 
 async fn target_groups(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
-    let Some(edge) = &d.edge else { return Ok(Vec::new()) };
+    let Some(edge) = &d.ingress else { return Ok(Vec::new()) };
     let pages = clients
         .elb
         .describe_target_groups()
@@ -248,7 +248,7 @@ async fn nat_gateways(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
 }
 
 async fn load_balancer(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
-    let Some(edge) = &d.edge else { return Ok(Vec::new()) };
+    let Some(edge) = &d.ingress else { return Ok(Vec::new()) };
     let name = &edge.load_balancer.name;
     let out = clients.elb.describe_load_balancers().names(name).send().await;
     let check = match out {
@@ -269,7 +269,7 @@ async fn load_balancer(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
 }
 
 async fn certificate(clients: &Clients, d: &Desired) -> Result<Vec<Check>> {
-    let Some(domain) = d.edge.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.clone()) else {
+    let Some(domain) = d.ingress.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.clone()) else {
         return Ok(Vec::new());
     };
     let index = crate::reconcile::tag_index::TagIndex::new(clients, &d.stack);

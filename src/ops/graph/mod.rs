@@ -55,29 +55,9 @@ fn group(kind: Kind) -> &'static str {
     }
 }
 
-/// Resources (sorted) and edges `(before, after)` (sorted, each once) of a plan from empty.
-pub struct Graph {
-    pub nodes: Vec<Address>,
-    pub edges: Vec<(Address, Address)>,
-}
+pub use crate::plan::graph::Graph;
 
 impl Graph {
-    pub fn of(plan: &Plan) -> Graph {
-        let mut nodes: Vec<Address> = plan.changes.iter().map(|c| c.address.clone()).collect();
-        nodes.sort();
-        nodes.dedup();
-        let mut edges: Vec<(Address, Address)> = plan
-            .changes
-            .iter()
-            .flat_map(|c| c.depends_on.iter().map(move |d| (d.clone(), c.address.clone())))
-            // A reference to something outside the stack is no edge of its graph.
-            .filter(|(d, _)| nodes.binary_search(d).is_ok())
-            .collect();
-        edges.sort();
-        edges.dedup();
-        Graph { nodes, edges }
-    }
-
     fn grouped(&self) -> BTreeMap<&'static str, Vec<&Address>> {
         let mut out: BTreeMap<&'static str, Vec<&Address>> = BTreeMap::new();
         for n in &self.nodes {

@@ -1,21 +1,16 @@
 //! The security report of the desired stack: each AWS Security Hub control (`controls::CONTROLS`)
 //! with its findings per resource — PASS, FAIL, or accepted by the stack file's `allow:` with its
-//! reason. `containrlab check` prints it, every plan carries its summary (`Security`).
+//! reason. Evaluated while the stack file loads (a failing control without `allow:` is refused
+//! there, as a risk is); `check` renders it, every plan carries its summary (`Security`).
 //!
 //! Invariants: an allowance accepts a failing control by its id (or by the id of the
 //! `config::risks` risk that is the same weakness) at the finding's key path or a section above it
 //! (`at: ecr.repositories` accepts every repository's); validation refuses an allowance that
 //! accepts nothing, so the report and the file never disagree.
-
 pub mod controls;
 pub mod prowler;
-mod render;
-#[cfg(test)]
-mod tests;
 
-pub use render::{human, json};
-
-use crate::config::schema::Allowance;
+use super::schema::Allowance;
 
 /// Every control `check` reports, in report order: Security Hub's, then prowler's checks that
 /// have no Security Hub control.

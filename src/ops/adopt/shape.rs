@@ -244,14 +244,14 @@ pub async fn certificate(
     found: &mut Vec<Found>,
     unmatched: &mut Vec<Unmatched>,
 ) -> Result<()> {
-    let Some(want) = desired.edge.as_ref().and_then(|e| e.certificate.as_ref()) else { return Ok(()) };
+    let Some(want) = desired.ingress.as_ref().and_then(|e| e.certificate.as_ref()) else { return Ok(()) };
     if certificates.iter().any(|c| c.name == want.domain) {
         return Ok(());
     }
     let found_here = crate::reconcile::acm::by_domain(clients, &want.domain).await?;
     let mut sans: Vec<String> = want.subject_alternative_names.iter().filter(|s| **s != want.domain).cloned().collect();
     sans.sort();
-    let lb = load_balancers.iter().find(|l| desired.edge.as_ref().is_some_and(|e| e.load_balancer.name == l.name));
+    let lb = load_balancers.iter().find(|l| desired.ingress.as_ref().is_some_and(|e| e.load_balancer.name == l.name));
     let fits: Vec<_> = found_here
         .into_iter()
         .filter(|(_, tags, fields, _)| {

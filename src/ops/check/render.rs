@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::{json, Value};
 
-use super::{Finding, Security, Status};
+use crate::config::security::{Finding, Security, Status};
 use crate::plan::human::Style;
 
 pub fn human(stack: &str, file: &str, report: &[Finding], style: &Style) -> String {

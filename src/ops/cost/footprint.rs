@@ -68,7 +68,7 @@ pub struct Footprint {
 
 impl Footprint {
     pub fn of(desired: &Desired, region: &str) -> Result<Footprint> {
-        let plan = crate::graph::plan_from_empty(desired, region)?;
+        let plan = crate::ops::graph::plan_from_empty(desired, region)?;
         let items = plan.changes.iter().map(|c| (c.address.clone(), usage(desired, &c.address))).collect();
         Ok(Footprint { items })
     }
@@ -79,7 +79,7 @@ fn usage(desired: &Desired, address: &Address) -> Usage {
     match address.kind {
         Kind::NatGateway => Usage::NatGateway,
         Kind::ElasticIp => Usage::PublicIpv4,
-        Kind::LoadBalancer => match &desired.edge {
+        Kind::LoadBalancer => match &desired.ingress {
             Some(edge) => {
                 let lb = &edge.load_balancer;
                 let subnets = desired.network.iter().flat_map(|n| &n.subnets);

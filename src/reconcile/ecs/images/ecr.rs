@@ -175,7 +175,11 @@ mod tests {
         use aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput;
         use aws_sdk_ecr::operation::get_download_url_for_layer::GetDownloadUrlForLayerOutput;
         use aws_smithy_mocks::mock;
-        let url = crate::deploy::blob::tests::serve_once("200 OK", r#"{"architecture":"amd64","os":"linux"}"#).await;
+        let url = crate::reconcile::ecs::images::blob::tests::serve_once(
+            "200 OK",
+            r#"{"architecture":"amd64","os":"linux"}"#,
+        )
+        .await;
         let manifest = json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
             "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": "sha256:cfg", "size": 40}});
         let get = mock!(Client::batch_get_image).then_output(move || {
