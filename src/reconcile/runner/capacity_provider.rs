@@ -224,3 +224,48 @@ async fn wait_deleted(ecs: &aws_sdk_ecs::Client, address: &Address, name: &str, 
     .await?;
     Ok(waited.get())
 }
+
+#[cfg(test)]
+mod tests {
+    //! moto deletes a capacity provider when asked; AWS goes through DELETE_IN_PROGRESS and may
+    //! end in DELETE_FAILED (a cluster still holds it). Both run here on canned ECS answers.
+
+    use aws_sdk_ecs::operation::describe_capacity_providers::DescribeCapacityProvidersOutput;
+    use aws_sdk_ecs::types::{CapacityProvider as Provider, CapacityProviderStatus, CapacityProviderUpdateStatus};
+    use aws_smithy_mocks::mock;
+
+    use super::*;
+
+    fn provider(update: CapacityProviderUpdateStatus) -> DescribeCapacityProvidersOutput {
+        let p = Provider::builder()
+            .name("containrlab-runner-ec2")
+            .status(CapacityProviderStatus::Active)
+            .update_status(update)
+            .update_status_reason("The capacity provider is in use by cluster containrlab-runner-ec2")
+            .build();
+        DescribeCapacityProvidersOutput::builder().capacity_providers(p).build()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delete_is_done_when_ecs_says_so_and_delete_failed_names_the_cluster() {
+        let address = Address::new(Kind::CapacityProvider, "containrlab-runner-ec2");
+        let deleting = mock!(aws_sdk_ecs::Client::describe_capacity_providers)
+            .sequence()
+            .output(|| provider(CapacityProviderUpdateStatus::DeleteInProgress))
+            .times(3)
+            .output(|| DescribeCapacityProvidersOutput::builder().build())
+            .build();
+        let ecs = crate::aws::canned::canned_client!(aws_sdk_ecs, &[&deleting]);
+        assert!(wait_deleted(&ecs, &address, "containrlab-runner-ec2", true).await.expect("gone"));
+        assert_eq!(deleting.num_calls(), 4, "read until ECS no longer lists it");
+
+        let failed = mock!(aws_sdk_ecs::Client::describe_capacity_providers)
+            .then_output(|| provider(CapacityProviderUpdateStatus::DeleteFailed));
+        let ecs = crate::aws::canned::canned_client!(aws_sdk_ecs, &[&failed]);
+        let e = wait_deleted(&ecs, &address, "containrlab-runner-ec2", true).await.expect_err("failed");
+        assert_eq!(
+            e.to_string(),
+            "deleting capacity_provider.containrlab-runner-ec2: ECS could not delete it (The capacity provider is in use by cluster containrlab-runner-ec2); ECS cluster containrlab-runner-ec2 still holds it: remove it from the cluster's capacity providers, then run `down` again"
+        );
+    }
+}
