@@ -10,9 +10,11 @@ mod config;
 mod diff;
 mod failpoint;
 mod interrupt;
+mod layers;
 mod model;
 mod ops;
 mod plan;
+mod progress;
 mod reconcile;
 mod ui;
 

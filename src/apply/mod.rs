@@ -11,8 +11,6 @@
 //! dropped (listed as abandoned). The executor knows nothing of AWS or signals: `run` does the
 //! work, which lets the engine tests drive it with closures.
 
-pub mod progress;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +19,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::plan::Step;
+use crate::progress;
 
 #[derive(Debug)]
 pub enum Event<'a> {

@@ -9,15 +9,14 @@ use super::*;
 use crate::model::{Address, Kind};
 use crate::plan::{order, Action, Plan, Reason, ResourceChange};
 
-fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange {
+fn change(name: &str, action: Action, depends_on: &[&str]) -> ResourceChange<()> {
     let address = Address::new(Kind::LogGroup, name);
-    let mut c =
-        ResourceChange::new(address, action, Reason::Missing, vec![], crate::reconcile::payload::Payload::none());
+    let mut c = ResourceChange::new(address, action, Reason::Missing, vec![], ());
     c.depends_on = depends_on.iter().map(|d| Address::new(Kind::LogGroup, *d)).collect();
     c
 }
 
-fn plan(changes: Vec<ResourceChange>) -> Vec<Step> {
+fn plan(changes: Vec<ResourceChange<()>>) -> Vec<Step> {
     order::steps(&Plan { changes, ..Plan::default() })
 }
 
@@ -145,7 +144,7 @@ async fn after_a_failure_nothing_new_starts_and_the_rest_is_reported() {
     assert!(!log.iter().any(|l| l == "start b"));
 }
 
-fn delete(kind: Kind, name: &str) -> ResourceChange {
+fn delete(kind: Kind, name: &str) -> ResourceChange<()> {
     let mut c = change(name, Action::Delete, &[]);
     c.address = Address::new(kind, name);
     c

@@ -17,9 +17,9 @@ use tokio::time::Instant;
 
 use super::error::ApplyError;
 use super::wait::{delay, seconds_text};
-use crate::apply::progress;
 use crate::model::consistency::{lag_of, Call, Rule};
 use crate::model::Address;
+use crate::progress;
 
 /// One wait for AWS to catch up, as `CONTAINRLAB_API_STATS` reports it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -211,7 +211,8 @@ mod tests {
     use aws_smithy_types::error::ErrorMetadata;
 
     use super::*;
-    use crate::aws::error::failed;
+    use crate::aws::error::{failed, kind_of_code, ErrorKind};
+    use crate::model::consistency::{Answer, RULES};
     use crate::model::Kind;
 
     fn error(code: &str, message: &str) -> ErrorMetadata {
@@ -301,5 +302,24 @@ mod tests {
         tokio::time::advance(Duration::from_secs(121)).await;
         let e = p.not_yet().expect_err("budget spent");
         assert!(e.to_string().starts_with("ecs_service.containrlab-service: MISSING after waiting 2m01s for ECS to list the new service (rule service-visible)"), "{e}");
+    }
+
+    #[test]
+    fn no_rule_retries_a_deletes_not_found_or_what_the_sdk_retries() {
+        for r in RULES {
+            let Answer::Refused { codes, .. } = r.answer else { continue };
+            for code in codes {
+                let kind = kind_of_code(Some(code));
+                assert!(
+                    !matches!(kind, ErrorKind::Throttled | ErrorKind::ServerError),
+                    "{}: {code} is the SDK's and the lost-answer path's to handle",
+                    r.name
+                );
+                for call in r.calls {
+                    let deletes = call.operation().starts_with("Delete") || call.operation().starts_with("Detach");
+                    assert!(!(deletes && kind == ErrorKind::NotFound), "{}: NotFound on {call} is done", r.name);
+                }
+            }
+        }
     }
 }

@@ -129,7 +129,7 @@ where
             Check::Ready(value) => return Ok(value),
             Check::Pending(state) => {
                 if state != last || noted.elapsed() >= QUIET {
-                    crate::apply::progress::note(format!("{what}: {state} [{} elapsed]", elapsed(start)));
+                    crate::progress::note(format!("{what}: {state} [{} elapsed]", elapsed(start)));
                     last = state;
                     noted = Instant::now();
                 }
@@ -144,7 +144,7 @@ where
         };
         let pause = next.min(timeout.saturating_sub(start.elapsed()));
         tokio::select! {
-            () = crate::apply::progress::idle(tokio::time::sleep(pause)) => {}
+            () = crate::progress::idle(tokio::time::sleep(pause)) => {}
             () = crate::interrupt::stopping() => {
                 let what = format!("stopped waiting for {what} (last state: {last}); `up` again waits for it");
                 return Err(crate::interrupt::Interrupted::new(what).into());

@@ -20,7 +20,8 @@ use crate::aws::wait::seconds_from_env;
 use crate::cli::{ApplyArgs, Cli};
 use crate::interrupt::{unless_stopped, Interrupted};
 use crate::plan::build::Mode;
-use crate::plan::{order, Action, Plan};
+use crate::plan::{order, Action};
+use crate::reconcile::Plan;
 use crate::ui::apply_report::{not_converged, outcome_json, outcome_line};
 use crate::ui::live_view::View;
 

@@ -5,7 +5,7 @@ use anyhow::Result;
 
 use crate::cli::Cli;
 use crate::plan::build::Mode;
-use crate::plan::Plan;
+use crate::reconcile::Plan;
 
 /// The plan's monthly cost change at list prices; an error (a region or instance type the price
 /// file lacks) is shown in place of the figure and does not fail `diff`.

@@ -28,8 +28,7 @@ use crate::ops::graph::Graph;
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::human::Style;
 use crate::plan::target::{self, Targets};
-use crate::plan::Plan;
-use crate::reconcile::{self, Observed};
+use crate::reconcile::{self, Observed, Plan};
 
 pub async fn run(cli: &Cli) -> Result<i32> {
     match &cli.command {
@@ -157,7 +156,7 @@ impl Planner {
 
     /// The verification after applying `changes`: the plan again, from `previous` with only what
     /// those changes can have altered read again (`reconcile::reread`).
-    pub async fn verify(&self, previous: Observed, changes: &[crate::plan::ResourceChange]) -> Result<Plan> {
+    pub async fn verify(&self, previous: Observed, changes: &[crate::reconcile::ResourceChange]) -> Result<Plan> {
         let groups = reconcile::reread::touched(changes);
         let (identity, observed) = tokio::join!(
             self.identity(),

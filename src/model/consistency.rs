@@ -549,7 +549,6 @@ pub fn lag_of(call: Call, code: Option<&str>, message: Option<&str>) -> Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::error::{kind_of_code, ErrorKind};
 
     #[test]
     fn every_rule_has_a_name_calls_a_budget_and_evidence() {
@@ -593,25 +592,6 @@ mod tests {
     fn deleted_before(first: Kind, then: Kind) -> bool {
         first.deleted_before(then).is_some()
             || Kind::ALL.iter().any(|&k| k != first && first.deleted_before(k).is_some() && deleted_before(k, then))
-    }
-
-    #[test]
-    fn no_rule_retries_a_deletes_not_found_or_what_the_sdk_retries() {
-        for r in RULES {
-            let Answer::Refused { codes, .. } = r.answer else { continue };
-            for code in codes {
-                let kind = kind_of_code(Some(code));
-                assert!(
-                    !matches!(kind, ErrorKind::Throttled | ErrorKind::ServerError),
-                    "{}: {code} is the SDK's and the lost-answer path's to handle",
-                    r.name
-                );
-                for call in r.calls {
-                    let deletes = call.operation().starts_with("Delete") || call.operation().starts_with("Detach");
-                    assert!(!(deletes && kind == ErrorKind::NotFound), "{}: NotFound on {call} is done", r.name);
-                }
-            }
-        }
     }
 
     #[test]

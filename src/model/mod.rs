@@ -7,6 +7,7 @@ pub mod delete_order;
 pub mod desired;
 pub mod iam;
 pub mod ingress;
+pub mod kind;
 pub mod network;
 pub mod secret;
 pub mod tags;

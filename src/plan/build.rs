@@ -68,7 +68,7 @@ pub fn ownership<O: ObservedResource>(stack: &str, o: &O) -> Owner {
 }
 
 /// How one service compares a desired resource with its observed counterpart.
-pub struct ServiceDiff<'a, D, O> {
+pub struct ServiceDiff<'a, D, O, P> {
     pub kind: Kind,
     pub desired_name: fn(&D) -> &str,
     /// Field differences; `observed` is `None` on create (list every desired field).
@@ -77,18 +77,18 @@ pub struct ServiceDiff<'a, D, O> {
     pub replace_on: &'a [&'a str],
     /// What a desired resource needs to exist first.
     pub depends_on: &'a dyn Fn(&D) -> Vec<Address>,
-    /// The values the step of a change to the resource of this name will need.
-    /// The payload of a change: name, action, and the observed resource it acts on (none on create).
-    pub payload: &'a dyn Fn(&str, Action, Option<&O>) -> crate::reconcile::payload::Payload,
+    /// The payload of a change (the values its step will need): from the name, the action and
+    /// the observed resource it acts on (none on create).
+    pub payload: &'a dyn Fn(&str, Action, Option<&O>) -> P,
 }
 
 /// Diffs one resource kind and appends the result to `plan`.
-pub fn diff_kind<D, O: ObservedResource>(
+pub fn diff_kind<D, O: ObservedResource, P>(
     ctx: &PlanContext,
-    spec: ServiceDiff<'_, D, O>,
+    spec: ServiceDiff<'_, D, O, P>,
     desired: &[D],
     observed: &[O],
-    plan: &mut Plan,
+    plan: &mut Plan<P>,
 ) {
     // Two resources claiming one address are sorted out by evidence before this
     // (`reconcile::duplicates`); one still here is reported, never guessed at.
@@ -151,14 +151,14 @@ pub fn diff_kind<D, O: ObservedResource>(
     }
 }
 
-fn change<D, O>(
-    spec: &ServiceDiff<'_, D, O>,
+fn change<D, O, P>(
+    spec: &ServiceDiff<'_, D, O, P>,
     address: Address,
     action: Action,
     reason: Reason,
     fields: Vec<crate::diff::FieldChange>,
     observed: Option<&O>,
-) -> ResourceChange {
+) -> ResourceChange<P> {
     let payload = (spec.payload)(&address.name, action, observed);
     ResourceChange::new(address, action, reason, fields, payload)
 }
@@ -222,7 +222,7 @@ mod tests {
         Obs { name: name.into(), tags, value, data }
     }
 
-    fn run(mode: Mode, desired: &[(&str, u32)], observed: &[Obs]) -> Plan {
+    fn run(mode: Mode, desired: &[(&str, u32)], observed: &[Obs]) -> Plan<()> {
         let fields = |d: &(&str, u32), o: Option<&Obs>, tags: &Tags| {
             let mut f = FieldDiff::default();
             f.field("value", o.map(|o| Some(o.value)), Some(d.1));
@@ -235,7 +235,7 @@ mod tests {
             fields: &fields,
             replace_on: &["value"],
             depends_on: &|_| vec![],
-            payload: &|_, _, _| crate::reconcile::payload::Payload::none(),
+            payload: &|_, _, _| (),
         };
         let mut plan = Plan::default();
         diff_kind(&ctx(mode), spec, desired, observed, &mut plan);

@@ -1,5 +1,5 @@
 //! The dependency graph of a plan: its resources and the edges `(before, after)` its changes
-//! declare. What `--target` narrows by and what `containrlab graph` draws (`crate::ops::graph`).
+//! declare. What `--target` narrows by and what `containrlab graph` draws.
 
 use crate::model::Address;
 
@@ -12,7 +12,7 @@ pub struct Graph {
 }
 
 impl Graph {
-    pub fn of(plan: &Plan) -> Graph {
+    pub fn of<P>(plan: &Plan<P>) -> Graph {
         let mut nodes: Vec<Address> = plan.changes.iter().map(|c| c.address.clone()).collect();
         nodes.sort();
         nodes.dedup();

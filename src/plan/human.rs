@@ -38,7 +38,7 @@ impl Style {
 /// Lines longer than this put their value on the lines below, indented.
 const WIDTH: usize = 120;
 
-pub fn render(plan: &Plan, style: Style) -> String {
+pub fn render<P>(plan: &Plan<P>, style: Style) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Stack {} in account {}, region {}", plan.stack, plan.account, plan.region);
     for w in &plan.warnings {
@@ -217,7 +217,7 @@ fn block(prefix: &str, text: &str) -> String {
         .join("\n")
 }
 
-pub fn summary_line(plan: &Plan) -> String {
+pub fn summary_line<P>(plan: &Plan<P>) -> String {
     let s = plan.summary();
     let mut line = if plan.is_empty() {
         "No changes: AWS matches the stack file.".to_string()

@@ -9,7 +9,7 @@ use super::Plan;
 
 pub const FORMAT_VERSION: u32 = 1;
 
-pub fn to_value(plan: &Plan) -> Value {
+pub fn to_value<P>(plan: &Plan<P>) -> Value {
     let changes: Vec<Value> = plan
         .changes
         .iter()

@@ -16,7 +16,7 @@ use super::{Action, Plan, ResourceChange};
 /// own heading.
 pub const LIMIT: usize = 60_000;
 
-pub fn render(plan: &Plan) -> String {
+pub fn render<P>(plan: &Plan<P>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### containrlab plan for stack `{}`\n", plan.stack);
     let _ = writeln!(out, "Account `{}`, region `{}`.\n", plan.account, plan.region);
@@ -52,8 +52,8 @@ pub fn render(plan: &Plan) -> String {
 }
 
 /// Replacements, deletions and wider access first, as a table (at most 50 rows).
-fn impact(out: &mut String, plan: &Plan) {
-    let risky: Vec<&ResourceChange> =
+fn impact<P>(out: &mut String, plan: &Plan<P>) {
+    let risky: Vec<&ResourceChange<P>> =
         plan.changes.iter().filter(|c| c.action.destructive() || c.widens_access).collect();
     if risky.is_empty() {
         return;
@@ -73,7 +73,7 @@ fn impact(out: &mut String, plan: &Plan) {
 }
 
 /// Every change in a collapsed `diff` block, as many as fit under `LIMIT`.
-fn details(out: &mut String, plan: &Plan) {
+fn details<P>(out: &mut String, plan: &Plan<P>) {
     if plan.changes.is_empty() {
         return;
     }
@@ -107,7 +107,7 @@ fn details(out: &mut String, plan: &Plan) {
     }
 }
 
-fn block(c: &ResourceChange) -> String {
+fn block<P>(c: &ResourceChange<P>) -> String {
     let mut b = format!("{} {}  ({})\n", c.action.symbol(), c.address, c.reason);
     b.push_str(&super::human::fields(&c.fields, c.action == Action::Create));
     b
@@ -124,13 +124,12 @@ mod tests {
     use crate::diff::{FieldChange, FieldDiff, Shown};
     use crate::model::{Address, Kind};
     use crate::plan::Reason;
-    use crate::reconcile::payload::Payload;
 
-    fn change(kind: Kind, name: &str, action: Action, reason: Reason, fields: Vec<FieldChange>) -> ResourceChange {
-        ResourceChange::new(Address::new(kind, name), action, reason, fields, Payload::none())
+    fn change(kind: Kind, name: &str, action: Action, reason: Reason, fields: Vec<FieldChange>) -> ResourceChange<()> {
+        ResourceChange::new(Address::new(kind, name), action, reason, fields, ())
     }
 
-    fn plan(changes: Vec<ResourceChange>) -> Plan {
+    fn plan(changes: Vec<ResourceChange<()>>) -> Plan<()> {
         Plan {
             stack: "containrlab".into(),
             account: "123456789012".into(),
@@ -181,7 +180,7 @@ mod tests {
     fn a_huge_plan_stays_under_the_comment_limit_and_says_what_it_left_out() {
         let mut f = FieldDiff::default();
         f.field("description", Some(Some("x".repeat(400))), Some("y".repeat(400)));
-        let changes: Vec<ResourceChange> = (0..400)
+        let changes: Vec<ResourceChange<()>> = (0..400)
             .map(|i| {
                 change(
                     Kind::LogGroup,

@@ -76,9 +76,10 @@ impl std::fmt::Display for Reason {
     }
 }
 
-/// One resource that changes, with its per-field differences.
+/// One resource that changes, with its per-field differences. `P` is what the reconcilers need to
+/// carry it out (their desired/observed pair), opaque to the plan: the plan never looks inside.
 #[derive(Debug, Clone)]
-pub struct ResourceChange {
+pub struct ResourceChange<P> {
     pub address: Address,
     pub action: Action,
     pub reason: Reason,
@@ -88,17 +89,11 @@ pub struct ResourceChange {
     /// Opens network or IAM access wider than before; counts as risky for `diff --exit-code`.
     pub widens_access: bool,
     /// The desired and observed values the step will act on: what the plan showed is what is done.
-    pub payload: crate::reconcile::payload::Payload,
+    pub payload: P,
 }
 
-impl ResourceChange {
-    pub fn new(
-        address: Address,
-        action: Action,
-        reason: Reason,
-        fields: Vec<FieldChange>,
-        payload: crate::reconcile::payload::Payload,
-    ) -> ResourceChange {
+impl<P> ResourceChange<P> {
+    pub fn new(address: Address, action: Action, reason: Reason, fields: Vec<FieldChange>, payload: P) -> Self {
         ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false, payload }
     }
 }
@@ -118,12 +113,13 @@ pub struct Kept {
     pub why: String,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
+/// `P`: the payload of each change (see `ResourceChange`).
+#[derive(Debug, Clone)]
+pub struct Plan<P> {
     pub stack: String,
     pub account: String,
     pub region: String,
-    pub changes: Vec<ResourceChange>,
+    pub changes: Vec<ResourceChange<P>>,
     pub conflicts: Vec<Conflict>,
     pub kept: Vec<Kept>,
     pub warnings: Vec<String>,
@@ -133,9 +129,25 @@ pub struct Plan {
     pub security: Option<crate::config::security::Security>,
 }
 
-impl Plan {
+impl<P> Default for Plan<P> {
+    fn default() -> Self {
+        Plan {
+            stack: String::new(),
+            account: String::new(),
+            region: String::new(),
+            changes: Vec::new(),
+            conflicts: Vec::new(),
+            kept: Vec::new(),
+            warnings: Vec::new(),
+            accepted: Vec::new(),
+            security: None,
+        }
+    }
+}
+
+impl<P> Plan<P> {
     /// Adds the changes, conflicts, kept resources and warnings of a part planned on its own.
-    pub fn append(&mut self, part: Plan) {
+    pub fn append(&mut self, part: Plan<P>) {
         self.changes.extend(part.changes);
         self.conflicts.extend(part.conflicts);
         self.kept.extend(part.kept);
@@ -163,7 +175,7 @@ pub struct Summary {
     pub delete: usize,
 }
 
-impl Plan {
+impl<P> Plan<P> {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {

@@ -11,7 +11,7 @@
 
 use super::{Action, Plan, Reason, Step};
 
-pub fn steps(plan: &Plan) -> Vec<Step> {
+pub fn steps<P>(plan: &Plan<P>) -> Vec<Step> {
     let changes = &plan.changes;
     let mut steps: Vec<Step> = changes
         .iter()

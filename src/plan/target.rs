@@ -65,7 +65,7 @@ impl Targets {
 
 /// Narrows `plan` to `targets`. `graph` is the stack file's (every declared resource and what it
 /// needs); `needs` is false for `down`, whose targets take nothing else with them.
-pub fn narrow(plan: &mut Plan, targets: &Targets, graph: &Graph, needs: bool) -> Result<()> {
+pub fn narrow<P>(plan: &mut Plan<P>, targets: &Targets, graph: &Graph, needs: bool) -> Result<()> {
     if targets.is_empty() {
         return Ok(());
     }
@@ -106,7 +106,7 @@ pub fn narrow(plan: &mut Plan, targets: &Targets, graph: &Graph, needs: bool) ->
 
 /// A kept deletion or replacement of `x` breaks every change outside the selection that depends
 /// on `x` (it would be left pointing at what is gone).
-fn refuse_broken(plan: &Plan, selected: &BTreeSet<Address>, graph: &Graph) -> Result<()> {
+fn refuse_broken<P>(plan: &Plan<P>, selected: &BTreeSet<Address>, graph: &Graph) -> Result<()> {
     let changed: BTreeSet<&Address> = plan.changes.iter().map(|c| &c.address).collect();
     let mut missing: BTreeSet<(Address, Address)> = BTreeSet::new();
     for c in plan.changes.iter().filter(|c| selected.contains(&c.address)) {
@@ -146,15 +146,14 @@ fn refuse_broken(plan: &Plan, selected: &BTreeSet<Address>, graph: &Graph) -> Re
 mod tests {
     use super::*;
     use crate::plan::{Reason, ResourceChange};
-    use crate::reconcile::payload::Payload;
 
     fn a(s: &str) -> Address {
         let (kind, name) = s.split_once('.').unwrap();
-        Address::new(Kind::ALL.into_iter().find(|k| k.as_str() == kind).unwrap(), name)
+        Address::new(Kind::ALL.iter().copied().find(|k| k.as_str() == kind).unwrap(), name)
     }
 
-    fn change(s: &str, action: Action) -> ResourceChange {
-        ResourceChange::new(a(s), action, Reason::Drifted, Vec::new(), Payload::none())
+    fn change(s: &str, action: Action) -> ResourceChange<()> {
+        ResourceChange::new(a(s), action, Reason::Drifted, Vec::new(), ())
     }
 
     /// vpc → subnet → load_balancer → listener; vpc → security_group.
@@ -173,7 +172,7 @@ mod tests {
         Targets::parse(&t.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
-    fn addresses(p: &Plan) -> Vec<String> {
+    fn addresses(p: &Plan<()>) -> Vec<String> {
         p.changes.iter().map(|c| c.address.to_string()).collect()
     }
 
@@ -221,7 +220,7 @@ mod tests {
             let err = Targets::parse(&[t.to_string()]).unwrap_err().to_string();
             assert!(err.contains(message), "{t}: {err}");
         }
-        let mut plan = Plan::default();
+        let mut plan = Plan::<()>::default();
         let err = narrow(&mut plan, &targets(&["vpc.other"]), &graph(), true).unwrap_err().to_string();
         assert!(err.contains("--target vpc.other matches no resource of the stack"), "{err}");
         let mut untouched = Plan { changes: vec![change("vpc.v", Action::Update)], ..Plan::default() };

@@ -12,9 +12,8 @@ use anyhow::{bail, Result};
 use aws_sdk_acm::types::{CertificateStatus, Tag, ValidationMethod};
 use aws_sdk_route53::types::ChangeAction;
 
-use super::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use super::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use super::kit::{Observed, CONCURRENCY};
-use super::payload::Payload;
 use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
@@ -267,10 +266,6 @@ impl Resource for Certificate {
         d.zone.iter().map(|z| Address::new(Kind::HostedZone, z)).collect()
     }
 
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::Certificate(pair)
-    }
-
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -419,14 +414,14 @@ async fn check_delegation(clients: &Clients, domain: &str, zone_id: &str, delega
     use crate::reconcile::dns::delegation::{self, Delegation, Registrar};
     let zone = delegation::zone_name_servers(clients, zone_id).await?;
     match delegation::check(clients, domain, &zone).await {
-        Delegation::Delegated => crate::apply::progress::note(format!("{domain} is delegated to the stack's zone")),
-        Delegation::Unknown(why) => crate::apply::progress::note(format!(
+        Delegation::Delegated => crate::progress::note(format!("{domain} is delegated to the stack's zone")),
+        Delegation::Unknown(why) => crate::progress::note(format!(
             "delegation of {domain} could not be checked ({why}); waiting for ACM, which validates only once the domain's registrar names the zone's name servers: {}",
             zone.join(", ")
         )),
         Delegation::Other { registrar: Registrar::Route53Domains, .. } if delegate => {
             let operation = delegation::delegate(clients, domain, &zone).await?;
-            crate::apply::progress::note(format!(
+            crate::progress::note(format!(
                 "set the name servers of {domain} at Route 53 Domains to the zone's (operation {operation}); waiting for ACM"
             ));
         }

@@ -14,9 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, Statistic};
 
-use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::{Observed, CONCURRENCY};
-use super::payload::Payload;
 use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
@@ -191,10 +190,6 @@ impl Resource for Alarm {
 
     fn depends_on(_: &DiffCx<'_>, d: &compute::Alarm) -> Vec<Address> {
         d.refers_to.clone()
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::Alarm(pair)
     }
 
     async fn create(

@@ -19,11 +19,11 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::Mode;
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
-use crate::plan::{Action, Conflict, Plan, Reason, ResourceChange, Step};
+use crate::plan::{Action, Conflict, Reason, Step};
 
 use super::kit::Ids;
-use super::payload::Payload;
-use super::Observed;
+use super::registry::Registered;
+use super::{Observed, Plan, ResourceChange};
 
 /// What planning a kind may look at: the run, the whole desired stack, everything observed, the
 /// observed ids (to name references) and the plan so far (kinds this one depends on come first).
@@ -60,7 +60,7 @@ pub struct Pair<R: Resource> {
 
 /// One resource kind: how it is compared and how each action is carried out.
 #[allow(async_fn_in_trait)] // awaited in place by the executor, never spawned: no Send bound needed
-pub trait Resource: Sized + Clone + Debug {
+pub trait Resource: Registered + Clone + Debug {
     const KIND: Kind;
     /// Fields whose change cannot be made in place: the resource is replaced.
     const REPLACE_ON: &'static [&'static str] = &[];
@@ -82,7 +82,6 @@ pub trait Resource: Sized + Clone + Debug {
     fn widens_access(_fields: &[FieldChange]) -> bool {
         false
     }
-    fn payload(pair: Pair<Self>) -> Payload;
 
     /// Plans this kind's changes into `out` (`cx.plan` holds those of the kinds planned before);
     /// kinds whose planning is special override it.

@@ -9,9 +9,8 @@ use anyhow::{bail, Result};
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ImageTagMutability};
 use aws_sdk_ecr::Client;
 
-use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::CONCURRENCY;
-use super::payload::Payload;
 use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
@@ -161,10 +160,6 @@ impl Resource for EcrRepository {
         f.field(LIFECYCLE, before, d.keep_last_images.map(serde_json::Value::from));
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::EcrRepository(pair)
     }
 
     async fn create(

@@ -14,7 +14,8 @@ use anyhow::Result;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
-use crate::plan::{Action, Plan};
+use crate::plan::Action;
+use crate::reconcile::Plan;
 
 /// Requests in flight per service during observation.
 pub const CONCURRENCY: usize = 8;

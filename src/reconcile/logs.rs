@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_cloudwatchlogs::Client as LogsClient;
 
-use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::CONCURRENCY;
-use super::payload::Payload;
 use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
@@ -158,10 +157,6 @@ impl Resource for LogGroup {
         f.field("retention_days", o.map(|o| o.retention_days), d.retention_days);
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::LogGroup(pair)
     }
 
     async fn create(

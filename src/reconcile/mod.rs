@@ -1,7 +1,8 @@
 //! The reconcilers: one module per AWS service (its batched observation), one file per resource
 //! kind, each kind a `contract::Resource`. `observe` reads every service concurrently; `diff`
 //! plans every kind in the kind graph's order (`Kind::planning_order`); `apply` carries out one
-//! step through the payload its change carries (`payload.rs` is the only dispatch to a kind).
+//! step through the payload its change carries. `registry.rs` maps each kind to its type once: the
+//! only dispatch to a kind.
 //!
 //! Invariants: if any observation fails the command fails before a plan exists, so an incomplete
 //! picture never deletes anything. NotFound on a delete is success (`contract::run`).
@@ -19,7 +20,7 @@ pub mod inventory;
 pub mod kit;
 pub mod logs;
 pub mod network;
-pub mod payload;
+pub mod registry;
 pub mod reread;
 pub mod runner;
 pub mod sns;
@@ -28,6 +29,11 @@ pub mod tag_index;
 pub mod tags;
 
 pub use kit::Ids;
+pub use registry::Payload;
+
+/// The plan as the reconcilers make and carry it out: each change holds its kind's pair.
+pub type Plan = crate::plan::Plan<Payload>;
+pub type ResourceChange = crate::plan::ResourceChange<Payload>;
 
 use anyhow::Result;
 
@@ -35,7 +41,7 @@ use crate::aws::Clients;
 use crate::model::desired::Desired;
 use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
-use crate::plan::{Plan, ResourceChange, Step};
+use crate::plan::Step;
 
 /// Everything observed in AWS, normalised, per service.
 #[derive(Debug, Default)]
@@ -110,7 +116,7 @@ pub fn diff(ctx: &PlanContext, desired: &Desired, observed: &Observed, plan: &mu
     for kind in Kind::planning_order() {
         let mut part = Plan::default();
         let cx = contract::DiffCx { ctx, desired, observed, ids: &ids, plan };
-        payload::plan(kind, &cx, &mut part);
+        registry::plan(kind, &cx, &mut part);
         plan.append(part);
     }
     Ok(())

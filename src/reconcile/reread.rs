@@ -13,9 +13,9 @@ use std::future::Future;
 
 use anyhow::Result;
 
+use super::ResourceChange;
 use super::*;
 use crate::model::Kind;
-use crate::plan::ResourceChange;
 
 /// The observation groups of `reconcile::observe`, one per service module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,7 +68,7 @@ const WRITES_INTO: &[(Kind, Group)] = &[(Kind::Certificate, Group::Dns), (Kind::
 pub fn touched(changes: &[ResourceChange]) -> BTreeSet<Group> {
     let changed: BTreeSet<Kind> = changes.iter().map(|c| c.address.kind).collect();
     let mut out = BTreeSet::new();
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         if changed.contains(&kind) || changed.iter().any(|&c| kind.needs(c)) {
             out.insert(group(kind));
         }
@@ -149,7 +149,7 @@ mod tests {
     use crate::plan::{Action, Reason};
 
     fn change(kind: Kind) -> ResourceChange {
-        let payload = crate::reconcile::payload::Payload::none();
+        let payload = crate::reconcile::Payload::none();
         ResourceChange::new(Address::new(kind, "x"), Action::Update, Reason::Drifted, Vec::new(), payload)
     }
 

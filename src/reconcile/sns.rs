@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Result;
 use aws_sdk_sns::Client;
 
-use super::contract::{ApplyCx, DiffCx, Pair, Resource};
-use super::payload::Payload;
+use super::contract::{ApplyCx, DiffCx, Resource};
 use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
@@ -141,10 +140,6 @@ impl Resource for SnsTopic {
         f.members("emails", o.map(|o| shown_emails(o, d)).as_ref(), &d.emails);
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::SnsTopic(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Topic, _: Option<&ObservedTopic>) -> Result<String> {

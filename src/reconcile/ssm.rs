@@ -18,9 +18,8 @@ use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType, ResourceTypeForTa
 use aws_sdk_ssm::Client;
 use tokio::sync::OnceCell;
 
-use super::contract::{ApplyCx, DiffCx, Pair, Resource};
+use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::CONCURRENCY;
-use super::payload::Payload;
 use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
@@ -290,10 +289,6 @@ impl Resource for SsmParameter {
         f.field("description", o.map(|o| o.description.clone()), d.description.clone());
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::SsmParameter(pair)
     }
 
     async fn create(

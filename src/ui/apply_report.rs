@@ -126,7 +126,7 @@ pub fn outcome_json(steps: &[Step], o: &Outcome) -> serde_json::Value {
 }
 
 /// What a fresh plan after applying still wants, field by field.
-pub fn not_converged(v: &crate::plan::Plan) -> String {
+pub fn not_converged<P>(v: &crate::plan::Plan<P>) -> String {
     let list: Vec<String> = v
         .changes
         .iter()
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn a_stack_that_did_not_converge_names_the_fields_still_differing() {
-        let mut plan = crate::plan::Plan::default();
+        let mut plan = crate::plan::Plan::<()>::default();
         let mut f = crate::diff::FieldDiff::default();
         f.field("availability_zone", Some(Some("us-east-1a")), Some("eu-west-1a"));
         plan.changes.push(crate::plan::ResourceChange::new(
@@ -168,7 +168,7 @@ mod tests {
             Action::Replace,
             Reason::CannotUpdateInPlace(vec!["availability_zone".into()]),
             f.changes,
-            crate::reconcile::payload::Payload::none(),
+            (),
         ));
         assert_eq!(
             not_converged(&plan),

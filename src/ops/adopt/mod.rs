@@ -25,8 +25,7 @@ use crate::model::desired::Desired;
 use crate::model::tags::{owner, Owner, ADDRESS, MANAGED_BY, MANAGED_BY_VALUE, STACK};
 use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
-use crate::plan::Plan;
-use crate::reconcile::{inventory, Observed};
+use crate::reconcile::{inventory, Observed, Plan};
 
 /// A resource matched to an address: its AWS ids (a task definition family: each revision
 /// observed) and why it is the one.

@@ -13,8 +13,8 @@ use super::footprint::{gb_of, vcpu_of, Footprint, Usage};
 use super::{Estimate, Line, Prices};
 use crate::diff::Shown;
 use crate::model::{Address, Kind};
-use crate::plan::{Action, Plan, Reason, ResourceChange};
-use crate::reconcile::payload::Payload;
+use crate::plan::{Action, Reason};
+use crate::reconcile::{Payload, Plan, ResourceChange};
 
 /// Before and after of the resources a plan changes.
 #[derive(Debug)]

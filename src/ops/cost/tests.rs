@@ -4,8 +4,8 @@ use super::change::of_plan;
 use super::footprint::Footprint;
 use super::*;
 use crate::diff::{FieldChange, Shown};
-use crate::plan::{Action, Plan, Reason, ResourceChange};
-use crate::reconcile::payload::Payload;
+use crate::plan::{Action, Reason};
+use crate::reconcile::{Payload, Plan, ResourceChange};
 
 fn checked_in() -> Desired {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("stack.yaml");

@@ -19,9 +19,8 @@ use serde::Serialize;
 
 use crate::aws::{describe, Clients};
 use crate::model::desired::{Desired, ParameterValue};
-use crate::plan::Plan;
 use crate::reconcile::dns::{dns_name, find_zone};
-use crate::reconcile::Observed;
+use crate::reconcile::{Observed, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

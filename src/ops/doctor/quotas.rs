@@ -17,7 +17,8 @@ use super::{finding, Finding, Status};
 use crate::aws::{describe, Clients};
 use crate::model::address::Kind;
 use crate::model::desired::Desired;
-use crate::plan::{Action, Plan};
+use crate::plan::Action;
+use crate::reconcile::Plan;
 
 /// One quota of Service Quotas, and the default AWS documents for it.
 #[derive(Debug, Clone, Copy)]

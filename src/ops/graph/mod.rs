@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use crate::model::{Address, Kind};
-use crate::plan::Plan;
+use crate::reconcile::Plan;
 
 /// The groups of the seed's diagram, in its order.
 const GROUPS: [(&str, &str); 5] = [
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_group_of_the_diagram() {
-        for k in Kind::ALL {
+        for &k in Kind::ALL {
             assert!(GROUPS.iter().any(|(key, _)| *key == group(k)), "{k:?}");
         }
     }

@@ -12,8 +12,7 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::tags::{Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::ownership;
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -48,10 +47,6 @@ impl Resource for HostedZone {
         let mut f = FieldDiff::default();
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::HostedZone(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &String, _: Option<&Zone>) -> Result<String> {

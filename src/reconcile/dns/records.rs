@@ -13,8 +13,7 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 
 #[derive(Debug, Clone)]
 pub struct DnsRecords;
@@ -95,10 +94,6 @@ impl Resource for DnsRecords {
 
     fn depends_on(_: &DiffCx<'_>, d: &DesiredRecords) -> Vec<Address> {
         vec![Address::new(Kind::LoadBalancer, &d.load_balancer), Address::new(Kind::HostedZone, &d.zone)]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::DnsRecords(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRecords, _: Option<&Records>) -> Result<String> {

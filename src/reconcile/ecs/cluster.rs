@@ -18,8 +18,7 @@ use crate::model::consistency::{Call, Rule, ECS_SERVICE_LINKED_ROLE};
 use crate::model::desired::Cluster;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 
 use crate::reconcile::kit::Observed;
 use crate::reconcile::kit::CONCURRENCY;
@@ -116,10 +115,6 @@ impl Resource for EcsCluster {
         f
     }
 
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::EcsCluster(pair)
-    }
-
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -197,7 +192,7 @@ fn is_lag(e: &anyhow::Error, rule: &Rule) -> bool {
 /// a caller not allowed to create it, leaves the wait to AWS: the progress line says which.
 async fn create_service_linked_role(iam: &aws_sdk_iam::Client) {
     let out = iam.create_service_linked_role().aws_service_name("ecs.amazonaws.com").send().await;
-    crate::apply::progress::note(match out {
+    crate::progress::note(match out {
         Ok(_) => "created ECS's service-linked role AWSServiceRoleForECS".to_string(),
         Err(e) => format!(
             "ECS's service-linked role was not created here ({}): waiting for AWS to make it",

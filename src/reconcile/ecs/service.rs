@@ -28,9 +28,8 @@ use crate::model::compute::Service;
 use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed, CONCURRENCY};
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone, Default)]
@@ -271,10 +270,6 @@ impl Resource for EcsService {
     /// A public IP makes each task reachable around the load balancer.
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.path == "network.assign_public_ip" && f.after.as_ref().is_some_and(|v| v.is_true()))
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::EcsService(pair)
     }
 
     async fn create(

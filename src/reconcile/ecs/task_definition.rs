@@ -23,11 +23,12 @@ use crate::model::consistency::Call;
 use crate::model::tags::{owner, Owner};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
-use crate::plan::{Action, Plan, Reason, ResourceChange};
+use crate::plan::{Action, Reason};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::{Observed, CONCURRENCY};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::registry::Registered;
 use crate::reconcile::tags;
+use crate::reconcile::{Plan, ResourceChange};
 
 use super::ObservedEcs;
 
@@ -230,10 +231,6 @@ impl Resource for TaskDefinition {
         depends_on(&d.resolved)
     }
 
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::TaskDefinition(pair)
-    }
-
     /// One change per declared family whose definition differs from what its service runs (or
     /// that does not exist); families this stack owns but no longer declares are deleted.
     fn plan(cx: &DiffCx<'_>, plan: &mut Plan) {
@@ -345,7 +342,7 @@ async fn register_and_prune(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRevi
     let tags = cx.tags(address);
     let (registered, listed) = tokio::join!(register(ecs, &d.resolved, &tags, address), listed);
     let (arn, revision) = registered?;
-    crate::apply::progress::note(format!("{address}: registered revision {revision}"));
+    crate::progress::note(format!("{address}: registered revision {revision}"));
     // The listing may or may not show the new revision (it ran alongside): count it once.
     let mut active = listed?;
     active.retain(|a| *a != arn);
@@ -358,7 +355,7 @@ async fn register_and_prune(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRevi
             .send()
             .await
             .map_err(|e| failed("deregistering", address, &e))?;
-        crate::apply::progress::note(format!("{address}: deregistered {}", old.rsplit('/').next().unwrap_or(old)));
+        crate::progress::note(format!("{address}: deregistered {}", old.rsplit('/').next().unwrap_or(old)));
     }
     Ok(arn)
 }

@@ -17,9 +17,8 @@ use crate::model::consistency::Call;
 use crate::model::ingress::{Listener as Spec, ListenerAction};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -88,10 +87,6 @@ impl Resource for Listener {
     /// A new TLS policy changes which clients and ciphers are let in (a downgrade is the risk).
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.path == "ssl_policy" && f.before.is_some())
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::Listener(pair)
     }
 
     async fn create(

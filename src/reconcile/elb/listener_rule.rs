@@ -14,9 +14,8 @@ use crate::diff::{foreign, FieldChange, FieldDiff};
 use crate::model::ingress::ListenerRule as Rule;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -73,10 +72,6 @@ impl Resource for ListenerRule {
     /// say) opens that target to the world.
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.path == "forward_to")
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::ListenerRule(pair)
     }
 
     async fn create(

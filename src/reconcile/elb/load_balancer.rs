@@ -18,9 +18,8 @@ use crate::diff::{foreign, FieldChange, FieldDiff};
 use crate::model::ingress::LoadBalancer as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 /// A new application load balancer is usually active within 2–3 minutes.
@@ -71,10 +70,6 @@ impl Resource for LoadBalancer {
         let subnets = d.subnets.iter().map(|s| Address::new(Kind::Subnet, s));
         let groups = d.security_groups.iter().map(|g| Address::new(Kind::SecurityGroup, g));
         subnets.chain(groups).chain([Address::new(Kind::InternetGateway, &cx.ctx.stack)]).collect()
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::LoadBalancer(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {

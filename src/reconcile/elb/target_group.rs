@@ -14,9 +14,8 @@ use crate::model::consistency::Call;
 use crate::model::ingress::TargetGroup as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -73,10 +72,6 @@ impl Resource for TargetGroup {
 
     fn depends_on(cx: &DiffCx<'_>, _: &Desired) -> Vec<Address> {
         vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::TargetGroup(pair)
     }
 
     async fn create(

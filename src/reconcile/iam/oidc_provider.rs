@@ -10,8 +10,7 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::iam::GITHUB_OIDC_HOST;
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 /// GitHub's OIDC certificate thumbprints (AWS no longer checks them for GitHub, the API still asks).
@@ -51,10 +50,6 @@ impl Resource for IamOidcProvider {
         f.field("url", o.map(|_| Some(url.clone())), Some(url.clone()));
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::IamOidcProvider(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&OidcProvider>) -> Result<String> {

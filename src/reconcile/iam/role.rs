@@ -19,9 +19,8 @@ use crate::model::consistency::Call;
 use crate::model::iam::{resolve_document, Role, Trust, GITHUB_OIDC_HOST};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -74,10 +73,6 @@ impl Resource for IamRole {
         fields
             .iter()
             .any(|f| f.path == "trust_policy" || f.path.starts_with("inline_policies.") || f.path == "managed_policies")
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::IamRole(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Role, _: Option<&Self::Observed>) -> Result<String> {

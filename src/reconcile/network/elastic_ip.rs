@@ -8,8 +8,7 @@ use crate::aws::error::{failed, required};
 use crate::diff::{FieldChange, FieldDiff};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -38,10 +37,6 @@ impl Resource for ElasticIp {
         f.field("domain", o.map(|_| Some("vpc".to_string())), Some("vpc".to_string()));
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::ElasticIp(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&Self::Observed>) -> Result<String> {

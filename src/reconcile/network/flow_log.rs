@@ -19,8 +19,7 @@ use crate::model::consistency::Call;
 use crate::model::network::FlowLog as DesiredFlowLog;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -71,10 +70,6 @@ impl Resource for FlowLog {
             Address::new(Kind::IamRole, &d.role),
             Address::new(Kind::LogGroup, &d.log_group),
         ]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::FlowLog(pair)
     }
 
     async fn create(

@@ -12,8 +12,7 @@ use crate::diff::{foreign, FieldChange, FieldDiff};
 use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -63,10 +62,6 @@ impl Resource for InternetGateway {
 
     fn depends_on(_: &DiffCx<'_>, d: &DesiredGateway) -> Vec<Address> {
         vec![Address::new(Kind::Vpc, &d.vpc)]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::InternetGateway(pair)
     }
 
     async fn create(

@@ -18,9 +18,8 @@ use crate::model::consistency::{Call, NAT_GATEWAY_VISIBLE};
 use crate::model::network::NatGateway as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::renewed;
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 /// NAT gateways usually take 1–3 minutes either way.
@@ -68,10 +67,6 @@ impl Resource for NatGateway {
             Address::new(Kind::ElasticIp, &d.name),
             Address::new(Kind::InternetGateway, &igw),
         ]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::NatGateway(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {

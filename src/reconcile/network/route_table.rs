@@ -15,9 +15,8 @@ use crate::model::consistency::Call;
 use crate::model::network::{RouteTable as Desired, RouteTarget};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::renewed;
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
@@ -87,10 +86,6 @@ impl Resource for RouteTable {
         };
         let subnets = d.subnets.iter().map(|s| Address::new(Kind::Subnet, s));
         std::iter::once(Address::new(Kind::Vpc, &cx.ctx.stack)).chain(target).chain(subnets).collect()
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::RouteTable(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {

@@ -12,8 +12,7 @@ use crate::model::consistency::Call;
 use crate::model::network::SecurityGroup as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -46,10 +45,6 @@ impl Resource for SecurityGroup {
 
     fn depends_on(cx: &DiffCx<'_>, _: &Desired) -> Vec<Address> {
         vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::SecurityGroup(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {

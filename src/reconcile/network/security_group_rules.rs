@@ -18,9 +18,8 @@ use crate::model::consistency::Call;
 use crate::model::network::{normalize_ports, normalize_protocol, Peer, Rule, SecurityGroupRules as Desired};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Ids};
-use crate::reconcile::payload::Payload;
 
 #[derive(Debug, Clone)]
 pub struct SecurityGroupRules;
@@ -71,10 +70,6 @@ impl Resource for SecurityGroupRules {
     /// Added access, or access someone added by hand that `up` would remove.
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.path == "ingress")
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::SecurityGroupRules(pair)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {

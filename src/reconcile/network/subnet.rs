@@ -15,8 +15,7 @@ use crate::model::consistency::Call;
 use crate::model::network;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -54,10 +53,6 @@ impl Resource for Subnet {
 
     fn depends_on(cx: &DiffCx<'_>, _: &network::Subnet) -> Vec<Address> {
         vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::Subnet(pair)
     }
 
     async fn create(

@@ -9,7 +9,8 @@ use crate::model::desired::Desired;
 use crate::model::network::Network;
 use crate::model::tags::{desired_tags, Tags};
 use crate::plan::build::{Mode, PlanContext};
-use crate::plan::{order, Action, Plan, Step};
+use crate::plan::{order, Action, Step};
+use crate::reconcile::Plan;
 
 /// Plans a stack that is only this network, against only this observation.
 fn diff(ctx: &PlanContext, network: Option<&Network>, observed: &ObservedNetwork, plan: &mut Plan) {

@@ -16,8 +16,7 @@ use crate::model::consistency::{Call, DEFAULT_GROUP_LISTED};
 use crate::model::network;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::payload::Payload;
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -56,10 +55,6 @@ impl Resource for Vpc {
         }
         f.tags(o.map(|o| &o.tags), tags);
         f
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::Vpc(pair)
     }
 
     async fn create(

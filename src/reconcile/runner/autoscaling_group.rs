@@ -17,9 +17,8 @@ use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::Action;
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed};
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 /// A group's tags: the desired ones, `Name` (which its instances get too) and `AmazonECSManaged`,
@@ -87,10 +86,6 @@ impl Resource for AutoScalingGroup {
         let tables = cx.desired.network.iter().flat_map(|n| n.route_tables.iter());
         v.extend(tables.map(|t| Address::new(Kind::RouteTable, &t.name)));
         v
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::AutoScalingGroup(pair)
     }
 
     async fn create(
@@ -208,7 +203,7 @@ async fn delete(clients: &Clients, address: &Address, name: &str, g: &Observed<G
                 .send()
                 .await
                 .map_err(|e| anyhow::anyhow!("deregistering container instance {arn}: {}", describe(&e)))?;
-            crate::apply::progress::note(format!(
+            crate::progress::note(format!(
                 "    autoscaling_group.{name}: deregistered container instance {}",
                 arn.rsplit('/').next().unwrap_or(arn)
             ));

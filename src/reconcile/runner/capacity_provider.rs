@@ -25,9 +25,8 @@ use crate::model::compute::Ec2Capacity;
 use crate::model::consistency::{Call, CAPACITY_PROVIDER_DELETING};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -81,10 +80,6 @@ impl Resource for CapacityProvider {
 
     fn depends_on(_: &DiffCx<'_>, d: &Ec2Capacity) -> Vec<Address> {
         vec![Address::new(Kind::AutoScalingGroup, &d.cluster), Address::new(Kind::EcsCluster, &d.cluster)]
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::CapacityProvider(pair)
     }
 
     async fn create(

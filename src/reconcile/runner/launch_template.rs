@@ -17,9 +17,8 @@ use crate::diff::{FieldChange, FieldDiff};
 use crate::model::compute::Ec2Capacity;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed};
-use crate::reconcile::payload::Payload;
 use crate::reconcile::tags;
 
 #[derive(Debug, Clone)]
@@ -80,10 +79,6 @@ impl Resource for LaunchTemplate {
         let mut v: Vec<Address> = c.security_groups.iter().map(|g| Address::new(Kind::SecurityGroup, g)).collect();
         v.push(Address::new(Kind::IamRole, &c.instance_role));
         v
-    }
-
-    fn payload(pair: Pair<Self>) -> Payload {
-        Payload::LaunchTemplate(pair)
     }
 
     async fn create(

@@ -16,7 +16,6 @@ use crate::model::ingress::ListenerAction;
 use crate::model::tags::{desired_tags, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
-use crate::plan::Plan;
 use crate::reconcile::acm::CertificateFields;
 use crate::reconcile::alarms::AlarmFields;
 use crate::reconcile::dns::{Alias, ObservedDns, Zone};
@@ -31,6 +30,7 @@ use crate::reconcile::runner::{CapacityProviderFields, GroupFields, LaunchTempla
 use crate::reconcile::sns::ObservedTopic;
 use crate::reconcile::ssm::{ObservedParameter, ObservedValue};
 use crate::reconcile::Observed as Everything;
+use crate::reconcile::Plan;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";

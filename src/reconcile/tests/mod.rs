@@ -11,8 +11,9 @@ mod network;
 use crate::diff::Shown;
 use crate::model::desired::Desired;
 use crate::plan::build::{Mode, PlanContext};
-use crate::plan::{Action, Plan, ResourceChange};
+use crate::plan::Action;
 use crate::reconcile::Observed;
+use crate::reconcile::{Plan, ResourceChange};
 
 pub use fixture::{converged, ctx, desired, plan};
 

@@ -92,7 +92,7 @@ fn of_two_resources_on_one_address_the_one_in_use_is_kept_and_the_other_deleted(
     );
     assert!(plan.conflicts.is_empty() && plan.warnings.is_empty(), "{:?} {:?}", plan.conflicts, plan.warnings);
     // The delete acts on the copy, never on the one in use.
-    let crate::reconcile::payload::Payload::ElasticIp(pair) = &c.payload else { panic!("{:?}", c.payload) };
+    let crate::reconcile::Payload::ElasticIp(pair) = &c.payload else { panic!("{:?}", c.payload) };
     assert_eq!(pair.observed.as_ref().map(|o| o.id.as_str()), Some("eipalloc-copy"));
 }
 
@@ -124,7 +124,7 @@ fn down_deletes_every_resource_carrying_an_address() {
         .iter()
         .filter(|c| c.address.to_string() == "elastic_ip.public-a")
         .map(|c| match &c.payload {
-            crate::reconcile::payload::Payload::ElasticIp(p) => p.observed.as_ref().expect("observed").id.clone(),
+            crate::reconcile::Payload::ElasticIp(p) => p.observed.as_ref().expect("observed").id.clone(),
             other => panic!("{other:?}"),
         })
         .collect();

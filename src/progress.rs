@@ -22,9 +22,9 @@ tokio::task_local! {
 /// Where the notes of one step go: the executor's channel, tagged with the step's index.
 #[derive(Clone)]
 pub struct Sink {
-    pub(super) to: UnboundedSender<(usize, String)>,
-    pub(super) step: usize,
-    pub(super) slot: Slot,
+    pub(crate) to: UnboundedSender<(usize, String)>,
+    pub(crate) step: usize,
+    pub(crate) slot: Slot,
 }
 
 /// One step's place among the `--parallelism` that may run at once.
@@ -37,11 +37,11 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub(super) fn holding(permit: OwnedSemaphorePermit, slots: &Arc<Semaphore>, freed: &Arc<Notify>) -> Slot {
+    pub(crate) fn holding(permit: OwnedSemaphorePermit, slots: &Arc<Semaphore>, freed: &Arc<Notify>) -> Slot {
         Slot { slots: slots.clone(), held: Arc::new(Mutex::new(Some(permit))), freed: freed.clone() }
     }
 
-    pub(super) fn release(&self) {
+    pub(crate) fn release(&self) {
         let permit = self.held.lock().unwrap_or_else(|e| e.into_inner()).take();
         if permit.is_some() {
             drop(permit);
