@@ -4,7 +4,10 @@
 //! carries its value, only the fact that it differs.
 
 pub mod normalize;
+pub mod path;
 pub mod taskdef;
+
+pub use path::{Delta, Path, TAGS};
 
 use serde_json::Value;
 
@@ -64,7 +67,7 @@ impl FieldDiff {
     /// Records `path` when the two normalised values differ. `before` is `None` on create.
     pub fn field<T: Into<Value> + PartialEq + Clone>(
         &mut self,
-        path: &str,
+        path: impl AsRef<str>,
         before: Option<Option<T>>,
         after: Option<T>,
     ) {
@@ -77,7 +80,7 @@ impl FieldDiff {
             return;
         }
         self.changes.push(FieldChange::new(
-            path,
+            path.as_ref(),
             before_value.map(|v| Shown::Value(v.into())),
             after.map(|v| Shown::Value(v.into())),
         ));
@@ -85,30 +88,36 @@ impl FieldDiff {
 
     /// A state AWS reports (`available`, `ISSUED`) rather than a setting: compared on existing
     /// resources only, never listed on a create.
-    pub fn state<T: Into<Value> + PartialEq + Clone>(&mut self, path: &str, before: Option<Option<T>>, after: T) {
+    pub fn state<T: Into<Value> + PartialEq + Clone>(
+        &mut self,
+        path: impl AsRef<str>,
+        before: Option<Option<T>>,
+        after: T,
+    ) {
         if before.is_some() {
             self.field(path, before, Some(after));
         }
     }
 
     /// Records a secret that differs (or is being set) without holding either value.
-    pub fn sensitive(&mut self, path: &str, existed: bool) {
-        self.changes.push(FieldChange::new(path, existed.then_some(Shown::Sensitive), Some(Shown::Sensitive)));
+    pub fn sensitive(&mut self, path: impl AsRef<str>, existed: bool) {
+        self.changes.push(FieldChange::new(path.as_ref(), existed.then_some(Shown::Sensitive), Some(Shown::Sensitive)));
     }
 
     /// A secret to be written whose environment variable `env_var` is not set.
-    pub fn unset(&mut self, path: &str, env_var: &str) {
-        self.changes.push(FieldChange::new(path, None, Some(Shown::Unset(env_var.to_string()))));
+    pub fn unset(&mut self, path: impl AsRef<str>, env_var: &str) {
+        self.changes.push(FieldChange::new(path.as_ref(), None, Some(Shown::Unset(env_var.to_string()))));
     }
 
     /// A set shown one member per line: each member added or removed is its own change.
     /// `before` is `None` on create.
     pub fn members(
         &mut self,
-        path: &str,
+        path: impl AsRef<str>,
         before: Option<&std::collections::BTreeSet<String>>,
         after: &std::collections::BTreeSet<String>,
     ) {
+        let path = path.as_ref();
         let start = self.changes.len();
         match before {
             None => after.iter().for_each(|m| self.field(path, None, Some(m.clone()))),
@@ -134,14 +143,14 @@ impl FieldDiff {
             if !shown.is_empty() {
                 let map: serde_json::Map<String, Value> =
                     shown.into_iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-                self.changes.push(FieldChange::new("tags", None, Some(Shown::Value(Value::Object(map)))));
+                self.changes.push(FieldChange::new(TAGS.name(), None, Some(Shown::Value(Value::Object(map)))));
             }
             return;
         };
         let before = crate::model::tags::comparable(before);
         let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
         for key in keys {
-            self.field(&format!("tags.{key}"), Some(before.get(key).cloned()), after.get(key).cloned());
+            self.field(TAGS.at(key), Some(before.get(key).cloned()), after.get(key).cloned());
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Invariants: a resource not owned by this stack is never changed or deleted (it becomes a
 //! `Conflict`); an owned resource that holds data is `Kept` by `down` unless data deletion was asked.
 
-use crate::diff::FieldDiff;
+use crate::diff::{FieldDiff, Path};
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
 
@@ -74,7 +74,7 @@ pub struct ServiceDiff<'a, D, O, P> {
     /// Field differences; `observed` is `None` on create (list every desired field).
     pub fields: &'a dyn Fn(&D, Option<&O>, &Tags) -> FieldDiff,
     /// Fields that force a replacement when they differ.
-    pub replace_on: &'a [&'a str],
+    pub replace_on: &'a [Path],
     /// What a desired resource needs to exist first.
     pub depends_on: &'a dyn Fn(&D) -> Vec<Address>,
     /// The payload of a change (the values its step will need): from the name, the action and
@@ -121,7 +121,7 @@ pub fn diff_kind<D, O: ObservedResource, P>(
                 }
                 let forced: Vec<String> = fields
                     .iter()
-                    .filter(|f| spec.replace_on.contains(&f.path.as_str()))
+                    .filter(|f| spec.replace_on.iter().any(|p| f.is(*p)))
                     .map(|f| f.path.clone())
                     .collect();
                 let (action, reason) = if forced.is_empty() {
@@ -233,7 +233,7 @@ mod tests {
             kind: Kind::LogGroup,
             desired_name: |d: &(&str, u32)| d.0,
             fields: &fields,
-            replace_on: &["value"],
+            replace_on: &[Path::field("value")],
             depends_on: &|_| vec![],
             payload: &|_, _, _| (),
         };

@@ -19,7 +19,7 @@ use super::tags;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, consistency, describe, Clients};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::ingress;
 use crate::model::tags::{Tags, ADDRESS};
@@ -216,9 +216,15 @@ pub struct DesiredCertificate {
     pub delegate: bool,
 }
 
+const DOMAIN_NAME: Path = Path::field("domain_name");
+const ALTERNATIVE_NAMES: Path = Path::field("subject_alternative_names");
+const STATUS: Path = Path::field("status");
+const VALIDATION_RECORDS: Path = Path::field("validation_records");
+
 impl Resource for Certificate {
     const KIND: Kind = Kind::Certificate;
-    const REPLACE_ON: &'static [&'static str] = &["domain_name", "subject_alternative_names"];
+    const FIELDS: &'static [Path] = &[DOMAIN_NAME, ALTERNATIVE_NAMES, STATUS, VALIDATION_RECORDS, TAGS];
+    const REPLACE_ON: &'static [Path] = &[DOMAIN_NAME, ALTERNATIVE_NAMES];
     type Desired = DesiredCertificate;
     type Observed = Observed<CertificateFields>;
 
@@ -247,15 +253,15 @@ impl Resource for Certificate {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
         let sans: BTreeSet<String> = d.subject_alternative_names.iter().filter(|s| **s != d.domain).cloned().collect();
-        f.field("domain_name", of.map(|o| Some(o.domain.clone())), Some(d.domain.clone()));
+        f.field(DOMAIN_NAME, of.map(|o| Some(o.domain.clone())), Some(d.domain.clone()));
         let have = of.map(|o| o.subject_alternative_names.iter().cloned().collect::<BTreeSet<_>>());
-        f.members("subject_alternative_names", have.as_ref(), &sans);
-        f.state("status", of.map(|o| Some(o.status.clone())), "ISSUED".to_string());
+        f.members(ALTERNATIVE_NAMES, have.as_ref(), &sans);
+        f.state(STATUS, of.map(|o| Some(o.status.clone())), "ISSUED".to_string());
         if let Some(o) = of {
             // Deleted by hand, they are drift: the certificate could no longer renew.
             if let Some(present) = &o.validation_present {
                 let wanted = o.validation.iter().map(|(name, _)| dns_name(name)).collect();
-                f.members("validation_records", Some(present), &wanted);
+                f.members(VALIDATION_RECORDS, Some(present), &wanted);
             }
         }
         f.tags(o.map(|o| &o.tags), tags);
@@ -304,12 +310,12 @@ impl Resource for Certificate {
         address: &Address,
         d: &DesiredCertificate,
         o: &Observed<CertificateFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_acm(&cx.clients.acm, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
-        if delta.iter().any(|f| f.path == "status" || f.path == "validation_records") {
+        if delta.has(STATUS) | delta.has(VALIDATION_RECORDS) {
             validate(cx.clients, address, &o.id, &zone_id(cx, address, d)?, d).await?;
         }
         Ok(())

@@ -20,7 +20,7 @@ use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -141,8 +141,36 @@ fn dimension(name: &str, value: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Alarm;
 
+const DESCRIPTION: Path = Path::field("description");
+const NAMESPACE: Path = Path::field("namespace");
+const METRIC: Path = Path::field("metric");
+const STATISTIC: Path = Path::field("statistic");
+const PERIOD: Path = Path::field("period_seconds");
+const EVALUATION_PERIODS: Path = Path::field("evaluation_periods");
+const THRESHOLD: Path = Path::field("threshold");
+const COMPARISON: Path = Path::field("comparison");
+const DIMENSIONS: Path = Path::field("dimensions");
+const TREAT_MISSING_DATA: Path = Path::field("treat_missing_data");
+const ALARM_ACTIONS: Path = Path::field("alarm_actions");
+const OK_ACTIONS: Path = Path::field("ok_actions");
+
 impl Resource for Alarm {
     const KIND: Kind = Kind::Alarm;
+    const FIELDS: &'static [Path] = &[
+        DESCRIPTION,
+        NAMESPACE,
+        METRIC,
+        STATISTIC,
+        PERIOD,
+        EVALUATION_PERIODS,
+        THRESHOLD,
+        COMPARISON,
+        DIMENSIONS,
+        TREAT_MISSING_DATA,
+        ALARM_ACTIONS,
+        OK_ACTIONS,
+        TAGS,
+    ];
     type Desired = compute::Alarm;
     type Observed = Observed<AlarmFields>;
 
@@ -161,29 +189,25 @@ impl Resource for Alarm {
     fn fields(cx: &DiffCx<'_>, d: &compute::Alarm, o: Option<&Observed<AlarmFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("description", of.map(|o| o.description.clone()), d.description.clone());
-        f.field("namespace", of.map(|o| Some(o.namespace.clone())), Some(d.namespace.clone()));
-        f.field("metric", of.map(|o| Some(o.metric.clone())), Some(d.metric.clone()));
-        f.field("statistic", of.map(|o| Some(o.statistic.clone())), Some(d.statistic.clone()));
-        f.field("period_seconds", of.map(|o| Some(o.period_seconds)), Some(d.period_seconds));
-        f.field("evaluation_periods", of.map(|o| Some(o.evaluation_periods)), Some(d.evaluation_periods));
-        f.field("threshold", of.map(|o| Some(o.threshold)), Some(d.threshold));
-        f.field("comparison", of.map(|o| Some(o.comparison.clone())), Some(d.comparison.clone()));
+        f.field(DESCRIPTION, of.map(|o| o.description.clone()), d.description.clone());
+        f.field(NAMESPACE, of.map(|o| Some(o.namespace.clone())), Some(d.namespace.clone()));
+        f.field(METRIC, of.map(|o| Some(o.metric.clone())), Some(d.metric.clone()));
+        f.field(STATISTIC, of.map(|o| Some(o.statistic.clone())), Some(d.statistic.clone()));
+        f.field(PERIOD, of.map(|o| Some(o.period_seconds)), Some(d.period_seconds));
+        f.field(EVALUATION_PERIODS, of.map(|o| Some(o.evaluation_periods)), Some(d.evaluation_periods));
+        f.field(THRESHOLD, of.map(|o| Some(o.threshold)), Some(d.threshold));
+        f.field(COMPARISON, of.map(|o| Some(o.comparison.clone())), Some(d.comparison.clone()));
         let dims: BTreeSet<String> = d.dimensions.iter().map(|(k, v)| dimension(k, v)).collect();
-        f.members("dimensions", of.map(|o| &o.dimensions), &dims);
-        f.field(
-            "treat_missing_data",
-            of.map(|o| Some(o.treat_missing_data.clone())),
-            Some(d.treat_missing_data.clone()),
-        );
+        f.members(DIMENSIONS, of.map(|o| &o.dimensions), &dims);
+        f.field(TREAT_MISSING_DATA, of.map(|o| Some(o.treat_missing_data.clone())), Some(d.treat_missing_data.clone()));
         // Topics by address (one of this stack's) or ARN (anyone else's).
         let topics = cx.ids.names(Kind::SnsTopic);
         let named = |arns: &BTreeSet<String>| -> BTreeSet<String> {
             arns.iter().map(|a| topics.get(a).map(|n| format!("sns_topic.{n}")).unwrap_or_else(|| a.clone())).collect()
         };
         let notify: BTreeSet<String> = d.notify.iter().map(|t| format!("sns_topic.{t}")).collect();
-        f.members("alarm_actions", of.map(|o| named(&o.alarm_actions)).as_ref(), &notify);
-        f.members("ok_actions", of.map(|o| named(&o.ok_actions)).as_ref(), &notify);
+        f.members(ALARM_ACTIONS, of.map(|o| named(&o.alarm_actions)).as_ref(), &notify);
+        f.members(OK_ACTIONS, of.map(|o| named(&o.ok_actions)).as_ref(), &notify);
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -208,13 +232,13 @@ impl Resource for Alarm {
         address: &Address,
         d: &compute::Alarm,
         o: &Observed<AlarmFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         // PutMetricAlarm replaces the whole definition: one call whatever changed.
-        if delta.iter().any(|f| !f.path.starts_with("tags")) {
+        if delta.has_other_than(TAGS) {
             put(cx, address, d, None).await?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_cloudwatch(&cx.clients.cloudwatch, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

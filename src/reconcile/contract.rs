@@ -5,15 +5,17 @@
 //!
 //! Invariants: the planner decides *whether* to act; a kind only knows *how*. A step carries the
 //! desired and observed values and the field delta the plan showed, so `update` acts on exactly
-//! what the operator saw and never re-reads or re-derives it. Creates return the new resource's
-//! id; a response without one is an error naming the field.
+//! what the operator saw and never re-reads or re-derives it. Every path a kind's `fields`
+//! reports is one of its typed `FIELDS` (checked as each change is planned, in debug builds), and
+//! an `update` that leaves a field of its delta unread fails the step as a reconciler bug. Creates
+//! return the new resource's id; a response without one is an error naming the field.
 
 use std::fmt::Debug;
 
 use anyhow::{bail, Result};
 
 use crate::aws::Clients;
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldChange, FieldDiff, Path};
 use crate::model::desired::Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -62,8 +64,11 @@ pub struct Pair<R: Resource> {
 #[allow(async_fn_in_trait)] // awaited in place by the executor, never spawned: no Send bound needed
 pub trait Resource: Registered + Clone + Debug {
     const KIND: Kind;
+    /// Every path `fields` may report; `update` handles each one that is not in `REPLACE_ON`
+    /// (the runner refuses an update that leaves one unread).
+    const FIELDS: &'static [Path];
     /// Fields whose change cannot be made in place: the resource is replaced.
-    const REPLACE_ON: &'static [&'static str] = &[];
+    const REPLACE_ON: &'static [Path] = &[];
     type Desired: Clone + Debug;
     type Observed: ObservedResource + Clone + Debug;
 
@@ -102,13 +107,14 @@ pub trait Resource: Registered + Clone + Debug {
     async fn ready(_cx: &ApplyCx<'_>, _address: &Address, _d: &Self::Desired, _id: &str) -> Result<()> {
         Ok(())
     }
-    /// Changes what `delta` lists (the fields the plan showed) in place.
+    /// Changes what `delta` lists (the fields the plan showed) in place, asking `delta` about
+    /// every field it acts on.
     async fn update(
         cx: &ApplyCx<'_>,
         address: &Address,
         d: &Self::Desired,
         o: &Self::Observed,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()>;
     /// Deletes it; an AWS NotFound counts as done.
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Self::Observed) -> Result<()>;
@@ -149,8 +155,19 @@ pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) {
     let start = out.changes.len();
     diff_kind(cx.ctx, spec, &desired, &observed, out);
     for c in &mut out.changes[start..] {
+        debug_assert!(
+            undeclared::<R>(&c.fields).is_empty(),
+            "{}: undeclared {:?}",
+            c.address,
+            undeclared::<R>(&c.fields)
+        );
         c.widens_access |= R::widens_access(&c.fields);
     }
+}
+
+/// The paths of `fields` that `R::FIELDS` does not declare (a reconciler bug).
+pub fn undeclared<R: Resource>(fields: &[FieldChange]) -> Vec<&str> {
+    fields.iter().filter(|f| !R::FIELDS.iter().any(|p| f.is(*p))).map(|f| f.path.as_str()).collect()
 }
 
 /// Observed resources to plan with, and duplicates with the id kept in their place.
@@ -201,7 +218,14 @@ pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, del
             crate::failpoint::hit(address, crate::failpoint::CREATED);
             R::ready(cx, address, d, &id).await?;
         }
-        (Action::Update, Some(d), Some(o)) => R::update(cx, address, d, o, delta).await?,
+        (Action::Update, Some(d), Some(o)) => {
+            let delta = Delta::new(delta);
+            R::update(cx, address, d, o, &delta).await?;
+            let unread = delta.unread();
+            if !unread.is_empty() {
+                bail!("{address}: the update left {} unapplied (a reconciler bug: `update` must act on every field it is given)", unread.join(", "));
+            }
+        }
         (Action::Delete, _, Some(o)) => gone_is_done(R::delete(cx, address, o).await)?,
         (action, d, o) => bail!(
             "{address}: the plan asks to {action:?} with {} desired and {} observed state (a planner bug)",

@@ -16,7 +16,7 @@ use super::tags;
 use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
 use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::desired::Repository;
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
@@ -135,8 +135,12 @@ async fn lifecycle_policy(client: &Client, name: &str) -> Result<Option<Lifecycl
 #[derive(Debug, Clone)]
 pub struct EcrRepository;
 
+const SCAN_ON_PUSH: Path = Path::field("scan_on_push");
+const TAG_MUTABILITY: Path = Path::field("tag_mutability");
+
 impl Resource for EcrRepository {
     const KIND: Kind = Kind::EcrRepository;
+    const FIELDS: &'static [Path] = &[SCAN_ON_PUSH, TAG_MUTABILITY, LIFECYCLE, TAGS];
     type Desired = Repository;
     type Observed = ObservedRepository;
 
@@ -154,8 +158,8 @@ impl Resource for EcrRepository {
 
     fn fields(_: &DiffCx<'_>, d: &Repository, o: Option<&ObservedRepository>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.field("scan_on_push", o.map(|o| Some(o.scan_on_push)), Some(d.scan_on_push));
-        f.field("tag_mutability", o.map(|o| Some(o.tag_mutability.clone())), Some(d.tag_mutability.clone()));
+        f.field(SCAN_ON_PUSH, o.map(|o| Some(o.scan_on_push)), Some(d.scan_on_push));
+        f.field(TAG_MUTABILITY, o.map(|o| Some(o.tag_mutability.clone())), Some(d.tag_mutability.clone()));
         let before = o.map(|o| o.lifecycle.as_ref().map(LifecyclePolicy::as_value));
         f.field(LIFECYCLE, before, d.keep_last_images.map(serde_json::Value::from));
         f.tags(o.map(|o| &o.tags), tags);
@@ -190,12 +194,11 @@ impl Resource for EcrRepository {
         address: &Address,
         d: &Repository,
         o: &ObservedRepository,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let client = &cx.clients.ecr;
         let name = &d.name;
-        let changed = |path: &str| delta.iter().any(|f| f.path == path);
-        if changed("scan_on_push") {
+        if delta.has(SCAN_ON_PUSH) {
             client
                 .put_image_scanning_configuration()
                 .repository_name(name)
@@ -206,7 +209,7 @@ impl Resource for EcrRepository {
                 .await
                 .map_err(|e| failed("setting scan on push of", address, &e))?;
         }
-        if changed("tag_mutability") {
+        if delta.has(TAG_MUTABILITY) {
             client
                 .put_image_tag_mutability()
                 .repository_name(name)
@@ -215,7 +218,7 @@ impl Resource for EcrRepository {
                 .await
                 .map_err(|e| failed("setting tag mutability of", address, &e))?;
         }
-        if changed(LIFECYCLE) {
+        if delta.has(LIFECYCLE) {
             match d.keep_last_images {
                 Some(n) => put_lifecycle(client, address, n).await?,
                 None => {
@@ -228,7 +231,7 @@ impl Resource for EcrRepository {
                 }
             }
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ecr(client, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
@@ -245,7 +248,7 @@ impl Resource for EcrRepository {
     }
 }
 
-const LIFECYCLE: &str = "lifecycle_policy.keep_last_images";
+const LIFECYCLE: Path = Path::field("lifecycle_policy.keep_last_images");
 
 async fn put_lifecycle(client: &Client, address: &Address, keep: u32) -> Result<()> {
     client

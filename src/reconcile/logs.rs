@@ -17,7 +17,7 @@ use super::tags;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::log_group_name_from_arn;
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -135,8 +135,11 @@ async fn owned_log_groups(index: &TagIndex<'_>) -> Result<BTreeMap<String, (Stri
 #[derive(Debug, Clone)]
 pub struct LogGroup;
 
+pub const RETENTION: Path = Path::field("retention_days");
+
 impl Resource for LogGroup {
     const KIND: Kind = Kind::LogGroup;
+    const FIELDS: &'static [Path] = &[RETENTION, TAGS];
     type Desired = desired::LogGroup;
     type Observed = ObservedLogGroup;
 
@@ -154,7 +157,7 @@ impl Resource for LogGroup {
 
     fn fields(_: &DiffCx<'_>, d: &desired::LogGroup, o: Option<&ObservedLogGroup>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.field("retention_days", o.map(|o| o.retention_days), d.retention_days);
+        f.field(RETENTION, o.map(|o| o.retention_days), d.retention_days);
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -182,13 +185,13 @@ impl Resource for LogGroup {
         address: &Address,
         d: &desired::LogGroup,
         o: &ObservedLogGroup,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let client = &cx.clients.logs;
-        if delta.iter().any(|f| f.path == "retention_days") {
+        if delta.has(RETENTION) {
             set_retention(client, address, o.retention_days, d.retention_days).await?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_logs(client, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

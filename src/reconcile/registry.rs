@@ -43,6 +43,12 @@ macro_rules! registry {
             }
         }
 
+        /// The paths a kind's `fields` may report, and those of them that force a replacement.
+        #[cfg(test)]
+        pub fn declared(kind: Kind) -> (&'static [crate::diff::Path], &'static [crate::diff::Path]) {
+            match kind { $(Kind::$kind => (<$type>::FIELDS, <$type>::REPLACE_ON),)* }
+        }
+
         /// Plans the changes of one kind into `out`.
         pub fn plan(kind: Kind, cx: &DiffCx<'_>, out: &mut Plan) {
             match kind { $(Kind::$kind => <$type>::plan(cx, out),)* }

@@ -23,7 +23,7 @@ use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::{failed, required};
 use crate::aws::{describe, Clients};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::desired::Topic;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -118,8 +118,11 @@ async fn topic_tags(sns: &Client, arn: &str) -> Result<Tags> {
 #[derive(Debug, Clone)]
 pub struct SnsTopic;
 
+const EMAILS: Path = Path::field("emails");
+
 impl Resource for SnsTopic {
     const KIND: Kind = Kind::SnsTopic;
+    const FIELDS: &'static [Path] = &[EMAILS, TAGS];
     type Desired = Topic;
     type Observed = ObservedTopic;
 
@@ -137,7 +140,7 @@ impl Resource for SnsTopic {
 
     fn fields(_: &DiffCx<'_>, d: &Topic, o: Option<&ObservedTopic>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.members("emails", o.map(|o| shown_emails(o, d)).as_ref(), &d.emails);
+        f.members(EMAILS, o.map(|o| shown_emails(o, d)).as_ref(), &d.emails);
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -164,10 +167,10 @@ impl Resource for SnsTopic {
         address: &Address,
         d: &Topic,
         o: &ObservedTopic,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let sns = &cx.clients.sns;
-        if delta.iter().any(|f| f.path == "emails") {
+        if delta.has(EMAILS) {
             for email in d.emails.iter().filter(|e| !o.emails.contains_key(*e)) {
                 subscribe(sns, address, &o.arn, email).await?;
             }
@@ -180,7 +183,7 @@ impl Resource for SnsTopic {
                     .map_err(|e| failed("unsubscribing an address of", address, &e))?;
             }
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_sns(sns, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

@@ -24,7 +24,7 @@ use super::tag_index::TagIndex;
 use super::tags;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::desired::{Parameter, ParameterValue};
 use crate::model::secret::Secret;
 use crate::model::tags::{Tags, ADDRESS};
@@ -250,9 +250,14 @@ async fn get_values(
 #[derive(Debug, Clone)]
 pub struct SsmParameter;
 
+const TYPE: Path = Path::field("type");
+const VALUE: Path = Path::field("value");
+const DESCRIPTION: Path = Path::field("description");
+
 impl Resource for SsmParameter {
     const KIND: Kind = Kind::SsmParameter;
-    const REPLACE_ON: &'static [&'static str] = &["type"];
+    const FIELDS: &'static [Path] = &[TYPE, VALUE, DESCRIPTION, TAGS];
+    const REPLACE_ON: &'static [Path] = &[TYPE];
     type Desired = Parameter;
     type Observed = ObservedParameter;
 
@@ -270,23 +275,23 @@ impl Resource for SsmParameter {
 
     fn fields(_: &DiffCx<'_>, d: &Parameter, o: Option<&ObservedParameter>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.field("type", o.map(|o| Some(o.type_name.clone())), Some(d.value.type_name().to_string()));
+        f.field(TYPE, o.map(|o| Some(o.type_name.clone())), Some(d.value.type_name().to_string()));
         match (&d.value, o.and_then(|o| o.value.as_ref())) {
             (ParameterValue::Plain(want), Some(ObservedValue::Plain(have))) => {
-                f.field("value", Some(Some(have.clone())), Some(want.clone()))
+                f.field(VALUE, Some(Some(have.clone())), Some(want.clone()))
             }
-            (ParameterValue::Plain(want), _) => f.field("value", o.map(|_| None), Some(want.clone())),
+            (ParameterValue::Plain(want), _) => f.field(VALUE, o.map(|_| None), Some(want.clone())),
             (ParameterValue::Secret { value: Some(want), .. }, Some(ObservedValue::Secret(have))) if want != have => {
-                f.sensitive("value", true)
+                f.sensitive(VALUE, true)
             }
             (ParameterValue::Secret { value: Some(_), .. }, Some(ObservedValue::Secret(_))) => {}
-            (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive("value", o.is_some()),
+            (ParameterValue::Secret { value: Some(_), .. }, _) => f.sensitive(VALUE, o.is_some()),
             // Variable unset: an existing value is left as it is; a new one is planned, and `up`
             // refuses to apply until the variable is set.
-            (ParameterValue::Secret { value: None, env_var }, _) if o.is_none() => f.unset("value", env_var),
+            (ParameterValue::Secret { value: None, env_var }, _) if o.is_none() => f.unset(VALUE, env_var),
             (ParameterValue::Secret { value: None, .. }, _) => {}
         }
-        f.field("description", o.map(|o| o.description.clone()), d.description.clone());
+        f.field(DESCRIPTION, o.map(|o| o.description.clone()), d.description.clone());
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -309,10 +314,10 @@ impl Resource for SsmParameter {
         address: &Address,
         d: &Parameter,
         o: &ObservedParameter,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let client = &cx.clients.ssm;
-        if delta.iter().any(|f| f.path == "value" || f.path == "description") {
+        if delta.has(VALUE) | delta.has(DESCRIPTION) {
             // A new description of a secret whose variable is unset: PutParameter needs the value,
             // so the current one is read (decrypted) here, and only here.
             let current = match (&d.value, &o.value) {
@@ -325,7 +330,7 @@ impl Resource for SsmParameter {
             let Some(value) = value_to_write(d, Some(&o)) else { bail!("updating {address}: no value to write") };
             put(client, d, value, None).await.map_err(|e| failed("writing the value of", address, &e))?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ssm(client, address, &d.name, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

@@ -11,10 +11,13 @@ use serde_json::Value;
 
 use super::footprint::{gb_of, vcpu_of, Footprint, Usage};
 use super::{Estimate, Line, Prices};
+use crate::diff::Path;
 use crate::diff::Shown;
 use crate::model::{Address, Kind};
 use crate::plan::{Action, Reason};
-use crate::reconcile::{Payload, Plan, ResourceChange};
+use crate::reconcile::ecs::{cluster, service, task_definition};
+use crate::reconcile::runner::{autoscaling_group, launch_template};
+use crate::reconcile::{logs, Payload, Plan, ResourceChange};
 
 /// Before and after of the resources a plan changes.
 #[derive(Debug)]
@@ -84,8 +87,8 @@ fn undo(after: &Footprint, plan: &Plan) -> (Footprint, Vec<Address>) {
 }
 
 /// A field's value before the change, when the plan shows one.
-fn was<'a>(c: &'a ResourceChange, path: &str) -> Option<&'a Value> {
-    c.fields.iter().find(|f| f.path == path).and_then(|f| match &f.before {
+fn was(c: &ResourceChange, path: Path) -> Option<&Value> {
+    c.fields.iter().find(|f| f.is(path)).and_then(|f| match &f.before {
         Some(Shown::Value(v)) => Some(v),
         _ => None,
     })
@@ -97,7 +100,7 @@ fn set_back(before: &mut Footprint, c: &ResourceChange) {
     match c.address.kind {
         Kind::AutoScalingGroup => {
             if let (Some(Usage::Instances { count, .. }), Some(size)) =
-                (before.items.get_mut(&c.address), was(c, "size").and_then(Value::as_str))
+                (before.items.get_mut(&c.address), was(c, autoscaling_group::SIZE).and_then(Value::as_str))
             {
                 *count = desired_of_size(size).unwrap_or(*count);
             }
@@ -105,17 +108,17 @@ fn set_back(before: &mut Footprint, c: &ResourceChange) {
         Kind::LaunchTemplate => {
             let group = Address::new(Kind::AutoScalingGroup, name);
             if let Some(Usage::Instances { instance_type, volume_gib, .. }) = before.items.get_mut(&group) {
-                if let Some(t) = was(c, "instance_type").and_then(Value::as_str) {
+                if let Some(t) = was(c, launch_template::INSTANCE_TYPE).and_then(Value::as_str) {
                     *instance_type = t.to_string();
                 }
-                if let Some(v) = was(c, "root_volume").and_then(Value::as_str) {
+                if let Some(v) = was(c, launch_template::ROOT_VOLUME).and_then(Value::as_str) {
                     *volume_gib = gib_of_volume(v).unwrap_or(*volume_gib);
                 }
             }
         }
         Kind::EcsService => {
             if let (Some(Usage::Fargate { count, .. }), Some(n)) =
-                (before.items.get_mut(&c.address), was(c, "desired_count").and_then(Value::as_u64))
+                (before.items.get_mut(&c.address), was(c, service::DESIRED_COUNT).and_then(Value::as_u64))
             {
                 *count = n as u32;
             }
@@ -126,13 +129,13 @@ fn set_back(before: &mut Footprint, c: &ResourceChange) {
                     if family != name {
                         continue;
                     }
-                    if let Some(v) = was(c, "cpu") {
+                    if let Some(v) = was(c, task_definition::CPU) {
                         *vcpu = vcpu_of(v);
                     }
-                    if let Some(v) = was(c, "memory") {
+                    if let Some(v) = was(c, task_definition::MEMORY) {
                         *gib = gb_of(v);
                     }
-                    if let Some(v) = was(c, "runtimePlatform.cpuArchitecture").and_then(Value::as_str) {
+                    if let Some(v) = was(c, task_definition::ARCHITECTURE).and_then(Value::as_str) {
                         *arch = v.to_string();
                     }
                 }
@@ -140,15 +143,15 @@ fn set_back(before: &mut Footprint, c: &ResourceChange) {
         }
         Kind::EcsCluster => {
             if let (Some(Usage::ContainerInsights { enabled, .. }), Some(was_on)) =
-                (before.items.get_mut(&c.address), was(c, "container_insights").and_then(Value::as_str))
+                (before.items.get_mut(&c.address), was(c, cluster::INSIGHTS).and_then(Value::as_str))
             {
                 *enabled = was_on == "enabled";
             }
         }
         Kind::LogGroup => {
             if let Some(Usage::LogGroup { retention_days }) = before.items.get_mut(&c.address) {
-                if c.fields.iter().any(|f| f.path == "retention_days") {
-                    *retention_days = was(c, "retention_days").and_then(Value::as_i64).map(|d| d as i32);
+                if c.fields.iter().any(|f| f.is(logs::RETENTION)) {
+                    *retention_days = was(c, logs::RETENTION).and_then(Value::as_i64).map(|d| d as i32);
                 }
             }
         }

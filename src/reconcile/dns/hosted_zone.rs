@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use super::{zone_id, Zone};
 use crate::aws::error::{failed, required};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::tags::{Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::ownership;
@@ -25,6 +25,7 @@ fn owned<'a>(cx: &'a DiffCx<'_>) -> Option<&'a Zone> {
 
 impl Resource for HostedZone {
     const KIND: Kind = Kind::HostedZone;
+    const FIELDS: &'static [Path] = &[TAGS];
     /// The zone's name.
     type Desired = String;
     type Observed = Zone;
@@ -64,8 +65,11 @@ impl Resource for HostedZone {
         Ok(id)
     }
 
-    async fn update(cx: &ApplyCx<'_>, address: &Address, _: &String, o: &Zone, _: &[FieldChange]) -> Result<()> {
-        tags::sync_route53_zone(&cx.clients.route53, address, &o.id, &o.tags, &cx.tags(address)).await
+    async fn update(cx: &ApplyCx<'_>, address: &Address, _: &String, o: &Zone, delta: &Delta<'_>) -> Result<()> {
+        if delta.has(TAGS) {
+            tags::sync_route53_zone(&cx.clients.route53, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Zone) -> Result<()> {

@@ -9,7 +9,7 @@ use aws_sdk_route53::types::ChangeAction;
 
 use super::{change, submit, Alias};
 use crate::aws::describe;
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
@@ -50,8 +50,12 @@ fn load_balancer(cx: &DiffCx<'_>) -> Option<String> {
     declared.or_else(|| cx.observed.edge.load_balancers.first().map(|l| l.name.clone()))
 }
 
+/// Each record, named `NAME TYPE` (`api.example.com A`).
+const RECORD: Path = Path::keyed("record");
+
 impl Resource for DnsRecords {
     const KIND: Kind = Kind::DnsRecords;
+    const FIELDS: &'static [Path] = &[RECORD];
     type Desired = DesiredRecords;
     type Observed = Records;
 
@@ -87,7 +91,7 @@ impl Resource for DnsRecords {
         };
         let mut f = FieldDiff::default();
         for name in &d.names {
-            f.field(&format!("{name} A"), o.map(|o| o.records.get(name).map(shown)), Some(target.clone()));
+            f.field(format!("{name} A"), o.map(|o| o.records.get(name).map(shown)), Some(target.clone()));
         }
         f
     }
@@ -106,8 +110,10 @@ impl Resource for DnsRecords {
         address: &Address,
         d: &DesiredRecords,
         _: &Records,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
+        // Every record of the zone's names is upserted: one change batch whatever differs.
+        delta.all();
         upsert(cx, address, d).await
     }
 

@@ -13,7 +13,7 @@ use aws_sdk_ecs::Client;
 
 use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, consistency, describe};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, Rule, ECS_SERVICE_LINKED_ROLE};
 use crate::model::desired::Cluster;
 use crate::model::tags::Tags;
@@ -92,6 +92,7 @@ pub struct EcsCluster;
 
 impl Resource for EcsCluster {
     const KIND: Kind = Kind::EcsCluster;
+    const FIELDS: &'static [Path] = &[INSIGHTS, TAGS];
     type Desired = Cluster;
     type Observed = Observed<ClusterFields>;
 
@@ -152,10 +153,10 @@ impl Resource for EcsCluster {
         address: &Address,
         d: &Cluster,
         o: &Observed<ClusterFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let ecs = &cx.clients.ecs;
-        if delta.iter().any(|f| f.path == INSIGHTS) {
+        if delta.has(INSIGHTS) {
             // UpdateCluster (not UpdateClusterSettings): the same effect, and one call moto serves too.
             ecs.update_cluster()
                 .cluster(&d.name)
@@ -164,7 +165,7 @@ impl Resource for EcsCluster {
                 .await
                 .map_err(|e| failed("updating", address, &e))?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ecs(ecs, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
@@ -180,7 +181,7 @@ impl Resource for EcsCluster {
     }
 }
 
-const INSIGHTS: &str = "container_insights";
+pub const INSIGHTS: Path = Path::field("container_insights");
 
 /// True when `e` is AWS answering with `rule`'s lag.
 fn is_lag(e: &anyhow::Error, rule: &Rule) -> bool {

@@ -13,9 +13,9 @@
 
 pub mod cluster;
 pub mod images;
-mod service;
+pub mod service;
 mod service_wait;
-mod task_definition;
+pub mod task_definition;
 mod taskdef_json;
 
 use std::collections::BTreeMap;

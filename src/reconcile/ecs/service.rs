@@ -23,7 +23,7 @@ use super::task_definition::{target, Target};
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, consistency};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::compute::Service;
 use crate::model::consistency::Call;
 use crate::model::tags::Tags;
@@ -179,9 +179,18 @@ impl DesiredService {
     }
 }
 
+const CLUSTER: Path = Path::field("cluster");
+const LAUNCH_TYPE: Path = Path::field("launch_type");
+const TASK_DEFINITION: Path = Path::field("task_definition");
+pub const DESIRED_COUNT: Path = Path::field("desired_count");
+const NETWORK: Path = Path::group("network");
+const ASSIGN_PUBLIC_IP: Path = Path::field("network.assign_public_ip");
+
 impl Resource for EcsService {
     const KIND: Kind = Kind::EcsService;
-    const REPLACE_ON: &'static [&'static str] = &["cluster", "launch_type"];
+    const FIELDS: &'static [Path] =
+        &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, TAGS];
+    const REPLACE_ON: &'static [Path] = &[CLUSTER, LAUNCH_TYPE];
     type Desired = DesiredService;
     type Observed = Observed<ServiceFields>;
 
@@ -210,17 +219,17 @@ impl Resource for EcsService {
         let d = &ds.service;
         let mut f = FieldDiff::default();
         let of = s.map(|s| &s.fields);
-        f.field("cluster", of.map(|o| Some(o.cluster.clone())), Some(d.cluster.clone()));
-        f.field("launch_type", of.map(|o| Some(o.launch_type.clone())), Some(d.launch_type.clone()));
+        f.field(CLUSTER, of.map(|o| Some(o.cluster.clone())), Some(d.cluster.clone()));
+        f.field(LAUNCH_TYPE, of.map(|o| Some(o.launch_type.clone())), Some(d.launch_type.clone()));
         let running = s.map(|s| o.running_definition(s).map(|r| format!("{}:{}", r.name, r.fields.revision)));
-        f.field("task_definition", running, Some(ds.revision_label()));
-        f.field("desired_count", of.map(|o| Some(o.desired_count)), Some(d.desired_count));
+        f.field(TASK_DEFINITION, running, Some(ds.revision_label()));
+        f.field(DESIRED_COUNT, of.map(|o| Some(o.desired_count)), Some(d.desired_count));
         if uses_awsvpc(d) {
             let subnets = of.map(|o| referenced_names(&o.subnets, &subnet_names, &new_subnets));
-            f.members("network.subnets", subnets.as_ref(), &d.subnets.iter().cloned().collect());
+            f.members(NETWORK.at("subnets"), subnets.as_ref(), &d.subnets.iter().cloned().collect());
             let groups = of.map(|o| referenced_names(&o.security_groups, &group_names, &new_groups));
-            f.members("network.security_groups", groups.as_ref(), &d.security_groups.iter().cloned().collect());
-            f.field("network.assign_public_ip", of.map(|o| o.assign_public_ip), Some(d.assign_public_ip));
+            f.members(NETWORK.at("security_groups"), groups.as_ref(), &d.security_groups.iter().cloned().collect());
+            f.field(ASSIGN_PUBLIC_IP, of.map(|o| o.assign_public_ip), Some(d.assign_public_ip));
         }
         let lbs: BTreeSet<String> =
             d.load_balancers.iter().map(|l| mapping(&l.target_group, &l.container, l.port)).collect();
@@ -269,7 +278,7 @@ impl Resource for EcsService {
 
     /// A public IP makes each task reachable around the load balancer.
     fn widens_access(fields: &[FieldChange]) -> bool {
-        fields.iter().any(|f| f.path == "network.assign_public_ip" && f.after.as_ref().is_some_and(|v| v.is_true()))
+        fields.iter().any(|f| f.is(ASSIGN_PUBLIC_IP) && f.after.as_ref().is_some_and(|v| v.is_true()))
     }
 
     async fn create(
@@ -314,17 +323,19 @@ impl Resource for EcsService {
         address: &Address,
         ds: &DesiredService,
         s: &Observed<ServiceFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let (ecs, d) = (&cx.clients.ecs, &ds.service);
-        let changed = |prefix: &str| delta.iter().any(|f| f.path.starts_with(prefix));
-        if changed("tags") {
+        if delta.has(TAGS) {
             tags::sync_ecs(ecs, address, &s.id, &s.tags, &cx.tags(address)).await?;
         }
-        if delta.iter().all(|f| f.path.starts_with("tags")) {
+        if delta.only(TAGS) {
             // Only tags changed: no deployment to start or wait for.
             return Ok(());
         }
+        // UpdateService is sent with the revision and the count whatever changed.
+        delta.handled(TASK_DEFINITION);
+        delta.handled(DESIRED_COUNT);
         let td = task_definition(cx, ds)?;
         let mut req = ecs
             .update_service()
@@ -332,13 +343,13 @@ impl Resource for EcsService {
             .service(&d.name)
             .desired_count(d.desired_count)
             .task_definition(&td);
-        if changed("network.") {
+        if delta.has(NETWORK) {
             req = req.set_network_configuration(network(cx, d)?);
         }
-        if changed(LOAD_BALANCERS) {
+        if delta.has(LOAD_BALANCERS) {
             req = req.set_load_balancers(Some(load_balancers(cx, d)?));
         }
-        if changed(BREAKER) {
+        if delta.has(BREAKER) {
             req = req.deployment_configuration(deployment(d));
         }
         let update = || async { req.clone().send().await.map_err(|e| failed("updating", address, &e)) };
@@ -351,8 +362,8 @@ impl Resource for EcsService {
     }
 }
 
-const LOAD_BALANCERS: &str = "load_balancers";
-const BREAKER: &str = "circuit_breaker";
+const LOAD_BALANCERS: Path = Path::field("load_balancers");
+const BREAKER: Path = Path::field("circuit_breaker");
 
 /// The ARN of the revision the service must run: the one the plan chose, or the one registered
 /// earlier in this run.

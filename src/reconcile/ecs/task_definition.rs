@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
-use crate::diff::{taskdef, FieldChange, FieldDiff, Shown};
+use crate::diff::{taskdef, Delta, FieldChange, FieldDiff, Path, Shown};
 use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
 use crate::model::consistency::Call;
 use crate::model::tags::{owner, Owner};
@@ -178,8 +178,16 @@ impl crate::plan::build::ObservedResource for ObservedFamily {
     }
 }
 
+/// Any key of the registered JSON (`containerDefinitions.api.image`): each is a new revision.
+const DEFINITION: Path = Path::keyed("task definition key");
+/// The keys `cost` prices a revision by.
+pub const CPU: Path = Path::field("cpu");
+pub const MEMORY: Path = Path::field("memory");
+pub const ARCHITECTURE: Path = Path::field("runtimePlatform.cpuArchitecture");
+
 impl Resource for TaskDefinition {
     const KIND: Kind = Kind::TaskDefinition;
+    const FIELDS: &'static [Path] = &[DEFINITION];
     type Desired = DesiredRevision;
     type Observed = ObservedFamily;
 
@@ -309,8 +317,10 @@ impl Resource for TaskDefinition {
         address: &Address,
         d: &DesiredRevision,
         _: &ObservedFamily,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
+        // Whatever differs, a new revision is registered with the whole definition.
+        delta.all();
         let arn = register_and_prune(cx, address, d).await?;
         cx.ids.set(address, &arn);
         Ok(())

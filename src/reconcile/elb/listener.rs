@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::{describe_action, ListenerFields};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
-use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::diff::{foreign, Delta, FieldChange, FieldDiff, Path};
 use crate::model::consistency::Call;
 use crate::model::ingress::{Listener as Spec, ListenerAction};
 use crate::model::tags::Tags;
@@ -31,8 +31,14 @@ pub struct DesiredListener {
     pub load_balancer: String,
 }
 
+const PORT: Path = Path::field("port");
+const DEFAULT_ACTION: Path = Path::field("default_action");
+const SSL_POLICY: Path = Path::field("ssl_policy");
+const CERTIFICATE: Path = Path::field("certificate");
+
 impl Resource for Listener {
     const KIND: Kind = Kind::Listener;
+    const FIELDS: &'static [Path] = &[PORT, DEFAULT_ACTION, SSL_POLICY, CERTIFICATE];
     type Desired = DesiredListener;
     type Observed = Observed<ListenerFields>;
 
@@ -58,10 +64,10 @@ impl Resource for Listener {
         let d = &d.listener;
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("port", of.map(|o| Some(o.port)), Some(i32::from(d.port)));
-        f.field("default_action", of.map(|o| Some(o.default_action.clone())), Some(describe_action(&d.action)));
+        f.field(PORT, of.map(|o| Some(o.port)), Some(i32::from(d.port)));
+        f.field(DEFAULT_ACTION, of.map(|o| Some(o.default_action.clone())), Some(describe_action(&d.action)));
         if let ListenerAction::Https { ssl_policy, certificate, .. } = &d.action {
-            f.field("ssl_policy", of.map(|o| o.ssl_policy.clone()), Some(ssl_policy.clone()));
+            f.field(SSL_POLICY, of.map(|o| o.ssl_policy.clone()), Some(ssl_policy.clone()));
             let certificates = cx.ids.names(Kind::Certificate);
             let cert = |o: &ListenerFields| {
                 let names: Vec<String> = o
@@ -71,7 +77,7 @@ impl Resource for Listener {
                     .collect();
                 (!names.is_empty()).then(|| names.join(", "))
             };
-            f.field("certificate", of.map(cert), Some(certificate.clone()));
+            f.field(CERTIFICATE, of.map(cert), Some(certificate.clone()));
         }
         f
     }
@@ -86,7 +92,7 @@ impl Resource for Listener {
 
     /// A new TLS policy changes which clients and ciphers are let in (a downgrade is the risk).
     fn widens_access(fields: &[FieldChange]) -> bool {
-        fields.iter().any(|f| f.path == "ssl_policy" && f.before.is_some())
+        fields.iter().any(|f| f.is(SSL_POLICY) && f.before.is_some())
     }
 
     async fn create(
@@ -119,9 +125,10 @@ impl Resource for Listener {
         address: &Address,
         d: &DesiredListener,
         o: &Observed<ListenerFields>,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         // ModifyListener takes the whole definition: one call whatever changed.
+        delta.all();
         let (protocol, action, ssl_policy, certificate) = settings(cx, &d.listener)?;
         let request = cx
             .clients

@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::RuleFields;
 use crate::aws::error::{failed, required};
-use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::diff::{foreign, Delta, FieldChange, FieldDiff, Path};
 use crate::model::ingress::ListenerRule as Rule;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -28,8 +28,12 @@ pub struct DesiredRule {
     pub all: Vec<Rule>,
 }
 
+const PRIORITY: Path = Path::field("priority");
+const FORWARD_TO: Path = Path::field("forward_to");
+
 impl Resource for ListenerRule {
     const KIND: Kind = Kind::ListenerRule;
+    const FIELDS: &'static [Path] = &[PRIORITY, FORWARD_TO];
     type Desired = DesiredRule;
     type Observed = Observed<RuleFields>;
 
@@ -50,13 +54,13 @@ impl Resource for ListenerRule {
         let (names, new_groups) = (cx.ids.names(Kind::TargetGroup), renewed(cx.plan, Kind::TargetGroup));
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("priority", of.map(|o| Some(o.priority.clone())), Some(d.rule.priority.to_string()));
+        f.field(PRIORITY, of.map(|o| Some(o.priority.clone())), Some(d.rule.priority.to_string()));
         let forward = |o: &RuleFields| {
             let named = o.target_group_arns.iter().map(|arn| names.get(arn).cloned().unwrap_or_else(|| foreign(arn)));
             let live: Vec<String> = named.filter(|n| !new_groups.contains(n)).collect();
             (!live.is_empty()).then(|| live.join(", "))
         };
-        f.field("forward_to", of.map(forward), Some(d.rule.target_group.clone()));
+        f.field(FORWARD_TO, of.map(forward), Some(d.rule.target_group.clone()));
         f
     }
 
@@ -71,7 +75,7 @@ impl Resource for ListenerRule {
     /// Where the internet is routed: a rule that forwards to another target group (the runner's,
     /// say) opens that target to the world.
     fn widens_access(fields: &[FieldChange]) -> bool {
-        fields.iter().any(|f| f.path == "forward_to")
+        fields.iter().any(|f| f.is(FORWARD_TO))
     }
 
     async fn create(
@@ -102,12 +106,12 @@ impl Resource for ListenerRule {
         address: &Address,
         d: &DesiredRule,
         o: &Observed<RuleFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path == "priority") {
+        if delta.has(PRIORITY) {
             move_priorities(cx, &d.all, address).await?;
         }
-        if delta.iter().any(|f| f.path == "forward_to") {
+        if delta.has(FORWARD_TO) {
             let (condition, forward) = condition_and_action(cx, &d.rule)?;
             cx.clients
                 .elb

@@ -14,7 +14,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::{lb_attributes, LoadBalancerFields};
 use crate::aws::error::{self, failed, required};
 use crate::aws::wait::{self, Check};
-use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::ingress::LoadBalancer as Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -28,9 +28,16 @@ const LB_TIMEOUT: Duration = Duration::from_secs(900);
 #[derive(Debug, Clone)]
 pub struct LoadBalancer;
 
+const SCHEME: Path = Path::field("scheme");
+const SUBNETS: Path = Path::field("subnets");
+const SECURITY_GROUPS: Path = Path::field("security_groups");
+const ATTRIBUTES: Path = Path::group("attributes");
+const STATE: Path = Path::field("state");
+
 impl Resource for LoadBalancer {
     const KIND: Kind = Kind::LoadBalancer;
-    const REPLACE_ON: &'static [&'static str] = &["scheme"];
+    const FIELDS: &'static [Path] = &[SCHEME, SUBNETS, SECURITY_GROUPS, ATTRIBUTES, STATE, TAGS];
+    const REPLACE_ON: &'static [Path] = &[SCHEME];
     type Desired = Desired;
     type Observed = Observed<LoadBalancerFields>;
 
@@ -53,15 +60,15 @@ impl Resource for LoadBalancer {
         };
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("scheme", of.map(|o| Some(o.scheme.clone())), Some(d.scheme.clone()));
+        f.field(SCHEME, of.map(|o| Some(o.scheme.clone())), Some(d.scheme.clone()));
         let subnets = of.map(|o| named(Kind::Subnet, &o.subnet_ids));
-        f.members("subnets", subnets.as_ref(), &d.subnets.iter().cloned().collect());
+        f.members(SUBNETS, subnets.as_ref(), &d.subnets.iter().cloned().collect());
         let groups = of.map(|o| named(Kind::SecurityGroup, &o.security_group_ids));
-        f.members("security_groups", groups.as_ref(), &d.security_groups.iter().cloned().collect());
+        f.members(SECURITY_GROUPS, groups.as_ref(), &d.security_groups.iter().cloned().collect());
         for (key, want) in lb_attributes(d) {
-            f.field(&format!("attributes.{key}"), of.map(|o| o.attributes.get(&key).cloned()), Some(want));
+            f.field(ATTRIBUTES.at(&key), of.map(|o| o.attributes.get(&key).cloned()), Some(want));
         }
-        f.state("state", of.map(|o| Some(o.state.clone())), "active".to_string());
+        f.state(STATE, of.map(|o| Some(o.state.clone())), "active".to_string());
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -103,11 +110,10 @@ impl Resource for LoadBalancer {
         address: &Address,
         d: &Desired,
         o: &Observed<LoadBalancerFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let elb = &cx.clients.elb;
-        let changed = |prefix: &str| delta.iter().any(|f| f.path.starts_with(prefix));
-        if changed("subnets") {
+        if delta.has(SUBNETS) {
             elb.set_subnets()
                 .load_balancer_arn(&o.id)
                 .set_subnets(Some(ids(cx, Kind::Subnet, &d.subnets)?))
@@ -115,7 +121,7 @@ impl Resource for LoadBalancer {
                 .await
                 .map_err(|e| failed("setting the subnets of", address, &e))?;
         }
-        if changed("security_groups") {
+        if delta.has(SECURITY_GROUPS) {
             elb.set_security_groups()
                 .load_balancer_arn(&o.id)
                 .set_security_groups(Some(ids(cx, Kind::SecurityGroup, &d.security_groups)?))
@@ -123,12 +129,14 @@ impl Resource for LoadBalancer {
                 .await
                 .map_err(|e| failed("setting the security groups of", address, &e))?;
         }
-        if changed("attributes.") {
+        if delta.has(ATTRIBUTES) {
             set_attributes(cx, address, &o.id, d).await?;
         }
-        if changed("tags") {
+        if delta.has(TAGS) {
             tags::sync_elb(elb, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
+        // A balancer not active yet (its state) is waited for.
+        delta.handled(STATE);
         wait_active(cx, address, &o.id).await
     }
 

@@ -9,7 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAt
 use super::{TargetGroupFields, ATTR_DEREGISTRATION_DELAY};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::ingress::TargetGroup as Desired;
 use crate::model::tags::Tags;
@@ -21,11 +21,18 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct TargetGroup;
 
-const DELAY: &str = "deregistration_delay_seconds";
+const DELAY: Path = Path::field("deregistration_delay_seconds");
+
+const PORT: Path = Path::field("port");
+const PROTOCOL: Path = Path::field("protocol");
+const TARGET_TYPE: Path = Path::field("target_type");
+const VPC: Path = Path::field("vpc");
+const HEALTH: Path = Path::group("health_check");
 
 impl Resource for TargetGroup {
     const KIND: Kind = Kind::TargetGroup;
-    const REPLACE_ON: &'static [&'static str] = &["port", "protocol", "target_type", "vpc"];
+    const FIELDS: &'static [Path] = &[PORT, PROTOCOL, TARGET_TYPE, VPC, HEALTH, DELAY, TAGS];
+    const REPLACE_ON: &'static [Path] = &[PORT, PROTOCOL, TARGET_TYPE, VPC];
     type Desired = Desired;
     type Observed = Observed<TargetGroupFields>;
 
@@ -45,25 +52,25 @@ impl Resource for TargetGroup {
         let vpc_names = cx.ids.names(Kind::Vpc);
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("port", of.map(|o| Some(o.port)), Some(i32::from(d.port)));
-        f.field("protocol", of.map(|o| Some(o.protocol.clone())), Some(d.protocol.clone()));
-        f.field("target_type", of.map(|o| Some(o.target_type.clone())), Some(d.target_type.clone()));
-        f.field("vpc", of.map(|o| vpc_names.get(&o.vpc_id).cloned()), Some(cx.ctx.stack.clone()));
+        f.field(PORT, of.map(|o| Some(o.port)), Some(i32::from(d.port)));
+        f.field(PROTOCOL, of.map(|o| Some(o.protocol.clone())), Some(d.protocol.clone()));
+        f.field(TARGET_TYPE, of.map(|o| Some(o.target_type.clone())), Some(d.target_type.clone()));
+        f.field(VPC, of.map(|o| vpc_names.get(&o.vpc_id).cloned()), Some(cx.ctx.stack.clone()));
         let h = &d.health_check;
-        f.field("health_check.path", of.map(|o| Some(o.health_path.clone())), Some(h.path.clone()));
-        f.field("health_check.interval_seconds", of.map(|o| Some(o.health_interval)), Some(h.interval_seconds as i32));
-        f.field("health_check.timeout_seconds", of.map(|o| Some(o.health_timeout)), Some(h.timeout_seconds as i32));
+        f.field(HEALTH.at("path"), of.map(|o| Some(o.health_path.clone())), Some(h.path.clone()));
+        f.field(HEALTH.at("interval_seconds"), of.map(|o| Some(o.health_interval)), Some(h.interval_seconds as i32));
+        f.field(HEALTH.at("timeout_seconds"), of.map(|o| Some(o.health_timeout)), Some(h.timeout_seconds as i32));
         f.field(
-            "health_check.healthy_threshold",
+            HEALTH.at("healthy_threshold"),
             of.map(|o| Some(o.healthy_threshold)),
             Some(h.healthy_threshold as i32),
         );
         f.field(
-            "health_check.unhealthy_threshold",
+            HEALTH.at("unhealthy_threshold"),
             of.map(|o| Some(o.unhealthy_threshold)),
             Some(h.unhealthy_threshold as i32),
         );
-        f.field("health_check.matcher", of.map(|o| Some(o.matcher.clone())), Some(h.matcher.clone()));
+        f.field(HEALTH.at("matcher"), of.map(|o| Some(o.matcher.clone())), Some(h.matcher.clone()));
         let delay = |o: &TargetGroupFields| o.deregistration_delay.as_deref().and_then(|s| s.parse::<i64>().ok());
         f.field(DELAY, of.map(delay), Some(i64::from(d.deregistration_delay_seconds)));
         f.tags(o.map(|o| &o.tags), tags);
@@ -124,10 +131,10 @@ impl Resource for TargetGroup {
         address: &Address,
         d: &Desired,
         o: &Observed<TargetGroupFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let elb = &cx.clients.elb;
-        if delta.iter().any(|f| f.path.starts_with("health_check.")) {
+        if delta.has(HEALTH) {
             let h = &d.health_check;
             elb.modify_target_group()
                 .target_group_arn(&o.id)
@@ -141,10 +148,10 @@ impl Resource for TargetGroup {
                 .await
                 .map_err(|e| failed("updating", address, &e))?;
         }
-        if delta.iter().any(|f| f.path == DELAY) {
+        if delta.has(DELAY) {
             set_delay(cx, address, &o.id, d).await?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_elb(elb, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::OidcProvider;
 use crate::aws::error::{failed, required};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::iam::GITHUB_OIDC_HOST;
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
@@ -24,8 +24,11 @@ fn owned<'a>(cx: &'a DiffCx<'_>) -> Option<&'a OidcProvider> {
     cx.observed.iam.oidc.as_ref().filter(|p| owner(&cx.ctx.stack, &p.tags) == Owner::ThisStack)
 }
 
+const URL: Path = Path::field("url");
+
 impl Resource for IamOidcProvider {
     const KIND: Kind = Kind::IamOidcProvider;
+    const FIELDS: &'static [Path] = &[URL, TAGS];
     /// The provider's host.
     type Desired = String;
     type Observed = OidcProvider;
@@ -47,7 +50,7 @@ impl Resource for IamOidcProvider {
     fn fields(_: &DiffCx<'_>, _: &String, o: Option<&OidcProvider>, tags: &Tags) -> FieldDiff {
         let url = format!("https://{GITHUB_OIDC_HOST}");
         let mut f = FieldDiff::default();
-        f.field("url", o.map(|_| Some(url.clone())), Some(url.clone()));
+        f.field(URL, o.map(|_| Some(url.clone())), Some(url.clone()));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -72,9 +75,12 @@ impl Resource for IamOidcProvider {
         address: &Address,
         _: &String,
         o: &OidcProvider,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        tags::sync_iam_oidc(&cx.clients.iam, address, &o.arn, &o.tags, &cx.tags(address)).await
+        if delta.has(TAGS) {
+            tags::sync_iam_oidc(&cx.clients.iam, address, &o.arn, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &OidcProvider) -> Result<()> {

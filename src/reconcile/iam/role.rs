@@ -14,7 +14,7 @@ use super::{RoleFields, ROLE_PATH};
 use crate::aws::consistency;
 use crate::aws::error::{failed as fail, required};
 use crate::diff::normalize::canonical_policy;
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::iam::{resolve_document, Role, Trust, GITHUB_OIDC_HOST};
 use crate::model::tags::Tags;
@@ -26,8 +26,16 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct IamRole;
 
+const TRUST_POLICY: Path = Path::field("trust_policy");
+const DESCRIPTION: Path = Path::field("description");
+const MANAGED_POLICIES: Path = Path::field("managed_policies");
+const INLINE_POLICIES: Path = Path::group("inline_policies");
+const INSTANCE_PROFILE: Path = Path::field("instance_profile");
+
 impl Resource for IamRole {
     const KIND: Kind = Kind::IamRole;
+    const FIELDS: &'static [Path] =
+        &[TRUST_POLICY, DESCRIPTION, MANAGED_POLICIES, INLINE_POLICIES, INSTANCE_PROFILE, TAGS];
     type Desired = Role;
     type Observed = Observed<RoleFields>;
 
@@ -47,16 +55,16 @@ impl Resource for IamRole {
         let (account, region) = (cx.ctx.account.as_str(), cx.ctx.region.as_str());
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("trust_policy", of.map(|o| o.trust.clone()), Some(canonical_policy(&d.trust.document(account))));
-        f.field("description", of.map(|o| o.description.clone()), d.description.clone());
-        f.members("managed_policies", of.map(|o| &o.managed), &d.managed_policies);
+        f.field(TRUST_POLICY, of.map(|o| o.trust.clone()), Some(canonical_policy(&d.trust.document(account))));
+        f.field(DESCRIPTION, of.map(|o| o.description.clone()), d.description.clone());
+        f.members(MANAGED_POLICIES, of.map(|o| &o.managed), &d.managed_policies);
         let names: BTreeSet<&String> =
             d.inline_policies.keys().chain(of.iter().flat_map(|o| o.inline.keys())).collect();
         for name in names {
             let want = d.inline_policies.get(name).map(|doc| canonical_policy(&resolve_document(doc, account, region)));
-            f.field(&format!("inline_policies.{name}"), of.map(|o| o.inline.get(name).cloned()), want);
+            f.field(INLINE_POLICIES.at(name), of.map(|o| o.inline.get(name).cloned()), want);
         }
-        f.field("instance_profile", of.map(|o| Some(o.instance_profile)), Some(d.instance_profile));
+        f.field(INSTANCE_PROFILE, of.map(|o| Some(o.instance_profile)), Some(d.instance_profile));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -70,9 +78,7 @@ impl Resource for IamRole {
 
     /// New trust or permissions change who can do what.
     fn widens_access(fields: &[FieldChange]) -> bool {
-        fields
-            .iter()
-            .any(|f| f.path == "trust_policy" || f.path.starts_with("inline_policies.") || f.path == "managed_policies")
+        fields.iter().any(|f| f.is(TRUST_POLICY) || f.is(INLINE_POLICIES) || f.is(MANAGED_POLICIES))
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Role, _: Option<&Self::Observed>) -> Result<String> {
@@ -106,11 +112,10 @@ impl Resource for IamRole {
         address: &Address,
         d: &Role,
         o: &Observed<RoleFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let iam = &cx.clients.iam;
-        let changed = |prefix: &str| delta.iter().any(|f| f.path.starts_with(prefix));
-        if changed("trust_policy") {
+        if delta.has(TRUST_POLICY) {
             let update = || async {
                 iam.update_assume_role_policy()
                     .role_name(&d.name)
@@ -121,7 +126,7 @@ impl Resource for IamRole {
             };
             consistency::retry(Call::IamUpdateAssumeRolePolicy, address, update).await?;
         }
-        if changed("description") {
+        if delta.has(DESCRIPTION) {
             iam.update_role()
                 .role_name(&d.name)
                 .description(d.description.clone().unwrap_or_default())
@@ -129,13 +134,13 @@ impl Resource for IamRole {
                 .await
                 .map_err(|e| fail("updating", address, &e))?;
         }
-        if changed("tags") {
+        if delta.has(TAGS) {
             tags::sync_iam_role(iam, address, &d.name, &o.tags, &cx.tags(address)).await?;
         }
-        if changed("managed_policies") || changed("inline_policies.") {
+        if delta.has(MANAGED_POLICIES) | delta.has(INLINE_POLICIES) {
             sync_policies(iam, &o.fields, &d.managed_policies, &inline(cx, d), address).await?;
         }
-        if changed("instance_profile") {
+        if delta.has(INSTANCE_PROFILE) {
             match d.instance_profile {
                 true => add_instance_profile(cx, address, d).await?,
                 false => remove_instance_profile(iam, &d.name, address).await?,

@@ -5,7 +5,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{ElasticIpFields, Observed};
 use crate::aws::error::{failed, required};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
@@ -14,8 +14,12 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct ElasticIp;
 
+const DOMAIN: Path = Path::field("domain");
+
 impl Resource for ElasticIp {
     const KIND: Kind = Kind::ElasticIp;
+    const FIELDS: &'static [Path] = &[DOMAIN, TAGS];
+    const REPLACE_ON: &'static [Path] = &[DOMAIN];
     /// The name: one per NAT gateway.
     type Desired = String;
     type Observed = Observed<ElasticIpFields>;
@@ -34,7 +38,7 @@ impl Resource for ElasticIp {
 
     fn fields(_: &DiffCx<'_>, _: &String, o: Option<&Observed<ElasticIpFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.field("domain", o.map(|_| Some("vpc".to_string())), Some("vpc".to_string()));
+        f.field(DOMAIN, o.map(|_| Some("vpc".to_string())), Some("vpc".to_string()));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -58,9 +62,12 @@ impl Resource for ElasticIp {
         address: &Address,
         _: &String,
         o: &Observed<ElasticIpFields>,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await
+        if delta.has(TAGS) {
+            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<ElasticIpFields>) -> Result<()> {

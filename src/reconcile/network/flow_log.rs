@@ -14,7 +14,7 @@ use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType,
 use super::{FlowLogFields, Observed};
 use crate::aws::consistency;
 use crate::aws::error::failed;
-use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::FlowLog as DesiredFlowLog;
 use crate::model::tags::Tags;
@@ -25,9 +25,16 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct FlowLog;
 
+const VPC: Path = Path::field("vpc");
+const TRAFFIC: Path = Path::field("traffic");
+const LOG_GROUP: Path = Path::field("log_group");
+const ROLE: Path = Path::field("role");
+const AGGREGATION: Path = Path::field("max_aggregation_seconds");
+
 impl Resource for FlowLog {
     const KIND: Kind = Kind::FlowLog;
-    const REPLACE_ON: &'static [&'static str] = &["vpc", "traffic", "log_group", "role", "max_aggregation_seconds"];
+    const FIELDS: &'static [Path] = &[VPC, TRAFFIC, LOG_GROUP, ROLE, AGGREGATION, TAGS];
+    const REPLACE_ON: &'static [Path] = &[VPC, TRAFFIC, LOG_GROUP, ROLE, AGGREGATION];
     type Desired = DesiredFlowLog;
     type Observed = Observed<FlowLogFields>;
 
@@ -50,16 +57,16 @@ impl Resource for FlowLog {
         let vpc = |o: &Observed<FlowLogFields>| {
             vpcs.get(&o.fields.vpc_id).map(|n| format!("vpc.{n}")).unwrap_or_else(|| foreign(&o.fields.vpc_id))
         };
-        f.field("vpc", o.map(|o| Some(vpc(o))), Some(format!("vpc.{}", d.name)));
-        f.field("traffic", o.map(|o| Some(o.fields.traffic.clone())), Some(d.traffic.clone()));
-        f.field("log_group", o.map(|o| Some(o.fields.log_group.clone())), Some(d.log_group.clone()));
+        f.field(VPC, o.map(|o| Some(vpc(o))), Some(format!("vpc.{}", d.name)));
+        f.field(TRAFFIC, o.map(|o| Some(o.fields.traffic.clone())), Some(d.traffic.clone()));
+        f.field(LOG_GROUP, o.map(|o| Some(o.fields.log_group.clone())), Some(d.log_group.clone()));
         let role = |o: &Observed<FlowLogFields>| {
             let arn = &o.fields.role_arn;
             roles.get(arn).map(|n| format!("iam_role.{n}")).unwrap_or_else(|| foreign(arn))
         };
-        f.field("role", o.map(|o| Some(role(o))), Some(format!("iam_role.{}", d.role)));
+        f.field(ROLE, o.map(|o| Some(role(o))), Some(format!("iam_role.{}", d.role)));
         let seconds = d.max_aggregation_seconds;
-        f.field("max_aggregation_seconds", o.map(|o| Some(o.fields.max_aggregation_seconds)), Some(seconds));
+        f.field(AGGREGATION, o.map(|o| Some(o.fields.max_aggregation_seconds)), Some(seconds));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -121,10 +128,13 @@ impl Resource for FlowLog {
         address: &Address,
         _: &DesiredFlowLog,
         o: &Observed<FlowLogFields>,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         // Everything but the tags replaces it (`REPLACE_ON`).
-        tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await
+        if delta.has(TAGS) {
+            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<FlowLogFields>) -> Result<()> {

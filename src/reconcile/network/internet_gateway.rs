@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{GatewayFields, Observed};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
-use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -25,8 +25,11 @@ pub struct DesiredGateway {
     pub vpc: String,
 }
 
+const ATTACHED_TO: Path = Path::field("attached_to");
+
 impl Resource for InternetGateway {
     const KIND: Kind = Kind::InternetGateway;
+    const FIELDS: &'static [Path] = &[ATTACHED_TO, TAGS];
     type Desired = DesiredGateway;
     type Observed = Observed<GatewayFields>;
 
@@ -55,7 +58,7 @@ impl Resource for InternetGateway {
                 .collect();
             (!names.is_empty()).then(|| names.join(", "))
         };
-        f.field("attached_to", o.map(attached), Some(format!("vpc.{}", d.vpc)));
+        f.field(ATTACHED_TO, o.map(attached), Some(format!("vpc.{}", d.vpc)));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -91,12 +94,12 @@ impl Resource for InternetGateway {
         address: &Address,
         d: &DesiredGateway,
         o: &Observed<GatewayFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
-        if delta.iter().any(|f| f.path == "attached_to") {
+        if delta.has(ATTACHED_TO) {
             attach(cx, address, &o.id, d).await?;
         }
         Ok(())

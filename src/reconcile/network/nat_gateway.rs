@@ -13,7 +13,7 @@ use crate::aws::consistency::{self, Patience};
 use crate::aws::describe;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, NAT_GATEWAY_VISIBLE};
 use crate::model::network::NatGateway as Desired;
 use crate::model::tags::Tags;
@@ -28,9 +28,14 @@ const NAT_TIMEOUT: Duration = Duration::from_secs(900);
 #[derive(Debug, Clone)]
 pub struct NatGateway;
 
+const SUBNET: Path = Path::field("subnet");
+const ELASTIC_IP: Path = Path::field("elastic_ip");
+const STATE: Path = Path::field("state");
+
 impl Resource for NatGateway {
     const KIND: Kind = Kind::NatGateway;
-    const REPLACE_ON: &'static [&'static str] = &["subnet", "elastic_ip"];
+    const FIELDS: &'static [Path] = &[SUBNET, ELASTIC_IP, STATE, TAGS];
+    const REPLACE_ON: &'static [Path] = &[SUBNET, ELASTIC_IP];
     type Desired = Desired;
     type Observed = Observed<NatFields>;
 
@@ -52,10 +57,10 @@ impl Resource for NatGateway {
         let mut f = FieldDiff::default();
         // A reference to something about to be created or replaced is a reference to nothing yet.
         let subnet = o.map(|o| subnet_names.get(&o.fields.subnet_id).filter(|s| !new_subnets.contains(*s)).cloned());
-        f.field("subnet", subnet, Some(d.subnet.clone()));
+        f.field(SUBNET, subnet, Some(d.subnet.clone()));
         let eip = o.map(|o| eip_names.get(&o.fields.allocation_id).filter(|e| !new_eips.contains(*e)).cloned());
-        f.field("elastic_ip", eip, Some(d.name.clone()));
-        f.state("state", o.map(|o| Some(o.fields.state.clone())), "available".to_string());
+        f.field(ELASTIC_IP, eip, Some(d.name.clone()));
+        f.state(STATE, o.map(|o| Some(o.fields.state.clone())), "available".to_string());
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -104,11 +109,13 @@ impl Resource for NatGateway {
         address: &Address,
         _: &Desired,
         o: &Observed<NatFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
+        // A gateway not available yet (its state) is waited for.
+        delta.handled(STATE);
         wait_for(cx, address, &o.id, NatGatewayState::Available).await
     }
 

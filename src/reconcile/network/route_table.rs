@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{target_name, Observed, RouteTableFields};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
-use crate::diff::{foreign, FieldChange, FieldDiff};
+use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::{RouteTable as Desired, RouteTarget};
 use crate::model::tags::Tags;
@@ -24,8 +24,12 @@ pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 #[derive(Debug, Clone)]
 pub struct RouteTable;
 
+const ROUTES: Path = Path::group("routes");
+const SUBNETS: Path = Path::field("subnets");
+
 impl Resource for RouteTable {
     const KIND: Kind = Kind::RouteTable;
+    const FIELDS: &'static [Path] = &[ROUTES, SUBNETS, TAGS];
     type Desired = Desired;
     type Observed = Observed<RouteTableFields>;
 
@@ -63,7 +67,7 @@ impl Resource for RouteTable {
         let want: BTreeMap<String, String> = [(DEFAULT_ROUTE.to_string(), d.default_route.to_string())].into();
         let destinations: BTreeSet<&String> = want.keys().chain(have.iter().flat_map(|h| h.keys())).collect();
         for dest in destinations {
-            f.field(&format!("routes.{dest}"), have.as_ref().map(|h| h.get(dest).cloned()), want.get(dest).cloned());
+            f.field(ROUTES.at(dest), have.as_ref().map(|h| h.get(dest).cloned()), want.get(dest).cloned());
         }
         let associated: Option<BTreeSet<String>> = o.map(|o| {
             o.fields
@@ -73,7 +77,7 @@ impl Resource for RouteTable {
                 .filter(|s| !new_subnets.contains(s))
                 .collect()
         });
-        f.members("subnets", associated.as_ref(), &d.subnets);
+        f.members(SUBNETS, associated.as_ref(), &d.subnets);
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -117,15 +121,15 @@ impl Resource for RouteTable {
         address: &Address,
         d: &Desired,
         o: &Observed<RouteTableFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
-        if delta.iter().any(|f| f.path.starts_with("routes.")) {
+        if delta.has(ROUTES) {
             set_default_route(cx, address, &o.id, d, &o.fields).await?;
         }
-        if delta.iter().any(|f| f.path == "subnets") {
+        if delta.has(SUBNETS) {
             associate(cx, address, &o.id, d, &o.fields).await?;
         }
         Ok(())

@@ -7,7 +7,7 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::{drain, vpc_id, Observed, SecurityGroupFields};
 use crate::aws::error::{failed, required};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::SecurityGroup as Desired;
 use crate::model::tags::Tags;
@@ -18,9 +18,12 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct SecurityGroup;
 
+const DESCRIPTION: Path = Path::field("description");
+
 impl Resource for SecurityGroup {
     const KIND: Kind = Kind::SecurityGroup;
-    const REPLACE_ON: &'static [&'static str] = &["description"];
+    const FIELDS: &'static [Path] = &[DESCRIPTION, TAGS];
+    const REPLACE_ON: &'static [Path] = &[DESCRIPTION];
     type Desired = Desired;
     type Observed = Observed<SecurityGroupFields>;
 
@@ -38,7 +41,7 @@ impl Resource for SecurityGroup {
 
     fn fields(_: &DiffCx<'_>, d: &Desired, o: Option<&Observed<SecurityGroupFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
-        f.field("description", o.map(|o| Some(o.fields.description.clone())), Some(d.description.clone()));
+        f.field(DESCRIPTION, o.map(|o| Some(o.fields.description.clone())), Some(d.description.clone()));
         f.tags(o.map(|o| &o.tags), tags);
         f
     }
@@ -71,9 +74,12 @@ impl Resource for SecurityGroup {
         address: &Address,
         _: &Desired,
         o: &Observed<SecurityGroupFields>,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await
+        if delta.has(TAGS) {
+            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
+        }
+        Ok(())
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Observed<SecurityGroupFields>) -> Result<()> {

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdG
 use super::{Observed, SecurityGroupFields};
 use crate::aws::consistency;
 use crate::aws::error::failed;
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldChange, FieldDiff, Path};
 use crate::model::consistency::Call;
 use crate::model::network::{normalize_ports, normalize_protocol, Peer, Rule, SecurityGroupRules as Desired};
 use crate::model::tags::Tags;
@@ -24,8 +24,12 @@ use crate::reconcile::kit::{renewed, Ids};
 #[derive(Debug, Clone)]
 pub struct SecurityGroupRules;
 
+const INGRESS: Path = Path::field("ingress");
+const EGRESS: Path = Path::field("egress");
+
 impl Resource for SecurityGroupRules {
     const KIND: Kind = Kind::SecurityGroupRules;
+    const FIELDS: &'static [Path] = &[INGRESS, EGRESS];
     type Desired = Desired;
     type Observed = Observed<SecurityGroupFields>;
 
@@ -50,8 +54,8 @@ impl Resource for SecurityGroupRules {
         };
         let want = |rules: &BTreeSet<Rule>| rules.iter().map(Rule::describe).collect::<BTreeSet<_>>();
         let mut f = FieldDiff::default();
-        f.members("ingress", o.map(|o| current(&o.fields.ingress)).as_ref(), &want(&d.ingress));
-        f.members("egress", o.map(|o| current(&o.fields.egress)).as_ref(), &want(&d.egress));
+        f.members(INGRESS, o.map(|o| current(&o.fields.ingress)).as_ref(), &want(&d.ingress));
+        f.members(EGRESS, o.map(|o| current(&o.fields.egress)).as_ref(), &want(&d.egress));
         f
     }
 
@@ -69,7 +73,7 @@ impl Resource for SecurityGroupRules {
 
     /// Added access, or access someone added by hand that `up` would remove.
     fn widens_access(fields: &[FieldChange]) -> bool {
-        fields.iter().any(|f| f.path == "ingress")
+        fields.iter().any(|f| f.is(INGRESS))
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
@@ -81,8 +85,10 @@ impl Resource for SecurityGroupRules {
         address: &Address,
         d: &Desired,
         _: &Self::Observed,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
+        // Both directions are brought to the stack file's rules together.
+        delta.all();
         apply_rules(cx, address, Some(d)).await.map(drop)
     }
 

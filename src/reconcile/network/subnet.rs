@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::{drain, vpc_id, Observed, SubnetFields};
 use crate::aws::error::{failed, required};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network;
 use crate::model::tags::Tags;
@@ -21,11 +21,15 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct Subnet;
 
-const MAP_PUBLIC_IP: &str = "map_public_ip_on_launch";
+const MAP_PUBLIC_IP: Path = Path::field("map_public_ip_on_launch");
+
+const CIDR: Path = Path::field("cidr");
+const ZONE: Path = Path::field("availability_zone");
 
 impl Resource for Subnet {
     const KIND: Kind = Kind::Subnet;
-    const REPLACE_ON: &'static [&'static str] = &["cidr", "availability_zone"];
+    const FIELDS: &'static [Path] = &[CIDR, ZONE, MAP_PUBLIC_IP, TAGS];
+    const REPLACE_ON: &'static [Path] = &[CIDR, ZONE];
     type Desired = network::Subnet;
     type Observed = Observed<SubnetFields>;
 
@@ -44,8 +48,8 @@ impl Resource for Subnet {
     fn fields(_: &DiffCx<'_>, d: &network::Subnet, o: Option<&Observed<SubnetFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("cidr", of.map(|o| Some(o.cidr.clone())), Some(d.cidr.clone()));
-        f.field("availability_zone", of.map(|o| Some(o.availability_zone.clone())), Some(d.availability_zone.clone()));
+        f.field(CIDR, of.map(|o| Some(o.cidr.clone())), Some(d.cidr.clone()));
+        f.field(ZONE, of.map(|o| Some(o.availability_zone.clone())), Some(d.availability_zone.clone()));
         f.field(MAP_PUBLIC_IP, of.map(|o| Some(o.map_public_ip)), Some(false));
         f.tags(o.map(|o| &o.tags), tags);
         f
@@ -86,12 +90,12 @@ impl Resource for Subnet {
         address: &Address,
         _: &network::Subnet,
         o: &Observed<SubnetFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path == MAP_PUBLIC_IP) {
+        if delta.has(MAP_PUBLIC_IP) {
             set_map_public_ip(cx, address, &o.id, false).await?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

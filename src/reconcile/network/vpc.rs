@@ -11,7 +11,7 @@ use super::{drain, Observed, VpcFields};
 use crate::aws::consistency::{self, Patience};
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, DEFAULT_GROUP_LISTED};
 use crate::model::network;
 use crate::model::tags::Tags;
@@ -22,13 +22,16 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct Vpc;
 
-const DNS_SUPPORT: &str = "enable_dns_support";
-const DNS_HOSTNAMES: &str = "enable_dns_hostnames";
-const DEFAULT_RULES: &str = "default_security_group.rules";
+const DNS_SUPPORT: Path = Path::field("enable_dns_support");
+const DNS_HOSTNAMES: Path = Path::field("enable_dns_hostnames");
+const DEFAULT_RULES: Path = Path::field("default_security_group.rules");
+
+const CIDR: Path = Path::field("cidr");
 
 impl Resource for Vpc {
     const KIND: Kind = Kind::Vpc;
-    const REPLACE_ON: &'static [&'static str] = &["cidr"];
+    const FIELDS: &'static [Path] = &[CIDR, DNS_SUPPORT, DNS_HOSTNAMES, DEFAULT_RULES, TAGS];
+    const REPLACE_ON: &'static [Path] = &[CIDR];
     type Desired = network::Vpc;
     type Observed = Observed<VpcFields>;
 
@@ -47,7 +50,7 @@ impl Resource for Vpc {
     fn fields(_: &DiffCx<'_>, d: &network::Vpc, o: Option<&Observed<VpcFields>>, tags: &Tags) -> FieldDiff {
         let mut f = FieldDiff::default();
         let of = o.map(|o| &o.fields);
-        f.field("cidr", of.map(|o| Some(o.cidr.clone())), Some(d.cidr.clone()));
+        f.field(CIDR, of.map(|o| Some(o.cidr.clone())), Some(d.cidr.clone()));
         f.field(DNS_SUPPORT, of.map(|o| Some(o.dns_support)), Some(true));
         f.field(DNS_HOSTNAMES, of.map(|o| Some(o.dns_hostnames)), Some(true));
         if let Some(of) = of {
@@ -86,14 +89,13 @@ impl Resource for Vpc {
         address: &Address,
         _: &network::Vpc,
         o: &Observed<VpcFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        let changed = |path: &str| delta.iter().any(|f| f.path == path);
-        set_dns(cx, address, &o.id, changed(DNS_SUPPORT), changed(DNS_HOSTNAMES)).await?;
-        if changed(DEFAULT_RULES) {
+        set_dns(cx, address, &o.id, delta.has(DNS_SUPPORT), delta.has(DNS_HOSTNAMES)).await?;
+        if delta.has(DEFAULT_RULES) {
             empty_default_group(cx, address, &o.id, o.fields.default_group.as_deref()).await?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())

@@ -11,7 +11,7 @@ use super::{launch_template, size, GroupFields};
 use crate::aws::error::{self, failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::{consistency, describe, Clients};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute::Ec2Capacity;
 use crate::model::consistency::Call;
 use crate::model::tags::Tags;
@@ -39,8 +39,14 @@ fn propagate(key: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct AutoScalingGroup;
 
+const LAUNCH_TEMPLATE: Path = Path::field("launch_template");
+const LAUNCH_TEMPLATE_VERSION: Path = Path::field("launch_template_version");
+pub const SIZE: Path = Path::field("size");
+const SUBNETS: Path = Path::field("subnets");
+
 impl Resource for AutoScalingGroup {
     const KIND: Kind = Kind::AutoScalingGroup;
+    const FIELDS: &'static [Path] = &[LAUNCH_TEMPLATE, LAUNCH_TEMPLATE_VERSION, SIZE, SUBNETS, TAGS];
     type Desired = Ec2Capacity;
     type Observed = Observed<GroupFields>;
 
@@ -69,11 +75,11 @@ impl Resource for AutoScalingGroup {
         };
         let mut f = FieldDiff::default();
         let of = g.map(|g| &g.fields);
-        f.field("launch_template", of.map(|o| Some(o.launch_template.clone())), Some(d.cluster.clone()));
-        f.state("launch_template_version", of.map(|o| Some(o.version.clone())), version);
-        f.field("size", of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
+        f.field(LAUNCH_TEMPLATE, of.map(|o| Some(o.launch_template.clone())), Some(d.cluster.clone()));
+        f.state(LAUNCH_TEMPLATE_VERSION, of.map(|o| Some(o.version.clone())), version);
+        f.field(SIZE, of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
         let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
-        f.members("subnets", named.as_ref(), &d.subnets.iter().cloned().collect());
+        f.members(SUBNETS, named.as_ref(), &d.subnets.iter().cloned().collect());
         f.tags(g.map(|g| &g.tags), &tag_set(tags, &d.cluster));
         f
     }
@@ -102,8 +108,10 @@ impl Resource for AutoScalingGroup {
         address: &Address,
         d: &Ec2Capacity,
         g: &Observed<GroupFields>,
-        _: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
+        // UpdateAutoScalingGroup and the tags are sent whole: one call whatever changed.
+        delta.all();
         put(cx, address, d, Some(g)).await.map(drop)
     }
 

@@ -11,8 +11,8 @@
 
 use anyhow::{bail, Result};
 use aws_sdk_ecs::types::{
-    AutoScalingGroupProvider, CapacityProviderStrategyItem, ManagedScaling, ManagedScalingStatus,
-    ManagedTerminationProtection,
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProviderStrategyItem, ManagedScaling,
+    ManagedScalingStatus, ManagedTerminationProtection,
 };
 
 use super::CapacityProviderFields;
@@ -20,7 +20,7 @@ use crate::aws::consistency::{self, Patience};
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::Clients;
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute::Ec2Capacity;
 use crate::model::consistency::{Call, CAPACITY_PROVIDER_DELETING};
 use crate::model::tags::Tags;
@@ -32,11 +32,15 @@ use crate::reconcile::tags;
 #[derive(Debug, Clone)]
 pub struct CapacityProvider;
 
-const DEFAULT: &str = "default_for_cluster";
+const DEFAULT: Path = Path::field("default_for_cluster");
+
+const AUTO_SCALING_GROUP: Path = Path::field("auto_scaling_group");
+const MANAGED_SCALING: Path = Path::field("managed_scaling");
 
 impl Resource for CapacityProvider {
     const KIND: Kind = Kind::CapacityProvider;
-    const REPLACE_ON: &'static [&'static str] = &["auto_scaling_group"];
+    const FIELDS: &'static [Path] = &[AUTO_SCALING_GROUP, MANAGED_SCALING, DEFAULT, TAGS];
+    const REPLACE_ON: &'static [Path] = &[AUTO_SCALING_GROUP];
     type Desired = Ec2Capacity;
     type Observed = Observed<CapacityProviderFields>;
 
@@ -69,8 +73,8 @@ impl Resource for CapacityProvider {
                 format!("{} (not the stack's group: {arn})", arn.rsplit("autoScalingGroupName/").next().unwrap_or(arn))
             }
         };
-        f.field("auto_scaling_group", of.map(|o| Some(bound(&o.group_arn))), Some(d.cluster.clone()));
-        f.field("managed_scaling", of.map(|o| Some(o.managed_scaling.clone())), Some("disabled".to_string()));
+        f.field(AUTO_SCALING_GROUP, of.map(|o| Some(bound(&o.group_arn))), Some(d.cluster.clone()));
+        f.field(MANAGED_SCALING, of.map(|o| Some(o.managed_scaling.clone())), Some("disabled".to_string()));
         let cluster = cx.observed.ecs.clusters.iter().find(|c| c.name == d.cluster);
         let associated = cluster.is_some_and(|c| c.fields.capacity_providers.contains(&d.cluster));
         f.field(DEFAULT, cp.map(|_| Some(associated)), Some(true));
@@ -92,7 +96,7 @@ impl Resource for CapacityProvider {
         let group = cx.ids.get(&Address::new(Kind::AutoScalingGroup, name))?;
         let provider = AutoScalingGroupProvider::builder()
             .auto_scaling_group_arn(group)
-            .managed_scaling(ManagedScaling::builder().status(ManagedScalingStatus::Disabled).build())
+            .managed_scaling(managed_scaling())
             .managed_termination_protection(ManagedTerminationProtection::Disabled)
             .build()?;
         let request = cx
@@ -121,12 +125,17 @@ impl Resource for CapacityProvider {
         address: &Address,
         d: &Ec2Capacity,
         cp: &Observed<CapacityProviderFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ecs(&cx.clients.ecs, address, &cp.id, &cp.tags, &cx.tags(address)).await?;
         }
-        if delta.iter().any(|f| f.path == DEFAULT) {
+        if delta.has(MANAGED_SCALING) {
+            let provider = AutoScalingGroupProviderUpdate::builder().managed_scaling(managed_scaling()).build();
+            let update = cx.clients.ecs.update_capacity_provider().name(&cp.name).auto_scaling_group_provider(provider);
+            update.send().await.map_err(|e| failed("turning managed scaling off for", address, &e))?;
+        }
+        if delta.has(DEFAULT) {
             associate(cx, address, &d.cluster).await?;
         }
         Ok(())
@@ -218,6 +227,11 @@ async fn wait_deleted(ecs: &aws_sdk_ecs::Client, address: &Address, name: &str, 
     })
     .await?;
     Ok(waited.get())
+}
+
+/// The runner's group scales by its own size, not by ECS (`managed_scaling: disabled`).
+fn managed_scaling() -> ManagedScaling {
+    ManagedScaling::builder().status(ManagedScalingStatus::Disabled).build()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{
 use super::{metadata, root_volume, LaunchTemplateFields, ROOT_DEVICE};
 use crate::aws::error::{failed, required};
 use crate::aws::{describe, Clients};
-use crate::diff::{FieldChange, FieldDiff};
+use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute::Ec2Capacity;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -31,8 +31,18 @@ pub struct DesiredTemplate {
     pub ami: Option<String>,
 }
 
+const IMAGE_ID: Path = Path::field("image_id");
+pub const INSTANCE_TYPE: Path = Path::field("instance_type");
+const INSTANCE_PROFILE: Path = Path::field("instance_profile");
+const SECURITY_GROUPS: Path = Path::field("security_groups");
+const METADATA_OPTIONS: Path = Path::field("metadata_options");
+pub const ROOT_VOLUME: Path = Path::field("root_volume");
+const USER_DATA: Path = Path::field("user_data");
+
 impl Resource for LaunchTemplate {
     const KIND: Kind = Kind::LaunchTemplate;
+    const FIELDS: &'static [Path] =
+        &[IMAGE_ID, INSTANCE_TYPE, INSTANCE_PROFILE, SECURITY_GROUPS, METADATA_OPTIONS, ROOT_VOLUME, USER_DATA, TAGS];
     type Desired = DesiredTemplate;
     type Observed = Observed<LaunchTemplateFields>;
 
@@ -61,15 +71,15 @@ impl Resource for LaunchTemplate {
         let c = &d.capacity;
         let mut f = FieldDiff::default();
         let of = lt.map(|l| &l.fields);
-        f.field("image_id", of.map(|o| Some(o.image_id.clone())), d.ami.clone());
-        f.field("instance_type", of.map(|o| Some(o.instance_type.clone())), Some(c.instance_type.clone()));
-        f.field("instance_profile", of.map(|o| Some(o.instance_profile.clone())), Some(c.instance_role.clone()));
+        f.field(IMAGE_ID, of.map(|o| Some(o.image_id.clone())), d.ami.clone());
+        f.field(INSTANCE_TYPE, of.map(|o| Some(o.instance_type.clone())), Some(c.instance_type.clone()));
+        f.field(INSTANCE_PROFILE, of.map(|o| Some(o.instance_profile.clone())), Some(c.instance_role.clone()));
         let named = of.map(|o| referenced_names(&o.security_groups, &groups, &new_groups));
-        f.members("security_groups", named.as_ref(), &c.security_groups.iter().cloned().collect());
-        f.field("metadata_options", of.map(|o| Some(o.metadata.clone())), Some(metadata("required", 1)));
+        f.members(SECURITY_GROUPS, named.as_ref(), &c.security_groups.iter().cloned().collect());
+        f.field(METADATA_OPTIONS, of.map(|o| Some(o.metadata.clone())), Some(metadata("required", 1)));
         let volume = root_volume(c.root_volume_gib, "gp3", true);
-        f.field("root_volume", of.map(|o| Some(o.root_volume.clone())), Some(volume));
-        f.field("user_data", of.map(|o| Some(o.user_data.clone())), Some(c.user_data.clone()));
+        f.field(ROOT_VOLUME, of.map(|o| Some(o.root_volume.clone())), Some(volume));
+        f.field(USER_DATA, of.map(|o| Some(o.user_data.clone())), Some(c.user_data.clone()));
         f.tags(lt.map(|l| &l.tags), tags);
         f
     }
@@ -108,10 +118,10 @@ impl Resource for LaunchTemplate {
         address: &Address,
         d: &DesiredTemplate,
         lt: &Observed<LaunchTemplateFields>,
-        delta: &[FieldChange],
+        delta: &Delta<'_>,
     ) -> Result<()> {
         let ec2 = &cx.clients.ec2;
-        if delta.iter().any(|f| !f.path.starts_with("tags")) {
+        if delta.has_other_than(TAGS) {
             let (data, _) = data(cx, d)?;
             let out = ec2
                 .create_launch_template_version()
@@ -129,7 +139,7 @@ impl Resource for LaunchTemplate {
                 .await
                 .map_err(|e| failed("setting the default version of", address, &e))?;
         }
-        if delta.iter().any(|f| f.path.starts_with("tags")) {
+        if delta.has(TAGS) {
             tags::sync_ec2(ec2, address, &lt.id, &lt.tags, &cx.tags(address)).await?;
         }
         Ok(())

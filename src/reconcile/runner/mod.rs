@@ -12,9 +12,9 @@
 //! Capacity provider: the group, managed scaling off (the size is fixed), associated with the cluster
 //! as its default strategy.
 
-mod autoscaling_group;
+pub mod autoscaling_group;
 mod capacity_provider;
-mod launch_template;
+pub mod launch_template;
 mod observe;
 
 use std::collections::{BTreeMap, BTreeSet};

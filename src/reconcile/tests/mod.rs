@@ -130,3 +130,35 @@ fn a_service_in_private_subnets_waits_for_their_route_to_the_nat_gateway() {
     assert!(waits.contains(&"route_table.private".to_string()), "{waits:?}");
     assert!(!waits.contains(&"route_table.public".to_string()), "{waits:?}");
 }
+
+/// The typed delta: each kind declares the paths its `fields` reports (`Resource::FIELDS`), and
+/// those that force a replacement are among them. A path a plan shows that its kind does not
+/// declare would reach an `update` that never asks for it. (Every planned change is also checked
+/// as it is made, in debug builds: `contract::plan_kind`; an update that leaves a field of its
+/// delta unread fails the step: `contract::run`.)
+#[test]
+fn every_field_a_plan_shows_is_declared_by_its_kind() {
+    for &kind in crate::model::Kind::ALL {
+        let (fields, replace_on) = crate::reconcile::registry::declared(kind);
+        assert!(!fields.is_empty(), "{kind:?} declares no field");
+        for p in replace_on {
+            assert!(fields.contains(p), "{kind:?}: {p} forces a replacement but is not in FIELDS");
+        }
+    }
+    let create_all = from_empty();
+    let drifted = [
+        drift(|_, o| o.network.subnets.iter_mut().for_each(|s| s.fields.cidr = "10.9.0.0/24".into())),
+        drift(|_, o| {
+            o.ecs.services.iter_mut().for_each(|s| s.tags.insert("Team".into(), "x".into()).map(drop).unwrap_or(()))
+        }),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for c in create_all.changes.iter().chain(drifted.iter().flat_map(|p| &p.changes)) {
+        let (declared, _) = crate::reconcile::registry::declared(c.address.kind);
+        for f in &c.fields {
+            assert!(declared.iter().any(|p| f.is(*p)), "{}: {} is not in its kind's FIELDS", c.address, f.path);
+        }
+        seen.insert(c.address.kind);
+    }
+    assert_eq!(seen.len(), crate::model::Kind::ALL.len(), "every kind planned from empty: {seen:?}");
+}
