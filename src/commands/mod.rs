@@ -160,7 +160,7 @@ impl Planner {
         let groups = reconcile::reread::touched(changes);
         let (identity, observed) = tokio::join!(
             self.identity(),
-            reconcile::reread::observe_again(&self.clients, &self.desired, previous, &groups)
+            reconcile::observe_groups(&self.clients, &self.desired, None, &groups, previous)
         );
         let observed = observed.context("reading the stack from AWS again to verify it")?;
         let mut plan = Plan {

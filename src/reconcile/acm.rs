@@ -16,6 +16,7 @@ use super::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use super::kit::{Observed, CONCURRENCY};
 use super::tag_index::TagIndex;
 use super::tags;
+use super::Group;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, consistency, describe, Clients};
@@ -223,6 +224,7 @@ const VALIDATION_RECORDS: Path = Path::field("validation_records");
 
 impl Resource for Certificate {
     const KIND: Kind = Kind::Certificate;
+    const GROUP: Group = Group::Certificates;
     const FIELDS: &'static [Path] = &[DOMAIN_NAME, ALTERNATIVE_NAMES, STATUS, VALIDATION_RECORDS, TAGS];
     const REPLACE_ON: &'static [Path] = &[DOMAIN_NAME, ALTERNATIVE_NAMES];
     type Desired = DesiredCertificate;

@@ -18,6 +18,7 @@ use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::{Observed, CONCURRENCY};
 use super::tag_index::TagIndex;
 use super::tags;
+use super::Group;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
@@ -156,6 +157,7 @@ const OK_ACTIONS: Path = Path::field("ok_actions");
 
 impl Resource for Alarm {
     const KIND: Kind = Kind::Alarm;
+    const GROUP: Group = Group::Alarms;
     const FIELDS: &'static [Path] = &[
         DESCRIPTION,
         NAMESPACE,

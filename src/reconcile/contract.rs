@@ -25,7 +25,7 @@ use crate::plan::{Action, Conflict, Reason, Step};
 
 use super::kit::Ids;
 use super::registry::Registered;
-use super::{Observed, Plan, ResourceChange};
+use super::{Group, Observed, Plan, ResourceChange};
 
 /// What planning a kind may look at: the run, the whole desired stack, everything observed, the
 /// observed ids (to name references) and the plan so far (kinds this one depends on come first).
@@ -69,6 +69,11 @@ pub trait Resource: Registered + Clone + Debug {
     const FIELDS: &'static [Path];
     /// Fields whose change cannot be made in place: the resource is replaced.
     const REPLACE_ON: &'static [Path] = &[];
+    /// The observation that reads this kind: what `up`'s verification reads again after a change.
+    const GROUP: Group;
+    /// Kinds that carry no tags of their own are owned through this kind (a listener through its
+    /// load balancer): `adopt` follows it and tags nothing.
+    const OWNED_THROUGH: Option<Kind> = None;
     type Desired: Clone + Debug;
     type Observed: ObservedResource + Clone + Debug;
 

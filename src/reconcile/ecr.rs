@@ -13,6 +13,7 @@ use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::CONCURRENCY;
 use super::tag_index::TagIndex;
 use super::tags;
+use super::Group;
 use crate::aws::error::{failed, required};
 use crate::aws::{concurrent, describe};
 use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
@@ -140,6 +141,7 @@ const TAG_MUTABILITY: Path = Path::field("tag_mutability");
 
 impl Resource for EcrRepository {
     const KIND: Kind = Kind::EcrRepository;
+    const GROUP: Group = Group::Repositories;
     const FIELDS: &'static [Path] = &[SCAN_ON_PUSH, TAG_MUTABILITY, LIFECYCLE, TAGS];
     type Desired = Repository;
     type Observed = ObservedRepository;

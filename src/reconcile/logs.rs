@@ -14,6 +14,7 @@ use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::CONCURRENCY;
 use super::tag_index::TagIndex;
 use super::tags;
+use super::Group;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::log_group_name_from_arn;
@@ -139,6 +140,7 @@ pub const RETENTION: Path = Path::field("retention_days");
 
 impl Resource for LogGroup {
     const KIND: Kind = Kind::LogGroup;
+    const GROUP: Group = Group::LogGroups;
     const FIELDS: &'static [Path] = &[RETENTION, TAGS];
     type Desired = desired::LogGroup;
     type Observed = ObservedLogGroup;

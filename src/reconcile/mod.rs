@@ -35,6 +35,9 @@ pub use registry::Payload;
 pub type Plan = crate::plan::Plan<Payload>;
 pub type ResourceChange = crate::plan::ResourceChange<Payload>;
 
+use std::collections::BTreeSet;
+use std::future::Future;
+
 use anyhow::Result;
 
 use crate::aws::Clients;
@@ -62,48 +65,126 @@ pub struct Observed {
     pub duplicates: duplicates::Duplicates,
 }
 
+/// The observation groups, one per service module: each kind is read by one (`Resource::GROUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Network,
+    Edge,
+    Certificates,
+    Dns,
+    Iam,
+    Ecs,
+    Runner,
+    Topics,
+    Alarms,
+    Repositories,
+    Parameters,
+    LogGroups,
+}
+
+impl Group {
+    pub const ALL: [Group; 12] = [
+        Group::Network,
+        Group::Edge,
+        Group::Certificates,
+        Group::Dns,
+        Group::Iam,
+        Group::Ecs,
+        Group::Runner,
+        Group::Topics,
+        Group::Alarms,
+        Group::Repositories,
+        Group::Parameters,
+        Group::LogGroups,
+    ];
+}
+
 /// Reads every service concurrently. `image_tag`: `--image-tag`, whose images ECR is asked for.
 pub async fn observe(clients: &Clients, desired: &Desired, image_tag: Option<&str>) -> Result<Observed> {
+    observe_groups(clients, desired, image_tag, &Group::ALL.into(), Observed::default()).await
+}
+
+/// `previous` with the groups in `groups` read (again), concurrently; the others are not even
+/// started. `image_tag`: the images ECR is asked for; without one, `previous`'s are kept (no step
+/// changes ECR's images).
+pub async fn observe_groups(
+    clients: &Clients,
+    desired: &Desired,
+    image_tag: Option<&str>,
+    groups: &BTreeSet<Group>,
+    mut previous: Observed,
+) -> Result<Observed> {
     let stack = desired.stack.as_str();
     let cluster_names: Vec<String> = desired.clusters.iter().map(|c| c.name.clone()).collect();
     let index = &tag_index::TagIndex::new(clients, stack);
-    let amis = desired.ec2_capacity.iter().map(|c| c.ami_parameter.clone());
-    let values = &ssm::Values::new(&clients.ssm, &desired.parameters, amis);
     let domain = desired.ingress.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
-    // The index's one query starts with the first round, whichever service asks for it first.
-    let ((), network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) =
+    let on = |g: Group| groups.contains(&g);
+    // One read of SSM values for the groups that need them.
+    let parameters: &[_] = if on(Group::Parameters) { &desired.parameters } else { &[] };
+    let amis = desired.ec2_capacity.iter().filter(|_| on(Group::Runner)).map(|c| c.ami_parameter.clone());
+    let values = &ssm::Values::new(&clients.ssm, parameters, amis);
+    // The tagging index's one query starts with the first round when a group uses it.
+    let indexed = groups.iter().any(|g| !matches!(g, Group::Network | Group::Dns | Group::Iam | Group::Runner));
+    // On the heap: the thirteen reads' state is too large for the main thread's stack in a debug build.
+    let reads = Box::pin(async {
         tokio::try_join!(
-            async { index.listed().await.map(drop) },
-            network::observe(clients, stack),
-            elb::observe(clients, index, stack, desired.ingress.as_ref()),
-            acm::observe(clients, index, stack, domain),
-            dns::observe(clients, desired.dns.as_ref()),
-            iam::observe(clients, desired.iam.as_ref()),
-            ecs::observe(clients, index, stack, &cluster_names, &desired.services, image_tag),
-            runner::observe(clients, values, stack, &desired.ec2_capacity, &cluster_names),
-            sns::observe(clients, index, desired.notifications.as_ref()),
-            alarms::observe(clients, index, &desired.alarms),
-            ecr::observe(&clients.ecr, index, stack, &desired.repositories),
-            ssm::observe(&clients.ssm, index, values, &desired.parameters),
-            logs::observe(clients, index, &desired.log_groups),
-        )?;
-    let mut observed = Observed {
-        network,
-        edge,
-        certificates,
-        dns,
-        iam,
-        ecs,
-        runner,
-        topics,
-        alarms,
-        repositories,
-        parameters,
-        log_groups,
-        duplicates: Default::default(),
-    };
-    observed.duplicates = duplicates::resolve(stack, &observed);
-    Ok(observed)
+            async {
+                if indexed {
+                    index.listed().await.map(drop)
+                } else {
+                    Ok(())
+                }
+            },
+            maybe(on(Group::Network), network::observe(clients, stack)),
+            maybe(on(Group::Edge), elb::observe(clients, index, stack, desired.ingress.as_ref())),
+            maybe(on(Group::Certificates), acm::observe(clients, index, stack, domain)),
+            maybe(on(Group::Dns), dns::observe(clients, desired.dns.as_ref())),
+            maybe(on(Group::Iam), iam::observe(clients, desired.iam.as_ref())),
+            maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &cluster_names, &desired.services, image_tag)),
+            maybe(on(Group::Runner), runner::observe(clients, values, stack, &desired.ec2_capacity, &cluster_names)),
+            maybe(on(Group::Topics), sns::observe(clients, index, desired.notifications.as_ref())),
+            maybe(on(Group::Alarms), alarms::observe(clients, index, &desired.alarms)),
+            maybe(on(Group::Repositories), ecr::observe(&clients.ecr, index, stack, &desired.repositories)),
+            maybe(on(Group::Parameters), ssm::observe(&clients.ssm, index, values, &desired.parameters)),
+            maybe(on(Group::LogGroups), logs::observe(clients, index, &desired.log_groups)),
+        )
+    });
+    let ((), network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) =
+        reads.await?;
+    let o = &mut previous;
+    replace(&mut o.network, network);
+    replace(&mut o.edge, edge);
+    replace(&mut o.certificates, certificates);
+    replace(&mut o.dns, dns);
+    replace(&mut o.iam, iam);
+    let images = std::mem::take(&mut o.ecs.images);
+    replace(&mut o.ecs, ecs);
+    if image_tag.is_none() {
+        o.ecs.images = images;
+    }
+    replace(&mut o.runner, runner);
+    replace(&mut o.topics, topics);
+    replace(&mut o.alarms, alarms);
+    replace(&mut o.repositories, repositories);
+    replace(&mut o.parameters, parameters);
+    replace(&mut o.log_groups, log_groups);
+    o.duplicates = duplicates::resolve(stack, o);
+    Ok(previous)
+}
+
+/// Runs `read` only when `on`; it is not even started otherwise.
+async fn maybe<T>(on: bool, read: impl Future<Output = Result<T>>) -> Result<Option<T>> {
+    if on {
+        read.await.map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn replace<T>(slot: &mut T, fresh: Option<T>) {
+    if let Some(fresh) = fresh {
+        *slot = fresh;
+    }
 }
 
 /// The pure half of planning: desired against observed, every kind, in the kind graph's order.

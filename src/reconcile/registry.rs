@@ -49,6 +49,16 @@ macro_rules! registry {
             match kind { $(Kind::$kind => (<$type>::FIELDS, <$type>::REPLACE_ON),)* }
         }
 
+        /// The observation group that reads a kind.
+        pub fn group(kind: Kind) -> super::Group {
+            match kind { $(Kind::$kind => <$type>::GROUP,)* }
+        }
+
+        /// The kind a kind without tags of its own is owned through, if it is one.
+        pub fn owned_through(kind: Kind) -> Option<Kind> {
+            match kind { $(Kind::$kind => <$type>::OWNED_THROUGH,)* }
+        }
+
         /// Plans the changes of one kind into `out`.
         pub fn plan(kind: Kind, cx: &DiffCx<'_>, out: &mut Plan) {
             match kind { $(Kind::$kind => <$type>::plan(cx, out),)* }

@@ -9,56 +9,9 @@
 //! change by hand during the run is what the next `diff` is for, as it is for a full re-read.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 
-use anyhow::Result;
-
-use super::ResourceChange;
-use super::*;
+use super::{Group, ResourceChange};
 use crate::model::Kind;
-
-/// The observation groups of `reconcile::observe`, one per service module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Group {
-    Network,
-    Edge,
-    Certificates,
-    Dns,
-    Iam,
-    Ecs,
-    Runner,
-    Topics,
-    Alarms,
-    Repositories,
-    Parameters,
-    LogGroups,
-}
-
-/// The group that reads a kind.
-pub fn group(kind: Kind) -> Group {
-    match kind {
-        Kind::Vpc
-        | Kind::Subnet
-        | Kind::InternetGateway
-        | Kind::ElasticIp
-        | Kind::NatGateway
-        | Kind::RouteTable
-        | Kind::SecurityGroup
-        | Kind::SecurityGroupRules
-        | Kind::FlowLog => Group::Network,
-        Kind::IamOidcProvider | Kind::IamRole => Group::Iam,
-        Kind::HostedZone | Kind::DnsRecords => Group::Dns,
-        Kind::Certificate => Group::Certificates,
-        Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener | Kind::ListenerRule => Group::Edge,
-        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => Group::Ecs,
-        Kind::LaunchTemplate | Kind::AutoScalingGroup | Kind::CapacityProvider => Group::Runner,
-        Kind::SnsTopic => Group::Topics,
-        Kind::Alarm => Group::Alarms,
-        Kind::EcrRepository => Group::Repositories,
-        Kind::SsmParameter => Group::Parameters,
-        Kind::LogGroup => Group::LogGroups,
-    }
-}
 
 /// Kinds whose apply changes resources another group reads: a certificate writes its
 /// validation records into the hosted zone; a capacity provider is associated with its cluster.
@@ -70,76 +23,11 @@ pub fn touched(changes: &[ResourceChange]) -> BTreeSet<Group> {
     let mut out = BTreeSet::new();
     for &kind in Kind::ALL {
         if changed.contains(&kind) || changed.iter().any(|&c| kind.needs(c)) {
-            out.insert(group(kind));
+            out.insert(super::registry::group(kind));
         }
     }
     out.extend(WRITES_INTO.iter().filter(|(k, _)| changed.contains(k)).map(|(_, g)| *g));
     out
-}
-
-/// `previous` with the groups in `groups` read again.
-pub async fn observe_again(
-    clients: &Clients,
-    desired: &Desired,
-    mut previous: Observed,
-    groups: &BTreeSet<Group>,
-) -> Result<Observed> {
-    let stack = desired.stack.as_str();
-    let cluster_names: Vec<String> = desired.clusters.iter().map(|c| c.name.clone()).collect();
-    let index = &tag_index::TagIndex::new(clients, stack);
-    let domain = desired.ingress.as_ref().and_then(|e| e.certificate.as_ref()).map(|c| c.domain.as_str());
-    let on = |g: Group| groups.contains(&g);
-    // One read of SSM values for the groups read again that need them.
-    let parameters: &[_] = if on(Group::Parameters) { &desired.parameters } else { &[] };
-    let amis = desired.ec2_capacity.iter().filter(|_| on(Group::Runner)).map(|c| c.ami_parameter.clone());
-    let values = &ssm::Values::new(&clients.ssm, parameters, amis);
-    let (network, edge, certificates, dns, iam, ecs, runner, topics, alarms, repositories, parameters, log_groups) = tokio::try_join!(
-        maybe(on(Group::Network), network::observe(clients, stack)),
-        maybe(on(Group::Edge), elb::observe(clients, index, stack, desired.ingress.as_ref())),
-        maybe(on(Group::Certificates), acm::observe(clients, index, stack, domain)),
-        maybe(on(Group::Dns), dns::observe(clients, desired.dns.as_ref())),
-        maybe(on(Group::Iam), iam::observe(clients, desired.iam.as_ref())),
-        maybe(on(Group::Ecs), ecs::observe(clients, index, stack, &cluster_names, &desired.services, None)),
-        maybe(on(Group::Runner), runner::observe(clients, values, stack, &desired.ec2_capacity, &cluster_names)),
-        maybe(on(Group::Topics), sns::observe(clients, index, desired.notifications.as_ref())),
-        maybe(on(Group::Alarms), alarms::observe(clients, index, &desired.alarms)),
-        maybe(on(Group::Repositories), ecr::observe(&clients.ecr, index, stack, &desired.repositories)),
-        maybe(on(Group::Parameters), ssm::observe(&clients.ssm, index, values, &desired.parameters)),
-        maybe(on(Group::LogGroups), logs::observe(clients, index, &desired.log_groups)),
-    )?;
-    let o = &mut previous;
-    replace(&mut o.network, network);
-    replace(&mut o.edge, edge);
-    replace(&mut o.certificates, certificates);
-    replace(&mut o.dns, dns);
-    replace(&mut o.iam, iam);
-    // The images `--image-tag` named were read once; no step changes ECR's images.
-    let images = std::mem::take(&mut o.ecs.images);
-    replace(&mut o.ecs, ecs);
-    o.ecs.images = images;
-    replace(&mut o.runner, runner);
-    replace(&mut o.topics, topics);
-    replace(&mut o.alarms, alarms);
-    replace(&mut o.repositories, repositories);
-    replace(&mut o.parameters, parameters);
-    replace(&mut o.log_groups, log_groups);
-    o.duplicates = duplicates::resolve(stack, o);
-    Ok(previous)
-}
-
-/// Runs `read` only when `on`; it is not even started otherwise.
-async fn maybe<T>(on: bool, read: impl Future<Output = Result<T>>) -> Result<Option<T>> {
-    if on {
-        read.await.map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
-fn replace<T>(slot: &mut T, fresh: Option<T>) {
-    if let Some(fresh) = fresh {
-        *slot = fresh;
-    }
 }
 
 #[cfg(test)]

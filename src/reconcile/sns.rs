@@ -21,6 +21,7 @@ use aws_sdk_sns::Client;
 use super::contract::{ApplyCx, DiffCx, Resource};
 use super::tag_index::TagIndex;
 use super::tags;
+use super::Group;
 use crate::aws::error::{failed, required};
 use crate::aws::{describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
@@ -122,6 +123,7 @@ const EMAILS: Path = Path::field("emails");
 
 impl Resource for SnsTopic {
     const KIND: Kind = Kind::SnsTopic;
+    const GROUP: Group = Group::Topics;
     const FIELDS: &'static [Path] = &[EMAILS, TAGS];
     type Desired = Topic;
     type Observed = ObservedTopic;

@@ -22,6 +22,7 @@ use super::contract::{ApplyCx, DiffCx, Resource};
 use super::kit::CONCURRENCY;
 use super::tag_index::TagIndex;
 use super::tags;
+use super::Group;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
@@ -256,6 +257,7 @@ const DESCRIPTION: Path = Path::field("description");
 
 impl Resource for SsmParameter {
     const KIND: Kind = Kind::SsmParameter;
+    const GROUP: Group = Group::Parameters;
     const FIELDS: &'static [Path] = &[TYPE, VALUE, DESCRIPTION, TAGS];
     const REPLACE_ON: &'static [Path] = &[TYPE];
     type Desired = Parameter;

@@ -62,16 +62,6 @@ pub struct Adoption {
     pub drift: Plan,
 }
 
-/// Kinds never tagged: owned through the resource they belong to.
-fn followed(kind: Kind) -> Option<Kind> {
-    match kind {
-        Kind::Listener | Kind::ListenerRule => Some(Kind::LoadBalancer),
-        Kind::SecurityGroupRules => Some(Kind::SecurityGroup),
-        Kind::DnsRecords => Some(Kind::HostedZone),
-        _ => None,
-    }
-}
-
 /// The three tags that make a resource this stack's, and nothing else.
 pub fn ownership_tags(stack: &str, address: &Address) -> crate::model::tags::Tags {
     [(MANAGED_BY, MANAGED_BY_VALUE.to_string()), (STACK, stack.to_string()), (ADDRESS, address.to_string())]
@@ -129,7 +119,7 @@ fn judge(
         if out.unmatched.iter().any(|u| u.address == address) {
             continue;
         }
-        if let Some(kind) = followed(address.kind) {
+        if let Some(kind) = crate::reconcile::registry::owned_through(address.kind) {
             out.follow.push((address.clone(), leader(desired, &address, kind)));
             continue;
         }
@@ -153,23 +143,49 @@ fn judge(
 
 /// What a follower's ownership comes from.
 fn leader(desired: &Desired, address: &Address, kind: Kind) -> Address {
-    let name = match address.kind {
-        Kind::Listener | Kind::ListenerRule => {
-            desired.ingress.as_ref().map(|e| e.load_balancer.name.clone()).unwrap_or_default()
-        }
-        // A group's rules and a zone's records are named after it.
-        _ => address.name.clone(),
+    // Listeners and rules belong to the one balancer; a group's rules and a zone's records are
+    // named after it.
+    let name = if kind == Kind::LoadBalancer {
+        desired.ingress.as_ref().map(|e| e.load_balancer.name.clone()).unwrap_or_default()
+    } else {
+        address.name.clone()
     };
     Address::new(kind, name)
 }
 
 /// Why a resource found under its declared name is the one.
+#[deny(clippy::wildcard_enum_match_arm)]
 fn evidence(address: &Address, ids: usize) -> String {
     match address.kind {
         Kind::TaskDefinition => format!("family {} ({ids} revision(s) read: newest and running)", address.name),
         Kind::HostedZone => format!("zone {}", address.name),
         Kind::IamOidcProvider => format!("provider https://{}", address.name),
-        _ => format!("named {}", address.name),
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::ElasticIp
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRules
+        | Kind::FlowLog
+        | Kind::IamRole
+        | Kind::Certificate
+        | Kind::TargetGroup
+        | Kind::LoadBalancer
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::DnsRecords
+        | Kind::EcsCluster
+        | Kind::EcsService
+        | Kind::LaunchTemplate
+        | Kind::AutoScalingGroup
+        | Kind::CapacityProvider
+        | Kind::SnsTopic
+        | Kind::Alarm
+        | Kind::EcrRepository
+        | Kind::SsmParameter
+        | Kind::LogGroup => format!("named {}", address.name),
     }
 }
 
@@ -187,7 +203,7 @@ fn claim(stack: &str, adoption: &Adoption, observed: &mut Observed) {
         let address = match by_id.get(&(e.id, e.address.kind)) {
             Some(a) => Some((*a).clone()),
             // A listener or rule carries its balancer's tags.
-            None if followed(e.address.kind) == Some(Kind::LoadBalancer) => {
+            None if crate::reconcile::registry::owned_through(e.address.kind) == Some(Kind::LoadBalancer) => {
                 load_balancers.first().map(|a| (*a).clone())
             }
             None => None,

@@ -36,6 +36,7 @@ pub async fn write(clients: &Clients, stack: &str, adopt: &[Found]) -> Result<us
 }
 
 /// Adds `tags` to one resource (nothing is removed: `have` is empty).
+#[deny(clippy::wildcard_enum_match_arm)]
 async fn tag(clients: &Clients, address: &Address, id: &str, tags: &Tags) -> Result<()> {
     let none = Tags::new();
     match address.kind {

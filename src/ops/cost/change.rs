@@ -94,7 +94,9 @@ fn was(c: &ResourceChange, path: Path) -> Option<&Value> {
     })
 }
 
-/// Puts the cost-relevant fields an update changes back to their `before` values.
+/// Puts the cost-relevant fields an update changes back to their `before` values; every kind is
+/// named (an update of a new kind may change its price).
+#[deny(clippy::wildcard_enum_match_arm)]
 fn set_back(before: &mut Footprint, c: &ResourceChange) {
     let name = c.address.name.as_str();
     match c.address.kind {
@@ -155,34 +157,61 @@ fn set_back(before: &mut Footprint, c: &ResourceChange) {
                 }
             }
         }
-        _ => {}
+        // Their updates change nothing priced.
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::ElasticIp
+        | Kind::NatGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRules
+        | Kind::FlowLog
+        | Kind::IamOidcProvider
+        | Kind::IamRole
+        | Kind::HostedZone
+        | Kind::Certificate
+        | Kind::TargetGroup
+        | Kind::LoadBalancer
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::DnsRecords
+        | Kind::CapacityProvider
+        | Kind::SnsTopic
+        | Kind::Alarm
+        | Kind::EcrRepository
+        | Kind::SsmParameter => {}
     }
 }
 
-/// What a resource no longer in the stack file uses, from what AWS reported for it.
+/// What a resource no longer in the stack file uses, from what AWS reported for it; every kind
+/// is named (a new one must be priced).
+#[deny(clippy::wildcard_enum_match_arm)]
 fn removed(c: &ResourceChange, plan: &Plan) -> Option<Usage> {
     let deleted = |kind: Kind, name: &str| plan.changes.iter().find(|d| d.address == Address::new(kind, name));
-    Some(match (&c.payload, c.address.kind) {
-        (_, Kind::NatGateway) => Usage::NatGateway,
-        (_, Kind::ElasticIp) => Usage::PublicIpv4,
-        (_, Kind::HostedZone) => Usage::HostedZone,
-        (_, Kind::EcrRepository) => Usage::Repository,
-        (_, Kind::Alarm) => Usage::Alarm,
-        (Payload::LogGroup(p), _) => Usage::LogGroup { retention_days: p.observed.as_ref()?.retention_days },
-        (Payload::LoadBalancer(p), _) => {
+    Some(match (c.address.kind, &c.payload) {
+        (Kind::NatGateway, _) => Usage::NatGateway,
+        (Kind::ElasticIp, _) => Usage::PublicIpv4,
+        (Kind::HostedZone, _) => Usage::HostedZone,
+        (Kind::EcrRepository, _) => Usage::Repository,
+        (Kind::Alarm, _) => Usage::Alarm,
+        (Kind::LogGroup, Payload::LogGroup(p)) => {
+            Usage::LogGroup { retention_days: p.observed.as_ref()?.retention_days }
+        }
+        (Kind::LoadBalancer, Payload::LoadBalancer(p)) => {
             let o = &p.observed.as_ref()?.fields;
             Usage::LoadBalancer { zones: o.subnet_ids.len() as u32, internet_facing: o.scheme == "internet-facing" }
         }
-        (Payload::AutoScalingGroup(p), _) => {
+        (Kind::AutoScalingGroup, Payload::AutoScalingGroup(p)) => {
             let count = desired_of_size(&p.observed.as_ref()?.fields.size)?;
-            let template = match &deleted(Kind::LaunchTemplate, &c.address.name)?.payload {
-                Payload::LaunchTemplate(t) => t.observed.as_ref()?.fields.clone(),
-                _ => return None,
+            let Payload::LaunchTemplate(t) = &deleted(Kind::LaunchTemplate, &c.address.name)?.payload else {
+                return None;
             };
+            let template = t.observed.as_ref()?.fields.clone();
             let volume_gib = gib_of_volume(&template.root_volume)?;
             Usage::Instances { instance_type: template.instance_type, count, volume_gib }
         }
-        (Payload::EcsService(p), _) => {
+        (Kind::EcsService, Payload::EcsService(p)) => {
             let o = &p.observed.as_ref()?.fields;
             if o.launch_type != "FARGATE" {
                 return Some(Usage::Free(format!("ran on {} instances", o.launch_type)));
@@ -191,14 +220,39 @@ fn removed(c: &ResourceChange, plan: &Plan) -> Option<Usage> {
             // removed service: listed as not priced.
             return None;
         }
-        (Payload::EcsCluster(p), _) => {
+        (Kind::EcsCluster, Payload::EcsCluster(p)) => {
             let enabled = p.observed.as_ref()?.fields.container_insights == "enabled";
             // The services it ran are deleted too and priced on their own; its metrics were per service.
             let services =
                 plan.changes.iter().filter(|d| d.address.kind == Kind::EcsService && d.action == Action::Delete);
             Usage::ContainerInsights { enabled, services: services.count() as u32 }
         }
-        _ => Usage::Free(String::new()),
+        // A payload of another kind than the address's: nothing known to price it by.
+        (Kind::LogGroup | Kind::LoadBalancer | Kind::AutoScalingGroup | Kind::EcsService | Kind::EcsCluster, _) => {
+            return None
+        }
+        (
+            Kind::Vpc
+            | Kind::Subnet
+            | Kind::InternetGateway
+            | Kind::RouteTable
+            | Kind::SecurityGroup
+            | Kind::SecurityGroupRules
+            | Kind::FlowLog
+            | Kind::IamOidcProvider
+            | Kind::IamRole
+            | Kind::Certificate
+            | Kind::TargetGroup
+            | Kind::Listener
+            | Kind::ListenerRule
+            | Kind::DnsRecords
+            | Kind::TaskDefinition
+            | Kind::LaunchTemplate
+            | Kind::CapacityProvider
+            | Kind::SnsTopic
+            | Kind::SsmParameter,
+            _,
+        ) => Usage::Free(String::new()),
     })
 }
 

@@ -74,6 +74,8 @@ impl Footprint {
     }
 }
 
+/// What one resource of the stack file uses: every kind is named (a new one must be priced).
+#[deny(clippy::wildcard_enum_match_arm)]
 fn usage(desired: &Desired, address: &Address) -> Usage {
     let name = address.name.as_str();
     match address.kind {
@@ -122,7 +124,25 @@ fn usage(desired: &Desired, address: &Address) -> Usage {
             retention_days: desired.log_groups.iter().find(|g| g.name == name).and_then(|g| g.retention_days),
         },
         // The price file says why these cost nothing.
-        _ => Usage::Free(String::new()),
+        Kind::Vpc
+        | Kind::Subnet
+        | Kind::InternetGateway
+        | Kind::RouteTable
+        | Kind::SecurityGroup
+        | Kind::SecurityGroupRules
+        | Kind::FlowLog
+        | Kind::IamOidcProvider
+        | Kind::IamRole
+        | Kind::Certificate
+        | Kind::TargetGroup
+        | Kind::Listener
+        | Kind::ListenerRule
+        | Kind::DnsRecords
+        | Kind::TaskDefinition
+        | Kind::LaunchTemplate
+        | Kind::CapacityProvider
+        | Kind::SnsTopic
+        | Kind::SsmParameter => Usage::Free(String::new()),
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 
 use crate::model::{Address, Kind};
-use crate::reconcile::Plan;
+use crate::reconcile::{Group, Plan};
 
 /// The groups of the seed's diagram, in its order.
 const GROUPS: [(&str, &str); 5] = [
@@ -23,35 +23,14 @@ const GROUPS: [(&str, &str); 5] = [
     ("monitoring", "Monitoring"),
 ];
 
-/// Which group of the diagram a kind belongs to.
+/// Which group of the diagram a kind belongs to: by the service that reads it.
 fn group(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Vpc
-        | Kind::Subnet
-        | Kind::InternetGateway
-        | Kind::ElasticIp
-        | Kind::NatGateway
-        | Kind::RouteTable
-        | Kind::SecurityGroup
-        | Kind::SecurityGroupRules
-        | Kind::FlowLog => "network",
-        Kind::LoadBalancer
-        | Kind::TargetGroup
-        | Kind::Listener
-        | Kind::ListenerRule
-        | Kind::Certificate
-        | Kind::HostedZone
-        | Kind::DnsRecords => "edge",
-        Kind::EcsCluster
-        | Kind::EcsService
-        | Kind::TaskDefinition
-        | Kind::LaunchTemplate
-        | Kind::AutoScalingGroup
-        | Kind::CapacityProvider
-        | Kind::IamRole
-        | Kind::IamOidcProvider => "compute",
-        Kind::EcrRepository | Kind::SsmParameter => "storage",
-        Kind::LogGroup | Kind::Alarm | Kind::SnsTopic => "monitoring",
+    match crate::reconcile::registry::group(kind) {
+        Group::Network => "network",
+        Group::Edge | Group::Certificates | Group::Dns => "edge",
+        Group::Ecs | Group::Runner | Group::Iam => "compute",
+        Group::Repositories | Group::Parameters => "storage",
+        Group::LogGroups | Group::Alarms | Group::Topics => "monitoring",
     }
 }
 

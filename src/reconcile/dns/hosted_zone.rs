@@ -14,6 +14,7 @@ use crate::model::{Address, Kind};
 use crate::plan::build::ownership;
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct HostedZone;
@@ -25,6 +26,7 @@ fn owned<'a>(cx: &'a DiffCx<'_>) -> Option<&'a Zone> {
 
 impl Resource for HostedZone {
     const KIND: Kind = Kind::HostedZone;
+    const GROUP: Group = Group::Dns;
     const FIELDS: &'static [Path] = &[TAGS];
     /// The zone's name.
     type Desired = String;

@@ -14,6 +14,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct DnsRecords;
@@ -55,6 +56,8 @@ const RECORD: Path = Path::keyed("record");
 
 impl Resource for DnsRecords {
     const KIND: Kind = Kind::DnsRecords;
+    const GROUP: Group = Group::Dns;
+    const OWNED_THROUGH: Option<Kind> = Some(Kind::HostedZone);
     const FIELDS: &'static [Path] = &[RECORD];
     type Desired = DesiredRecords;
     type Observed = Records;

@@ -19,6 +19,7 @@ use crate::model::desired::Cluster;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::Group;
 
 use crate::reconcile::kit::Observed;
 use crate::reconcile::kit::CONCURRENCY;
@@ -92,6 +93,7 @@ pub struct EcsCluster;
 
 impl Resource for EcsCluster {
     const KIND: Kind = Kind::EcsCluster;
+    const GROUP: Group = Group::Ecs;
     const FIELDS: &'static [Path] = &[INSIGHTS, TAGS];
     type Desired = Cluster;
     type Observed = Observed<ClusterFields>;

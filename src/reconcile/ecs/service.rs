@@ -31,6 +31,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed, CONCURRENCY};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFields {
@@ -188,6 +189,7 @@ const ASSIGN_PUBLIC_IP: Path = Path::field("network.assign_public_ip");
 
 impl Resource for EcsService {
     const KIND: Kind = Kind::EcsService;
+    const GROUP: Group = Group::Ecs;
     const FIELDS: &'static [Path] =
         &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, TAGS];
     const REPLACE_ON: &'static [Path] = &[CLUSTER, LAUNCH_TYPE];

@@ -28,6 +28,7 @@ use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::{Observed, CONCURRENCY};
 use crate::reconcile::registry::Registered;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 use crate::reconcile::{Plan, ResourceChange};
 
 use super::ObservedEcs;
@@ -187,6 +188,7 @@ pub const ARCHITECTURE: Path = Path::field("runtimePlatform.cpuArchitecture");
 
 impl Resource for TaskDefinition {
     const KIND: Kind = Kind::TaskDefinition;
+    const GROUP: Group = Group::Ecs;
     const FIELDS: &'static [Path] = &[DEFINITION];
     type Desired = DesiredRevision;
     type Observed = ObservedFamily;

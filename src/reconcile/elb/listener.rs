@@ -20,6 +20,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct Listener;
@@ -38,6 +39,8 @@ const CERTIFICATE: Path = Path::field("certificate");
 
 impl Resource for Listener {
     const KIND: Kind = Kind::Listener;
+    const GROUP: Group = Group::Edge;
+    const OWNED_THROUGH: Option<Kind> = Some(Kind::LoadBalancer);
     const FIELDS: &'static [Path] = &[PORT, DEFAULT_ACTION, SSL_POLICY, CERTIFICATE];
     type Desired = DesiredListener;
     type Observed = Observed<ListenerFields>;

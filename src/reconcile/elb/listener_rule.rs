@@ -17,6 +17,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct ListenerRule;
@@ -33,6 +34,8 @@ const FORWARD_TO: Path = Path::field("forward_to");
 
 impl Resource for ListenerRule {
     const KIND: Kind = Kind::ListenerRule;
+    const GROUP: Group = Group::Edge;
+    const OWNED_THROUGH: Option<Kind> = Some(Kind::LoadBalancer);
     const FIELDS: &'static [Path] = &[PRIORITY, FORWARD_TO];
     type Desired = DesiredRule;
     type Observed = Observed<RuleFields>;

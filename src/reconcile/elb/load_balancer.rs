@@ -21,6 +21,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 /// A new application load balancer is usually active within 2–3 minutes.
 const LB_TIMEOUT: Duration = Duration::from_secs(900);
@@ -36,6 +37,7 @@ const STATE: Path = Path::field("state");
 
 impl Resource for LoadBalancer {
     const KIND: Kind = Kind::LoadBalancer;
+    const GROUP: Group = Group::Edge;
     const FIELDS: &'static [Path] = &[SCHEME, SUBNETS, SECURITY_GROUPS, ATTRIBUTES, STATE, TAGS];
     const REPLACE_ON: &'static [Path] = &[SCHEME];
     type Desired = Desired;

@@ -17,6 +17,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct TargetGroup;
@@ -31,6 +32,7 @@ const HEALTH: Path = Path::group("health_check");
 
 impl Resource for TargetGroup {
     const KIND: Kind = Kind::TargetGroup;
+    const GROUP: Group = Group::Edge;
     const FIELDS: &'static [Path] = &[PORT, PROTOCOL, TARGET_TYPE, VPC, HEALTH, DELAY, TAGS];
     const REPLACE_ON: &'static [Path] = &[PORT, PROTOCOL, TARGET_TYPE, VPC];
     type Desired = Desired;

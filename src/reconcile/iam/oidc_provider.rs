@@ -12,6 +12,7 @@ use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 /// GitHub's OIDC certificate thumbprints (AWS no longer checks them for GitHub, the API still asks).
 const GITHUB_THUMBPRINTS: [&str; 2] =
@@ -28,6 +29,7 @@ const URL: Path = Path::field("url");
 
 impl Resource for IamOidcProvider {
     const KIND: Kind = Kind::IamOidcProvider;
+    const GROUP: Group = Group::Iam;
     const FIELDS: &'static [Path] = &[URL, TAGS];
     /// The provider's host.
     type Desired = String;

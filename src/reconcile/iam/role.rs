@@ -22,6 +22,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct IamRole;
@@ -34,6 +35,7 @@ const INSTANCE_PROFILE: Path = Path::field("instance_profile");
 
 impl Resource for IamRole {
     const KIND: Kind = Kind::IamRole;
+    const GROUP: Group = Group::Iam;
     const FIELDS: &'static [Path] =
         &[TRUST_POLICY, DESCRIPTION, MANAGED_POLICIES, INLINE_POLICIES, INSTANCE_PROFILE, TAGS];
     type Desired = Role;

@@ -10,6 +10,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct ElasticIp;
@@ -18,6 +19,7 @@ const DOMAIN: Path = Path::field("domain");
 
 impl Resource for ElasticIp {
     const KIND: Kind = Kind::ElasticIp;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[DOMAIN, TAGS];
     const REPLACE_ON: &'static [Path] = &[DOMAIN];
     /// The name: one per NAT gateway.

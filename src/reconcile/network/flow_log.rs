@@ -21,6 +21,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct FlowLog;
@@ -33,6 +34,7 @@ const AGGREGATION: Path = Path::field("max_aggregation_seconds");
 
 impl Resource for FlowLog {
     const KIND: Kind = Kind::FlowLog;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[VPC, TRAFFIC, LOG_GROUP, ROLE, AGGREGATION, TAGS];
     const REPLACE_ON: &'static [Path] = &[VPC, TRAFFIC, LOG_GROUP, ROLE, AGGREGATION];
     type Desired = DesiredFlowLog;

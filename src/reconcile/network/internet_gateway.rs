@@ -14,6 +14,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct InternetGateway;
@@ -29,6 +30,7 @@ const ATTACHED_TO: Path = Path::field("attached_to");
 
 impl Resource for InternetGateway {
     const KIND: Kind = Kind::InternetGateway;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[ATTACHED_TO, TAGS];
     type Desired = DesiredGateway;
     type Observed = Observed<GatewayFields>;

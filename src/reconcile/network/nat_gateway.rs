@@ -21,6 +21,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::renewed;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 /// NAT gateways usually take 1–3 minutes either way.
 const NAT_TIMEOUT: Duration = Duration::from_secs(900);
@@ -34,6 +35,7 @@ const STATE: Path = Path::field("state");
 
 impl Resource for NatGateway {
     const KIND: Kind = Kind::NatGateway;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[SUBNET, ELASTIC_IP, STATE, TAGS];
     const REPLACE_ON: &'static [Path] = &[SUBNET, ELASTIC_IP];
     type Desired = Desired;

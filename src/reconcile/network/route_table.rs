@@ -18,6 +18,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::renewed;
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 pub const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 
@@ -29,6 +30,7 @@ const SUBNETS: Path = Path::field("subnets");
 
 impl Resource for RouteTable {
     const KIND: Kind = Kind::RouteTable;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[ROUTES, SUBNETS, TAGS];
     type Desired = Desired;
     type Observed = Observed<RouteTableFields>;

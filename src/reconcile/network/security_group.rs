@@ -14,6 +14,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct SecurityGroup;
@@ -22,6 +23,7 @@ const DESCRIPTION: Path = Path::field("description");
 
 impl Resource for SecurityGroup {
     const KIND: Kind = Kind::SecurityGroup;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[DESCRIPTION, TAGS];
     const REPLACE_ON: &'static [Path] = &[DESCRIPTION];
     type Desired = Desired;

@@ -20,6 +20,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Ids};
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct SecurityGroupRules;
@@ -29,6 +30,8 @@ const EGRESS: Path = Path::field("egress");
 
 impl Resource for SecurityGroupRules {
     const KIND: Kind = Kind::SecurityGroupRules;
+    const GROUP: Group = Group::Network;
+    const OWNED_THROUGH: Option<Kind> = Some(Kind::SecurityGroup);
     const FIELDS: &'static [Path] = &[INGRESS, EGRESS];
     type Desired = Desired;
     type Observed = Observed<SecurityGroupFields>;

@@ -17,6 +17,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct Subnet;
@@ -28,6 +29,7 @@ const ZONE: Path = Path::field("availability_zone");
 
 impl Resource for Subnet {
     const KIND: Kind = Kind::Subnet;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[CIDR, ZONE, MAP_PUBLIC_IP, TAGS];
     const REPLACE_ON: &'static [Path] = &[CIDR, ZONE];
     type Desired = network::Subnet;

@@ -18,6 +18,7 @@ use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct Vpc;
@@ -30,6 +31,7 @@ const CIDR: Path = Path::field("cidr");
 
 impl Resource for Vpc {
     const KIND: Kind = Kind::Vpc;
+    const GROUP: Group = Group::Network;
     const FIELDS: &'static [Path] = &[CIDR, DNS_SUPPORT, DNS_HOSTNAMES, DEFAULT_RULES, TAGS];
     const REPLACE_ON: &'static [Path] = &[CIDR];
     type Desired = network::Vpc;

@@ -20,6 +20,7 @@ use crate::plan::Action;
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 /// A group's tags: the desired ones, `Name` (which its instances get too) and `AmazonECSManaged`,
 /// which ECS adds to a group when a capacity provider is associated with it (declared here so it
@@ -46,6 +47,7 @@ const SUBNETS: Path = Path::field("subnets");
 
 impl Resource for AutoScalingGroup {
     const KIND: Kind = Kind::AutoScalingGroup;
+    const GROUP: Group = Group::Runner;
     const FIELDS: &'static [Path] = &[LAUNCH_TEMPLATE, LAUNCH_TEMPLATE_VERSION, SIZE, SUBNETS, TAGS];
     type Desired = Ec2Capacity;
     type Observed = Observed<GroupFields>;

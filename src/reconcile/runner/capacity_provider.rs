@@ -28,6 +28,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct CapacityProvider;
@@ -39,6 +40,7 @@ const MANAGED_SCALING: Path = Path::field("managed_scaling");
 
 impl Resource for CapacityProvider {
     const KIND: Kind = Kind::CapacityProvider;
+    const GROUP: Group = Group::Runner;
     const FIELDS: &'static [Path] = &[AUTO_SCALING_GROUP, MANAGED_SCALING, DEFAULT, TAGS];
     const REPLACE_ON: &'static [Path] = &[AUTO_SCALING_GROUP];
     type Desired = Ec2Capacity;

@@ -20,6 +20,7 @@ use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed};
 use crate::reconcile::tags;
+use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
 pub struct LaunchTemplate;
@@ -41,6 +42,7 @@ const USER_DATA: Path = Path::field("user_data");
 
 impl Resource for LaunchTemplate {
     const KIND: Kind = Kind::LaunchTemplate;
+    const GROUP: Group = Group::Runner;
     const FIELDS: &'static [Path] =
         &[IMAGE_ID, INSTANCE_TYPE, INSTANCE_PROFILE, SECURITY_GROUPS, METADATA_OPTIONS, ROOT_VOLUME, USER_DATA, TAGS];
     type Desired = DesiredTemplate;
