@@ -1,4 +1,4 @@
-//! Typed field paths and the delta an update acts on. Each kind declares the paths its `fields`
+//! Typed field paths and the delta an update acts on (tags aside: the runner sets them). Each kind declares the paths its `fields`
 //! may report (`Resource::FIELDS`) as constants that `fields`, `update`, `REPLACE_ON`,
 //! `widens_access` and `cost` share, so a misspelt path is a compile error, not an update
 //! silently skipped.
@@ -115,16 +115,6 @@ impl<'a> Delta<'a> {
         self.ask(|c| c.is(path))
     }
 
-    /// Whether anything but `path` changed (an update that sends the whole resource again).
-    pub fn has_other_than(&self, path: Path) -> bool {
-        self.ask(|c| !c.is(path))
-    }
-
-    /// Whether everything that changed is of `path` (asks about nothing).
-    pub fn only(&self, path: Path) -> bool {
-        self.changes.iter().all(|c| c.is(path))
-    }
-
     /// Marks `path` as handled by what the update does whatever changed (a state it waits for).
     pub fn handled(&self, path: Path) {
         self.ask(|c| c.is(path));
@@ -169,11 +159,10 @@ mod tests {
         let delta = Delta::new(&changes);
         assert!(delta.has(Path::field("scan_on_push")));
         assert!(!delta.has(Path::field("lifecycle_policy")));
-        assert!(!delta.only(TAGS));
         assert_eq!(delta.unread(), vec!["tags.Team", "tag_mutability"]);
-        assert!(delta.has_other_than(TAGS));
-        assert_eq!(delta.unread(), vec!["tags.Team"]);
         delta.handled(TAGS);
+        assert_eq!(delta.unread(), vec!["tag_mutability"]);
+        assert_eq!(delta.all().len(), 3);
         assert!(delta.unread().is_empty());
     }
 }

@@ -274,6 +274,14 @@ impl Resource for Certificate {
         d.zone.iter().map(|z| Address::new(Kind::HostedZone, z)).collect()
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_acm(&clients.acm, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -314,9 +322,6 @@ impl Resource for Certificate {
         o: &Observed<CertificateFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_acm(&cx.clients.acm, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         if delta.has(STATUS) | delta.has(VALIDATION_RECORDS) {
             validate(cx.clients, address, &o.id, &zone_id(cx, address, d)?, d).await?;
         }

@@ -218,6 +218,14 @@ impl Resource for Alarm {
         d.refers_to.clone()
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_cloudwatch(&clients.cloudwatch, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -233,16 +241,12 @@ impl Resource for Alarm {
         cx: &ApplyCx<'_>,
         address: &Address,
         d: &compute::Alarm,
-        o: &Observed<AlarmFields>,
+        _: &Observed<AlarmFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
         // PutMetricAlarm replaces the whole definition: one call whatever changed.
-        if delta.has_other_than(TAGS) {
-            put(cx, address, d, None).await?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_cloudwatch(&cx.clients.cloudwatch, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
+        delta.all();
+        put(cx, address, d, None).await?;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use std::fmt::Debug;
 use anyhow::{bail, Result};
 
 use crate::aws::Clients;
-use crate::diff::{Delta, FieldChange, FieldDiff, Path};
+use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::desired::Desired;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -74,6 +74,18 @@ pub trait Resource: Registered + Clone + Debug {
     /// Kinds that carry no tags of their own are owned through this kind (a listener through its
     /// load balancer): `adopt` follows it and tags nothing.
     const OWNED_THROUGH: Option<Kind> = None;
+
+    /// Sets the tags of the resource `id` from `have` to `want` with its service's tagging calls
+    /// (`reconcile::tags`). The runner calls it for a change of `TAGS` (so `update` never sees
+    /// tags); `adopt` calls it with `have` empty to add the ownership tags. A kind owned through
+    /// another answers with `untagged`.
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()>;
+    /// The id of an observed resource that `tag` is given.
+    fn tag_id(o: &Self::Observed) -> &str;
+    /// The tags the resource carries: the stack's (`tags`), unless the kind adds its own.
+    fn desired_tags(tags: Tags, _d: &Self::Desired) -> Tags {
+        tags
+    }
     type Desired: Clone + Debug;
     type Observed: ObservedResource + Clone + Debug;
 
@@ -112,8 +124,8 @@ pub trait Resource: Registered + Clone + Debug {
     async fn ready(_cx: &ApplyCx<'_>, _address: &Address, _d: &Self::Desired, _id: &str) -> Result<()> {
         Ok(())
     }
-    /// Changes what `delta` lists (the fields the plan showed) in place, asking `delta` about
-    /// every field it acts on.
+    /// Changes what `delta` lists (the fields the plan showed, tags aside) in place, asking
+    /// `delta` about every field it acts on.
     async fn update(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -224,11 +236,21 @@ pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, del
             R::ready(cx, address, d, &id).await?;
         }
         (Action::Update, Some(d), Some(o)) => {
-            let delta = Delta::new(delta);
-            R::update(cx, address, d, o, &delta).await?;
-            let unread = delta.unread();
-            if !unread.is_empty() {
-                bail!("{address}: the update left {} unapplied (a reconciler bug: `update` must act on every field it is given)", unread.join(", "));
+            // The tags are the runner's (through the kind's `tag`); `update` gets the rest.
+            let own_tags = R::FIELDS.contains(&TAGS);
+            let (tags, rest): (Vec<FieldChange>, Vec<FieldChange>) =
+                delta.iter().cloned().partition(|f| own_tags && f.is(TAGS));
+            if !tags.is_empty() {
+                let want = R::desired_tags(cx.tags(address), d);
+                R::tag(cx.clients, address, R::tag_id(o), o.tags(), &want).await?;
+            }
+            if !rest.is_empty() {
+                let delta = Delta::new(&rest);
+                R::update(cx, address, d, o, &delta).await?;
+                let unread = delta.unread();
+                if !unread.is_empty() {
+                    bail!("{address}: the update left {} unapplied (a reconciler bug: `update` must act on every field it is given)", unread.join(", "));
+                }
             }
         }
         (Action::Delete, _, Some(o)) => gone_is_done(R::delete(cx, address, o).await)?,
@@ -239,6 +261,11 @@ pub async fn run<R: Resource>(cx: &ApplyCx<'_>, step: &Step, pair: &Pair<R>, del
         ),
     }
     Ok(())
+}
+
+/// The answer of `tag` for a kind owned through another: it has no tags to set.
+pub fn untagged(address: &Address) -> Result<()> {
+    bail!("{address} is owned through the resource it belongs to and is never tagged (a caller's bug)")
 }
 
 /// NotFound on a delete: it is gone, which is what was asked.

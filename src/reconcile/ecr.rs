@@ -15,6 +15,7 @@ use super::tag_index::TagIndex;
 use super::tags;
 use super::Group;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::aws::{concurrent, describe};
 use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
@@ -168,6 +169,14 @@ impl Resource for EcrRepository {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.arn
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ecr(&clients.ecr, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -195,7 +204,7 @@ impl Resource for EcrRepository {
         cx: &ApplyCx<'_>,
         address: &Address,
         d: &Repository,
-        o: &ObservedRepository,
+        _: &ObservedRepository,
         delta: &Delta<'_>,
     ) -> Result<()> {
         let client = &cx.clients.ecr;
@@ -232,9 +241,6 @@ impl Resource for EcrRepository {
                         .map_err(|e| failed("removing the lifecycle policy of", address, &e))?;
                 }
             }
-        }
-        if delta.has(TAGS) {
-            tags::sync_ecr(client, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -164,6 +164,14 @@ impl Resource for LogGroup {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.arn
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_logs(&clients.logs, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -192,9 +200,6 @@ impl Resource for LogGroup {
         let client = &cx.clients.logs;
         if delta.has(RETENTION) {
             set_retention(client, address, o.retention_days, d.retention_days).await?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_logs(client, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

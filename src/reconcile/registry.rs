@@ -59,6 +59,18 @@ macro_rules! registry {
             match kind { $(Kind::$kind => <$type>::OWNED_THROUGH,)* }
         }
 
+        /// Sets the tags of a resource of `kind` (`Resource::tag`).
+        pub async fn tag(
+            kind: Kind,
+            clients: &crate::aws::Clients,
+            address: &crate::model::Address,
+            id: &str,
+            have: &crate::model::tags::Tags,
+            want: &crate::model::tags::Tags,
+        ) -> Result<()> {
+            match kind { $(Kind::$kind => <$type>::tag(clients, address, id, have, want).await,)* }
+        }
+
         /// Plans the changes of one kind into `out`.
         pub fn plan(kind: Kind, cx: &DiffCx<'_>, out: &mut Plan) {
             match kind { $(Kind::$kind => <$type>::plan(cx, out),)* }

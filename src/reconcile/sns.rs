@@ -147,6 +147,14 @@ impl Resource for SnsTopic {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.arn
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_sns(&clients.sns, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Topic, _: Option<&ObservedTopic>) -> Result<String> {
         let sns = &cx.clients.sns;
         // CreateTopic answers a repeat of the same name and tags with the same topic.
@@ -184,9 +192,6 @@ impl Resource for SnsTopic {
                     .await
                     .map_err(|e| failed("unsubscribing an address of", address, &e))?;
             }
-        }
-        if delta.has(TAGS) {
-            tags::sync_sns(sns, address, &o.arn, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -24,6 +24,7 @@ use super::tag_index::TagIndex;
 use super::tags;
 use super::Group;
 use crate::aws::error::failed;
+use crate::aws::Clients;
 use crate::aws::{concurrent, describe};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::desired::{Parameter, ParameterValue};
@@ -298,6 +299,14 @@ impl Resource for SsmParameter {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.name
+    }
+
+    async fn tag(clients: &Clients, address: &Address, _: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ssm(&clients.ssm, address, &address.name, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -331,9 +340,6 @@ impl Resource for SsmParameter {
             let o = ObservedParameter { value: current.or_else(|| o.value.clone()), ..o.clone() };
             let Some(value) = value_to_write(d, Some(&o)) else { bail!("updating {address}: no value to write") };
             put(client, d, value, None).await.map_err(|e| failed("writing the value of", address, &e))?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_ssm(client, address, &d.name, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -348,3 +348,32 @@ fn service_in(env: &Env, ecs: &Ecs, cluster: &str) -> Option<String> {
     let out = env.block_on(ecs.describe_services().cluster(cluster).services("containrlab-service").send()).ok()?;
     out.services().first().and_then(|s| s.status()).map(str::to_string)
 }
+
+/// Managed scaling turned on by hand: the plan shows it, `up` turns it off with one
+/// UpdateCapacityProvider (the runner's group is sized by the stack file, not by ECS).
+#[test]
+fn managed_scaling_turned_on_by_hand_is_turned_off() {
+    use aws_sdk_ecs::types::{AutoScalingGroupProviderUpdate, ManagedScaling, ManagedScalingStatus};
+    let env = Env::new();
+    let ecs = Ecs::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    let on = ManagedScaling::builder().status(ManagedScalingStatus::Enabled).target_capacity(100).build();
+    let provider = AutoScalingGroupProviderUpdate::builder().managed_scaling(on).build();
+    env.block_on(ecs.update_capacity_provider().name(RUNNER).auto_scaling_group_provider(provider).send())
+        .expect("turn managed scaling on by hand");
+
+    let diff = env.run(&["--json", "diff", "--exit-code"]);
+    diff.expect_code(2);
+    let plan = diff.json();
+    assert_eq!(actions(&plan), vec![(format!("capacity_provider.{RUNNER}"), "update".to_string())]);
+    let f = &plan["changes"][0]["fields"][0];
+    assert_eq!((&f["path"], &f["after"]), (&"managed_scaling".into(), &"disabled".into()));
+
+    let repair = env.run(&["up", "--yes"]);
+    repair.expect_code(0);
+    assert_eq!(
+        repair.mutating_calls().into_iter().collect::<Vec<_>>(),
+        vec![("ECS:UpdateCapacityProvider".to_string(), 1)]
+    );
+    env.run(&["diff", "--exit-code"]).expect_code(0);
+}

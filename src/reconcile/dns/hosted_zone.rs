@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::{zone_id, Zone};
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::tags::{Owner, Tags};
 use crate::model::{Address, Kind};
@@ -52,6 +53,14 @@ impl Resource for HostedZone {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_route53_zone(&clients.route53, address, super::zone_id(id), have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &String, _: Option<&Zone>) -> Result<String> {
         let r53 = &cx.clients.route53;
         let request = r53.create_hosted_zone().name(d).caller_reference(super::caller_reference(&cx.ctx.stack));
@@ -67,10 +76,9 @@ impl Resource for HostedZone {
         Ok(id)
     }
 
-    async fn update(cx: &ApplyCx<'_>, address: &Address, _: &String, o: &Zone, delta: &Delta<'_>) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_route53_zone(&cx.clients.route53, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
+    /// Every field but the tags forces a replacement (`REPLACE_ON`) and the tags are the
+    /// runner's: nothing is changed in place.
+    async fn update(_: &ApplyCx<'_>, _: &Address, _: &String, _: &Zone, _: &Delta<'_>) -> Result<()> {
         Ok(())
     }
 

@@ -9,11 +9,12 @@ use aws_sdk_route53::types::ChangeAction;
 
 use super::{change, submit, Alias};
 use crate::aws::describe;
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
-use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::Group;
 
 #[derive(Debug, Clone)]
@@ -101,6 +102,14 @@ impl Resource for DnsRecords {
 
     fn depends_on(_: &DiffCx<'_>, d: &DesiredRecords) -> Vec<Address> {
         vec![Address::new(Kind::LoadBalancer, &d.load_balancer), Address::new(Kind::HostedZone, &d.zone)]
+    }
+
+    fn tag_id(_: &Self::Observed) -> &str {
+        ""
+    }
+
+    async fn tag(_: &Clients, address: &Address, _: &str, _: &Tags, _: &Tags) -> Result<()> {
+        untagged(address)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRecords, _: Option<&Records>) -> Result<String> {

@@ -12,6 +12,7 @@ use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName};
 use aws_sdk_ecs::Client;
 
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::aws::{concurrent, consistency, describe};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, Rule, ECS_SERVICE_LINKED_ROLE};
@@ -118,6 +119,14 @@ impl Resource for EcsCluster {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ecs(&clients.ecs, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -154,7 +163,7 @@ impl Resource for EcsCluster {
         cx: &ApplyCx<'_>,
         address: &Address,
         d: &Cluster,
-        o: &Observed<ClusterFields>,
+        _: &Observed<ClusterFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
         let ecs = &cx.clients.ecs;
@@ -166,9 +175,6 @@ impl Resource for EcsCluster {
                 .send()
                 .await
                 .map_err(|e| failed("updating", address, &e))?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_ecs(ecs, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ use super::service_wait::{current, wait_stable};
 use super::task_definition::{target, Target};
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
+use crate::aws::Clients;
 use crate::aws::{concurrent, consistency};
 use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::compute::Service;
@@ -283,6 +284,14 @@ impl Resource for EcsService {
         fields.iter().any(|f| f.is(ASSIGN_PUBLIC_IP) && f.after.as_ref().is_some_and(|v| v.is_true()))
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ecs(&clients.ecs, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -324,17 +333,11 @@ impl Resource for EcsService {
         cx: &ApplyCx<'_>,
         address: &Address,
         ds: &DesiredService,
-        s: &Observed<ServiceFields>,
+        _: &Observed<ServiceFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
         let (ecs, d) = (&cx.clients.ecs, &ds.service);
-        if delta.has(TAGS) {
-            tags::sync_ecs(ecs, address, &s.id, &s.tags, &cx.tags(address)).await?;
-        }
-        if delta.only(TAGS) {
-            // Only tags changed: no deployment to start or wait for.
-            return Ok(());
-        }
+        // Only tags changed never comes here (the runner tags): an update is a deployment.
         // UpdateService is sent with the revision and the count whatever changed.
         delta.handled(TASK_DEFINITION);
         delta.handled(DESIRED_COUNT);

@@ -16,11 +16,12 @@ use aws_sdk_ecs::Client;
 use serde_json::Value;
 
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::aws::{concurrent, describe};
 use crate::diff::{taskdef, Delta, FieldChange, FieldDiff, Path, Shown};
 use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
 use crate::model::consistency::Call;
-use crate::model::tags::{owner, Owner};
+use crate::model::tags::{owner, Owner, Tags};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::{Action, Reason};
@@ -303,6 +304,14 @@ impl Resource for TaskDefinition {
                 ));
             }
         }
+    }
+
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.name
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ecs(&clients.ecs, address, id, have, want).await
     }
 
     async fn create(

@@ -12,12 +12,13 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::{describe_action, ListenerFields};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldChange, FieldDiff, Path};
 use crate::model::consistency::Call;
 use crate::model::ingress::{Listener as Spec, ListenerAction};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
 use crate::reconcile::tags;
 use crate::reconcile::Group;
@@ -96,6 +97,14 @@ impl Resource for Listener {
     /// A new TLS policy changes which clients and ciphers are let in (a downgrade is the risk).
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.is(SSL_POLICY) && f.before.is_some())
+    }
+
+    fn tag_id(_: &Self::Observed) -> &str {
+        ""
+    }
+
+    async fn tag(_: &Clients, address: &Address, _: &str, _: &Tags, _: &Tags) -> Result<()> {
+        untagged(address)
     }
 
     async fn create(

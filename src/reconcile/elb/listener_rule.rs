@@ -10,11 +10,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::RuleFields;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldChange, FieldDiff, Path};
 use crate::model::ingress::ListenerRule as Rule;
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
 use crate::reconcile::tags;
 use crate::reconcile::Group;
@@ -79,6 +80,14 @@ impl Resource for ListenerRule {
     /// say) opens that target to the world.
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.is(FORWARD_TO))
+    }
+
+    fn tag_id(_: &Self::Observed) -> &str {
+        ""
+    }
+
+    async fn tag(_: &Clients, address: &Address, _: &str, _: &Tags, _: &Tags) -> Result<()> {
+        untagged(address)
     }
 
     async fn create(

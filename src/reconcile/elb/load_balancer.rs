@@ -14,6 +14,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use super::{lb_attributes, LoadBalancerFields};
 use crate::aws::error::{self, failed, required};
 use crate::aws::wait::{self, Check};
+use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::ingress::LoadBalancer as Desired;
 use crate::model::tags::Tags;
@@ -81,6 +82,14 @@ impl Resource for LoadBalancer {
         subnets.chain(groups).chain([Address::new(Kind::InternetGateway, &cx.ctx.stack)]).collect()
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_elb(&clients.elb, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let request = cx
             .clients
@@ -133,9 +142,6 @@ impl Resource for LoadBalancer {
         }
         if delta.has(ATTRIBUTES) {
             set_attributes(cx, address, &o.id, d).await?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_elb(elb, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         // A balancer not active yet (its state) is waited for.
         delta.handled(STATE);

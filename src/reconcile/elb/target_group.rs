@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAt
 use super::{TargetGroupFields, ATTR_DEREGISTRATION_DELAY};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::ingress::TargetGroup as Desired;
@@ -83,6 +84,14 @@ impl Resource for TargetGroup {
         vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_elb(&clients.elb, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -152,9 +161,6 @@ impl Resource for TargetGroup {
         }
         if delta.has(DELAY) {
             set_delay(cx, address, &o.id, d).await?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_elb(elb, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use super::OidcProvider;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::iam::GITHUB_OIDC_HOST;
 use crate::model::tags::{owner, Owner, Tags};
@@ -57,6 +58,14 @@ impl Resource for IamOidcProvider {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.arn
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_iam_oidc(&clients.iam, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&OidcProvider>) -> Result<String> {
         let out = cx
             .clients
@@ -72,16 +81,9 @@ impl Resource for IamOidcProvider {
         Ok(required(out.open_id_connect_provider_arn(), "creating", address, "openIDConnectProviderArn")?.to_string())
     }
 
-    async fn update(
-        cx: &ApplyCx<'_>,
-        address: &Address,
-        _: &String,
-        o: &OidcProvider,
-        delta: &Delta<'_>,
-    ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_iam_oidc(&cx.clients.iam, address, &o.arn, &o.tags, &cx.tags(address)).await?;
-        }
+    /// Every field but the tags forces a replacement (`REPLACE_ON`) and the tags are the
+    /// runner's: nothing is changed in place.
+    async fn update(_: &ApplyCx<'_>, _: &Address, _: &String, _: &OidcProvider, _: &Delta<'_>) -> Result<()> {
         Ok(())
     }
 

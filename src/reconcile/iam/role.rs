@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::{RoleFields, ROLE_PATH};
 use crate::aws::consistency;
 use crate::aws::error::{failed as fail, required};
+use crate::aws::Clients;
 use crate::diff::normalize::canonical_policy;
 use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
@@ -83,6 +84,14 @@ impl Resource for IamRole {
         fields.iter().any(|f| f.is(TRUST_POLICY) || f.is(INLINE_POLICIES) || f.is(MANAGED_POLICIES))
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.name
+    }
+
+    async fn tag(clients: &Clients, address: &Address, _: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_iam_role(&clients.iam, address, &address.name, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Role, _: Option<&Self::Observed>) -> Result<String> {
         let iam = &cx.clients.iam;
         // A trust naming a principal made moments ago (the OIDC provider) is refused until IAM
@@ -135,9 +144,6 @@ impl Resource for IamRole {
                 .send()
                 .await
                 .map_err(|e| fail("updating", address, &e))?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_iam_role(iam, address, &d.name, &o.tags, &cx.tags(address)).await?;
         }
         if delta.has(MANAGED_POLICIES) | delta.has(INLINE_POLICIES) {
             sync_policies(iam, &o.fields, &d.managed_policies, &inline(cx, d), address).await?;

@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{ElasticIpFields, Observed};
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
@@ -45,6 +46,14 @@ impl Resource for ElasticIp {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, _: &String, _: Option<&Self::Observed>) -> Result<String> {
         let request = cx
             .clients
@@ -59,16 +68,15 @@ impl Resource for ElasticIp {
         Ok(required(out.allocation_id(), "allocating", address, "allocationId")?.to_string())
     }
 
+    /// Every field but the tags forces a replacement (`REPLACE_ON`) and the tags are the
+    /// runner's: nothing is changed in place.
     async fn update(
-        cx: &ApplyCx<'_>,
-        address: &Address,
+        _: &ApplyCx<'_>,
+        _: &Address,
         _: &String,
-        o: &Observed<ElasticIpFields>,
-        delta: &Delta<'_>,
+        _: &Observed<ElasticIpFields>,
+        _: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         Ok(())
     }
 

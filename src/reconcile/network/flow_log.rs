@@ -14,6 +14,7 @@ use aws_sdk_ec2::types::{FlowLogsResourceType, LogDestinationType, ResourceType,
 use super::{FlowLogFields, Observed};
 use crate::aws::consistency;
 use crate::aws::error::failed;
+use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::FlowLog as DesiredFlowLog;
@@ -81,6 +82,14 @@ impl Resource for FlowLog {
         ]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -125,17 +134,15 @@ impl Resource for FlowLog {
         }
     }
 
+    /// Every field but the tags forces a replacement (`REPLACE_ON`) and the tags are the
+    /// runner's: nothing is changed in place.
     async fn update(
-        cx: &ApplyCx<'_>,
-        address: &Address,
+        _: &ApplyCx<'_>,
+        _: &Address,
         _: &DesiredFlowLog,
-        o: &Observed<FlowLogFields>,
-        delta: &Delta<'_>,
+        _: &Observed<FlowLogFields>,
+        _: &Delta<'_>,
     ) -> Result<()> {
-        // Everything but the tags replaces it (`REPLACE_ON`).
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         Ok(())
     }
 

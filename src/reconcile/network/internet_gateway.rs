@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{GatewayFields, Observed};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::tags::Tags;
@@ -69,6 +70,14 @@ impl Resource for InternetGateway {
         vec![Address::new(Kind::Vpc, &d.vpc)]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -98,9 +107,6 @@ impl Resource for InternetGateway {
         o: &Observed<GatewayFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         if delta.has(ATTACHED_TO) {
             attach(cx, address, &o.id, d).await?;
         }

@@ -13,6 +13,7 @@ use crate::aws::consistency::{self, Patience};
 use crate::aws::describe;
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, NAT_GATEWAY_VISIBLE};
 use crate::model::network::NatGateway as Desired;
@@ -76,6 +77,14 @@ impl Resource for NatGateway {
         ]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let subnet = cx.ids.get(&Address::new(Kind::Subnet, &d.subnet))?;
         let allocation = cx.ids.get(&Address::new(Kind::ElasticIp, &d.name))?;
@@ -113,9 +122,6 @@ impl Resource for NatGateway {
         o: &Observed<NatFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         // A gateway not available yet (its state) is waited for.
         delta.handled(STATE);
         wait_for(cx, address, &o.id, NatGatewayState::Available).await

@@ -10,6 +10,7 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{target_name, Observed, RouteTableFields};
 use crate::aws::consistency;
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::{RouteTable as Desired, RouteTarget};
@@ -94,6 +95,14 @@ impl Resource for RouteTable {
         std::iter::once(Address::new(Kind::Vpc, &cx.ctx.stack)).chain(target).chain(subnets).collect()
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let vpc_id = super::vpc_id(cx)?;
         let token = crate::aws::client_token(&[&cx.ctx.stack, &address.to_string(), &vpc_id]);
@@ -125,9 +134,6 @@ impl Resource for RouteTable {
         o: &Observed<RouteTableFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         if delta.has(ROUTES) {
             set_default_route(cx, address, &o.id, d, &o.fields).await?;
         }

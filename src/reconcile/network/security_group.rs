@@ -7,6 +7,7 @@ use aws_sdk_ec2::types::ResourceType;
 
 use super::{drain, vpc_id, Observed, SecurityGroupFields};
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::SecurityGroup as Desired;
@@ -52,6 +53,14 @@ impl Resource for SecurityGroup {
         vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {
         let request = cx
             .clients
@@ -71,16 +80,15 @@ impl Resource for SecurityGroup {
         Ok(required(out.group_id(), "creating", address, "groupId")?.to_string())
     }
 
+    /// Every field but the tags forces a replacement (`REPLACE_ON`) and the tags are the
+    /// runner's: nothing is changed in place.
     async fn update(
-        cx: &ApplyCx<'_>,
-        address: &Address,
+        _: &ApplyCx<'_>,
+        _: &Address,
         _: &Desired,
-        o: &Observed<SecurityGroupFields>,
-        delta: &Delta<'_>,
+        _: &Observed<SecurityGroupFields>,
+        _: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
-        }
         Ok(())
     }
 

@@ -13,12 +13,13 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdG
 use super::{Observed, SecurityGroupFields};
 use crate::aws::consistency;
 use crate::aws::error::failed;
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldChange, FieldDiff, Path};
 use crate::model::consistency::Call;
 use crate::model::network::{normalize_ports, normalize_protocol, Peer, Rule, SecurityGroupRules as Desired};
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{gone_is_done, untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Ids};
 use crate::reconcile::Group;
 
@@ -77,6 +78,14 @@ impl Resource for SecurityGroupRules {
     /// Added access, or access someone added by hand that `up` would remove.
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.is(INGRESS))
+    }
+
+    fn tag_id(_: &Self::Observed) -> &str {
+        ""
+    }
+
+    async fn tag(_: &Clients, address: &Address, _: &str, _: &Tags, _: &Tags) -> Result<()> {
+        untagged(address)
     }
 
     async fn create(cx: &ApplyCx<'_>, address: &Address, d: &Desired, _: Option<&Self::Observed>) -> Result<String> {

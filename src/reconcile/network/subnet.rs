@@ -10,6 +10,7 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 
 use super::{drain, vpc_id, Observed, SubnetFields};
 use crate::aws::error::{failed, required};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network;
@@ -61,6 +62,14 @@ impl Resource for Subnet {
         vec![Address::new(Kind::Vpc, &cx.ctx.stack)]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -96,9 +105,6 @@ impl Resource for Subnet {
     ) -> Result<()> {
         if delta.has(MAP_PUBLIC_IP) {
             set_map_public_ip(cx, address, &o.id, false).await?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use super::{drain, Observed, VpcFields};
 use crate::aws::consistency::{self, Patience};
 use crate::aws::error::{failed, required};
 use crate::aws::wait::{self, Check};
+use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, DEFAULT_GROUP_LISTED};
 use crate::model::network;
@@ -62,6 +63,14 @@ impl Resource for Vpc {
         f
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -96,9 +105,6 @@ impl Resource for Vpc {
         set_dns(cx, address, &o.id, delta.has(DNS_SUPPORT), delta.has(DNS_HOSTNAMES)).await?;
         if delta.has(DEFAULT_RULES) {
             empty_default_group(cx, address, &o.id, o.fields.default_group.as_deref()).await?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_ec2(&cx.clients.ec2, address, &o.id, &o.tags, &cx.tags(address)).await?;
         }
         Ok(())
     }

@@ -82,7 +82,7 @@ impl Resource for AutoScalingGroup {
         f.field(SIZE, of.map(|o| Some(o.size.clone())), Some(size(d.instance_count)));
         let named = of.map(|o| referenced_names(&o.subnets, &subnets, &new_subnets));
         f.members(SUBNETS, named.as_ref(), &d.subnets.iter().cloned().collect());
-        f.tags(g.map(|g| &g.tags), &tag_set(tags, &d.cluster));
+        f.tags(g.map(|g| &g.tags), &Self::desired_tags(tags.clone(), d));
         f
     }
 
@@ -94,6 +94,20 @@ impl Resource for AutoScalingGroup {
         let tables = cx.desired.network.iter().flat_map(|n| n.route_tables.iter());
         v.extend(tables.map(|t| Address::new(Kind::RouteTable, &t.name)));
         v
+    }
+
+    /// The group's own `Name` and `AmazonECSManaged` besides the stack's tags.
+    fn desired_tags(tags: Tags, d: &Ec2Capacity) -> Tags {
+        tag_set(&tags, &d.cluster)
+    }
+
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.name
+    }
+
+    /// Tags the group by name; its instances get the stack's tags, not the ownership tags.
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_autoscaling(&clients.autoscaling, address, id, have, want, propagate).await
     }
 
     async fn create(
@@ -112,7 +126,8 @@ impl Resource for AutoScalingGroup {
         g: &Observed<GroupFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
-        // UpdateAutoScalingGroup and the tags are sent whole: one call whatever changed.
+        // UpdateAutoScalingGroup is sent whole: one call whatever changed (the tags are the
+        // runner's, through `tag`).
         delta.all();
         put(cx, address, d, Some(g)).await.map(drop)
     }
@@ -177,8 +192,6 @@ async fn put(
                 .send()
                 .await
                 .map_err(|e| failed("updating", address, &e))?;
-            tags::sync_autoscaling(&clients.autoscaling, address, name, &g.tags, &tag_set(tags, name), propagate)
-                .await?;
             Ok(g.id.clone())
         }
     }

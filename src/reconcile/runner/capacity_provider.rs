@@ -88,6 +88,14 @@ impl Resource for CapacityProvider {
         vec![Address::new(Kind::AutoScalingGroup, &d.cluster), Address::new(Kind::EcsCluster, &d.cluster)]
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ecs(&clients.ecs, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -129,9 +137,6 @@ impl Resource for CapacityProvider {
         cp: &Observed<CapacityProviderFields>,
         delta: &Delta<'_>,
     ) -> Result<()> {
-        if delta.has(TAGS) {
-            tags::sync_ecs(&cx.clients.ecs, address, &cp.id, &cp.tags, &cx.tags(address)).await?;
-        }
         if delta.has(MANAGED_SCALING) {
             let provider = AutoScalingGroupProviderUpdate::builder().managed_scaling(managed_scaling()).build();
             let update = cx.clients.ecs.update_capacity_provider().name(&cp.name).auto_scaling_group_provider(provider);

@@ -93,6 +93,14 @@ impl Resource for LaunchTemplate {
         v
     }
 
+    fn tag_id(o: &Self::Observed) -> &str {
+        &o.id
+    }
+
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_ec2(&clients.ec2, address, id, have, want).await
+    }
+
     async fn create(
         cx: &ApplyCx<'_>,
         address: &Address,
@@ -123,27 +131,24 @@ impl Resource for LaunchTemplate {
         delta: &Delta<'_>,
     ) -> Result<()> {
         let ec2 = &cx.clients.ec2;
-        if delta.has_other_than(TAGS) {
-            let (data, _) = data(cx, d)?;
-            let out = ec2
-                .create_launch_template_version()
-                .launch_template_id(&lt.id)
-                .launch_template_data(data)
-                .send()
-                .await
-                .map_err(|e| failed("adding a version to", address, &e))?;
-            let version = out.launch_template_version().and_then(|v| v.version_number());
-            let version = required(version, "adding a version to", address, "versionNumber")?;
-            ec2.modify_launch_template()
-                .launch_template_id(&lt.id)
-                .default_version(version.to_string())
-                .send()
-                .await
-                .map_err(|e| failed("setting the default version of", address, &e))?;
-        }
-        if delta.has(TAGS) {
-            tags::sync_ec2(ec2, address, &lt.id, &lt.tags, &cx.tags(address)).await?;
-        }
+        // A new version with the whole launch template data, whatever changed.
+        delta.all();
+        let (data, _) = data(cx, d)?;
+        let out = ec2
+            .create_launch_template_version()
+            .launch_template_id(&lt.id)
+            .launch_template_data(data)
+            .send()
+            .await
+            .map_err(|e| failed("adding a version to", address, &e))?;
+        let version = out.launch_template_version().and_then(|v| v.version_number());
+        let version = required(version, "adding a version to", address, "versionNumber")?;
+        ec2.modify_launch_template()
+            .launch_template_id(&lt.id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map_err(|e| failed("setting the default version of", address, &e))?;
         Ok(())
     }
 
