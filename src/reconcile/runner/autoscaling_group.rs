@@ -105,9 +105,10 @@ impl Resource for AutoScalingGroup {
         &o.name
     }
 
-    /// Tags the group by name; its instances get the stack's tags, not the ownership tags.
-    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()> {
-        tags::sync_autoscaling(&clients.autoscaling, address, id, have, want, propagate).await
+    /// Tags the group by its name (the address's); its instances get the stack's tags, not the
+    /// ownership tags.
+    async fn tag(clients: &Clients, address: &Address, _: &str, have: &Tags, want: &Tags) -> Result<()> {
+        tags::sync_autoscaling(&clients.autoscaling, address, &address.name, have, want, propagate).await
     }
 
     async fn create(
