@@ -68,9 +68,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse and check the stack file and task definitions; no AWS calls.
+    /// Check the stack file and task definitions; no AWS call.
+    ///
+    /// The strict schema, AWS's limits, the task definitions against RegisterTaskDefinition's
+    /// shape, and the risks and failing Security Hub controls that need an `allow:` entry: every
+    /// problem at once, with file, line and key path.
+    #[command(after_help = "Examples:\n  containrlab validate\n  containrlab -f other/stack.yaml validate")]
     Validate,
-    /// Read-only: compare AWS with the stack file and print the plan.
+    /// The plan: what `up` would change (read-only).
+    ///
+    /// Compare AWS with the stack file and print the plan, field by field.
+    #[command(
+        after_help = "Examples:\n  containrlab diff\n  containrlab diff --exit-code      # 0 none, 2 changes, 3 destructive or wider access\n  containrlab diff --markdown >> \"$GITHUB_STEP_SUMMARY\"\n  containrlab --json diff"
+    )]
     Diff {
         /// Exit 0 when nothing changes, 2 when something does, 3 when something is deleted,
         /// replaced or opened wider.
@@ -84,17 +94,36 @@ pub enum Command {
         #[arg(long = "target", value_name = "ADDRESS")]
         target: Vec<String>,
     },
-    /// Plan, confirm, apply, wait until usable, verify.
+    /// Make AWS match the stack file: plan, confirm, apply, verify.
+    ///
+    /// Apply in dependency order, wait until each resource is usable, then plan again: it ends
+    /// only when the fresh plan is empty.
+    #[command(
+        after_help = "Examples:\n  containrlab up\n  containrlab up --yes                      # scripts and CI\n  containrlab --image-tag v2 up --yes\n  containrlab up --target 'log_group.*'"
+    )]
     Up(ApplyArgs),
-    /// Delete everything the stack owns, each resource as soon as AWS allows.
+    /// Delete everything the stack owns; data kept unless --delete-data.
+    ///
+    /// Each resource goes as soon as AWS allows. Repositories with images, SecureString
+    /// parameters, log groups and a zone the stack made are kept unless --delete-data.
+    #[command(after_help = "Examples:\n  containrlab down\n  containrlab down --yes --delete-data")]
     Down(ApplyArgs),
-    /// Roll an image tag onto the running services — ECR and ECS only, what CI runs with the
-    /// stack's deploy role: checks each image exists and fits the task's CPU architecture, pins
-    /// its digest, registers a revision only when it differs, waits until stable.
+    /// Roll an image tag onto the running services (ECR and ECS only).
+    ///
+    /// What CI runs with the stack's deploy role: checks each image exists and fits the task's
+    /// CPU architecture, pins its digest, registers a revision only when it differs, waits until
+    /// stable.
+    #[command(
+        after_help = "Examples:\n  containrlab --image-tag \"$GITHUB_SHA\" deploy\n  containrlab deploy --rollback --service containrlab-service\n  containrlab --image-tag v2 deploy --dry-run"
+    )]
     Deploy(DeployArgs),
-    /// A stack log group's events, like `aws logs tail`: NAME is a group (`/ecs/containrlab-api`),
-    /// its short name (`api`) or a service (all its containers' groups); each line starts with the
-    /// container and task id.
+    /// A log group's events, like `aws logs tail`.
+    ///
+    /// NAME is a group (`/ecs/containrlab-api`), its short name (`api`) or a service (all its
+    /// containers' groups); each line starts with the container and task id.
+    #[command(
+        after_help = "Examples:\n  containrlab logs api\n  containrlab logs containrlab-service --since 1h --filter ERROR\n  containrlab logs runner --follow"
+    )]
     Logs {
         /// The log group, its short name, or a service.
         name: String,
@@ -108,44 +137,64 @@ pub enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// The running stack's health (read-only): services, target health, runner instances and
-    /// their CPU credits, NAT gateways, the load balancer, the certificate's expiry, alarms. Exit 1
-    /// when something is unhealthy.
+    /// The running stack's health; exit 1 when something is unhealthy.
+    ///
+    /// Read-only: services, target health, runner instances and their CPU credits, NAT gateways,
+    /// the load balancer, the certificate's expiry, alarms, the alarm subscriptions.
+    #[command(after_help = "Examples:\n  containrlab status\n  containrlab --json status")]
     Status,
-    /// Pre-flight before a first `up` or a rebuild (read-only): credentials and identity, the
-    /// zones, secrets in the environment, the AMI parameter, images in ECR for the tag and their
-    /// architecture, the hosted zone and certificate names. Each check ✓/✗ with the fix; exit 1 on ✗.
+    /// Pre-flight before a first `up` or a rebuild: each check with its fix.
+    ///
+    /// Read-only: credentials and identity, the zones, secrets in the environment, the AMI
+    /// parameter, images in ECR for the tag and their architecture, quotas, the hosted zone,
+    /// delegation and certificate names. Each check ✓/✗ with the fix; exit 1 on ✗.
+    #[command(after_help = "Examples:\n  containrlab doctor\n  containrlab --image-tag v2 doctor")]
     Doctor,
-    /// What operators and other tools need from the running stack (read-only): the load
-    /// balancer's DNS name, the URLs, repository URIs, clusters and services, role ARNs (the deploy
-    /// role for CI), the hosted zone's name servers.
+    /// DNS name, URLs, repository URIs, role ARNs, name servers.
+    ///
+    /// What operators and other tools need from the running stack (read-only); exit 1 when
+    /// something the stack file declares does not exist.
+    #[command(after_help = "Examples:\n  containrlab outputs\n  containrlab --json outputs")]
     Outputs,
-    /// The stack's resources and the order `up` creates them in, from the stack file alone (no
-    /// AWS call): Mermaid (renders on GitHub) or Graphviz DOT.
+    /// The resources and the order `up` creates them in; no AWS call.
+    ///
+    /// From the stack file alone: Mermaid (renders on GitHub) or Graphviz DOT.
+    #[command(after_help = "Examples:\n  containrlab graph\n  containrlab graph --format dot | dot -Tsvg > stack.svg")]
     Graph {
         /// mermaid or dot.
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
-    /// The stack file's monthly cost at AWS list prices for its region, line by line (no AWS
-    /// call): prices and usage assumptions from the reviewed price file, and where it differs
+    /// Monthly cost at AWS list prices, line by line; no AWS call.
+    ///
+    /// Prices and usage assumptions from the reviewed price file, and where the stack differs
     /// from the seed's ~$93/month.
+    #[command(after_help = "Examples:\n  containrlab cost\n  containrlab --json cost")]
     Cost,
-    /// The stack file against AWS Security Hub's controls (no AWS call): each control (ELB.1,
-    /// EC2.6, ECR.2, ECS.4, IAM.1, …) per resource, PASS, FAIL, or accepted by `allow:` with its
-    /// reason. Exit 1 on a FAIL.
+    /// AWS Security Hub's controls: PASS, FAIL or accepted; no AWS call.
+    ///
+    /// Each control (ELB.1, EC2.6, ECR.2, ECS.4, IAM.1, …) per resource, PASS, FAIL, or accepted
+    /// by `allow:` with its reason. Exit 1 on a FAIL.
+    #[command(after_help = "Examples:\n  containrlab check\n  containrlab --json check")]
     Check,
-    /// Take over resources that already exist (a stack built by hand): match each address of
-    /// the stack file by name, or by shape where AWS names are not unique; show the evidence and
-    /// the drift `up` would then repair; on confirmation write only the ownership tags.
+    /// Take over a stack built by hand: write the ownership tags only.
+    ///
+    /// Match each address of the stack file by name, or by shape where AWS names are not unique;
+    /// show the evidence and the drift `up` would then repair; on confirmation write only the
+    /// ownership tags.
+    #[command(after_help = "Examples:\n  containrlab adopt\n  containrlab adopt --yes && containrlab up")]
     Adopt(AdoptArgs),
-    /// Remove the stack's lock left by a run that died (`--force` required; shows the holder).
+    /// Remove the lock of a run that died (shows the holder).
+    #[command(after_help = "Example:\n  containrlab unlock --force")]
     Unlock {
         /// Remove it whoever holds it.
         #[arg(long)]
         force: bool,
     },
-    /// Print a shell completion script: `containrlab completions bash > ~/.local/share/bash-completion/completions/containrlab`.
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  containrlab completions bash > ~/.local/share/bash-completion/completions/containrlab"
+    )]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -216,5 +265,23 @@ fn image_tag(s: &str) -> Result<String, String> {
     } else {
         Err("expected a Docker image tag: up to 128 letters, digits, `_`, `.` or `-`, not starting with `.` or `-`"
             .into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `--help`'s command list is one short line per command, and each command's own `--help`
+    /// ends with an example.
+    #[test]
+    fn every_command_has_a_short_summary_and_an_example() {
+        let cli = super::Cli::command();
+        for sub in cli.get_subcommands() {
+            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!about.is_empty() && about.len() <= 70, "{}: {about:?}", sub.get_name());
+            let after = sub.get_after_help().map(|a| a.to_string()).unwrap_or_default();
+            assert!(after.contains("containrlab "), "{} has no example", sub.get_name());
+        }
     }
 }
