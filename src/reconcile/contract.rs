@@ -75,17 +75,6 @@ pub trait Resource: Registered + Clone + Debug {
     /// load balancer): `adopt` follows it and tags nothing.
     const OWNED_THROUGH: Option<Kind> = None;
 
-    /// Sets the tags of the resource `id` from `have` to `want` with its service's tagging calls
-    /// (`reconcile::tags`). The runner calls it for a change of `TAGS` (so `update` never sees
-    /// tags); `adopt` calls it with `have` empty to add the ownership tags. A kind owned through
-    /// another answers with `untagged`.
-    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()>;
-    /// The id of an observed resource that `tag` is given.
-    fn tag_id(o: &Self::Observed) -> &str;
-    /// The tags the resource carries: the stack's (`tags`), unless the kind adds its own.
-    fn desired_tags(tags: Tags, _d: &Self::Desired) -> Tags {
-        tags
-    }
     type Desired: Clone + Debug;
     type Observed: ObservedResource + Clone + Debug;
 
@@ -133,6 +122,17 @@ pub trait Resource: Registered + Clone + Debug {
         o: &Self::Observed,
         delta: &Delta<'_>,
     ) -> Result<()>;
+    /// Sets the tags of the resource `id` from `have` to `want` with its service's tagging calls
+    /// (`reconcile::tags`). The runner calls it for a change of `TAGS` (so `update` never sees
+    /// tags); `adopt` calls it with `have` empty to add the ownership tags. A kind owned through
+    /// another answers with `untagged`.
+    async fn tag(clients: &Clients, address: &Address, id: &str, have: &Tags, want: &Tags) -> Result<()>;
+    /// The id of an observed resource that `tag` is given.
+    fn tag_id(o: &Self::Observed) -> &str;
+    /// The tags the resource carries: the stack's (`tags`), unless the kind adds its own.
+    fn desired_tags(tags: Tags, _d: &Self::Desired) -> Tags {
+        tags
+    }
     /// Deletes it; an AWS NotFound counts as done.
     async fn delete(cx: &ApplyCx<'_>, address: &Address, o: &Self::Observed) -> Result<()>;
     /// Delete then create, unless the kind knows better.
