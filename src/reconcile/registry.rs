@@ -1,7 +1,8 @@
 //! The registry: each resource kind mapped to the type that reconciles it, once. From this one
-//! list come the payload a plan's change carries (`Payload`, one variant per kind), the two
-//! dispatches from the generic machinery to a kind — a step to its kind's code (`Payload::apply`),
-//! a kind to its planning (`plan`) — and each type's `Registered` impl.
+//! list come the payload a plan's change carries (`Payload`, one variant per kind), the dispatches
+//! from the generic machinery to a kind — a step to its kind's code (`Payload::apply`), a kind to
+//! its planning (`plan`), to its tagging (`tag`) — the per-kind facts other code asks by `Kind`
+//! (`group`, `owned_through`), and each type's `Registered` impl.
 //!
 //! Invariants: the dispatch on `Kind` is exhaustive, so a kind of `model::kind` missing here is a
 //! compile error; a type's `Resource::KIND` is checked against its line at compile time; a type
