@@ -1,5 +1,5 @@
 //! AWS's eventual consistency, reproduced by the consistency proxy (`lag_proxy`) since moto is
-//! always consistent: one lag per rule of the tool's `src/model/consistency.rs`, each with AWS's
+//! always consistent: one lag per rule of the tool's `src/model/consistency/rules.rs`, each with AWS's
 //! own error code and message (from AWS's documentation and terraform-provider-aws's retries)
 //! or AWS's 200 answer while it catches up. One test per rule: the run that meets the lag
 //! finishes with exit 0, the proxy answered with the lag, and the tool recorded a wait under
@@ -154,10 +154,10 @@ met_by_down! {
 /// Every rule of the tool has a lag here and a test that meets it.
 #[test]
 fn every_consistency_rule_is_reproduced_and_tested() {
-    let table = include_str!("../../src/model/consistency.rs");
+    let table = include_str!("../../src/model/consistency/rules.rs");
     let rules: Vec<&str> =
         table.lines().filter_map(|l| l.trim().strip_prefix("name: \"")?.strip_suffix("\",")).collect();
-    assert!(rules.len() >= 25, "read the rule names from src/model/consistency.rs: {rules:?}");
+    assert!(rules.len() >= 25, "read the rule names from src/model/consistency/rules.rs: {rules:?}");
     let here = include_str!("consistency.rs");
     let lagged: Vec<&str> = lags().iter().map(|l| l.rule).collect();
     for rule in &rules {

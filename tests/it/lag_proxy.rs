@@ -1,6 +1,6 @@
 //! A consistency proxy between the binary and moto, for what moto cannot do: lag. moto makes
 //! everything visible everywhere the moment it exists and finishes deletes before it answers;
-//! AWS does not (the tool's `model/consistency.rs` lists how, with evidence). Each `Lag` here
+//! AWS does not (the tool's `model/consistency/` lists how, with evidence). Each `Lag` here
 //! reproduces one of those rules: after an event (a call that created, deleted or changed
 //! something), the calls it names are answered as AWS answers them while it catches up — an
 //! error in the protocol's own shape (`fault::error_with`), or moto's 200 answer rewritten (a
