@@ -12,7 +12,7 @@ use crate::reconcile::Plan;
 fn cost_change(planner: &super::Planner, plan: &Plan) -> Result<crate::ops::cost::change::CostChange> {
     let prices = crate::ops::cost::Prices::load()?;
     let after = crate::ops::cost::footprint::Footprint::of(&planner.desired, planner.region())?;
-    let change = crate::ops::cost::change::of_plan(&prices, planner.region(), &after, plan)?;
+    let change = crate::ops::cost::change::of_plan(&prices, planner.region(), &planner.desired, &after, plan)?;
     Ok(crate::ops::cost::change::CostChange { targeted: planner.targeted(), ..change })
 }
 

@@ -11,5 +11,6 @@ pub mod kind;
 pub mod network;
 pub mod secret;
 pub mod tags;
+pub mod usage;
 
 pub use address::{Address, Kind};

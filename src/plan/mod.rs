@@ -96,6 +96,14 @@ impl<P> ResourceChange<P> {
     pub fn new(address: Address, action: Action, reason: Reason, fields: Vec<FieldChange>, payload: P) -> Self {
         ResourceChange { address, action, reason, fields, depends_on: Vec::new(), widens_access: false, payload }
     }
+
+    /// The value a field had before this change, when the plan shows one (a secret's never).
+    pub fn was(&self, path: crate::diff::Path) -> Option<&serde_json::Value> {
+        self.fields.iter().find(|f| f.is(path)).and_then(|f| match &f.before {
+            Some(crate::diff::Shown::Value(v)) => Some(v),
+            _ => None,
+        })
+    }
 }
 
 /// A resource with the stack's name that the stack does not own: never touched.

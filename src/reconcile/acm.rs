@@ -22,8 +22,10 @@ use crate::aws::wait::{self, Check};
 use crate::aws::{concurrent, consistency, describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::ingress;
 use crate::model::tags::{Tags, ADDRESS};
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::dns::dns_name;
 
@@ -229,6 +231,10 @@ impl Resource for Certificate {
     const REPLACE_ON: &'static [Path] = &[DOMAIN_NAME, ALTERNATIVE_NAMES];
     type Desired = DesiredCertificate;
     type Observed = Observed<CertificateFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredCertificate> {
         let zone = cx.desired.dns.as_ref().map(|d| d.zone.clone());

@@ -23,7 +23,9 @@ use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute;
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,6 +177,10 @@ impl Resource for Alarm {
     ];
     type Desired = compute::Alarm;
     type Observed = Observed<AlarmFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::Alarm)
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<compute::Alarm> {
         cx.desired.alarms.clone()

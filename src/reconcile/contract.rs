@@ -18,6 +18,7 @@ use crate::aws::Clients;
 use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::{Footprint, Usage};
 use crate::model::{Address, Kind};
 use crate::plan::build::Mode;
 use crate::plan::build::{diff_kind, ObservedResource, PlanContext, ServiceDiff};
@@ -93,6 +94,20 @@ pub trait Resource: Registered + Clone + Debug {
     fn widens_access(_fields: &[FieldChange]) -> bool {
         false
     }
+    /// What the declared resource `name` uses, in the terms prices are quoted in (`cost`):
+    /// `Usage::free()` when nothing of it is charged, `None` when `desired` does not declare it.
+    /// No default: a new kind says what it costs (and the price file gives the kind its lines).
+    fn usage(desired: &Desired, name: &str) -> Option<Usage>;
+    /// What a resource this plan deletes used, from what AWS reported of it; `None` when that is
+    /// not known (`cost` lists it as not priced). By default what `usage` says without the
+    /// resource declared — right for every kind whose use does not depend on the stack file.
+    fn usage_removed(desired: &Desired, name: &str, _pair: &Pair<Self>, _plan: &Plan) -> Option<Usage> {
+        Self::usage(desired, name)
+    }
+    /// Sets `before` back to what was used before this update, from the change's `before`
+    /// values: this resource's usage, or the one its fields size (a launch template sizes its
+    /// group's instances). By default nothing: no field of the kind changes a price.
+    fn usage_before(_change: &ResourceChange, _before: &mut Footprint) {}
 
     /// Plans this kind's changes into `out` (`cx.plan` holds those of the kinds planned before);
     /// kinds whose planning is special override it.

@@ -19,8 +19,10 @@ use crate::aws::Clients;
 use crate::aws::{concurrent, describe};
 use crate::diff::normalize::{ecr_keep_last_policy, LifecyclePolicy};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
+use crate::model::desired::Desired;
 use crate::model::desired::Repository;
 use crate::model::tags::{owner, Owner, Tags};
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 
@@ -146,6 +148,10 @@ impl Resource for EcrRepository {
     const FIELDS: &'static [Path] = &[SCAN_ON_PUSH, TAG_MUTABILITY, LIFECYCLE, TAGS];
     type Desired = Repository;
     type Observed = ObservedRepository;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::Repository)
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Repository> {
         cx.desired.repositories.clone()

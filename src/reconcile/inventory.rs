@@ -1,11 +1,12 @@
 //! Every observed resource as one flat list — its address, AWS id and tags (mutable) — for what
-//! must treat all kinds alike: `adopt` judges and claims resources through it.
+//! must treat all kinds alike: the plan's ids by address (`Ids::new`), and `adopt`, which judges
+//! and claims resources through it.
 //!
-//! Invariants: every kind that `observe` reads appears here (a kind left out could never be
-//! adopted: the unit test lists the kinds of the seed stack's inventory). Listeners and rules
-//! carry their balancer's tags, task definitions the tags of their revision; records and
-//! security-group rules are not resources of their own in the observation (they are owned
-//! through their zone's declaration and their group).
+//! Invariants: every kind that `observe` reads and that carries tags of its own appears here (a
+//! unit test holds it to the converged fixture: a kind left out could be neither referenced by id
+//! nor adopted). Listeners and rules carry their balancer's tags, task definitions the tags of
+//! their revision; records and security-group rules are not resources of their own in the
+//! observation (they are owned through their zone's declaration and their group).
 
 use crate::model::tags::Tags;
 use crate::model::{Address, Kind};

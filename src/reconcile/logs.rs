@@ -10,17 +10,19 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use aws_sdk_cloudwatchlogs::Client as LogsClient;
 
-use super::contract::{ApplyCx, DiffCx, Resource};
+use super::contract::{ApplyCx, DiffCx, Pair, Resource};
 use super::kit::CONCURRENCY;
 use super::tag_index::TagIndex;
 use super::tags;
 use super::Group;
+use super::{Plan, ResourceChange};
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::normalize::log_group_name_from_arn;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::desired;
 use crate::model::tags::Tags;
+use crate::model::usage::{Footprint, Usage};
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 
@@ -144,6 +146,23 @@ impl Resource for LogGroup {
     const FIELDS: &'static [Path] = &[RETENTION, TAGS];
     type Desired = desired::LogGroup;
     type Observed = ObservedLogGroup;
+
+    fn usage(desired: &desired::Desired, name: &str) -> Option<Usage> {
+        let group = desired.log_groups.iter().find(|g| g.name == name)?;
+        Some(Usage::LogGroup { retention_days: group.retention_days })
+    }
+
+    fn usage_removed(_: &desired::Desired, _: &str, pair: &Pair<Self>, _: &Plan) -> Option<Usage> {
+        Some(Usage::LogGroup { retention_days: pair.observed.as_ref()?.retention_days })
+    }
+
+    fn usage_before(change: &ResourceChange, before: &mut Footprint) {
+        if let Some(Usage::LogGroup { retention_days }) = before.items.get_mut(&change.address) {
+            if change.fields.iter().any(|f| f.is(RETENTION)) {
+                *retention_days = change.was(RETENTION).and_then(serde_json::Value::as_i64).map(|d| d as i32);
+            }
+        }
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<desired::LogGroup> {
         cx.desired.log_groups.clone()

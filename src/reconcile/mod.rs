@@ -35,7 +35,7 @@ pub use registry::Payload;
 pub type Plan = crate::plan::Plan<Payload>;
 pub type ResourceChange = crate::plan::ResourceChange<Payload>;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use anyhow::Result;
@@ -47,7 +47,7 @@ use crate::plan::build::PlanContext;
 use crate::plan::Step;
 
 /// Everything observed in AWS, normalised, per service.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Observed {
     pub network: network::ObservedNetwork,
     pub edge: elb::ObservedEdge,
@@ -218,24 +218,12 @@ pub async fn apply(
 }
 
 impl Ids {
-    /// The ids of everything observed.
+    /// The id of every observed resource (`inventory`) — a zone's even when it is not this
+    /// stack's: it is used, not managed. An address carried twice names the resource kept.
     pub fn new(observed: &Observed) -> Ids {
-        let mut ids = observed.network.ids();
-        ids.extend(observed.edge.ids());
-        ids.extend(observed.certificates.iter().map(|c| (Address::new(Kind::Certificate, &c.name), c.id.clone())));
-        let runner = &observed.runner;
-        ids.extend(runner.launch_templates.iter().map(|l| (Address::new(Kind::LaunchTemplate, &l.name), l.id.clone())));
-        ids.extend(runner.groups.iter().map(|g| (Address::new(Kind::AutoScalingGroup, &g.name), g.id.clone())));
-        ids.extend(observed.iam.roles.iter().map(|r| (Address::new(Kind::IamRole, &r.name), r.id.clone())));
-        if let Some(p) = &observed.iam.oidc {
-            ids.insert(Address::new(Kind::IamOidcProvider, crate::model::iam::GITHUB_OIDC_HOST), p.arn.clone());
-        }
-        ids.extend(observed.topics.iter().map(|t| (Address::new(Kind::SnsTopic, &t.name), t.arn.clone())));
-        // The zone's id is needed even when the zone is not this stack's (it is used, not managed).
-        if let Some(z) = &observed.dns.zone {
-            ids.insert(Address::new(Kind::HostedZone, &z.name), z.id.clone());
-        }
-        // An address carried twice names the resource kept, whichever was listed last.
+        let mut copy = observed.clone();
+        let mut ids: BTreeMap<Address, String> =
+            inventory::entries(&mut copy).into_iter().map(|e| (e.address, e.id.to_string())).collect();
         for ((kind, duplicate), kept) in &observed.duplicates.extra {
             for (address, id) in ids.iter_mut() {
                 if address.kind == *kind && id == duplicate {

@@ -2,7 +2,7 @@
 //! list come the payload a plan's change carries (`Payload`, one variant per kind), the dispatches
 //! from the generic machinery to a kind — a step to its kind's code (`Payload::apply`), a kind to
 //! its planning (`plan`), to its tagging (`tag`) — the per-kind facts other code asks by `Kind`
-//! (`group`, `owned_through`), and each type's `Registered` impl.
+//! (`group`, `owned_through`, `usage`, `usage_before`, `Payload::usage_removed`), and each type's `Registered` impl.
 //!
 //! Invariants: the dispatch on `Kind` is exhaustive, so a kind of `model::kind` missing here is a
 //! compile error; a type's `Resource::KIND` is checked against its line at compile time; a type
@@ -14,6 +14,8 @@ use super::contract::{run, ApplyCx, DiffCx, Pair, Resource};
 use super::{acm, alarms, dns, ecr, ecs, elb, iam, logs, network, runner, sns, ssm};
 use super::{Plan, Step};
 use crate::diff::FieldChange;
+use crate::model::desired::Desired;
+use crate::model::usage::{Footprint, Usage};
 use crate::model::Kind;
 
 /// Implemented by the registry for each registered type: how its pair becomes a payload.
@@ -34,6 +36,11 @@ macro_rules! registry {
             pub async fn apply(&self, cx: &ApplyCx<'_>, step: &Step, delta: &[FieldChange]) -> Result<()> {
                 match self { $(Payload::$kind(p) => run(cx, step, p, delta).await,)* }
             }
+
+            /// What the resource a delete removes used (`Resource::usage_removed`).
+            pub fn usage_removed(&self, desired: &Desired, name: &str, plan: &Plan) -> Option<Usage> {
+                match self { $(Payload::$kind(p) => <$type>::usage_removed(desired, name, p, plan),)* }
+            }
         }
 
         #[cfg(test)]
@@ -53,6 +60,16 @@ macro_rules! registry {
         /// The observation group that reads a kind.
         pub fn group(kind: Kind) -> super::Group {
             match kind { $(Kind::$kind => <$type>::GROUP,)* }
+        }
+
+        /// What a declared resource of `kind` uses (`Resource::usage`).
+        pub fn usage(kind: Kind, desired: &Desired, name: &str) -> Option<Usage> {
+            match kind { $(Kind::$kind => <$type>::usage(desired, name),)* }
+        }
+
+        /// Sets `before` back to what was used before the update `change` (`Resource::usage_before`).
+        pub fn usage_before(change: &super::ResourceChange, before: &mut Footprint) {
+            match change.address.kind { $(Kind::$kind => <$type>::usage_before(change, before),)* }
         }
 
         /// The kind a kind without tags of its own is owned through, if it is one.

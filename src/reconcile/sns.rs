@@ -25,8 +25,10 @@ use super::Group;
 use crate::aws::error::{failed, required};
 use crate::aws::{describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
+use crate::model::desired::Desired;
 use crate::model::desired::Topic;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 
@@ -127,6 +129,10 @@ impl Resource for SnsTopic {
     const FIELDS: &'static [Path] = &[EMAILS, TAGS];
     type Desired = Topic;
     type Observed = ObservedTopic;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Topic> {
         cx.desired.notifications.iter().cloned().collect()

@@ -27,9 +27,11 @@ use crate::aws::error::failed;
 use crate::aws::Clients;
 use crate::aws::{concurrent, describe};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
+use crate::model::desired::Desired;
 use crate::model::desired::{Parameter, ParameterValue};
 use crate::model::secret::Secret;
 use crate::model::tags::{Tags, ADDRESS};
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 
@@ -263,6 +265,10 @@ impl Resource for SsmParameter {
     const REPLACE_ON: &'static [Path] = &[TYPE];
     type Desired = Parameter;
     type Observed = ObservedParameter;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Parameter> {
         cx.desired.parameters.clone()

@@ -96,7 +96,7 @@ fn an_instance_type_change_costs_the_difference_of_the_hourly_prices() {
     let lt = Address::new(Kind::LaunchTemplate, "containrlab-runner-ec2");
     let plan =
         Plan { changes: vec![update(lt, "instance_type", "t3.medium".into(), "m5.large".into())], ..Plan::default() };
-    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &after, &plan).unwrap();
+    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &d, &after, &plan).unwrap();
     // (0.096 − 0.0416) × 730, and the t3's credit line goes.
     assert!(close(c.delta(), 39.712), "{c:#?}");
     let line = render::change_line(&c).unwrap();
@@ -113,9 +113,9 @@ fn creates_add_their_cost_and_untouched_resources_add_nothing() {
         changes: vec![ResourceChange::new(nat, Action::Create, Reason::Missing, Vec::new(), Payload::none())],
         ..Plan::default()
     };
-    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &after, &plan).unwrap();
+    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &d, &after, &plan).unwrap();
     assert!(close(c.delta(), 32.85 + 0.90), "{c:#?}");
-    let none = of_plan(&Prices::load().unwrap(), "us-east-1", &after, &Plan::default()).unwrap();
+    let none = of_plan(&Prices::load().unwrap(), "us-east-1", &d, &after, &Plan::default()).unwrap();
     assert!(render::change_line(&none).is_none() && none.delta() == 0.0);
 }
 
@@ -133,9 +133,61 @@ fn fewer_tasks_and_a_smaller_task_cost_less() {
         ],
         ..Plan::default()
     };
-    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &after, &plan).unwrap();
+    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &d, &after, &plan).unwrap();
     // Before: 1 × 0.25 vCPU; after: 2 × 0.5 vCPU (memory 1 GB → 2 × 1 GB).
     let vcpu = 0.03238 * 730.0 * (2.0 * 0.5 - 0.25);
     let gb = 0.00356 * 730.0 * (2.0 - 1.0);
     assert!(close(c.delta(), vcpu + gb), "{} vs {}", c.delta(), vcpu + gb);
+}
+
+#[test]
+fn every_address_of_the_checked_in_stack_is_declared_to_its_kind() {
+    let footprint = Footprint::of(&checked_in(), "us-east-1").unwrap();
+    let undeclared: Vec<String> = footprint
+        .items
+        .iter()
+        .filter(|(_, u)| **u == footprint::Usage::Free("not declared".into()))
+        .map(|(a, _)| a.to_string())
+        .collect();
+    assert!(undeclared.is_empty(), "addresses whose kind's `usage` did not find them: {undeclared:?}");
+}
+
+#[test]
+fn removed_resources_are_priced_from_what_aws_reported_or_listed_as_not_priced() {
+    use crate::reconcile::contract::Pair;
+    use crate::reconcile::logs::ObservedLogGroup;
+    let d = checked_in();
+    let after = Footprint::of(&d, "us-east-1").unwrap();
+    let removed = |address: Address, payload: Payload| {
+        ResourceChange::new(address, Action::Delete, Reason::RemovedFromStack, Vec::new(), payload)
+    };
+    let logs =
+        ObservedLogGroup { name: "/old".into(), arn: "arn".into(), retention_days: Some(30), tags: Default::default() };
+    let plan = Plan {
+        changes: vec![
+            // Priced without the stack file's declaration (the kind's default).
+            removed(
+                Address::new(Kind::NatGateway, "gone"),
+                Payload::NatGateway(Pair { desired: None, observed: None }),
+            ),
+            // Priced from the observed retention.
+            removed(
+                Address::new(Kind::LogGroup, "/old"),
+                Payload::LogGroup(Pair { desired: None, observed: Some(logs) }),
+            ),
+            // A group whose launch template the plan does not delete: its instances are unknown.
+            removed(
+                Address::new(Kind::AutoScalingGroup, "gone"),
+                Payload::AutoScalingGroup(Pair { desired: None, observed: None }),
+            ),
+        ],
+        ..Plan::default()
+    };
+    let c = of_plan(&Prices::load().unwrap(), "us-east-1", &d, &after, &plan).unwrap();
+    assert_eq!(c.not_priced, vec![Address::new(Kind::AutoScalingGroup, "gone")], "{c:#?}");
+    let gone = |address: &str| {
+        c.lines.iter().any(|(b, a)| a.is_none() && b.as_ref().is_some_and(|l| l.address.to_string() == address))
+    };
+    assert!(gone("nat_gateway.gone") && gone("log_group./old"), "{c:#?}");
+    assert!(c.delta() < -32.0, "the NAT gateway's hours and the log group's storage go: {}", c.delta());
 }

@@ -10,7 +10,9 @@ use super::{zone_id, Zone};
 use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
+use crate::model::desired::Desired;
 use crate::model::tags::{Owner, Tags};
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::plan::build::ownership;
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
@@ -32,6 +34,10 @@ impl Resource for HostedZone {
     /// The zone's name.
     type Desired = String;
     type Observed = Zone;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::HostedZone)
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<String> {
         let d = cx.desired.dns.as_ref().filter(|d| d.create_zone);

@@ -11,7 +11,9 @@ use super::{change, submit, Alias};
 use crate::aws::describe;
 use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path};
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::plan::build::ObservedResource;
 use crate::reconcile::contract::{untagged, ApplyCx, DiffCx, Resource};
@@ -62,6 +64,10 @@ impl Resource for DnsRecords {
     const FIELDS: &'static [Path] = &[RECORD];
     type Desired = DesiredRecords;
     type Observed = Records;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredRecords> {
         let (Some(d), Some(lb)) = (cx.desired.dns.as_ref(), load_balancer(cx)) else { return vec![] };

@@ -16,11 +16,14 @@ use crate::aws::Clients;
 use crate::aws::{concurrent, consistency, describe};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, Rule, ECS_SERVICE_LINKED_ROLE};
-use crate::model::desired::Cluster;
+use crate::model::desired::{Cluster, Desired};
 use crate::model::tags::Tags;
+use crate::model::usage::{Footprint, Usage};
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::plan::Action;
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::Group;
+use crate::reconcile::{Plan, ResourceChange};
 
 use crate::reconcile::kit::Observed;
 use crate::reconcile::kit::CONCURRENCY;
@@ -98,6 +101,27 @@ impl Resource for EcsCluster {
     const FIELDS: &'static [Path] = &[INSIGHTS, TAGS];
     type Desired = Cluster;
     type Observed = Observed<ClusterFields>;
+
+    fn usage(desired: &Desired, name: &str) -> Option<Usage> {
+        let cluster = desired.clusters.iter().find(|c| c.name == name)?;
+        let services = desired.services.iter().filter(|s| s.cluster == name).count() as u32;
+        Some(Usage::ContainerInsights { enabled: cluster.container_insights, services })
+    }
+
+    /// The services it ran are deleted too and priced on their own; its metrics were per service.
+    fn usage_removed(_: &Desired, _: &str, pair: &Pair<Self>, plan: &Plan) -> Option<Usage> {
+        let enabled = pair.observed.as_ref()?.fields.container_insights == "enabled";
+        let services = plan.changes.iter().filter(|d| d.address.kind == Kind::EcsService && d.action == Action::Delete);
+        Some(Usage::ContainerInsights { enabled, services: services.count() as u32 })
+    }
+
+    fn usage_before(change: &ResourceChange, before: &mut Footprint) {
+        if let (Some(Usage::ContainerInsights { enabled, .. }), Some(was_on)) =
+            (before.items.get_mut(&change.address), change.was(INSIGHTS).and_then(serde_json::Value::as_str))
+        {
+            *enabled = was_on == "enabled";
+        }
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Cluster> {
         cx.desired.clusters.clone()

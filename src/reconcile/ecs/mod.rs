@@ -41,7 +41,7 @@ pub(crate) use task_definition::{describe_arns as describe_revisions, describe_f
 use super::kit::Observed;
 use super::tag_index::TagIndex;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ObservedEcs {
     pub clusters: Vec<Observed<ClusterFields>>,
     pub services: Vec<Observed<ServiceFields>>,

@@ -27,12 +27,15 @@ use crate::aws::{concurrent, consistency};
 use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::compute::Service;
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::{task_size, Footprint, Usage};
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed, CONCURRENCY};
 use crate::reconcile::tags;
 use crate::reconcile::Group;
+use crate::reconcile::{Plan, ResourceChange};
 
 #[derive(Debug, Clone, Default)]
 pub struct ServiceFields {
@@ -196,6 +199,32 @@ impl Resource for EcsService {
     const REPLACE_ON: &'static [Path] = &[CLUSTER, LAUNCH_TYPE];
     type Desired = DesiredService;
     type Observed = Observed<ServiceFields>;
+
+    fn usage(desired: &Desired, name: &str) -> Option<Usage> {
+        let s = desired.services.iter().find(|s| s.name == name)?;
+        if s.launch_type != "FARGATE" {
+            let why = format!("runs on the {} instances, priced on autoscaling_group.{}", s.launch_type, s.cluster);
+            return Some(Usage::Free(why));
+        }
+        let (arch, vcpu, gib) = task_size(&s.task_definition.json);
+        let family = s.task_definition.family.clone();
+        Some(Usage::Fargate { family, arch, vcpu, gib, count: s.desired_count.max(0) as u32 })
+    }
+
+    /// A Fargate service's tasks' size is in its task definition, which the plan does not read
+    /// for a removed service: not priced.
+    fn usage_removed(_: &Desired, _: &str, pair: &Pair<Self>, _: &Plan) -> Option<Usage> {
+        let o = &pair.observed.as_ref()?.fields;
+        (o.launch_type != "FARGATE").then(|| Usage::Free(format!("ran on {} instances", o.launch_type)))
+    }
+
+    fn usage_before(change: &ResourceChange, before: &mut Footprint) {
+        if let (Some(Usage::Fargate { count, .. }), Some(n)) =
+            (before.items.get_mut(&change.address), change.was(DESIRED_COUNT).and_then(serde_json::Value::as_u64))
+        {
+            *count = n as u32;
+        }
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredService> {
         let plan = |s: &Service| DesiredService { service: s.clone(), target: target(cx.ctx, s, &cx.observed.ecs).1 };

@@ -21,7 +21,9 @@ use crate::aws::{concurrent, describe};
 use crate::diff::{taskdef, Delta, FieldChange, FieldDiff, Path, Shown};
 use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::tags::{owner, Owner, Tags};
+use crate::model::usage::{gb_of, vcpu_of, Footprint, Usage};
 use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::{Action, Reason};
@@ -193,6 +195,29 @@ impl Resource for TaskDefinition {
     const FIELDS: &'static [Path] = &[DEFINITION];
     type Desired = DesiredRevision;
     type Observed = ObservedFamily;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
+
+    /// Its size sizes the Fargate tasks of the services that run the family.
+    fn usage_before(change: &ResourceChange, before: &mut Footprint) {
+        for usage in before.items.values_mut() {
+            let Usage::Fargate { family, arch, vcpu, gib, .. } = usage else { continue };
+            if *family != change.address.name {
+                continue;
+            }
+            if let Some(v) = change.was(CPU) {
+                *vcpu = vcpu_of(v);
+            }
+            if let Some(v) = change.was(MEMORY) {
+                *gib = gb_of(v);
+            }
+            if let Some(v) = change.was(ARCHITECTURE).and_then(Value::as_str) {
+                *arch = v.to_string();
+            }
+        }
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredRevision> {
         let o = &cx.observed.ecs;

@@ -15,8 +15,10 @@ use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldChange, FieldDiff, Path};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::ingress::{Listener as Spec, ListenerAction};
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
@@ -45,6 +47,10 @@ impl Resource for Listener {
     const FIELDS: &'static [Path] = &[PORT, DEFAULT_ACTION, SSL_POLICY, CERTIFICATE];
     type Desired = DesiredListener;
     type Observed = Observed<ListenerFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredListener> {
         let edge = cx.desired.ingress.iter();

@@ -12,8 +12,10 @@ use super::RuleFields;
 use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldChange, FieldDiff, Path};
+use crate::model::desired::Desired;
 use crate::model::ingress::ListenerRule as Rule;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
@@ -40,6 +42,10 @@ impl Resource for ListenerRule {
     const FIELDS: &'static [Path] = &[PRIORITY, FORWARD_TO];
     type Desired = DesiredRule;
     type Observed = Observed<RuleFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredRule> {
         let rules = cx.desired.ingress.iter().flat_map(|e| e.rules.clone()).collect::<Vec<_>>();

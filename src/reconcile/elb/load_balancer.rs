@@ -18,11 +18,13 @@ use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::ingress::LoadBalancer as Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
-use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::Observed;
 use crate::reconcile::tags;
 use crate::reconcile::Group;
+use crate::reconcile::Plan;
 
 /// A new application load balancer is usually active within 2–3 minutes.
 const LB_TIMEOUT: Duration = Duration::from_secs(900);
@@ -43,6 +45,21 @@ impl Resource for LoadBalancer {
     const REPLACE_ON: &'static [Path] = &[SCHEME];
     type Desired = Desired;
     type Observed = Observed<LoadBalancerFields>;
+
+    fn usage(desired: &crate::model::desired::Desired, name: &str) -> Option<Usage> {
+        let lb = &desired.ingress.as_ref().filter(|e| e.load_balancer.name == name)?.load_balancer;
+        let subnets = desired.network.iter().flat_map(|n| &n.subnets);
+        let mut zones: Vec<&str> =
+            subnets.filter(|s| lb.subnets.contains(&s.name)).map(|s| s.availability_zone.as_str()).collect();
+        zones.sort_unstable();
+        zones.dedup();
+        Some(Usage::LoadBalancer { zones: zones.len() as u32, internet_facing: lb.scheme == "internet-facing" })
+    }
+
+    fn usage_removed(_: &crate::model::desired::Desired, _: &str, pair: &Pair<Self>, _: &Plan) -> Option<Usage> {
+        let o = &pair.observed.as_ref()?.fields;
+        Some(Usage::LoadBalancer { zones: o.subnet_ids.len() as u32, internet_facing: o.scheme == "internet-facing" })
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
         cx.desired.ingress.iter().map(|e| e.load_balancer.clone()).collect()

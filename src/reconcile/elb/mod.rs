@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 
 use crate::model::ingress::{Ingress, ListenerAction, LoadBalancer as LoadBalancerSpec};
 use crate::model::tags::Tags;
-use crate::model::{Address, Kind};
 
 pub use listener::Listener;
 pub use listener_rule::ListenerRule;
@@ -79,17 +78,6 @@ pub struct ObservedEdge {
     pub listeners: Vec<Observed<ListenerFields>>,
     /// Host rules of the HTTPS listener, named by host.
     pub rules: Vec<Observed<RuleFields>>,
-}
-
-impl ObservedEdge {
-    /// Address → ARN of everything of this stack observed.
-    pub fn ids(&self) -> BTreeMap<Address, String> {
-        let lbs = self.load_balancers.iter().map(|o| (Address::new(Kind::LoadBalancer, &o.name), o.id.clone()));
-        let tgs = self.target_groups.iter().map(|o| (Address::new(Kind::TargetGroup, &o.name), o.id.clone()));
-        let ls = self.listeners.iter().map(|o| (Address::new(Kind::Listener, &o.name), o.id.clone()));
-        let rules = self.rules.iter().map(|o| (Address::new(Kind::ListenerRule, &o.name), o.id.clone()));
-        lbs.chain(tgs).chain(ls).chain(rules).collect()
-    }
 }
 
 pub const ATTR_IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";

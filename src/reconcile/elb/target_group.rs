@@ -14,6 +14,7 @@ use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::ingress::TargetGroup as Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
@@ -38,6 +39,10 @@ impl Resource for TargetGroup {
     const REPLACE_ON: &'static [Path] = &[PORT, PROTOCOL, TARGET_TYPE, VPC];
     type Desired = Desired;
     type Observed = Observed<TargetGroupFields>;
+
+    fn usage(_: &crate::model::desired::Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
         cx.desired.ingress.iter().flat_map(|e| e.target_groups.clone()).collect()

@@ -8,8 +8,10 @@ use super::OidcProvider;
 use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
+use crate::model::desired::Desired;
 use crate::model::iam::GITHUB_OIDC_HOST;
 use crate::model::tags::{owner, Owner, Tags};
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -35,6 +37,10 @@ impl Resource for IamOidcProvider {
     /// The provider's host.
     type Desired = String;
     type Observed = OidcProvider;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<String> {
         let wanted = cx.desired.iam.as_ref().is_some_and(|i| i.github_oidc);

@@ -17,8 +17,10 @@ use crate::aws::Clients;
 use crate::diff::normalize::canonical_policy;
 use crate::diff::{Delta, FieldChange, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::iam::{resolve_document, Role, Trust, GITHUB_OIDC_HOST};
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::Observed;
@@ -41,6 +43,10 @@ impl Resource for IamRole {
         &[TRUST_POLICY, DESCRIPTION, MANAGED_POLICIES, INLINE_POLICIES, INSTANCE_PROFILE, TAGS];
     type Desired = Role;
     type Observed = Observed<RoleFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Role> {
         cx.desired.iam.iter().flat_map(|i| i.roles.clone()).collect()

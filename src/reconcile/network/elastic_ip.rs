@@ -7,7 +7,9 @@ use super::{ElasticIpFields, Observed};
 use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -26,6 +28,10 @@ impl Resource for ElasticIp {
     /// The name: one per NAT gateway.
     type Desired = String;
     type Observed = Observed<ElasticIpFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::PublicIpv4)
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<String> {
         cx.desired.network.iter().flat_map(|n| n.nat_gateways.iter().map(|g| g.name.clone())).collect()

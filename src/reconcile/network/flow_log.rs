@@ -17,8 +17,10 @@ use crate::aws::error::failed;
 use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::network::FlowLog as DesiredFlowLog;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -40,6 +42,10 @@ impl Resource for FlowLog {
     const REPLACE_ON: &'static [Path] = &[VPC, TRAFFIC, LOG_GROUP, ROLE, AGGREGATION];
     type Desired = DesiredFlowLog;
     type Observed = Observed<FlowLogFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredFlowLog> {
         cx.desired.network.iter().filter_map(|n| n.flow_log.clone()).collect()

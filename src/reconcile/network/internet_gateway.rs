@@ -11,7 +11,9 @@ use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -35,6 +37,10 @@ impl Resource for InternetGateway {
     const FIELDS: &'static [Path] = &[ATTACHED_TO, TAGS];
     type Desired = DesiredGateway;
     type Observed = Observed<GatewayFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredGateway> {
         let n = cx.desired.network.iter();

@@ -117,27 +117,6 @@ pub struct ObservedNetwork {
     pub flow_logs: Vec<Observed<FlowLogFields>>,
 }
 
-impl ObservedNetwork {
-    /// Address → AWS id of everything observed.
-    pub fn ids(&self) -> BTreeMap<Address, String> {
-        fn add<F>(out: &mut BTreeMap<Address, String>, kind: Kind, items: &[Observed<F>]) {
-            for o in items {
-                out.insert(Address::new(kind, &o.name), o.id.clone());
-            }
-        }
-        let mut out = BTreeMap::new();
-        add(&mut out, Kind::Vpc, &self.vpcs);
-        add(&mut out, Kind::Subnet, &self.subnets);
-        add(&mut out, Kind::InternetGateway, &self.internet_gateways);
-        add(&mut out, Kind::ElasticIp, &self.elastic_ips);
-        add(&mut out, Kind::NatGateway, &self.nat_gateways);
-        add(&mut out, Kind::RouteTable, &self.route_tables);
-        add(&mut out, Kind::SecurityGroup, &self.security_groups);
-        add(&mut out, Kind::FlowLog, &self.flow_logs);
-        out
-    }
-}
-
 /// A route target as the plan shows it.
 fn target_name(ids: &Ids, id: &str) -> RouteTarget {
     if let Some(name) = ids.names(Kind::InternetGateway).get(id) {

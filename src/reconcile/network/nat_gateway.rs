@@ -18,6 +18,7 @@ use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, NAT_GATEWAY_VISIBLE};
 use crate::model::network::NatGateway as Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::renewed;
@@ -41,6 +42,10 @@ impl Resource for NatGateway {
     const REPLACE_ON: &'static [Path] = &[SUBNET, ELASTIC_IP];
     type Desired = Desired;
     type Observed = Observed<NatFields>;
+
+    fn usage(_: &crate::model::desired::Desired, _: &str) -> Option<Usage> {
+        Some(Usage::NatGateway)
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
         cx.desired.network.iter().flat_map(|n| n.nat_gateways.clone()).collect()

@@ -15,6 +15,7 @@ use crate::diff::{foreign, Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::{RouteTable as Desired, RouteTarget};
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::renewed;
@@ -35,6 +36,10 @@ impl Resource for RouteTable {
     const FIELDS: &'static [Path] = &[ROUTES, SUBNETS, TAGS];
     type Desired = Desired;
     type Observed = Observed<RouteTableFields>;
+
+    fn usage(_: &crate::model::desired::Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
         cx.desired.network.iter().flat_map(|n| n.route_tables.clone()).collect()

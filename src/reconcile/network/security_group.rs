@@ -12,6 +12,7 @@ use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
 use crate::model::network::SecurityGroup as Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -29,6 +30,10 @@ impl Resource for SecurityGroup {
     const REPLACE_ON: &'static [Path] = &[DESCRIPTION];
     type Desired = Desired;
     type Observed = Observed<SecurityGroupFields>;
+
+    fn usage(_: &crate::model::desired::Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
         cx.desired.network.iter().flat_map(|n| n.security_groups.clone()).collect()

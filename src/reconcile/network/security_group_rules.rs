@@ -18,6 +18,7 @@ use crate::diff::{Delta, FieldChange, FieldDiff, Path};
 use crate::model::consistency::Call;
 use crate::model::network::{normalize_ports, normalize_protocol, Peer, Rule, SecurityGroupRules as Desired};
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, untagged, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Ids};
@@ -36,6 +37,10 @@ impl Resource for SecurityGroupRules {
     const FIELDS: &'static [Path] = &[INGRESS, EGRESS];
     type Desired = Desired;
     type Observed = Observed<SecurityGroupFields>;
+
+    fn usage(_: &crate::model::desired::Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Desired> {
         cx.desired.network.iter().flat_map(|n| n.security_group_rules.clone()).collect()

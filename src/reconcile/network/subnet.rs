@@ -13,8 +13,10 @@ use crate::aws::error::{failed, required};
 use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::network;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -35,6 +37,10 @@ impl Resource for Subnet {
     const REPLACE_ON: &'static [Path] = &[CIDR, ZONE];
     type Desired = network::Subnet;
     type Observed = Observed<SubnetFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<network::Subnet> {
         cx.desired.network.iter().flat_map(|n| n.subnets.clone()).collect()

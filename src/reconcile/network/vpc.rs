@@ -14,8 +14,10 @@ use crate::aws::wait::{self, Check};
 use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::consistency::{Call, DEFAULT_GROUP_LISTED};
+use crate::model::desired::Desired;
 use crate::model::network;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::tags;
@@ -37,6 +39,10 @@ impl Resource for Vpc {
     const REPLACE_ON: &'static [Path] = &[CIDR];
     type Desired = network::Vpc;
     type Observed = Observed<VpcFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<network::Vpc> {
         cx.desired.network.iter().map(|n| n.vpc.clone()).collect()

@@ -14,13 +14,16 @@ use crate::aws::{consistency, describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute::Ec2Capacity;
 use crate::model::consistency::Call;
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::{desired_of_size, gib_of_volume, Footprint, Usage};
 use crate::model::{Address, Kind};
 use crate::plan::Action;
-use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
+use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed};
 use crate::reconcile::tags;
 use crate::reconcile::Group;
+use crate::reconcile::{Payload, Plan, ResourceChange};
 
 /// A group's tags: the desired ones, `Name` (which its instances get too) and `AmazonECSManaged`,
 /// which ECS adds to a group when a capacity provider is associated with it (declared here so it
@@ -51,6 +54,35 @@ impl Resource for AutoScalingGroup {
     const FIELDS: &'static [Path] = &[LAUNCH_TEMPLATE, LAUNCH_TEMPLATE_VERSION, SIZE, SUBNETS, TAGS];
     type Desired = Ec2Capacity;
     type Observed = Observed<GroupFields>;
+
+    fn usage(desired: &Desired, name: &str) -> Option<Usage> {
+        let c = desired.ec2_capacity.iter().find(|c| c.cluster == name)?;
+        Some(Usage::Instances {
+            instance_type: c.instance_type.clone(),
+            count: c.instance_count.max(0) as u32,
+            volume_gib: c.root_volume_gib.max(0) as u32,
+        })
+    }
+
+    /// The group's size as AWS reported it, its instances' from the launch template deleted with it.
+    fn usage_removed(_: &Desired, name: &str, pair: &Pair<Self>, plan: &Plan) -> Option<Usage> {
+        let count = desired_of_size(&pair.observed.as_ref()?.fields.size)?;
+        let template = Address::new(Kind::LaunchTemplate, name);
+        let Payload::LaunchTemplate(t) = &plan.changes.iter().find(|c| c.address == template)?.payload else {
+            return None;
+        };
+        let template = t.observed.as_ref()?.fields.clone();
+        let volume_gib = gib_of_volume(&template.root_volume)?;
+        Some(Usage::Instances { instance_type: template.instance_type, count, volume_gib })
+    }
+
+    fn usage_before(change: &ResourceChange, before: &mut Footprint) {
+        if let (Some(Usage::Instances { count, .. }), Some(size)) =
+            (before.items.get_mut(&change.address), change.was(SIZE).and_then(serde_json::Value::as_str))
+        {
+            *count = desired_of_size(size).unwrap_or(*count);
+        }
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Ec2Capacity> {
         cx.desired.ec2_capacity.clone()

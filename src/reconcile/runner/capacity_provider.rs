@@ -23,7 +23,9 @@ use crate::aws::Clients;
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute::Ec2Capacity;
 use crate::model::consistency::{Call, CAPACITY_PROVIDER_DELETING};
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::Usage;
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{gone_is_done, ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{renewed, Observed};
@@ -45,6 +47,10 @@ impl Resource for CapacityProvider {
     const REPLACE_ON: &'static [Path] = &[AUTO_SCALING_GROUP];
     type Desired = Ec2Capacity;
     type Observed = Observed<CapacityProviderFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<Ec2Capacity> {
         cx.desired.ec2_capacity.clone()

@@ -15,12 +15,15 @@ use crate::aws::error::{failed, required};
 use crate::aws::{describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
 use crate::model::compute::Ec2Capacity;
+use crate::model::desired::Desired;
 use crate::model::tags::Tags;
+use crate::model::usage::{gib_of_volume, Footprint, Usage};
 use crate::model::{Address, Kind};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Resource};
 use crate::reconcile::kit::{referenced_names, renewed, Observed};
 use crate::reconcile::tags;
 use crate::reconcile::Group;
+use crate::reconcile::ResourceChange;
 
 #[derive(Debug, Clone)]
 pub struct LaunchTemplate;
@@ -47,6 +50,23 @@ impl Resource for LaunchTemplate {
         &[IMAGE_ID, INSTANCE_TYPE, INSTANCE_PROFILE, SECURITY_GROUPS, METADATA_OPTIONS, ROOT_VOLUME, USER_DATA, TAGS];
     type Desired = DesiredTemplate;
     type Observed = Observed<LaunchTemplateFields>;
+
+    fn usage(_: &Desired, _: &str) -> Option<Usage> {
+        Some(Usage::free())
+    }
+
+    /// Its instance type and root volume size the group of its name's instances.
+    fn usage_before(change: &ResourceChange, before: &mut Footprint) {
+        let group = Address::new(Kind::AutoScalingGroup, &change.address.name);
+        if let Some(Usage::Instances { instance_type, volume_gib, .. }) = before.items.get_mut(&group) {
+            if let Some(t) = change.was(INSTANCE_TYPE).and_then(serde_json::Value::as_str) {
+                *instance_type = t.to_string();
+            }
+            if let Some(v) = change.was(ROOT_VOLUME).and_then(serde_json::Value::as_str) {
+                *volume_gib = gib_of_volume(v).unwrap_or(*volume_gib);
+            }
+        }
+    }
 
     fn desired(cx: &DiffCx<'_>) -> Vec<DesiredTemplate> {
         let amis = &cx.observed.runner.amis;

@@ -32,7 +32,7 @@ pub use observe::observe;
 
 pub(super) const ROOT_DEVICE: &str = "/dev/xvda";
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ObservedRunner {
     /// SSM parameter → AMI id.
     pub amis: BTreeMap<String, String>,

@@ -162,3 +162,25 @@ fn every_field_a_plan_shows_is_declared_by_its_kind() {
     }
     assert_eq!(seen.len(), crate::model::Kind::ALL.len(), "every kind planned from empty: {seen:?}");
 }
+
+/// The inventory (`Ids::new`, `adopt`) lists every declared resource of a kind with tags of its
+/// own, by its address: a kind missing there could not be referenced by id or adopted.
+#[test]
+fn the_inventory_lists_every_declared_resource_that_carries_its_own_tags() {
+    let d = desired();
+    let mut o = converged(&d);
+    let listed: std::collections::BTreeSet<crate::model::Address> =
+        crate::reconcile::inventory::entries(&mut o).into_iter().map(|e| e.address).collect();
+    let missing: Vec<String> = from_empty()
+        .changes
+        .iter()
+        .filter(|c| crate::reconcile::registry::owned_through(c.address.kind).is_none())
+        .filter(|c| !listed.contains(&c.address))
+        .map(|c| c.address.to_string())
+        .collect();
+    assert!(missing.is_empty(), "declared, observed in the fixture, not in the inventory: {missing:?}");
+    let ids = crate::reconcile::Ids::new(&converged(&d));
+    for address in &listed {
+        assert!(ids.get(address).is_ok(), "{address} has no id");
+    }
+}
