@@ -3,8 +3,8 @@
 //! wait (`progress::idle`), so long waits do not starve ready steps.
 //!
 //! Invariants: a step starts only after every step in its `after` list finished successfully;
-//! after the first failure no new step starts (unless it is `Blocked`: then only the steps that
-//! need it never start), running steps finish, and the outcome lists what was done, what failed
+//! after the first failure no new step starts (unless it is `Blocked`, or the run is
+//! `OnFailure::StopDependents`: then only the steps that need it never start), running steps finish, and the outcome lists what was done, what failed
 //! and what never started. Notes a running step makes (`progress::note`)
 //! reach `on_event` as `Event::Progress`, before that step's end. When `stop` resolves (an
 //! interrupt) no new step starts either; steps in flight get `grace` to finish and are then
@@ -63,6 +63,17 @@ impl Outcome {
     }
 }
 
+/// What a failed step stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// No new step starts (`up`, `down`: the next run plans from what exists). A `Blocked` step
+    /// stops only what needs it.
+    StopAll,
+    /// Only the steps that need it never start: the others are independent of it (a deploy's
+    /// services).
+    StopDependents,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Pending,
@@ -78,13 +89,14 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    execute_until(steps, parallelism, run, on_event, std::future::pending(), Duration::ZERO).await
+    execute_until(steps, parallelism, OnFailure::StopAll, run, on_event, std::future::pending(), Duration::ZERO).await
 }
 
 /// `execute`, stopping when `stop` resolves: nothing new starts, steps in flight get `grace`.
 pub async fn execute_until<F, Fut>(
     steps: &[Step],
     parallelism: usize,
+    on_failure: OnFailure,
     run: F,
     mut on_event: impl FnMut(Event<'_>),
     stop: impl Future<Output = ()>,
@@ -105,8 +117,10 @@ where
     let mut running = FuturesUnordered::new();
     let mut outcome = Outcome::default();
     loop {
-        // A blocked step (`Blocked`) stops only what needs it; any other failure stops everything.
-        let go_on = outcome.failed.iter().all(|(_, e)| e.downcast_ref::<Blocked>().is_some());
+        // A blocked step (`Blocked`) stops only what needs it; any other failure stops everything
+        // unless failures stop only their dependents.
+        let go_on = on_failure == OnFailure::StopDependents
+            || outcome.failed.iter().all(|(_, e)| e.downcast_ref::<Blocked>().is_some());
         if go_on && deadline.is_none() {
             for i in 0..steps.len() {
                 let ready = state[i] == State::Pending && steps[i].after.iter().all(|&j| state[j] == State::Done);

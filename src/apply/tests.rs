@@ -300,6 +300,7 @@ async fn a_stop_starts_nothing_new_lets_steps_in_flight_finish_and_abandons_them
     let outcome = execute_until(
         &steps,
         2,
+        OnFailure::StopAll,
         |i| {
             let name = steps[i].address.name.clone();
             started.lock().unwrap().push(name.clone());
@@ -372,4 +373,41 @@ async fn a_blocked_step_stops_only_what_needs_it() {
             assert_eq!(left, vec!["listener", "routes"]);
         }
     }
+}
+
+/// A deploy's services are independent: with `OnFailure::StopDependents`, one whose registration
+/// failed never moves, and the other still does (its registration ends after the failure).
+#[tokio::test(start_paused = true)]
+async fn independent_steps_go_on_after_a_failure_and_only_its_dependents_never_start() {
+    let steps = plan(vec![
+        change("runner-revision", Action::Update, &[]),
+        change("runner-service", Action::Update, &["runner-revision"]),
+        change("app-revision", Action::Update, &[]),
+        change("app-service", Action::Update, &["app-revision"]),
+    ]);
+    let names = |list: &[usize]| list.iter().map(|&i| steps[i].address.name.clone()).collect::<Vec<_>>();
+    let outcome = execute_until(
+        &steps,
+        4,
+        OnFailure::StopDependents,
+        |i| {
+            let name = steps[i].address.name.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(if name == "app-revision" { 500 } else { 10 })).await;
+                match name.as_str() {
+                    "runner-revision" => anyhow::bail!("connection closed"),
+                    _ => Ok(()),
+                }
+            }
+        },
+        |_| {},
+        std::future::pending(),
+        Duration::ZERO,
+    )
+    .await;
+    let mut done = names(&outcome.done);
+    done.sort();
+    assert_eq!(done, vec!["app-revision", "app-service"]);
+    assert_eq!(names(&outcome.not_started), vec!["runner-service"]);
+    assert_eq!(names(&outcome.failed.iter().map(|(i, _)| *i).collect::<Vec<_>>()), vec!["runner-revision"]);
 }

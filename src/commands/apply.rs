@@ -9,24 +9,73 @@
 //! same path a rerun takes — for at most `ROUNDS` rounds, and only while the new plan asks for
 //! nothing the confirmed plan did not.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use crate::apply::{execute_until, Outcome};
+use crate::apply::{execute_until, OnFailure, Outcome};
 use crate::aws::wait::seconds_from_env;
+use crate::aws::Clients;
 use crate::cli::{ApplyArgs, Cli};
 use crate::interrupt::{unless_stopped, Interrupted};
-use crate::plan::build::Mode;
-use crate::plan::{order, Action};
-use crate::reconcile::Plan;
+use crate::plan::build::{Mode, PlanContext};
+use crate::plan::{order, Action, Step};
+use crate::reconcile::{Ids, Observed, Plan};
 use crate::ui::apply_report::{not_converged, outcome_json, outcome_line};
 use crate::ui::live_view::View;
 
 /// Rounds of applying when steps get no answer: the first, and up to two after looking again.
 const ROUNDS: usize = 3;
+
+/// One round of a plan's steps: the steps, their outcome, the ids (observed and created) and
+/// how long each step took, by index.
+pub struct Round {
+    pub steps: Vec<Step>,
+    pub outcome: Outcome,
+    pub ids: Ids,
+    pub took: BTreeMap<usize, Duration>,
+}
+
+/// Carries out `plan`'s steps once through the executor — the one runner of every change, with
+/// the crash failpoint and the error wording — the live view on stderr, until done or stopped.
+pub async fn execute(
+    clients: &Clients,
+    ctx: &PlanContext,
+    observed: &Observed,
+    plan: &Plan,
+    parallelism: usize,
+    on_failure: OnFailure,
+) -> Result<Round> {
+    let steps = order::steps(plan);
+    order::check_acyclic(&steps)?;
+    let ids = Ids::new(observed);
+    let took = Mutex::new(BTreeMap::new());
+    let mut view = View::for_stderr();
+    let outcome = execute_until(
+        &steps,
+        parallelism,
+        on_failure,
+        |i| {
+            let (step, ids, took) = (&steps[i], &ids, &took);
+            async move {
+                let started = Instant::now();
+                let result = crate::reconcile::apply(clients, ctx, ids, step, &plan.changes[step.change]).await;
+                took.lock().unwrap_or_else(|e| e.into_inner()).insert(i, started.elapsed());
+                result
+            }
+        },
+        |event| view.on_event(event),
+        crate::interrupt::stopping(),
+        grace(),
+    )
+    .await;
+    drop(view);
+    Ok(Round { steps, outcome, ids, took: took.into_inner().unwrap_or_else(|e| e.into_inner()) })
+}
 
 /// Plans and applies under the stack's lock, which is given back on every way out.
 pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
@@ -84,23 +133,9 @@ async fn run_locked(cli: &Cli, args: &ApplyArgs, mode: Mode, planner: &super::Pl
     let mut done: Vec<serde_json::Value> = Vec::new();
     let mut round = 1;
     let (steps, outcome) = loop {
-        let steps = order::steps(&current);
-        order::check_acyclic(&steps)?;
-        let ids = crate::reconcile::Ids::new(&observed);
-        let mut view = View::for_stderr();
-        let outcome = execute_until(
-            &steps,
-            usize::from(args.parallelism),
-            |i| {
-                let step = &steps[i];
-                crate::reconcile::apply(&planner.clients, &ctx, &ids, step, &current.changes[step.change])
-            },
-            |event| view.on_event(event),
-            crate::interrupt::stopping(),
-            grace(),
-        )
-        .await;
-        drop(view);
+        let Round { steps, outcome, .. } =
+            execute(&planner.clients, &ctx, &observed, &current, usize::from(args.parallelism), OnFailure::StopAll)
+                .await?;
         done.extend(outcome_json(&steps, &outcome)["done"].as_array().cloned().unwrap_or_default());
         let unanswered = outcome.failed.iter().filter(|(_, e)| crate::aws::error::may_have_taken_effect(e)).count();
         let look_again = !outcome.interrupted && unanswered > 0 && unanswered == outcome.failed.len();

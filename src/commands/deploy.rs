@@ -11,10 +11,17 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
+use super::apply::{execute, Round};
+use crate::apply::OnFailure;
 use crate::cli::{Cli, DeployArgs};
 use crate::interrupt::unless_stopped;
-use crate::ops::deploy::{self, rollout, Move, Rollout};
+use crate::model::{Address, Kind};
+use crate::ops::deploy::{self, Move, Planned, Rollout};
 use crate::plan::build::Mode;
+
+/// Services and task definitions a deploy changes at once: every one of them. The services are
+/// independent: one that fails stops no other (`OnFailure::StopDependents`).
+const PARALLELISM: usize = 8;
 
 pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {
     let back = args.rollback || args.to_revision.is_some();
@@ -26,37 +33,57 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {
     let planner = super::Planner::new(cli, Mode::Converge, false).await?;
     let services = deploy::select(&planner.desired.services, &args.services)?;
     let account = planner.identity().await?.account.clone();
+    let ctx = planner.context();
     let planning = async {
-        match cli.image_tag.as_deref().filter(|_| !back) {
-            Some(tag) => deploy::plan(&planner.clients, &account, planner.region(), tag, &services).await,
-            None => rollout::back(&planner.clients, &services, args.to_revision).await,
+        if back {
+            deploy::back(&planner.clients, &services, args.to_revision).await
+        } else {
+            deploy::plan(&planner.clients, &ctx, &planner.desired, &services).await
         }
     };
-    let rollouts = unless_stopped("while planning; nothing was changed", planning).await?;
-    let what = match (&cli.image_tag, back) {
-        (_, true) => "Roll back".to_string(),
-        (Some(tag), false) => format!("Deploy {tag}"),
-        (None, false) => unreachable!("checked above"),
+    let Planned { observed, plan, rollouts } = unless_stopped("while planning; nothing was changed", planning).await?;
+    let what = match &cli.image_tag {
+        Some(tag) if !back => format!("Deploy {tag}"),
+        _ => "Roll back".to_string(),
     };
     if !cli.json {
         print!("{}", render(&what, &planner.desired.stack, &account, planner.region(), &rollouts));
     }
-    let plan: Vec<Value> = rollouts.iter().map(rollout_json).collect();
-    if args.dry_run {
+    let shown: Vec<Value> = rollouts.iter().map(rollout_json).collect();
+    if let Some(e) = super::conflicts_error(&plan) {
+        return Err(e);
+    }
+    if args.dry_run || plan.is_empty() {
         if cli.json {
-            println!("{}", json!({ "deploy": plan, "applied": false }));
+            let results: Vec<Value> = rollouts
+                .iter()
+                .map(|r| json!({ "service": r.service, "to": r.from, "changed": false, "error": null, "seconds": 0.0 }))
+                .collect();
+            let applied = !args.dry_run;
+            println!(
+                "{}",
+                json!({ "deploy": shown, "applied": applied, "results": results, "changed": 0, "seconds": 0.0, "converged": true })
+            );
+        }
+        if !args.dry_run {
+            eprintln!("0 service(s) moved, {} unchanged, 0 failed in 0.0s", rollouts.len());
         }
         return Ok(0);
     }
     crate::interrupt::changing();
     let started = Instant::now();
     let stopped = "while deploying: ECS goes on with any rollout it started; `containrlab deploy` again shows where each service is";
-    let done = unless_stopped(stopped, async {
-        Ok(rollout::apply(&planner.clients, &planner.desired.stack, &planner.desired.tags, &rollouts).await)
-    })
+    let round = unless_stopped(
+        stopped,
+        execute(&planner.clients, &ctx, &observed, &plan, PARALLELISM, OnFailure::StopDependents),
+    )
     .await?;
+    if round.outcome.interrupted {
+        return Err(crate::interrupt::Interrupted::new(stopped).into());
+    }
     let seconds = started.elapsed().as_secs_f64();
-    let failed: Vec<&rollout::Done> = done.iter().filter(|d| d.error.is_some()).collect();
+    let done: Vec<Done> = rollouts.iter().map(|r| result(r, &round)).collect();
+    let failed: Vec<&Done> = done.iter().filter(|d| d.error.is_some()).collect();
     let changed = done.iter().filter(|d| d.changed && d.error.is_none()).count();
     if cli.json {
         let results: Vec<Value> = done
@@ -66,7 +93,7 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {
         let converged = failed.is_empty();
         println!(
             "{}",
-            json!({ "deploy": plan, "applied": true, "results": results, "changed": changed, "seconds": seconds, "converged": converged })
+            json!({ "deploy": shown, "applied": true, "results": results, "changed": changed, "seconds": seconds, "converged": converged })
         );
     }
     let unchanged = done.len() - changed - failed.len();
@@ -78,20 +105,45 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn target_label(r: &Rollout) -> String {
-    match &r.change {
-        Move::Stays(label) => label.clone(),
-        Move::To(label, _) => label.clone(),
-        Move::Register(_) => format!("{}:(new revision)", r.family),
-    }
+/// What became of one service.
+struct Done {
+    service: String,
+    /// `family:revision` it runs at the end (when it got there).
+    to: Option<String>,
+    changed: bool,
+    error: Option<String>,
+    seconds: f64,
+}
+
+/// A service's end, from the round's outcome: its step and its family's registration.
+fn result(r: &Rollout, round: &Round) -> Done {
+    let index = |address: &Address| round.steps.iter().position(|s| s.address == *address);
+    let family = Address::new(Kind::TaskDefinition, &r.family);
+    let (service, registration) = (index(&r.address()), index(&family).filter(|_| r.change == Move::Register));
+    let seconds =
+        [service, registration].into_iter().flatten().filter_map(|i| round.took.get(&i)).map(|d| d.as_secs_f64()).sum();
+    let error_of = |i: usize| round.outcome.failed.iter().find(|(f, _)| *f == i).map(|(_, e)| format!("{e:#}"));
+    let Some(service) = service else {
+        return Done { service: r.service.clone(), to: Some(r.from.clone()), changed: false, error: None, seconds };
+    };
+    let error = error_of(service).or_else(|| {
+        let failed = registration.and_then(error_of)?;
+        Some(format!("not moved: registering {} failed: {failed}", r.family))
+    });
+    let error = error.or_else(|| (!round.outcome.done.contains(&service)).then(|| "not started".to_string()));
+    let to = match &r.change {
+        Move::Register => round.ids.get(&family).ok().map(|arn| arn.rsplit('/').next().unwrap_or(&arn).to_string()),
+        _ => Some(r.to()),
+    };
+    Done { service: r.service.clone(), to: to.filter(|_| error.is_none()), changed: true, error, seconds }
 }
 
 fn render(what: &str, stack: &str, account: &str, region: &str, rollouts: &[Rollout]) -> String {
     let mut out = format!("{what} in stack {stack} (account {account}, {region}):\n");
     for r in rollouts {
         match &r.change {
-            Move::Stays(label) => out.push_str(&format!("  = {}: stays on {label}\n", r.service)),
-            _ => out.push_str(&format!("  ~ {}: {} → {}\n", r.service, r.from, target_label(r))),
+            Move::Stays => out.push_str(&format!("  = {}: stays on {}\n", r.service, r.from)),
+            _ => out.push_str(&format!("  ~ {}: {} → {}\n", r.service, r.from, r.to())),
         }
         for c in &r.images {
             let i = &c.image;
@@ -118,9 +170,9 @@ fn rollout_json(r: &Rollout) -> Value {
         })
         .collect();
     let action = match r.change {
-        Move::Stays(_) => "none",
-        Move::To(..) => "switch",
-        Move::Register(_) => "register",
+        Move::Stays => "none",
+        Move::To(_) => "switch",
+        Move::Register => "register",
     };
-    json!({ "service": r.service, "cluster": r.cluster, "from": r.from, "to": target_label(r), "action": action, "images": images })
+    json!({ "service": r.service, "cluster": r.cluster, "from": r.from, "to": r.to(), "action": action, "images": images })
 }

@@ -91,6 +91,10 @@ fn deploy_pins_digests_registers_once_and_rolls_back() {
         "{}",
         first.stderr
     );
+    // The changes ran through `up`'s runner: its progress lines, one per step.
+    for step in ["~ task_definition.containrlab-task: updated", "~ ecs_service.containrlab-service: updated"] {
+        assert!(first.stderr.contains(step), "no `{step}` in {}", first.stderr);
+    }
     let doc = first.json();
     assert_eq!(doc["converged"], true);
     let actions: Vec<&str> = doc["deploy"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
@@ -218,4 +222,44 @@ fn up_with_an_image_tag_pins_the_digests_deploy_would() {
     assert!(!missing.stderr.contains("containrlab-api:v3 is not"), "{}", missing.stderr);
     assert!(missing.mutating_calls().is_empty(), "{:?}", missing.mutating_calls());
     assert_eq!(running_images(&env, &ecs, "containrlab-cluster", "containrlab-service"), expected);
+}
+
+/// A registration whose answer is lost (the fault proxy: moto cannot lose an answer) fails that
+/// service's move and says so; the next deploy finds the revision the lost call registered and
+/// moves the service to it without registering again.
+#[test]
+fn a_lost_registration_is_not_registered_twice_by_the_next_deploy() {
+    use crate::fault::{Fault, Proxy, Rule};
+    let env = Env::new();
+    let sdk = env.sdk();
+    let (ecr, ecs) = (Ecr::new(&sdk), Ecs::new(&sdk));
+    env.run(&["up", "--yes"]).expect_code(0);
+    push_all(&env, &ecr, "v2", "lost");
+
+    let proxy = Proxy::start(&env.moto.endpoint, vec![Rule::first("RegisterTaskDefinition", Fault::DropAfterCommit)]);
+    let lost = env.run_with(&proxy.endpoint, &[], &["--json", "--image-tag", "v2", "deploy"]);
+    lost.expect_code(1);
+    assert_eq!(proxy.hits().len(), 1, "the fault was applied once");
+    let doc = lost.json();
+    assert_eq!(doc["converged"], false);
+    let failed: Vec<&str> = doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["error"].is_string())
+        .map(|r| r["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1, "one service's registration was lost: {}", lost.stderr);
+    assert!(lost.stderr.contains("did not end stable on their revision"), "{}", lost.stderr);
+
+    let again = env.run(&["--json", "--image-tag", "v2", "deploy"]);
+    again.expect_code(0);
+    assert_eq!(again.mutating_calls(), [("ECS:UpdateService".to_string(), 1)].into(), "{}", again.stderr);
+    let doc = again.json();
+    let actions: Vec<&str> = doc["deploy"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"switch") && actions.contains(&"none"), "{actions:?}");
+    for family in ["containrlab-task", "containrlab-runner"] {
+        let listed = env.block_on(ecs.list_task_definitions().family_prefix(family).send()).expect("list");
+        assert_eq!(listed.task_definition_arns().len(), 2, "{family}: up's revision and v2's, once each");
+    }
 }

@@ -1,42 +1,41 @@
 //! `deploy`: the image-only path CI runs on every merge — new images onto the running services,
 //! and nothing else of the stack.
 //!
-//! Reads only what a rollout needs (the stack file; the declared services, the revision each
-//! runs and its family's newest; the images in ECR), so the stack's least-privileged deploy role
-//! suffices. Before any change, every image of every selected service must exist for the tag
-//! and be built for the task definition's CPU architecture: all problems are reported at once.
-//! Each tag is pinned to its digest (`repository@sha256:…`), so a re-pushed mutable tag never
-//! changes what runs. A revision is registered only when the normalised definition differs from
-//! the one the service runs and from the family's newest; a deploy of what already runs makes no
-//! mutating call. Rollback (`rollout::back`) moves services to an earlier revision.
-//! The images are read and pinned by the ECS reconciler's own `images` (what `up --image-tag`
-//! uses too): a deploy pins exactly as a plan does.
-
-pub mod rollout;
+//! The plan is the ECS reconciler's (`reconcile::ecs::rollout`): a narrowed read the stack's
+//! least-privileged deploy role suffices for, the task-definition kind's own revision decision,
+//! and changes that `up`'s runner carries out (progress, the crash failpoint, error wording). What
+//! this module adds: the choice of services, the image checks — before any change, every image
+//! of every selected service must exist for the tag and be built for the task definition's CPU
+//! architecture, all problems reported at once — and the per-service view of the plan that the
+//! command prints (`Rollout`). Each tag is pinned to its digest (`repository@sha256:…`), so a
+//! re-pushed mutable tag never changes what runs; a deploy of what already runs makes no
+//! mutating call.
 
 use anyhow::{bail, Result};
-use serde_json::Value;
 
 use crate::aws::Clients;
-use crate::diff::taskdef;
 use crate::model::compute::{resolve_task_definition, Placeholders, Service};
-use crate::reconcile::ecs::images::{pin, registry};
-pub use crate::reconcile::ecs::images::{read_images, refuse_images, ContainerImage};
-use crate::reconcile::ecs::{self, TaskDefinitionFields};
-use crate::reconcile::kit::Observed;
+use crate::model::desired::Desired;
+use crate::model::{Address, Kind};
+use crate::plan::build::PlanContext;
+use crate::reconcile::contract::Pair;
+use crate::reconcile::ecs::images::{pin, refuse_images, registry, ContainerImage};
+use crate::reconcile::ecs::task_definition::Target;
+use crate::reconcile::ecs::{rollout, ObservedEcs};
+use crate::reconcile::{Observed, Payload, Plan};
 
 /// What happens to a service's revision.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Move {
-    /// It runs the wanted definition already: `family:revision`.
-    Stays(String),
-    /// An existing revision is the wanted definition: `(family:revision, ARN)`.
-    To(String, String),
-    /// A new revision, this definition, must be registered first.
-    Register(Value),
+    /// It runs the wanted definition already.
+    Stays,
+    /// An existing revision, `family:revision`, is the wanted one.
+    To(String),
+    /// A new revision of the family is registered first.
+    Register,
 }
 
-/// One service's rollout.
+/// One service's rollout: the plan's change to it, as the command shows it.
 #[derive(Debug, Clone)]
 pub struct Rollout {
     pub service: String,
@@ -46,6 +45,28 @@ pub struct Rollout {
     pub from: String,
     pub images: Vec<ContainerImage>,
     pub change: Move,
+}
+
+impl Rollout {
+    /// Where it goes, as far as the plan knows (`family:(new revision)` before registering).
+    pub fn to(&self) -> String {
+        match &self.change {
+            Move::Stays => self.from.clone(),
+            Move::To(label) => label.clone(),
+            Move::Register => format!("{}:(new revision)", self.family),
+        }
+    }
+
+    pub fn address(&self) -> Address {
+        Address::new(Kind::EcsService, &self.service)
+    }
+}
+
+/// A deploy's plan: what it read, the changes, and each selected service's rollout.
+pub struct Planned {
+    pub observed: Observed,
+    pub plan: Plan,
+    pub rollouts: Vec<Rollout>,
 }
 
 /// The services `names` selects (all declared ones when empty); unknown names are an error.
@@ -62,80 +83,63 @@ pub fn select<'a>(services: &'a [Service], names: &[String]) -> Result<Vec<&'a S
     Ok(services.iter().filter(|s| names.is_empty() || names.contains(&s.name)).collect())
 }
 
-/// What the selected services run now: each service and its running definition. A service
-/// that does not exist yet is an error (`up` creates services; `deploy` only moves them).
-pub async fn running(
-    clients: &Clients,
-    services: &[&Service],
-) -> Result<Vec<(Observed<ecs::ServiceFields>, Observed<TaskDefinitionFields>)>> {
-    let owned: Vec<Service> = services.iter().map(|s| (*s).clone()).collect();
-    let found = ecs::describe_declared(&clients.ecs, &owned).await?;
-    let mut missing = Vec::new();
-    let mut pairs = Vec::new();
-    let arns: Vec<String> = found.iter().map(|s| s.fields.task_definition_arn.clone()).collect();
-    let mut definitions = ecs::describe_revisions(&clients.ecs, &arns).await?;
-    for s in services {
-        match found.iter().find(|f| f.name == s.name) {
-            Some(f) => match definitions.remove(&f.fields.task_definition_arn) {
-                Some(td) => pairs.push((f.clone(), td)),
-                None => bail!("service {} runs {}, which ECS cannot describe", s.name, f.fields.task_definition_arn),
-            },
-            None => missing.push(format!("{} (cluster {})", s.name, s.cluster)),
-        }
-    }
-    if !missing.is_empty() {
-        bail!("service(s) not found: {}; `deploy` only moves existing services, run `up` first", missing.join(", "));
-    }
-    Ok(pairs)
-}
-
-/// Plans the deploy of `tag` to `services`: reads the images, checks them, pins them.
-pub async fn plan(
-    clients: &Clients,
-    account: &str,
-    region: &str,
-    tag: &str,
-    services: &[&Service],
-) -> Result<Vec<Rollout>> {
-    let (running, newest) = tokio::try_join!(running(clients, services), async {
-        let families: Vec<&str> = services.iter().map(|s| s.task_definition.family.as_str()).collect();
-        ecs::describe_newest(&clients.ecs, &families).await
-    })?;
-    let wanted = read_images(clients, services, tag).await;
-    let registry = registry(account, region);
+/// Plans the deploy of `ctx.image_tag` to `services`: reads what the deploy role may, checks and
+/// pins the images, and lets the kinds plan the rest.
+pub async fn plan(clients: &Clients, ctx: &PlanContext, desired: &Desired, services: &[&Service]) -> Result<Planned> {
+    let Some(tag) = ctx.image_tag.as_deref() else { bail!("deploy needs an image tag") };
+    let ecs = rollout::observe(clients, services, Some(tag)).await?;
+    let mut images = Vec::new();
     let mut problems = Vec::new();
-    let mut out = Vec::new();
-    for (s, (_, td)) in services.iter().zip(&running) {
-        let p = Placeholders { account, region, image_tag: tag };
+    for s in services {
+        let p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: tag };
         let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
-        let pinned = pin(s, &mut resolved, &wanted, tag, &registry);
+        let pinned = pin(s, &mut resolved, &ecs.images, tag, &registry(&ctx.account, &ctx.region));
         problems.extend(pinned.problems);
         // `deploy` moves existing services only: their repositories must exist.
         problems.extend(pinned.no_repository.iter().map(|(container, repo)| {
             format!("{}: container {container}: repository {repo} does not exist in ECR: run `up` first", s.name)
         }));
-        let used = pinned.used;
-        let label = |t: &Observed<TaskDefinitionFields>| format!("{}:{}", t.name, t.fields.revision);
-        let normal = taskdef::normalize(&resolved);
-        let newest = newest.iter().find(|n| n.name == s.task_definition.family);
-        let change = if taskdef::normalize(&td.fields.json) == normal {
-            Move::Stays(label(td))
-        } else if let Some(n) = newest.filter(|n| taskdef::normalize(&n.fields.json) == normal) {
-            Move::To(label(n), n.id.clone())
-        } else {
-            Move::Register(resolved)
-        };
-        out.push(Rollout {
-            service: s.name.clone(),
-            cluster: s.cluster.clone(),
-            family: s.task_definition.family.clone(),
-            from: label(td),
-            images: used,
-            change,
-        });
+        images.push(pinned.used);
     }
     refuse_images(&problems)?;
-    Ok(out)
+    let mut selected = desired.clone();
+    selected.services.retain(|d| services.iter().any(|s| s.name == d.name));
+    let observed = Observed { ecs, ..Observed::default() };
+    let plan = rollout::plan(ctx, &selected, &observed);
+    let rollouts = services.iter().zip(images).map(|(s, used)| view(s, &observed.ecs, &plan, used)).collect();
+    Ok(Planned { observed, plan, rollouts })
+}
+
+/// Plans a rollback of `services`: each to the newest ACTIVE revision older than the one it runs,
+/// or to `to_revision`.
+pub async fn back(clients: &Clients, services: &[&Service], to_revision: Option<i32>) -> Result<Planned> {
+    let ecs = rollout::observe(clients, services, None).await?;
+    let plan = rollout::back(clients, services, to_revision, &ecs).await?;
+    let rollouts = services.iter().map(|s| view(s, &ecs, &plan, Vec::new())).collect();
+    Ok(Planned { observed: Observed { ecs, ..Observed::default() }, plan, rollouts })
+}
+
+/// A service's rollout as the plan has it.
+fn view(s: &Service, ecs: &ObservedEcs, plan: &Plan, images: Vec<ContainerImage>) -> Rollout {
+    let running = ecs.services.iter().find(|o| o.name == s.name).and_then(|o| ecs.running_definition(o));
+    let from = running.map_or_else(|| "?".to_string(), |t| format!("{}:{}", t.name, t.fields.revision));
+    let address = Address::new(Kind::EcsService, &s.name);
+    let change = match plan.changes.iter().find(|c| c.address == address).map(|c| &c.payload) {
+        Some(Payload::EcsService(Pair { desired: Some(d), .. })) => match &d.target {
+            Target::Current(..) => Move::Stays,
+            Target::Existing(label, _) => Move::To(label.clone()),
+            Target::NewRevision => Move::Register,
+        },
+        _ => Move::Stays,
+    };
+    Rollout {
+        service: s.name.clone(),
+        cluster: s.cluster.clone(),
+        family: s.task_definition.family.clone(),
+        from,
+        images,
+        change,
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 
 pub mod cluster;
 pub mod images;
+pub mod revisions;
+pub mod rollout;
 pub mod service;
 mod service_wait;
 pub mod task_definition;
@@ -31,12 +33,9 @@ use crate::model::{Address, Kind};
 
 pub use cluster::ClusterFields;
 pub use cluster::EcsCluster;
+pub use revisions::TaskDefinitionFields;
 pub use service::{EcsService, ServiceFields};
-pub use task_definition::{check_images, TaskDefinition, TaskDefinitionFields};
-// What `deploy` reuses: the same reads, registration and wait as `up`.
-pub(crate) use service::describe_declared;
-pub(crate) use service_wait::wait_stable;
-pub(crate) use task_definition::{describe_arns as describe_revisions, describe_families as describe_newest, register};
+pub use task_definition::{check_images, TaskDefinition};
 
 use super::kit::Observed;
 use super::tag_index::TagIndex;
@@ -120,7 +119,7 @@ pub async fn observe(
         index.matching(":service/"),
         revisions,
         service::describe_declared(&clients.ecs, services),
-        task_definition::describe_families(&clients.ecs, &families),
+        revisions::describe_families(&clients.ecs, &families),
         images,
     )?;
     let owned = owned_services.into_iter().chain(revisions);
@@ -143,12 +142,12 @@ pub async fn observe(
     // Families this stack owns but no longer declares: read their newest revision too, so `down`
     // and removals see them.
     let undeclared: Vec<&str> = owned_revisions.keys().map(String::as_str).filter(|f| !families.contains(f)).collect();
-    family_defs.extend(task_definition::describe_families(&clients.ecs, &undeclared).await?);
+    family_defs.extend(revisions::describe_families(&clients.ecs, &undeclared).await?);
     let running_arns: Vec<String> = services_seen
         .iter()
         .map(|s| s.fields.task_definition_arn.clone())
         .filter(|arn| !arn.is_empty() && !family_defs.iter().any(|f| f.id == *arn))
         .collect();
-    let running = task_definition::describe_arns(&clients.ecs, &running_arns).await?;
+    let running = revisions::describe_arns(&clients.ecs, &running_arns).await?;
     Ok(ObservedEcs { clusters, services: services_seen, families: family_defs, running, owned_revisions, images })
 }

@@ -186,7 +186,7 @@ impl DesiredService {
 
 const CLUSTER: Path = Path::field("cluster");
 const LAUNCH_TYPE: Path = Path::field("launch_type");
-const TASK_DEFINITION: Path = Path::field("task_definition");
+pub const TASK_DEFINITION: Path = Path::field("task_definition");
 pub const DESIRED_COUNT: Path = Path::field("desired_count");
 const NETWORK: Path = Path::group("network");
 const ASSIGN_PUBLIC_IP: Path = Path::field("network.assign_public_ip");
@@ -367,16 +367,14 @@ impl Resource for EcsService {
     ) -> Result<()> {
         let (ecs, d) = (&cx.clients.ecs, &ds.service);
         // Only tags changed never comes here (the runner tags): an update is a deployment.
-        // UpdateService is sent with the revision and the count whatever changed.
+        // UpdateService is sent with the revision whatever changed (the one it runs, or the
+        // plan's), and with the count only when the count differs.
         delta.handled(TASK_DEFINITION);
-        delta.handled(DESIRED_COUNT);
         let td = task_definition(cx, ds)?;
-        let mut req = ecs
-            .update_service()
-            .cluster(&d.cluster)
-            .service(&d.name)
-            .desired_count(d.desired_count)
-            .task_definition(&td);
+        let mut req = ecs.update_service().cluster(&d.cluster).service(&d.name).task_definition(&td);
+        if delta.has(DESIRED_COUNT) {
+            req = req.desired_count(d.desired_count);
+        }
         if delta.has(NETWORK) {
             req = req.set_network_configuration(network(cx, d)?);
         }

@@ -2,25 +2,19 @@
 //!
 //! A family's revisions are immutable; "updating" it registers a new revision, after which older
 //! ACTIVE revisions beyond the service's `keep_revisions` are deregistered (never the one a
-//! service runs). Deleting a family deregisters its ACTIVE revisions and deletes every revision
+//! service runs; not by a deploy — `DesiredRevision::prune`; the calls are `revisions`). The
+//! revision a service must run is decided here once (`target`), for `up` and `deploy` alike. Deleting a family deregisters its ACTIVE revisions and deletes every revision
 //! this stack tagged. The image tag is `--image-tag` / `CONTAINRLAB_IMAGE_TAG`; without it, the tag
 //! the service runs is kept (so a repair run never rolls back a CI deploy), and `latest` is used
 //! for a first registration. With `--image-tag`, images are pinned to the digests ECR has for the
 //! tag, as `deploy` pins them (so `up --image-tag T` after `deploy --image-tag T` changes nothing).
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
-use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
-use aws_sdk_ecs::Client;
 use serde_json::Value;
 
-use crate::aws::error::{failed, required};
 use crate::aws::Clients;
-use crate::aws::{concurrent, describe};
 use crate::diff::{taskdef, Delta, FieldChange, FieldDiff, Path, Shown};
 use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
-use crate::model::consistency::Call;
 use crate::model::desired::Desired;
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::usage::{gb_of, vcpu_of, Footprint, Usage};
@@ -28,57 +22,14 @@ use crate::model::{Address, Kind};
 use crate::plan::build::{Mode, PlanContext};
 use crate::plan::{Action, Reason};
 use crate::reconcile::contract::{ApplyCx, DiffCx, Pair, Resource};
-use crate::reconcile::kit::{Observed, CONCURRENCY};
+use crate::reconcile::kit::Observed;
 use crate::reconcile::registry::Registered;
 use crate::reconcile::tags;
 use crate::reconcile::Group;
 use crate::reconcile::{Plan, ResourceChange};
 
+use super::revisions::{delete_family, register_and_prune, TaskDefinitionFields};
 use super::ObservedEcs;
-
-#[derive(Debug, Clone)]
-pub struct TaskDefinitionFields {
-    pub revision: i32,
-    /// As registered, in the file's JSON shape (not yet normalised).
-    pub json: Value,
-}
-
-pub(crate) async fn describe_families(ecs: &Client, families: &[&str]) -> Result<Vec<Observed<TaskDefinitionFields>>> {
-    let found = concurrent(families.iter().copied(), CONCURRENCY, |f| describe_one(ecs, f)).await;
-    Ok(found.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().collect())
-}
-
-pub(crate) async fn describe_arns(
-    ecs: &Client,
-    arns: &[String],
-) -> Result<BTreeMap<String, Observed<TaskDefinitionFields>>> {
-    let found = concurrent(arns.iter(), CONCURRENCY, |a| describe_one(ecs, a)).await;
-    Ok(found.into_iter().collect::<Result<Vec<_>>>()?.into_iter().flatten().map(|t| (t.id.clone(), t)).collect())
-}
-
-/// A family's newest ACTIVE revision, or one revision by ARN; `None` when there is none.
-async fn describe_one(ecs: &Client, which: &str) -> Result<Option<Observed<TaskDefinitionFields>>> {
-    let out =
-        match ecs.describe_task_definition().task_definition(which).include(TaskDefinitionField::Tags).send().await {
-            Ok(out) => out,
-            // ECS answers ClientException "Unable to describe task definition" for an unknown family.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_client_exception()) => return Ok(None),
-            Err(e) => anyhow::bail!("describing ECS task definition {which}: {}", describe(&e)),
-        };
-    let Some(td) = out.task_definition() else { return Ok(None) };
-    // Asked by family, AWS returns the newest ACTIVE revision; a revision asked by ARN may be
-    // INACTIVE and still be what a service runs.
-    let by_family = !which.contains(':');
-    if by_family && td.status() != Some(&TaskDefinitionStatus::Active) {
-        return Ok(None);
-    }
-    Ok(Some(Observed {
-        name: td.family().unwrap_or_default().to_string(),
-        id: td.task_definition_arn().unwrap_or_default().to_string(),
-        tags: tags::from_ecs(out.tags()),
-        fields: TaskDefinitionFields { revision: td.revision(), json: super::taskdef_json::to_json(td) },
-    }))
-}
 
 /// Where a service's task definition stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,6 +114,9 @@ pub struct DesiredRevision {
     pub keep_revisions: u32,
     /// Revisions services run now: never deregistered.
     pub running: Vec<String>,
+    /// Whether older revisions beyond `keep_revisions` are deregistered after registering (`up`);
+    /// a deploy leaves that to `up`.
+    pub prune: bool,
 }
 
 /// A family as found: its newest ACTIVE revision's tags, and every revision this stack tagged.
@@ -232,6 +186,7 @@ impl Resource for TaskDefinition {
                 resolved: target(cx.ctx, d, o).0,
                 keep_revisions: d.task_definition.keep_revisions,
                 running: running.clone(),
+                prune: true,
             });
         }
         out
@@ -367,45 +322,6 @@ impl Resource for TaskDefinition {
     }
 }
 
-/// Registers the revision, then deregisters ACTIVE revisions beyond `keep_revisions` (+ the
-/// newest), never one a service runs. Returns the new revision's ARN. The family's revisions are
-/// listed while the new one registers (a service waiting on this step waits for one call less);
-/// nothing is deregistered unless the registration succeeded.
-async fn register_and_prune(cx: &ApplyCx<'_>, address: &Address, d: &DesiredRevision) -> Result<String> {
-    let ecs = &cx.clients.ecs;
-    let listed = async {
-        ecs.list_task_definitions()
-            .family_prefix(&d.family)
-            .status(TaskDefinitionStatus::Active)
-            .sort(aws_sdk_ecs::types::SortOrder::Desc)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|e| failed("listing revisions of", address, &e))
-    };
-    let tags = cx.tags(address);
-    let (registered, listed) = tokio::join!(register(ecs, &d.resolved, &tags, address), listed);
-    let (arn, revision) = registered?;
-    crate::progress::note(format!("{address}: registered revision {revision}"));
-    // The listing may or may not show the new revision (it ran alongside): count it once.
-    let mut active = listed?;
-    active.retain(|a| *a != arn);
-    // Newest first by revision number (the listing's order is not relied on).
-    active.sort_by_key(|a| std::cmp::Reverse(a.rsplit(':').next().and_then(|r| r.parse::<i64>().ok())));
-    let keep = d.keep_revisions as usize;
-    for old in active.iter().skip(keep).filter(|a| !d.running.contains(a)) {
-        ecs.deregister_task_definition()
-            .task_definition(old)
-            .send()
-            .await
-            .map_err(|e| failed("deregistering", address, &e))?;
-        crate::progress::note(format!("{address}: deregistered {}", old.rsplit('/').next().unwrap_or(old)));
-    }
-    Ok(arn)
-}
-
 /// What a new family shows in the plan: its size and each container's image.
 fn summary(td: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
@@ -446,122 +362,10 @@ fn depends_on(td: &Value) -> Vec<Address> {
     out
 }
 
-/// Registers a revision: `(ARN, revision)`. Roles created moments ago may not be usable by ECS
-/// yet (the consistency rules `task-definition-role` and `task-definition-pass-role`).
-pub(crate) async fn register(
-    ecs: &Client,
-    td: &Value,
-    tags: &crate::model::tags::Tags,
-    address: &Address,
-) -> Result<(String, i32)> {
-    let request =
-        super::taskdef_json::register_request(ecs.register_task_definition(), td)?.set_tags(Some(tags::ecs(tags)));
-    let register = || async {
-        crate::aws::once::send(|| request.clone().customize().config_override(crate::aws::once::ecs()).send())
-            .await
-            .map_err(|e| failed("registering", address, &e))
-    };
-    let out = crate::aws::consistency::retry(Call::EcsRegisterTaskDefinition, address, register).await?;
-    let td = required(out.task_definition(), "registering", address, "taskDefinition")?;
-    Ok((required(td.task_definition_arn(), "registering", address, "taskDefinitionArn")?.to_string(), td.revision()))
-}
-
-/// Deregisters a family's ACTIVE revisions, then deletes every revision this stack tagged.
-async fn delete_family(ecs: &Client, family: &str, owned: &[String]) -> Result<()> {
-    let err = |what: &str, e: &(dyn std::error::Error + 'static)| {
-        anyhow::anyhow!("{what} task definition {family}: {}", describe(e))
-    };
-    let active: Vec<String> = ecs
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(TaskDefinitionStatus::Active)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| err("listing", &e))?;
-    for arn in &active {
-        ecs.deregister_task_definition().task_definition(arn).send().await.map_err(|e| err("deregistering", &e))?;
-    }
-    let mut all: Vec<String> = owned.iter().chain(&active).cloned().collect();
-    all.sort();
-    all.dedup();
-    for chunk in all.chunks(10) {
-        // Failures (a revision already deleted) are per item and not errors of the call.
-        ecs.delete_task_definitions()
-            .set_task_definitions(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| err("deleting", &e))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ecs::operation::register_task_definition::{RegisterTaskDefinitionError, RegisterTaskDefinitionOutput};
-    use aws_sdk_ecs::types::error::ClientException;
-    use aws_sdk_ecs::types::TaskDefinition;
-    use aws_smithy_mocks::mock;
     use serde_json::json;
-
-    fn ecs_with(rule: &aws_smithy_mocks::Rule) -> Client {
-        crate::aws::canned::canned_client!(aws_sdk_ecs, &[rule])
-    }
-
-    /// moto accepts any role ARN at once, so IAM propagation is played with canned responses:
-    /// "Role is not valid" twice, then the registration goes through.
-    #[tokio::test(start_paused = true)]
-    async fn a_role_not_yet_propagated_is_waited_for() {
-        // As the SDK's deserializer makes it: the code and message in the error's metadata.
-        let not_yet = || {
-            let meta = aws_smithy_types::error::ErrorMetadata::builder()
-                .code("ClientException")
-                .message("Role is not valid")
-                .build();
-            RegisterTaskDefinitionError::ClientException(
-                ClientException::builder().message("Role is not valid").meta(meta).build(),
-            )
-        };
-        let registered = || {
-            let td = TaskDefinition::builder().task_definition_arn("arn:aws:ecs:r:1:task-definition/app:4").revision(4);
-            RegisterTaskDefinitionOutput::builder().task_definition(td.build()).build()
-        };
-        let rule =
-            mock!(Client::register_task_definition).sequence().error(not_yet).times(2).output(registered).build();
-        let ecs = ecs_with(&rule);
-        let td = json!({"family": "app", "containerDefinitions": [{"name": "a", "image": "i", "memory": 64}]});
-        let address = Address::new(Kind::TaskDefinition, "app");
-        let got = register(&ecs, &td, &Default::default(), &address).await.expect("registered after the retries");
-        assert_eq!(got, ("arn:aws:ecs:r:1:task-definition/app:4".to_string(), 4));
-        assert_eq!(rule.num_calls(), 3);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn any_other_client_error_fails_at_once() {
-        let invalid = || {
-            RegisterTaskDefinitionError::ClientException(
-                ClientException::builder()
-                    .message("Invalid setting for container 'a'")
-                    .meta(
-                        aws_smithy_types::error::ErrorMetadata::builder()
-                            .code("ClientException")
-                            .message("Invalid setting for container 'a'")
-                            .build(),
-                    )
-                    .build(),
-            )
-        };
-        let rule = mock!(Client::register_task_definition).then_error(invalid);
-        let ecs = ecs_with(&rule);
-        let td = json!({"family": "app", "containerDefinitions": [{"name": "a", "image": "i"}]});
-        let address = Address::new(Kind::TaskDefinition, "app");
-        let err = register(&ecs, &td, &Default::default(), &address).await.expect_err("not retried");
-        assert!(err.to_string().contains("Invalid setting for container"), "{err}");
-        assert_eq!(rule.num_calls(), 1);
-    }
 
     #[test]
     fn a_definition_depends_on_its_roles_log_groups_and_parameters() {
