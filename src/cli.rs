@@ -177,6 +177,19 @@ pub enum Command {
     /// by `allow:` with its reason. Exit 1 on a FAIL.
     #[command(after_help = "Examples:\n  containrlab check\n  containrlab --json check")]
     Check,
+    /// Parameters: list them; write a secret and restart its readers.
+    ///
+    /// `list`: every parameter the stack file declares — type, version, last change, the
+    /// containers that read it — never a value. `set NAME`: a SecureString's new value from stdin
+    /// (or the variable the stack file names, never the command line), then a new deployment of
+    /// every service whose task definition reads it, waited on.
+    #[command(
+        after_help = "Examples:\n  containrlab secret list\n  read -rs KEY && printf %s \"$KEY\" | containrlab secret set GEMINI_API_KEY --yes\n  containrlab --json secret list"
+    )]
+    Secret {
+        #[command(subcommand)]
+        action: SecretAction,
+    },
     /// Take over a stack built by hand: write the ownership tags only.
     ///
     /// Match each address of the stack file by name, or by shape where AWS names are not unique;
@@ -199,6 +212,30 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretAction {
+    /// Every parameter the stack declares: type, version, last change, readers.
+    #[command(after_help = "Example:\n  containrlab secret list")]
+    List,
+    /// Write a SecureString's new value; restart the services that read it.
+    #[command(
+        after_help = "Example:\n  printf %s \"$NEW_KEY\" | containrlab secret set /containrlab/GEMINI_API_KEY --yes"
+    )]
+    Set(SecretSetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretSetArgs {
+    /// The parameter: its full name (/containrlab/GEMINI_API_KEY) or its last segment.
+    pub name: String,
+    /// Write and restart without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
+    #[arg(long, value_parser = crate::aws::lock::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

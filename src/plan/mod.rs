@@ -56,6 +56,8 @@ pub enum Reason {
     Superseded,
     /// This resource (first id) carries the address of another, the one in use (second id).
     DuplicateOf(String, String),
+    /// Only its running instances must be renewed: they read a value this plan writes.
+    Restart,
 }
 
 impl std::fmt::Display for Reason {
@@ -69,6 +71,7 @@ impl std::fmt::Display for Reason {
             Reason::RemovedFromStack => f.write_str("owned by this stack, no longer in the stack file"),
             Reason::StackDown => f.write_str("down: removing the stack"),
             Reason::Superseded => f.write_str("replaced: the new one is in place and nothing uses the old one"),
+            Reason::Restart => f.write_str("its tasks read a value this plan writes: new ones start"),
             Reason::DuplicateOf(id, kept) => {
                 write!(f, "{id} is a duplicate of {kept}, which carries the same address and is in use")
             }

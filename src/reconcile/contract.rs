@@ -94,6 +94,10 @@ pub trait Resource: Registered + Clone + Debug {
     fn widens_access(_fields: &[FieldChange]) -> bool {
         false
     }
+    /// Why an update is planned, when the kind says more than "differs from the stack file".
+    fn update_reason(_fields: &[FieldChange]) -> Option<Reason> {
+        None
+    }
     /// What the declared resource `name` uses, in the terms prices are quoted in (`cost`):
     /// `Usage::free()` when nothing of it is charged, `None` when `desired` does not declare it.
     /// No default: a new kind says what it costs (and the price file gives the kind its lines).
@@ -194,6 +198,9 @@ pub fn plan_kind<R: Resource>(cx: &DiffCx<'_>, out: &mut Plan) {
             undeclared::<R>(&c.fields)
         );
         c.widens_access |= R::widens_access(&c.fields);
+        if c.action == Action::Update && c.reason == Reason::Drifted {
+            c.reason = R::update_reason(&c.fields).unwrap_or(Reason::Drifted);
+        }
     }
 }
 

@@ -43,6 +43,8 @@ pub struct ObservedParameter {
     pub description: Option<String>,
     /// Read for declared parameters only.
     pub value: Option<ObservedValue>,
+    /// SSM's version of the value (1 when created; each write adds one).
+    pub version: i64,
     pub tags: Tags,
 }
 
@@ -138,6 +140,7 @@ pub async fn observe(
             type_name: meta.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
             description: meta.description().map(str::to_string),
             value: None,
+            version: meta.version(),
             tags: Tags::new(),
         });
     }
@@ -180,7 +183,7 @@ pub async fn observe(
 }
 
 /// Metadata of the parameters of these names that exist (`DescribeParameters`, 50 names a filter).
-async fn metadata(client: &Client, names: &[String]) -> Result<Vec<aws_sdk_ssm::types::ParameterMetadata>> {
+pub(crate) async fn metadata(client: &Client, names: &[String]) -> Result<Vec<aws_sdk_ssm::types::ParameterMetadata>> {
     let by_name = names.chunks(50).map(|chunk| {
         let filter =
             ParameterStringFilter::builder().key("Name").option("Equals").set_values(Some(chunk.to_vec())).build();
@@ -255,7 +258,8 @@ async fn get_values(
 pub struct SsmParameter;
 
 const TYPE: Path = Path::field("type");
-const VALUE: Path = Path::field("value");
+/// The value: a change of it reaches running tasks only with a new deployment (`ecs::restart`).
+pub const VALUE: Path = Path::field("value");
 const DESCRIPTION: Path = Path::field("description");
 
 impl Resource for SsmParameter {

@@ -109,3 +109,75 @@ fn a_secure_string_is_decrypted_only_when_its_variable_is_set() {
     let after = env.run(&["diff", "--exit-code"]);
     assert_eq!(after.code, 0, "the value was kept and the description written: {}", after.stdout);
 }
+
+/// The restart a plan shows for `service`: its `restart` field's text, if it has one.
+fn restart_of(plan: &serde_json::Value, service: &str) -> Option<String> {
+    let changes = plan["changes"].as_array()?;
+    let change = changes.iter().find(|c| c["address"] == format!("ecs_service.{service}"))?;
+    let field = change["fields"].as_array()?.iter().find(|f| f["path"] == "restart")?;
+    field["after"].as_str().map(str::to_string)
+}
+
+/// A rotated secret reaches the tasks: `secret set` (the value on stdin) writes it once and gives
+/// exactly the services whose definitions read it a new deployment of the revision they run
+/// (moto's UpdateService with forceNewDeployment starts one, as AWS does), the plan saying so with
+/// the versions; the same value again changes nothing; `up` with another value shows and performs
+/// the same restart; `secret list` names the readers and never a value. The value never appears
+/// in any output, `-vvv` included, and is never on a command line (it comes on stdin).
+#[test]
+fn a_rotated_secret_restarts_exactly_the_services_that_read_it() {
+    let env = Env::new();
+    env.run(&["up", "--yes"]).expect_code(0);
+    let canary = format!("canary-rotated-{}", std::process::id());
+    let canaries = [canary.clone()];
+
+    let set = env.run_with_stdin(&canary, &["-vvv", "--json", "secret", "set", "GEMINI_API_KEY", "--yes"]);
+    set.expect_code(0);
+    assert_no_canary(&set, &canaries, "secret set");
+    let expected = [("ECS:UpdateService".to_string(), 1), ("SSM:PutParameter".to_string(), 1)].into();
+    assert_eq!(set.mutating_calls(), expected, "{}", set.stderr);
+    let doc = set.json();
+    let addresses: Vec<&str> =
+        doc["plan"]["changes"].as_array().unwrap().iter().map(|c| c["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, ["ssm_parameter./containrlab/GEMINI_API_KEY", "ecs_service.containrlab-service"]);
+    assert_eq!(
+        restart_of(&doc["plan"], "containrlab-service").as_deref(),
+        Some("/containrlab/GEMINI_API_KEY changed (version 1 → 2)")
+    );
+    assert_eq!(doc["converged"], true);
+
+    let again = env.run_with_stdin(&canary, &["secret", "set", "/containrlab/GEMINI_API_KEY", "--yes"]);
+    again.expect_code(0);
+    assert!(again.mutating_calls().is_empty(), "the same value: {:?}", again.mutating_calls());
+    assert!(again.stderr.contains("nothing to write or restart"), "{}", again.stderr);
+
+    // `up` with the stack's variable (the value before the rotation): the write and the restart.
+    let up = env.run(&["--json", "up", "--yes"]);
+    up.expect_code(0);
+    assert_no_canary(&up, &canaries, "up");
+    assert_eq!(up.mutating_calls(), expected, "{}", up.stderr);
+    assert_eq!(
+        restart_of(&up.json()["plan"], "containrlab-service").as_deref(),
+        Some("/containrlab/GEMINI_API_KEY changed (version 2 → 3)")
+    );
+    assert!(restart_of(&up.json()["plan"], "containrlab-runner-service").is_none(), "the runner does not read it");
+
+    let list = env.run(&["--json", "secret", "list"]);
+    list.expect_code(0);
+    assert_no_canary(&list, &canaries, "secret list");
+    let listed = list.json();
+    let gemini =
+        listed["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "/containrlab/GEMINI_API_KEY").cloned();
+    let gemini = gemini.expect("listed");
+    assert_eq!((gemini["type"].as_str(), gemini["version"].as_i64()), (Some("SecureString"), Some(3)));
+    assert_eq!(
+        gemini["read_by"],
+        serde_json::json!([{"service": "containrlab-service", "container": "api", "variable": "GEMINI_API_KEY"}])
+    );
+    assert!(list.mutating_calls().is_empty());
+
+    // A String parameter's value is the stack file's; nothing is read from stdin for it.
+    let plain = env.run_with_stdin("x", &["secret", "set", "SESSION_TTL_SECONDS", "--yes"]);
+    plain.expect_code(1);
+    assert!(plain.stderr.contains("is a String parameter"), "{}", plain.stderr);
+}

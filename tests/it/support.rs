@@ -183,6 +183,26 @@ impl Env {
         }
     }
 
+    /// Runs `containrlab` against this environment's emulator with `input` on stdin.
+    pub fn run_with_stdin(&self, input: &str, args: &[&str]) -> Run {
+        let (mut cmd, stats) = self.command(&self.moto.endpoint, args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("running containrlab");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(input.as_bytes()).expect("writing stdin");
+        }
+        let out = child.wait_with_output().expect("running containrlab");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            calls: read_stats(&stats),
+            waits: read_waits(&stats),
+        }
+    }
+
     /// The `containrlab` command for `args` against `endpoint` with the test environment (and
     /// nothing of the caller's AWS_* / CONTAINRLAB_*), and where its API-call counts will be.
     pub fn command(&self, endpoint: &str, args: &[&str]) -> (Command, PathBuf) {

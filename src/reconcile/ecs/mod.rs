@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod images;
+pub mod restart;
 pub mod revisions;
 pub mod rollout;
 pub mod service;

@@ -18,6 +18,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_sdk_ecs::Client;
 
+use super::restart;
 use super::service_wait::{current, wait_stable};
 use super::task_definition::{target, Target};
 use crate::aws::error::{failed, required};
@@ -188,6 +189,9 @@ const CLUSTER: Path = Path::field("cluster");
 const LAUNCH_TYPE: Path = Path::field("launch_type");
 pub const TASK_DEFINITION: Path = Path::field("task_definition");
 pub const DESIRED_COUNT: Path = Path::field("desired_count");
+/// New tasks for a parameter they read that gets a new value (`restart`): a new deployment of
+/// the same revision.
+pub const RESTART: Path = Path::field("restart");
 const NETWORK: Path = Path::group("network");
 const ASSIGN_PUBLIC_IP: Path = Path::field("network.assign_public_ip");
 
@@ -195,7 +199,7 @@ impl Resource for EcsService {
     const KIND: Kind = Kind::EcsService;
     const GROUP: Group = Group::Ecs;
     const FIELDS: &'static [Path] =
-        &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, TAGS];
+        &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, TAGS, RESTART];
     const REPLACE_ON: &'static [Path] = &[CLUSTER, LAUNCH_TYPE];
     type Desired = DesiredService;
     type Observed = Observed<ServiceFields>;
@@ -278,6 +282,15 @@ impl Resource for EcsService {
         if of.is_none_or(|o| o.circuit_breaker.is_some()) {
             f.field(BREAKER, of.map(|o| o.circuit_breaker.clone()), Some(breaker(d)));
         }
+        // A parameter its tasks read gets a new value: they read it only when they start. A move
+        // to another revision starts new tasks anyway.
+        if s.is_some() && matches!(ds.target, Target::Current(..)) {
+            let why: Vec<String> =
+                restart::changed(cx.plan, &d.task_definition.json).into_iter().map(|(_, why)| why).collect();
+            if !why.is_empty() {
+                f.field(RESTART, Some(None::<String>), Some(why.join("; ")));
+            }
+        }
         f.tags(s.map(|s| &s.tags), tags);
         f
     }
@@ -298,6 +311,8 @@ impl Resource for EcsService {
         let tables = cx.desired.network.iter().flat_map(|n| n.route_tables.iter());
         let routing = tables.filter(|t| t.subnets.iter().any(|s| d.subnets.contains(s)));
         v.extend(routing.map(|t| Address::new(Kind::RouteTable, &t.name)));
+        // A restart reads the parameters' new values: they are written first.
+        v.extend(super::restart::after(cx.plan, &d.task_definition.json));
         v.extend(d.security_groups.iter().map(|g| Address::new(Kind::SecurityGroupRules, g)));
         if d.launch_type == "EC2" {
             v.push(Address::new(Kind::CapacityProvider, &d.cluster));
@@ -309,6 +324,11 @@ impl Resource for EcsService {
     }
 
     /// A public IP makes each task reachable around the load balancer.
+    /// A restart alone is not drift: the service is as declared, its tasks are not.
+    fn update_reason(fields: &[FieldChange]) -> Option<crate::plan::Reason> {
+        fields.iter().all(|f| f.is(RESTART)).then_some(crate::plan::Reason::Restart)
+    }
+
     fn widens_access(fields: &[FieldChange]) -> bool {
         fields.iter().any(|f| f.is(ASSIGN_PUBLIC_IP) && f.after.as_ref().is_some_and(|v| v.is_true()))
     }
@@ -374,6 +394,9 @@ impl Resource for EcsService {
         let mut req = ecs.update_service().cluster(&d.cluster).service(&d.name).task_definition(&td);
         if delta.has(DESIRED_COUNT) {
             req = req.desired_count(d.desired_count);
+        }
+        if delta.has(RESTART) {
+            req = req.force_new_deployment(true);
         }
         if delta.has(NETWORK) {
             req = req.set_network_configuration(network(cx, d)?);

@@ -488,6 +488,7 @@ fn parameters(d: &Desired) -> Vec<ObservedParameter> {
                 ParameterValue::Plain(v) => ObservedValue::Plain(v.clone()),
                 ParameterValue::Secret { value, .. } => ObservedValue::Secret(value.clone().expect("secret set")),
             }),
+            version: 1,
             tags: tags(d, Kind::SsmParameter, &p.name),
         })
         .collect()

@@ -37,8 +37,10 @@ fn a_repository_that_is_not_ours_is_a_conflict_and_an_old_one_with_images_is_kep
     assert_eq!(plan.kept.iter().map(|k| k.address.to_string()).collect::<Vec<_>>(), ["ecr_repository.containrlab-old"]);
 }
 
+/// ECS reads parameters when a task starts: each service reading a changed value is restarted,
+/// with the parameters and versions named.
 #[test]
-fn a_rotated_secret_shows_as_sensitive_and_a_changed_string_with_its_values() {
+fn a_rotated_secret_shows_as_sensitive_a_changed_string_with_its_values_and_their_readers_restart() {
     let plan = drift(|_, o| {
         for p in &mut o.parameters {
             match p.name.as_str() {
@@ -54,8 +56,24 @@ fn a_rotated_secret_shows_as_sensitive_and_a_changed_string_with_its_values() {
         vec![
             ("ssm_parameter./containrlab/GEMINI_API_KEY".into(), vec![f("value", "(sensitive)", "(sensitive)")]),
             ("ssm_parameter./containrlab/SESSION_TTL_SECONDS".into(), vec![f("value", "\"900\"", "\"1800\"")]),
+            (
+                "ecs_service.containrlab-runner-service".into(),
+                vec![f("restart", "-", "\"/containrlab/SESSION_TTL_SECONDS changed (version 1 → 2)\"")]
+            ),
+            (
+                "ecs_service.containrlab-service".into(),
+                vec![f(
+                    "restart",
+                    "-",
+                    "\"/containrlab/GEMINI_API_KEY changed (version 1 → 2); /containrlab/SESSION_TTL_SECONDS changed (version 1 → 2)\""
+                )]
+            ),
         ]
     );
+    // The restarts come after the writes.
+    let service = plan.changes.iter().find(|c| c.address.to_string() == "ecs_service.containrlab-service").unwrap();
+    let after: Vec<String> = service.depends_on.iter().map(ToString::to_string).collect();
+    assert!(after.contains(&"ssm_parameter./containrlab/GEMINI_API_KEY".to_string()), "{after:?}");
 }
 
 #[test]
