@@ -83,6 +83,17 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished run gave, with the API statistics it wrote to `stats`.
+    pub fn of(out: std::process::Output, stats: &Path) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            calls: read_stats(stats),
+            waits: read_waits(stats),
+        }
+    }
+
     /// Calls that change something of the stack (the stack lock's `SSM (lock)` calls change none).
     pub fn mutating_calls(&self) -> BTreeMap<String, u64> {
         let reads = ["Describe", "List", "Get", "BatchGet", "BatchCheck", "Filter"];
@@ -173,14 +184,7 @@ impl Env {
         for key in removed {
             cmd.env_remove(key);
         }
-        let out = cmd.output().expect("running containrlab");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            calls: read_stats(&stats),
-            waits: read_waits(&stats),
-        }
+        Run::of(cmd.output().expect("running containrlab"), &stats)
     }
 
     /// Runs `containrlab` against this environment's emulator with `input` on stdin.
@@ -193,14 +197,7 @@ impl Env {
             let mut stdin = child.stdin.take().expect("stdin");
             stdin.write_all(input.as_bytes()).expect("writing stdin");
         }
-        let out = child.wait_with_output().expect("running containrlab");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            calls: read_stats(&stats),
-            waits: read_waits(&stats),
-        }
+        Run::of(child.wait_with_output().expect("running containrlab"), &stats)
     }
 
     /// The `containrlab` command for `args` against `endpoint` with the test environment (and
