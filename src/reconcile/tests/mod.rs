@@ -184,3 +184,13 @@ fn the_inventory_lists_every_declared_resource_that_carries_its_own_tags() {
         assert!(ids.get(address).is_ok(), "{address} has no id");
     }
 }
+
+/// `observe` reads `Group::ALL`: a kind whose group is missing there would never be read, and
+/// every plan would create it again.
+#[test]
+fn every_kind_is_read_by_a_group_observe_reads() {
+    for &kind in crate::model::Kind::ALL {
+        let group = crate::reconcile::registry::group(kind);
+        assert!(crate::reconcile::Group::ALL.contains(&group), "{kind:?}'s group {group:?} is not in Group::ALL");
+    }
+}
