@@ -53,21 +53,24 @@ pub async fn run(cli: &Cli, args: &DeployArgs) -> Result<i32> {
     if let Some(e) = super::conflicts_error(&plan) {
         return Err(e);
     }
-    if args.dry_run || plan.is_empty() {
+    if args.dry_run {
+        if cli.json {
+            println!("{}", json!({ "deploy": shown, "applied": false }));
+        }
+        return Ok(0);
+    }
+    if plan.is_empty() {
         if cli.json {
             let results: Vec<Value> = rollouts
                 .iter()
                 .map(|r| json!({ "service": r.service, "to": r.from, "changed": false, "error": null, "seconds": 0.0 }))
                 .collect();
-            let applied = !args.dry_run;
             println!(
                 "{}",
-                json!({ "deploy": shown, "applied": applied, "results": results, "changed": 0, "seconds": 0.0, "converged": true })
+                json!({ "deploy": shown, "applied": true, "results": results, "changed": 0, "seconds": 0.0, "converged": true })
             );
         }
-        if !args.dry_run {
-            eprintln!("0 service(s) moved, {} unchanged, 0 failed in 0.0s", rollouts.len());
-        }
+        eprintln!("0 service(s) moved, {} unchanged, 0 failed in 0.0s", rollouts.len());
         return Ok(0);
     }
     crate::interrupt::changing();

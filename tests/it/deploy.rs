@@ -82,6 +82,13 @@ fn deploy_pins_digests_registers_once_and_rolls_back() {
     env.run(&["up", "--yes"]).expect_code(0);
     let digests = push_all(&env, &ecr, "v2", "one");
 
+    // A dry run shows the registrations and changes nothing.
+    let dry = env.run(&["--json", "--image-tag", "v2", "deploy", "--dry-run"]);
+    dry.expect_code(0);
+    assert!(dry.mutating_calls().is_empty(), "{:?}", dry.mutating_calls());
+    assert_eq!(dry.json()["applied"], false);
+    assert_eq!(dry.json()["deploy"][0]["action"], "register");
+
     let first = env.run(&["--json", "--image-tag", "v2", "deploy"]);
     first.expect_code(0);
     only_ecr_ecs_sts(&first.calls);
