@@ -55,6 +55,8 @@ pub struct Outcome {
     pub interrupted: bool,
     /// In flight when the grace period after a stop ran out: they may or may not have taken effect.
     pub abandoned: Vec<usize>,
+    /// How long each finished step (done or failed) ran, by index.
+    pub took: std::collections::BTreeMap<usize, Duration>,
 }
 
 impl Outcome {
@@ -170,6 +172,7 @@ where
         while let Ok((step, text)) = noted.try_recv() {
             on_event(Event::Progress(&steps[step], text));
         }
+        outcome.took.insert(i, elapsed);
         match result {
             Ok(()) => {
                 state[i] = State::Done;

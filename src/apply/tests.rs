@@ -410,4 +410,9 @@ async fn independent_steps_go_on_after_a_failure_and_only_its_dependents_never_s
     assert_eq!(done, vec!["app-revision", "app-service"]);
     assert_eq!(names(&outcome.not_started), vec!["runner-service"]);
     assert_eq!(names(&outcome.failed.iter().map(|(i, _)| *i).collect::<Vec<_>>()), vec!["runner-revision"]);
+    // Each step that ran, done or failed, has how long it ran (what `deploy` reports per service;
+    // measured on the wall clock, so not compared here, where tokio's clock is paused).
+    let mut timed = names(&outcome.took.keys().copied().collect::<Vec<_>>());
+    timed.sort();
+    assert_eq!(timed, vec!["app-revision", "app-service", "runner-revision"]);
 }

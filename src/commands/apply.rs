@@ -9,9 +9,7 @@
 //! same path a rerun takes — for at most `ROUNDS` rounds, and only while the new plan asks for
 //! nothing the confirmed plan did not.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -31,13 +29,12 @@ use crate::ui::live_view::View;
 /// Rounds of applying when steps get no answer: the first, and up to two after looking again.
 const ROUNDS: usize = 3;
 
-/// One round of a plan's steps: the steps, their outcome, the ids (observed and created) and
-/// how long each step took, by index.
+/// One round of a plan's steps: the steps, their outcome (with how long each ran) and the ids
+/// (observed and created).
 pub struct Round {
     pub steps: Vec<Step>,
     pub outcome: Outcome,
     pub ids: Ids,
-    pub took: BTreeMap<usize, Duration>,
 }
 
 /// Carries out `plan`'s steps once through the executor — the one runner of every change, with
@@ -53,20 +50,14 @@ pub async fn execute(
     let steps = order::steps(plan);
     order::check_acyclic(&steps)?;
     let ids = Ids::new(observed);
-    let took = Mutex::new(BTreeMap::new());
     let mut view = View::for_stderr();
     let outcome = execute_until(
         &steps,
         parallelism,
         on_failure,
         |i| {
-            let (step, ids, took) = (&steps[i], &ids, &took);
-            async move {
-                let started = Instant::now();
-                let result = crate::reconcile::apply(clients, ctx, ids, step, &plan.changes[step.change]).await;
-                took.lock().unwrap_or_else(|e| e.into_inner()).insert(i, started.elapsed());
-                result
-            }
+            let step = &steps[i];
+            crate::reconcile::apply(clients, ctx, &ids, step, &plan.changes[step.change])
         },
         |event| view.on_event(event),
         crate::interrupt::stopping(),
@@ -74,21 +65,32 @@ pub async fn execute(
     )
     .await;
     drop(view);
-    Ok(Round { steps, outcome, ids, took: took.into_inner().unwrap_or_else(|e| e.into_inner()) })
+    Ok(Round { steps, outcome, ids })
 }
 
 /// Plans and applies under the stack's lock, which is given back on every way out.
 pub async fn run(cli: &Cli, args: &ApplyArgs, mode: Mode) -> Result<i32> {
     let planner = super::Planner::new(cli, mode, args.delete_data).await?.with_targets(&args.target)?;
-    let caller = planner.identity().await?.arn.clone();
     let command = if mode == Mode::Down { "down" } else { "up" };
     let wait = args.lock_timeout.unwrap_or_default();
+    locked(&planner, command, wait, run_locked(cli, args, mode, &planner)).await
+}
+
+/// Runs `work` holding the stack's lock, given back on success, failure and interrupt (a first
+/// signal asks `work` to stop instead of ending the process meanwhile).
+pub async fn locked(
+    planner: &super::Planner,
+    command: &str,
+    wait: Duration,
+    work: impl std::future::Future<Output = Result<i32>>,
+) -> Result<i32> {
+    let caller = planner.identity().await?.arn.clone();
     let lock = crate::aws::lock::acquire(&planner.clients.lock, &planner.desired.stack, &caller, command, wait).await?;
     let graceful = crate::interrupt::Graceful::hold();
     if let Some(note) = &lock.took_over {
         eprintln!("warning: {note}");
     }
-    let result = run_locked(cli, args, mode, &planner).await;
+    let result = work.await;
     let released = lock.release().await;
     drop(graceful);
     if released.is_ok() && result.as_ref().is_err_and(crate::interrupt::is_interrupted) {

@@ -123,8 +123,12 @@ fn result(r: &Rollout, round: &Round) -> Done {
     let index = |address: &Address| round.steps.iter().position(|s| s.address == *address);
     let family = Address::new(Kind::TaskDefinition, &r.family);
     let (service, registration) = (index(&r.address()), index(&family).filter(|_| r.change == Move::Register));
-    let seconds =
-        [service, registration].into_iter().flatten().filter_map(|i| round.took.get(&i)).map(|d| d.as_secs_f64()).sum();
+    let seconds = [service, registration]
+        .into_iter()
+        .flatten()
+        .filter_map(|i| round.outcome.took.get(&i))
+        .map(|d| d.as_secs_f64())
+        .sum();
     let error_of = |i: usize| round.outcome.failed.iter().find(|(f, _)| *f == i).map(|(_, e)| format!("{e:#}"));
     let Some(service) = service else {
         return Done { service: r.service.clone(), to: Some(r.from.clone()), changed: false, error: None, seconds };

@@ -17,18 +17,17 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use super::apply::{confirm, execute};
+use super::apply::{confirm, execute, locked};
 use crate::apply::OnFailure;
 use crate::cli::{Cli, SecretAction, SecretSetArgs};
 use crate::diff::Shown;
 use crate::interrupt::{unless_stopped, Interrupted};
-use crate::model::compute::Service;
+use crate::model::compute::{parameter_of, Service};
 use crate::model::desired::{Parameter, ParameterValue};
 use crate::model::secret::Secret;
 use crate::model::{Address, Kind};
 use crate::plan::build::Mode;
 use crate::plan::Reason;
-use crate::reconcile::ecs::restart::parameters_read;
 use crate::reconcile::ecs::service::RESTART;
 use crate::reconcile::Plan;
 use crate::ui::apply_report::{outcome_json, outcome_line};
@@ -48,8 +47,7 @@ fn readers(services: &[Service], parameter: &str) -> Vec<(String, String, String
         for c in containers.into_iter().flatten() {
             let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
             for secret in c.get("secrets").and_then(Value::as_array).into_iter().flatten() {
-                let reads = parameters_read(&json!({ "containerDefinitions": [{ "secrets": [secret] }] }));
-                if reads.iter().any(|r| r == parameter) {
+                if secret.get("valueFrom").and_then(Value::as_str).and_then(parameter_of) == Some(parameter) {
                     let variable = secret.get("name").and_then(Value::as_str).unwrap_or_default();
                     out.push((s.name.clone(), name.to_string(), variable.to_string()));
                 }
@@ -167,17 +165,8 @@ async fn set(cli: &Cli, args: &SecretSetArgs) -> Result<i32> {
     };
     *value = Some(new_value(env_var)?);
     let name = parameter.name.clone();
-    let caller = planner.identity().await?.arn.clone();
     let wait = args.lock_timeout.unwrap_or_default();
-    let lock =
-        crate::aws::lock::acquire(&planner.clients.lock, &planner.desired.stack, &caller, "secret set", wait).await?;
-    let graceful = crate::interrupt::Graceful::hold();
-    let result = set_locked(cli, args, &planner, &name).await;
-    let released = lock.release().await;
-    drop(graceful);
-    let code = result?;
-    released?;
-    Ok(code)
+    locked(&planner, "secret set", wait, set_locked(cli, args, &planner, &name)).await
 }
 
 async fn set_locked(cli: &Cli, args: &SecretSetArgs, planner: &super::Planner, name: &str) -> Result<i32> {

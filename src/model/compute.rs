@@ -63,6 +63,15 @@ pub fn resolve_task_definition(json: &Value, p: &Placeholders<'_>) -> Value {
     }
 }
 
+/// The parameter a container secret's `valueFrom` names, as the file writes it
+/// (`${parameter:/containrlab/KEY}`) or resolved (`arn:aws:ssm:…:parameter/containrlab/KEY`).
+pub fn parameter_of(value_from: &str) -> Option<&str> {
+    match value_from.strip_prefix("${parameter:") {
+        Some(rest) => rest.strip_suffix('}'),
+        None => value_from.split_once(":parameter").map(|(_, name)| name),
+    }
+}
+
 fn resolve_str(s: &str, p: &Placeholders<'_>) -> String {
     let mut out = String::new();
     let mut rest = s;

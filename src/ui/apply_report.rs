@@ -227,6 +227,7 @@ mod interrupted {
             abandoned: vec![2],
             not_started: vec![3],
             interrupted: true,
+            took: Default::default(),
         };
         let text = outcome_line(&steps, &o, 5, 2.0);
         let lines: Vec<&str> = text.lines().collect();

@@ -14,13 +14,13 @@
 use anyhow::{bail, Result};
 
 use crate::aws::Clients;
-use crate::model::compute::{resolve_task_definition, Placeholders, Service};
+use crate::model::compute::Service;
 use crate::model::desired::Desired;
 use crate::model::{Address, Kind};
 use crate::plan::build::PlanContext;
 use crate::reconcile::contract::Pair;
-use crate::reconcile::ecs::images::{pin, refuse_images, registry, ContainerImage};
-use crate::reconcile::ecs::task_definition::Target;
+use crate::reconcile::ecs::images::{refuse_images, ContainerImage};
+use crate::reconcile::ecs::task_definition::{pin_tag, Target};
 use crate::reconcile::ecs::{rollout, ObservedEcs};
 use crate::reconcile::{Observed, Payload, Plan};
 
@@ -90,10 +90,7 @@ pub async fn plan(clients: &Clients, ctx: &PlanContext, desired: &Desired, servi
     let ecs = rollout::observe(clients, services, Some(tag)).await?;
     let mut images = Vec::new();
     let mut problems = Vec::new();
-    for s in services {
-        let p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: tag };
-        let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
-        let pinned = pin(s, &mut resolved, &ecs.images, tag, &registry(&ctx.account, &ctx.region));
+    for (s, pinned) in pin_tag(ctx, services.iter().copied(), &ecs.images, tag) {
         problems.extend(pinned.problems);
         // `deploy` moves existing services only: their repositories must exist.
         problems.extend(pinned.no_repository.iter().map(|(container, repo)| {

@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use crate::model::compute::parameter_of;
 use crate::model::{Address, Kind};
 use crate::plan::Action;
 use crate::reconcile::contract::Pair;
@@ -20,10 +21,7 @@ pub fn parameters_read(td: &Value) -> Vec<String> {
     let secrets = containers.flat_map(|c| c.get("secrets").and_then(Value::as_array).into_iter().flatten());
     let mut names: Vec<String> = secrets
         .filter_map(|s| s.get("valueFrom").and_then(Value::as_str))
-        .filter_map(|from| match from.strip_prefix("${parameter:") {
-            Some(rest) => rest.strip_suffix('}').map(str::to_string),
-            None => from.split_once(":parameter").map(|(_, name)| name.to_string()),
-        })
+        .filter_map(|from| parameter_of(from).map(str::to_string))
         .collect();
     names.sort();
     names.dedup();

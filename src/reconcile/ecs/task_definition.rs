@@ -9,12 +9,16 @@
 //! for a first registration. With `--image-tag`, images are pinned to the digests ECR has for the
 //! tag, as `deploy` pins them (so `up --image-tag T` after `deploy --image-tag T` changes nothing).
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use serde_json::Value;
 
 use crate::aws::Clients;
 use crate::diff::{taskdef, Delta, FieldChange, FieldDiff, Path, Shown};
-use crate::model::compute::{keep_pinned_images, resolve_task_definition, running_image_tag, Placeholders, Service};
+use crate::model::compute::{
+    keep_pinned_images, parameter_of, resolve_task_definition, running_image_tag, Placeholders, Service,
+};
 use crate::model::desired::Desired;
 use crate::model::tags::{owner, Owner, Tags};
 use crate::model::usage::{gb_of, vcpu_of, Footprint, Usage};
@@ -77,16 +81,29 @@ fn registry(ctx: &PlanContext) -> String {
     super::images::registry(&ctx.account, &ctx.region)
 }
 
+/// Each service's definition resolved for `tag`, its images pinned to what ECR has for it
+/// (`images`): what each container uses, and what is wrong or missing.
+pub fn pin_tag<'a>(
+    ctx: &PlanContext,
+    services: impl IntoIterator<Item = &'a Service>,
+    images: &BTreeMap<String, super::images::Lookup>,
+    tag: &str,
+) -> Vec<(&'a Service, super::images::Pinned)> {
+    let p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: tag };
+    let pin = |s: &'a Service| {
+        let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
+        (s, super::images::pin(s, &mut resolved, images, tag, &registry(ctx)))
+    };
+    services.into_iter().map(pin).collect()
+}
+
 /// With `--image-tag`: every image of the tag must be in ECR and built for its definition's CPU
 /// architecture, or the plan stops before any change, listing every problem (as `deploy` does).
 /// A repository that does not exist yet (this run creates it) keeps the tag, with a warning.
 pub fn check_images(ctx: &PlanContext, services: &[Service], o: &ObservedEcs, plan: &mut Plan) -> Result<()> {
     let Some(tag) = ctx.image_tag.as_deref().filter(|_| ctx.mode == Mode::Converge) else { return Ok(()) };
     let mut problems = Vec::new();
-    for s in services {
-        let p = Placeholders { account: &ctx.account, region: &ctx.region, image_tag: tag };
-        let mut resolved = resolve_task_definition(&s.task_definition.json, &p);
-        let pinned = super::images::pin(s, &mut resolved, &o.images, tag, &registry(ctx));
+    for (s, pinned) in pin_tag(ctx, services, &o.images, tag) {
         problems.extend(pinned.problems);
         for (container, repo) in pinned.no_repository {
             plan.warnings.push(format!(
@@ -352,8 +369,8 @@ fn depends_on(td: &Value) -> Vec<Address> {
             out.push(Address::new(Kind::LogGroup, g));
         }
         for s in c.get("secrets").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(name) = s.get("valueFrom").and_then(Value::as_str).and_then(|a| a.split_once(":parameter")) {
-                out.push(Address::new(Kind::SsmParameter, name.1));
+            if let Some(name) = s.get("valueFrom").and_then(Value::as_str).and_then(parameter_of) {
+                out.push(Address::new(Kind::SsmParameter, name));
             }
         }
     }
