@@ -190,6 +190,16 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretAction,
     },
+    /// A one-off task of a service (a migration): its logs, its exit code.
+    ///
+    /// From the revision the service runs (or --revision, or the --image-tag pinned like
+    /// `deploy`), in the service's subnets and security groups with its roles. The container's
+    /// log lines go to stdout while it runs; the command exits with the container's exit code, 1
+    /// when the task never started (the cause and the fix are printed).
+    #[command(
+        after_help = "Examples:\n  containrlab run containrlab-service -- python manage.py migrate\n  containrlab --image-tag \"$GITHUB_SHA\" run containrlab-service --container api -- alembic upgrade head\n  containrlab run containrlab-service --detach -- ./scripts/reindex.sh"
+    )]
+    Run(RunArgs),
     /// Take over a stack built by hand: write the ownership tags only.
     ///
     /// Match each address of the stack file by name, or by shape where AWS names are not unique;
@@ -236,6 +246,27 @@ pub struct SecretSetArgs {
     /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
     #[arg(long, value_parser = crate::aws::lock::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The service whose task definition, network and roles the task gets.
+    pub service: String,
+    /// The container that runs COMMAND (default: the task definition's first essential one).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// This revision of the service's family instead of the one the service runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..))]
+    pub revision: Option<i32>,
+    /// Print the task's id once it is started and exit 0; do not wait or stream its logs.
+    #[arg(long)]
+    pub detach: bool,
+    /// How long to wait for the task to stop (e.g. 30m, 2h); the task goes on after it.
+    #[arg(long, default_value = "1h", value_parser = crate::aws::lock::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// The command and its arguments (after `--`), in place of the container's own.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -12,6 +12,7 @@ mod doctor;
 mod graph;
 mod logs;
 mod outputs;
+mod run;
 mod secret;
 mod status;
 mod unlock;
@@ -41,6 +42,7 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Deploy(args) => deploy::run(cli, args).await,
         Command::Adopt(args) => adopt::run(cli, args).await,
         Command::Secret { action } => secret::run(cli, action).await,
+        Command::Run(args) => run::run(cli, args).await,
         Command::Unlock { force } => unlock::run(cli, *force).await,
         Command::Graph { format } => graph::run(cli, *format),
         Command::Cost => cost::run(cli),

@@ -11,4 +11,5 @@ pub mod deploy;
 pub mod doctor;
 pub mod graph;
 pub mod logs;
+pub mod run;
 pub mod status;

@@ -128,6 +128,21 @@ fn deploy_runs_with_the_deploy_roles_permissions_and_up_does_not() {
         assert!(granted, "deploy called {action}, which the deploy role does not grant");
     }
 
+    // A migration before the deploy: `run` with the same identity (moto's task ends with 0).
+    let migrated = env.run_with(&env.moto.endpoint, &as_ci, &["run", "containrlab-service", "--", "./migrate"]);
+    migrated.expect_code(0);
+    for call in migrated.calls.keys() {
+        let (service, op) = call.split_once(':').expect("service:op");
+        let action =
+            format!("{}:{op}", if service == "CloudWatch Logs" { "logs".to_string() } else { service.to_lowercase() });
+        if action == "sts:GetCallerIdentity" {
+            continue;
+        }
+        let granted =
+            statements(&role).iter().any(|s| strings(&s["Action"]).iter().any(|a| a.eq_ignore_ascii_case(&action)));
+        assert!(granted, "run called {action}, which the deploy role does not grant");
+    }
+
     let up = env.run_with(&env.moto.endpoint, &as_ci, &["up", "--yes"]);
     up.expect_code(1);
     assert!(up.stderr.contains("not permitted: "), "{}", up.stderr);
@@ -151,6 +166,11 @@ fn the_deploy_policy_is_scoped_to_this_stack() {
         ("ecr:BatchGetImage", repo("containrlab-api")),
         ("ecr:PutImage", repo("containrlab-runnerd")),
         ("iam:PassRole", "arn:aws:iam::123456789012:role/containrlab/ecsTaskRole".to_string()),
+        ("ecs:RunTask", arn("task-definition/containrlab-task:12")),
+        (
+            "logs:GetLogEvents",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/containrlab-api:log-stream:api/api/0f1e".to_string(),
+        ),
     ] {
         assert!(allows(&role, action, &resource), "{action} on {resource} must be allowed");
     }
@@ -161,6 +181,12 @@ fn the_deploy_policy_is_scoped_to_this_stack() {
         ("ecr:PutImage", repo("containrlab-api-copy")),
         ("iam:PassRole", "arn:aws:iam::123456789012:role/containrlab/github-actions-deploy".to_string()),
         ("ecs:DeleteService", arn("service/containrlab-cluster/containrlab-service")),
+        ("ecs:RunTask", arn("task-definition/other-family:1")),
+        ("ecs:StopTask", arn("task/containrlab-cluster/0f1e")),
+        (
+            "logs:GetLogEvents",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/vpc/containrlab-flow-logs:log-stream:x".to_string(),
+        ),
     ] {
         assert!(!allows(&role, action, &resource), "{action} on {resource} must not be allowed");
     }

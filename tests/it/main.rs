@@ -27,6 +27,7 @@ mod network;
 mod notifications;
 mod outputs;
 mod round_trip;
+mod run;
 mod safety;
 mod secrets;
 mod snapshots;

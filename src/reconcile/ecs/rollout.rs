@@ -161,3 +161,24 @@ fn list(active: &[(i32, String)]) -> String {
     }
     active.iter().map(|(r, _)| r.to_string()).collect::<Vec<_>>().join(", ")
 }
+
+/// A revision to start a one-off task of (`run`): `family:revision` and its definition in the
+/// file's JSON shape.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub label: String,
+    pub json: serde_json::Value,
+}
+
+impl Revision {
+    pub fn of(t: &crate::reconcile::kit::Observed<revisions::TaskDefinitionFields>) -> Revision {
+        Revision { label: format!("{}:{}", t.name, t.fields.revision), json: t.fields.json.clone() }
+    }
+}
+
+/// `family:revision` as ECS has it; an error when there is no such revision.
+pub async fn describe_revision(clients: &Clients, label: &str) -> Result<Revision> {
+    let found = describe_arns(&clients.ecs, &[label.to_string()]).await?;
+    let revision = found.values().next().ok_or_else(|| anyhow!("{label} does not exist in ECS"))?;
+    Ok(Revision::of(revision))
+}
