@@ -160,3 +160,25 @@ fn bad_input_is_refused_before_any_aws_call() {
     no_command.expect_code(1);
     assert!(no_command.stderr.contains("<COMMAND>"), "{}", no_command.stderr);
 }
+
+/// A migration on the new images before the deploy: `--image-tag` registers the tag's revision
+/// without moving the service, and the deploy that follows finds it and registers nothing.
+#[test]
+fn a_migration_runs_on_the_new_images_before_the_deploy_moves_the_service() {
+    let env = Env::new();
+    env.run(&["up", "--yes"]).expect_code(0);
+    crate::deploy::push_all(&env, &aws_sdk_ecr::Client::new(&env.sdk()), "v2", "migration");
+    let migrated = env.run(&["--image-tag", "v2", "--json", "run", SERVICE, "--", "./migrate"]);
+    migrated.expect_code(0);
+    assert_eq!(migrated.json()["task_definition"], "containrlab-task:2", "{}", migrated.stdout);
+    assert_eq!(migrated.mutating_calls().get("ECS:RegisterTaskDefinition"), Some(&1));
+    assert_eq!(migrated.mutating_calls().get("ECS:UpdateService"), None, "the service is not moved");
+    let again = env.run(&["--image-tag", "v2", "run", SERVICE, "--", "./migrate"]);
+    again.expect_code(0);
+    assert_eq!(again.mutating_calls().get("ECS:RegisterTaskDefinition"), None, "the tag's revision exists");
+
+    let deployed = env.run(&["--image-tag", "v2", "--json", "deploy", "--service", SERVICE]);
+    deployed.expect_code(0);
+    assert_eq!(deployed.json()["results"][0]["to"], "containrlab-task:2", "{}", deployed.stdout);
+    assert_eq!(deployed.mutating_calls().get("ECS:RegisterTaskDefinition"), None, "{:?}", deployed.mutating_calls());
+}
