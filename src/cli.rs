@@ -148,8 +148,14 @@ pub enum Command {
     /// Read-only: credentials and identity, the zones, secrets in the environment, the AMI
     /// parameter, images in ECR for the tag and their architecture, quotas, the hosted zone,
     /// delegation and certificate names. Each check ✓/✗ with the fix; exit 1 on ✗.
-    #[command(after_help = "Examples:\n  containrlab doctor\n  containrlab --image-tag v2 doctor")]
-    Doctor,
+    #[command(
+        after_help = "Examples:\n  containrlab doctor\n  containrlab --image-tag v2 doctor\n  containrlab doctor --exec containrlab-service"
+    )]
+    Doctor {
+        /// Instead: the checks `exec SERVICE` makes before connecting.
+        #[arg(long, value_name = "SERVICE")]
+        exec: Option<String>,
+    },
     /// DNS name, URLs, repository URIs, role ARNs, name servers.
     ///
     /// What operators and other tools need from the running stack (read-only); exit 1 when
@@ -200,6 +206,16 @@ pub enum Command {
         after_help = "Examples:\n  containrlab run containrlab-service -- python manage.py migrate\n  containrlab --image-tag \"$GITHUB_SHA\" run containrlab-service --container api -- alembic upgrade head\n  containrlab run containrlab-service --detach -- ./scripts/reindex.sh"
     )]
     Run(RunArgs),
+    /// A shell (or a command) in a running container, through ECS Exec.
+    ///
+    /// Checks first each way ECS Exec fails — the stack file's `exec: true`, the service's flag,
+    /// a task started with it, the platform, the exec agent, the task role's permissions, the
+    /// Session Manager plugin — and names the cause and the fix; then hands the terminal to the
+    /// plugin. Exit: the session's exit code; 1 when a check fails.
+    #[command(
+        after_help = "Examples:\n  containrlab exec containrlab-runner-service\n  containrlab exec containrlab-service --container web -- ls /app\n  containrlab doctor --exec containrlab-service   # the checks only"
+    )]
+    Exec(ExecArgs),
     /// Take over a stack built by hand: write the ownership tags only.
     ///
     /// Match each address of the stack file by name, or by shape where AWS names are not unique;
@@ -246,6 +262,21 @@ pub struct SecretSetArgs {
     /// How long to wait while another run holds the stack's lock (e.g. 30s, 5m); default: fail at once.
     #[arg(long, value_parser = crate::aws::lock::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The service whose task to connect to.
+    pub service: String,
+    /// This task (its id or ARN) instead of the service's newest running one.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The container (default: the task definition's first essential one).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// The command (after `--`; default: an interactive /bin/sh).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,8 @@ static GRACEFUL: AtomicUsize = AtomicUsize::new(0);
 /// Set once the command may have sent a call that changes the stack (`changing`).
 static CHANGING: AtomicBool = AtomicBool::new(false);
 static NOTIFY: Notify = Notify::const_new();
+/// Set while a child process owns the terminal (`HandedOver`): signals are its to handle.
+static HANDED_OVER: AtomicUsize = AtomicUsize::new(0);
 static NAME: std::sync::Mutex<&str> = std::sync::Mutex::new("");
 
 /// The error a command returns when it stopped because it was asked to; `main` exits 130.
@@ -57,6 +59,9 @@ pub fn install() -> std::io::Result<()> {
 }
 
 fn on_signal(name: &'static str) {
+    if HANDED_OVER.load(Ordering::SeqCst) > 0 {
+        return;
+    }
     let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
     if n == 1 && GRACEFUL.load(Ordering::SeqCst) > 0 {
         *NAME.lock().unwrap_or_else(|e| e.into_inner()) = name;
@@ -78,6 +83,23 @@ fn on_signal(name: &'static str) {
         eprintln!("\n{name}: interrupted before any change to the stack; nothing was modified");
     }
     std::process::exit(130);
+}
+
+/// While alive, Ctrl-C and SIGTERM are ignored here: a child that owns the terminal (the Session
+/// Manager plugin of `exec`) gets them from the terminal and decides; the command waits for it.
+pub struct HandedOver(());
+
+impl HandedOver {
+    pub fn hold() -> HandedOver {
+        HANDED_OVER.fetch_add(1, Ordering::SeqCst);
+        HandedOver(())
+    }
+}
+
+impl Drop for HandedOver {
+    fn drop(&mut self) {
+        HANDED_OVER.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Marks that the command is about to change the stack outside a `Graceful` hold (`deploy`,

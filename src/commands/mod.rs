@@ -9,6 +9,7 @@ mod cost;
 mod deploy;
 mod diff;
 mod doctor;
+mod exec;
 mod graph;
 mod logs;
 mod outputs;
@@ -49,7 +50,9 @@ pub async fn run(cli: &Cli) -> Result<i32> {
         Command::Check => check::run(cli),
         Command::Outputs => outputs::run(cli).await,
         Command::Status => status::run(cli).await,
-        Command::Doctor => doctor::run(cli).await,
+        Command::Doctor { exec: None } => doctor::run(cli).await,
+        Command::Doctor { exec: Some(service) } => exec::preflight_only(cli, service).await,
+        Command::Exec(args) => exec::run(cli, args).await,
         Command::Logs { name, since, follow, filter } => logs::run(cli, name, since, *follow, filter.as_deref()).await,
     }
 }

@@ -324,3 +324,34 @@ fn a_task_definition_off_the_register_task_definition_shape_is_refused() {
         assert_one(&with_task_definition(Some(&json)), expected);
     }
 }
+
+/// `exec: true`: refused until `allow:` accepts `ecs-exec`; then the service's task role gets ECS
+/// Exec's permissions; a task definition without a task role of the stack is refused.
+#[test]
+fn ecs_exec_is_an_accepted_risk_that_gives_the_task_role_the_agents_permissions() {
+    let on = variant("      assign_public_ip: false\n", "      assign_public_ip: false\n      exec: true\n");
+    assert_one(
+        &errors_of(&on),
+        "ecs.services.containrlab-service.exec: lets whoever may call ecs:ExecuteCommand run commands in its containers, as their user [ecs-exec]",
+    );
+    let allowed = format!(
+        "{on}  - risk: ecs-exec\n    at: ecs.services.containrlab-service.exec\n    reason: debugging the API in production\n"
+    );
+    let stack = load_str(&repo_stack_path(), &allowed).expect("accepted");
+    assert!(
+        stack.accepted.iter().any(|a| a.starts_with("ecs-exec at ecs.services.containrlab-service.exec")),
+        "{:?}",
+        stack.accepted
+    );
+    let desired = crate::config::resolve::resolve(&stack, &|_| None);
+    let role = desired.iam.as_ref().and_then(|i| i.roles.iter().find(|r| r.name == "ecsTaskRole")).expect("task role");
+    let policy = &role.inline_policies[crate::model::compute::EXEC_POLICY];
+    assert_eq!(policy["Statement"][0]["Action"][0], "ssmmessages:CreateControlChannel");
+    assert!(desired.services.iter().any(|s| s.name == "containrlab-service" && s.exec));
+
+    let roleless = super::tests::task_json("  \"taskRoleArn\": \"${role:ecsTaskRole}\",\n", "");
+    assert_one(
+        &super::tests::stack_with_task_definition(&allowed, Some(&roleless)),
+        "ecs.services.containrlab-service.exec: ECS Exec's agent runs with the task role: the task definition needs \"taskRoleArn\": \"${role:NAME}\" (a role of iam.roles, which then gets the exec permissions)",
+    );
+}

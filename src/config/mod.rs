@@ -233,6 +233,13 @@ fn check_service_containers(
     td: &TaskDefinitionFile,
     errors: &mut Vec<ConfigError>,
 ) {
+    if service.exec && crate::model::compute::task_role_of(&td.json).is_none() {
+        errors.push(ConfigError::path(
+            path,
+            format!("ecs.services.{name}.exec"),
+            "ECS Exec's agent runs with the task role: the task definition needs \"taskRoleArn\": \"${role:NAME}\" (a role of iam.roles, which then gets the exec permissions)",
+        ));
+    }
     let containers = td.containers();
     for (i, lb) in service.load_balancers.iter().enumerate() {
         let key = format!("ecs.services.{name}.load_balancers[{i}]");

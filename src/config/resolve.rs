@@ -59,20 +59,21 @@ pub fn resolve(stack: &Stack, env: &dyn Fn(&str) -> Option<String>) -> Desired {
         .iter()
         .map(|(name, g)| LogGroup { name: name.clone(), retention_days: g.retention_days.as_ref().map(|d| d.value) })
         .collect();
+    let services = services(stack);
     Desired {
         stack: f.stack.value.clone(),
         tags: f.tags.clone(),
         network: Some(network(f)),
         ingress: f.load_balancer.as_ref().map(|lb| ingress(f, lb)),
         dns: dns(f),
-        iam: Some(iam(f)),
+        iam: Some(with_exec(iam(f), &services)),
         clusters: f
             .ecs
             .clusters
             .iter()
             .map(|(name, c)| Cluster { name: name.clone(), container_insights: c.container_insights })
             .collect(),
-        services: services(stack),
+        services,
         ec2_capacity: ec2_capacity(f),
         alarms: alarms(f),
         notifications: f.notifications.as_ref().map(|n| crate::model::desired::Topic {
@@ -123,6 +124,7 @@ fn services(stack: &Stack) -> Vec<compute::Service> {
                     })
                     .collect(),
                 circuit_breaker_rollback: s.circuit_breaker_rollback,
+                exec: s.exec,
                 task_definition: compute::TaskDefinition {
                     family: family.to_string(),
                     json: td.json.clone(),
@@ -349,6 +351,17 @@ fn ingress(f: &StackFile, lb: &schema::LoadBalancer) -> Ingress {
         rules,
         certificate,
     }
+}
+
+/// The task role of every service with `exec: true` gets ECS Exec's permissions.
+fn with_exec(mut iam: Iam, services: &[compute::Service]) -> Iam {
+    for s in services.iter().filter(|s| s.exec) {
+        let Some(role) = compute::task_role_of(&s.task_definition.json) else { continue };
+        if let Some(r) = iam.roles.iter_mut().find(|r| r.name == role) {
+            r.inline_policies.insert(compute::EXEC_POLICY.to_string(), compute::exec_policy());
+        }
+    }
+    iam
 }
 
 /// Roles: trust from services or GitHub Actions, managed policies by ARN, inline statements.

@@ -2,8 +2,8 @@
 //! HTTP/HTTPS, GitHub OIDC trust any branch or pull request can assume, a wildcard service
 //! principal, `*` actions or an admin policy, actions that escalate privilege on any resource, TLS
 //! before 1.2, an internet rule to a target group marked internal, a public IP on a task, an AWS
-//! credential as a parameter's source, a privileged container — refused unless the stack file
-//! accepts it by name in `allow:`, with a reason that every plan shows:
+//! credential as a parameter's source, a privileged container, ECS Exec into a service — refused
+//! unless the stack file accepts it by name in `allow:`, with a reason that every plan shows:
 //!
 //! ```yaml
 //! allow:
@@ -202,6 +202,13 @@ pub fn find(stack: &StackFile, task_definitions: &std::collections::BTreeMap<Str
             .filter(|c| c.get("privileged").and_then(Value::as_bool) == Some(true))
             .map(|c| c.get("name").and_then(Value::as_str).unwrap_or("?").to_string())
             .collect();
+        if service.exec {
+            risk(
+                "ecs-exec",
+                format!("ecs.services.{name}.exec"),
+                "lets whoever may call ecs:ExecuteCommand run commands in its containers, as their user".to_string(),
+            );
+        }
         if !privileged.is_empty() {
             risk(
                 "privileged-container",

@@ -510,6 +510,10 @@ pub struct Service {
     /// Old task-definition revisions kept registered (for rollback); older ones are deregistered.
     #[serde(default = "five")]
     pub keep_revisions: u32,
+    /// ECS Exec (`containrlab exec`): the service's `enableExecuteCommand`, and the task role's
+    /// `ssmmessages` permissions. An accepted risk (`ecs-exec`).
+    #[serde(default)]
+    pub exec: bool,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

@@ -199,6 +199,11 @@ fn bad_log_retention_is_rejected() {
 
 /// A stack in a temporary directory with the given task definition for the Fargate service.
 pub(super) fn with_task_definition(json: Option<&str>) -> Vec<String> {
+    stack_with_task_definition(&checked_in(), json)
+}
+
+/// `stack` in a temporary directory with the given task definition for the Fargate service.
+pub(super) fn stack_with_task_definition(stack: &str, json: Option<&str>) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("task-definitions")).expect("mkdir");
     let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("task-definitions/containrlab-runner.json");
@@ -206,7 +211,7 @@ pub(super) fn with_task_definition(json: Option<&str>) -> Vec<String> {
     if let Some(json) = json {
         std::fs::write(dir.path().join("task-definitions/containrlab-task.json"), json).expect("write");
     }
-    errors_at(&dir.path().join("stack.yaml"), &checked_in())
+    errors_at(&dir.path().join("stack.yaml"), stack)
 }
 
 pub(super) fn task_json(from: &str, to: &str) -> String {

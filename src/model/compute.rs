@@ -23,6 +23,8 @@ pub struct Service {
     pub assign_public_ip: bool,
     pub load_balancers: Vec<ServiceLoadBalancer>,
     pub circuit_breaker_rollback: bool,
+    /// ECS Exec on (`enableExecuteCommand`; the task role gets `EXEC_POLICY`).
+    pub exec: bool,
     pub task_definition: TaskDefinition,
 }
 
@@ -61,6 +63,29 @@ pub fn resolve_task_definition(json: &Value, p: &Placeholders<'_>) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// The inline policy `exec: true` adds to the service's task role. ECS Exec's agent opens its
+/// channels to Session Manager with the task role (AWS, "Monitor Amazon ECS containers with ECS
+/// Exec", IAM permissions required); the four actions have no resource type, so `*`.
+pub const EXEC_POLICY: &str = "containrlab-ecs-exec";
+pub const EXEC_ACTIONS: [&str; 4] = [
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+];
+
+pub fn exec_policy() -> Value {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Action": EXEC_ACTIONS, "Resource": "*" }]
+    })
+}
+
+/// The stack's role a task definition's `taskRoleArn` names (`${role:NAME}`).
+pub fn task_role_of(definition: &Value) -> Option<&str> {
+    definition["taskRoleArn"].as_str()?.strip_prefix("${role:")?.strip_suffix('}')
 }
 
 /// The parameter a container secret's `valueFrom` names, as the file writes it

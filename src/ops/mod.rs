@@ -9,6 +9,7 @@ pub mod check;
 pub mod cost;
 pub mod deploy;
 pub mod doctor;
+pub mod exec;
 pub mod graph;
 pub mod logs;
 pub mod run;

@@ -13,7 +13,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Fault {
     /// Forwarded (the emulator carries it out), then answered with a 500 InternalError.
     ErrorAfterCommit,
@@ -27,6 +27,12 @@ pub enum Fault {
     Delay(Duration),
     /// Not forwarded: a 200 with this JSON body (an eventually consistent read lagging behind).
     Answer(&'static str),
+    /// Not forwarded: a 400 with this error code (a refusal moto cannot make, such as an
+    /// `AccessDeniedException` for an API it does not serve).
+    Refuse(&'static str),
+    /// Forwarded; the JSON answer is changed by the function, which sees every request received
+    /// so far as `(operation, body)` (what moto does not keep, such as a flag a create sent).
+    Patch(fn(&[(String, String)], &mut serde_json::Value)),
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +182,12 @@ fn serve(mut client: TcpStream, upstream: &str, state: &Mutex<State>) -> std::io
             client.write_all(head.as_bytes())?;
             client.write_all(body.as_bytes())
         }
+        Some(Fault::Refuse(code)) => client.write_all(&error(request.protocol, 400, code)),
+        Some(Fault::Patch(patch)) => {
+            let answer = forward(&request, upstream)?;
+            let requests = state.lock().expect("state").requests.clone();
+            client.write_all(&patched(answer, &requests, patch))
+        }
         Some(Fault::UnavailableBeforeCommit) => client.write_all(&error(request.protocol, 503, "ServiceUnavailable")),
         Some(Fault::Throttle) => {
             let code = match request.protocol {
@@ -270,6 +282,24 @@ fn close_after(answer: Vec<u8>) -> Vec<u8> {
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(&answer[end + 4..]);
     bytes
+}
+
+/// A JSON answer changed by `patch`, its Content-Length set again (others are left as they are).
+fn patched(
+    answer: Vec<u8>,
+    requests: &[(String, String)],
+    patch: fn(&[(String, String)], &mut serde_json::Value),
+) -> Vec<u8> {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { return answer };
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&answer[end + 4..]) else { return answer };
+    patch(requests, &mut body);
+    let body = body.to_string();
+    let head: String = String::from_utf8_lossy(&answer[..end])
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
 /// An error answer in the protocol's own shape.

@@ -15,6 +15,7 @@ mod dns_server;
 mod doctor;
 mod duplicates;
 mod edge;
+mod exec;
 mod fault;
 mod guardrails;
 mod iam;

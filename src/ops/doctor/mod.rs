@@ -41,7 +41,7 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-fn finding(check: impl Into<String>, status: Status, detail: impl Into<String>, fix: Option<String>) -> Finding {
+pub fn finding(check: impl Into<String>, status: Status, detail: impl Into<String>, fix: Option<String>) -> Finding {
     Finding { check: check.into(), status, detail: detail.into(), fix }
 }
 
@@ -363,7 +363,12 @@ async fn delegation(clients: &Clients, zone: &str, id: &str) -> Finding {
 
 /// The terminal view: one mark per check (`✓`, `✗`, `?`), the fix under each that has one.
 pub fn render(stack: &str, region: &str, findings: &[Finding]) -> String {
-    let mut out = format!("Pre-flight for stack {stack} in {region} (read-only):\n\n");
+    report(&format!("Pre-flight for stack {stack} in {region} (read-only):"), findings, "`up`")
+}
+
+/// `render` under another title; `before` names what the ✗ lines stand in the way of.
+pub fn report(title: &str, findings: &[Finding], before: &str) -> String {
+    let mut out = format!("{title}\n\n");
     // Aligned up to a modest width: a long check name (an AMI parameter path) does not push every detail right.
     let width = findings.iter().map(|f| f.check.chars().count()).filter(|&n| n <= 42).max().unwrap_or(0);
     for f in findings {
@@ -388,7 +393,7 @@ pub fn render(stack: &str, region: &str, findings: &[Finding]) -> String {
         count(Status::Pass),
         count(Status::Fail),
         count(Status::ByHand),
-        if passed(findings) { "" } else { " Fix the ✗ lines before `up`." }
+        if passed(findings) { String::new() } else { format!(" Fix the ✗ lines before {before}.") }
     ));
     out
 }

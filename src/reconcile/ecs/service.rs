@@ -1,5 +1,5 @@
 //! `ecs_service.NAME`: launch type, desired count, task-definition revision, awsvpc network
-//! configuration, load-balancer mappings, deployment circuit breaker, tags.
+//! configuration, load-balancer mappings, deployment circuit breaker, ECS Exec, tags.
 //!
 //! `up` waits until each created or updated service is stable on the requested revision
 //! (`service_wait`). Updates send only what the plan showed differs (a changed network or
@@ -52,6 +52,8 @@ pub struct ServiceFields {
     /// `rollback`, `enabled` or `disabled`; `None` when AWS reported no deployment configuration
     /// (AWS always does; moto does not keep it from CreateService).
     pub circuit_breaker: Option<String>,
+    /// ECS Exec (`enableExecuteCommand`; moto neither keeps nor reports it: always false there).
+    pub exec: bool,
 }
 
 /// The declared services, by name in their clusters.
@@ -148,6 +150,7 @@ fn observed(s: &AwsService) -> Observed<ServiceFields> {
                 })
                 .collect(),
             circuit_breaker: breaker.map(str::to_string),
+            exec: s.enable_execute_command(),
         },
     }
 }
@@ -192,6 +195,8 @@ pub const DESIRED_COUNT: Path = Path::field("desired_count");
 /// New tasks for a parameter they read that gets a new value (`restart`): a new deployment of
 /// the same revision.
 pub const RESTART: Path = Path::field("restart");
+/// ECS Exec: a change starts new tasks (only tasks started with it on run the exec agent).
+pub const EXEC: Path = Path::field("enable_execute_command");
 const NETWORK: Path = Path::group("network");
 const ASSIGN_PUBLIC_IP: Path = Path::field("network.assign_public_ip");
 
@@ -199,7 +204,7 @@ impl Resource for EcsService {
     const KIND: Kind = Kind::EcsService;
     const GROUP: Group = Group::Ecs;
     const FIELDS: &'static [Path] =
-        &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, TAGS, RESTART];
+        &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, EXEC, TAGS, RESTART];
     const REPLACE_ON: &'static [Path] = &[CLUSTER, LAUNCH_TYPE];
     type Desired = DesiredService;
     type Observed = Observed<ServiceFields>;
@@ -277,6 +282,7 @@ impl Resource for EcsService {
             named.collect::<BTreeSet<_>>()
         });
         f.members(LOAD_BALANCERS, observed_lbs.as_ref(), &lbs);
+        f.field(EXEC, of.map(|o| Some(o.exec)), Some(d.exec));
         // AWS always reports the deployment configuration; moto does not keep it from
         // CreateService. An unreported one is not a difference (it is set on create and update).
         if of.is_none_or(|o| o.circuit_breaker.is_some()) {
@@ -329,8 +335,9 @@ impl Resource for EcsService {
         fields.iter().all(|f| f.is(RESTART)).then_some(crate::plan::Reason::Restart)
     }
 
+    /// ECS Exec opens a shell into the containers to whoever may call ecs:ExecuteCommand.
     fn widens_access(fields: &[FieldChange]) -> bool {
-        fields.iter().any(|f| f.is(ASSIGN_PUBLIC_IP) && f.after.as_ref().is_some_and(|v| v.is_true()))
+        fields.iter().any(|f| (f.is(ASSIGN_PUBLIC_IP) || f.is(EXEC)) && f.after.as_ref().is_some_and(|v| v.is_true()))
     }
 
     fn tag_id(o: &Self::Observed) -> &str {
@@ -364,6 +371,7 @@ impl Resource for EcsService {
                 .set_network_configuration(network.clone())
                 .set_load_balancers(Some(lbs.clone()))
                 .deployment_configuration(deployment(d))
+                .enable_execute_command(d.exec)
                 .set_tags(Some(tags::ecs(&tags)))
                 .client_token(&token)
                 .send()
@@ -397,6 +405,11 @@ impl Resource for EcsService {
         }
         if delta.has(RESTART) {
             req = req.force_new_deployment(true);
+        }
+        // AWS: tasks started before the change keep running without (or with) the exec agent;
+        // a new deployment replaces them.
+        if delta.has(EXEC) {
+            req = req.enable_execute_command(d.exec).force_new_deployment(true);
         }
         if delta.has(NETWORK) {
             req = req.set_network_configuration(network(cx, d)?);
