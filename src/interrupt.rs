@@ -85,23 +85,6 @@ fn on_signal(name: &'static str) {
     std::process::exit(130);
 }
 
-/// While alive, Ctrl-C and SIGTERM are ignored here: a child that owns the terminal (the Session
-/// Manager plugin of `exec`) gets them from the terminal and decides; the command waits for it.
-pub struct HandedOver(());
-
-impl HandedOver {
-    pub fn hold() -> HandedOver {
-        HANDED_OVER.fetch_add(1, Ordering::SeqCst);
-        HandedOver(())
-    }
-}
-
-impl Drop for HandedOver {
-    fn drop(&mut self) {
-        HANDED_OVER.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// Marks that the command is about to change the stack outside a `Graceful` hold (`deploy`,
 /// `adopt`): a signal from then on no longer says nothing was modified.
 pub fn changing() {
@@ -148,18 +131,35 @@ pub async fn unless_stopped<T>(
     }
 }
 
-/// While alive, the first signal asks the command to stop instead of ending the process.
-pub struct Graceful(());
+/// A mode of signal handling, on while a guard of it is alive (guards nest).
+pub struct Hold(&'static AtomicUsize);
 
-impl Graceful {
-    pub fn hold() -> Graceful {
-        GRACEFUL.fetch_add(1, Ordering::SeqCst);
-        Graceful(())
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-impl Drop for Graceful {
-    fn drop(&mut self) {
-        GRACEFUL.fetch_sub(1, Ordering::SeqCst);
+fn hold(mode: &'static AtomicUsize) -> Hold {
+    mode.fetch_add(1, Ordering::SeqCst);
+    Hold(mode)
+}
+
+/// While alive, the first signal asks the command to stop instead of ending the process.
+pub struct Graceful;
+
+impl Graceful {
+    pub fn hold() -> Hold {
+        hold(&GRACEFUL)
+    }
+}
+
+/// While alive, Ctrl-C and SIGTERM are ignored here: a child that owns the terminal (the Session
+/// Manager plugin of `exec`) gets them from the terminal and decides; the command waits for it.
+pub struct HandedOver;
+
+impl HandedOver {
+    pub fn hold() -> Hold {
+        hold(&HANDED_OVER)
     }
 }
