@@ -157,7 +157,9 @@ fn ec2_capacity(f: &StackFile) -> Vec<compute::Ec2Capacity> {
 }
 
 /// Alarms with `${cluster:N}`, `${service:N}` and `${asg:CLUSTER}` resolved to the names this stack
-/// gives those resources (the Auto Scaling group is named after its cluster).
+/// gives those resources (the Auto Scaling group is named after its cluster). The placeholders of
+/// resources CloudWatch names by id (`${load_balancer}`, `${target_group:N}`, `${nat_gateway:N}`)
+/// stay: the plan resolves them from the ids (`reconcile::alarms::dimension_value`).
 fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
     use crate::model::{Address, Kind};
     let topic = f.notifications.as_ref().map(|n| n.topic.value.clone());
@@ -165,10 +167,17 @@ fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
         .iter()
         .map(|(name, a)| {
             let mut refers_to = Vec::new();
+            let mut dimension_ids = std::collections::BTreeMap::new();
             let dimensions = a
                 .dimensions
                 .iter()
                 .map(|(dim, v)| {
+                    let load_balancer = f.load_balancer.as_ref().map(|lb| lb.name.as_str());
+                    if let Some(by_id) = compute::id_placeholder(&v.value, load_balancer) {
+                        refers_to.push(by_id.clone());
+                        dimension_ids.insert(dim.clone(), by_id);
+                        return (dim.clone(), v.value.clone());
+                    }
                     let value = match v.value.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
                         Some(inner) => {
                             let (kind, target) = inner.split_once(':').unwrap_or(("", inner));
@@ -195,6 +204,7 @@ fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
                 threshold: a.threshold,
                 comparison: a.comparison.clone(),
                 dimensions,
+                dimension_ids,
                 treat_missing_data: a.treat_missing_data.clone().unwrap_or_else(|| "missing".into()),
                 refers_to: refers_to.into_iter().chain(topic.iter().map(|t| Address::new(Kind::SnsTopic, t))).collect(),
                 notify: topic.clone(),
@@ -207,7 +217,7 @@ fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
 /// NAT gateways in the first public subnet of as many AZs as asked, a public route table and one
 /// private route table per NAT gateway (private subnets use the NAT gateway of their AZ, or the
 /// first one).
-fn network(f: &StackFile) -> Network {
+pub(crate) fn network(f: &StackFile) -> Network {
     let stack = f.stack.value.clone();
     let subnets: Vec<Subnet> = f
         .network

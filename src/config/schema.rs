@@ -560,8 +560,9 @@ pub struct Alarm {
     pub evaluation_periods: u32,
     pub threshold: f64,
     pub comparison: String,
-    /// Dimension name to value; `${cluster:NAME}`, `${service:NAME}` and `${asg:CLUSTER}` resolve
-    /// to the stack's own resources.
+    /// Dimension name to value; `${cluster:NAME}`, `${service:NAME}`, `${asg:CLUSTER}`,
+    /// `${load_balancer}`, `${target_group:NAME}` and `${nat_gateway:SUBNET}` resolve to the
+    /// stack's own resources (the last three to the ids CloudWatch's dimensions use).
     #[serde(default)]
     pub dimensions: BTreeMap<String, Sp<String>>,
     #[serde(default)]

@@ -412,3 +412,28 @@ fn a_repository_built_for_another_architecture_than_its_task_is_rejected() {
     assert_one(&errors, "ecr.repositories.containrlab-api.architecture: `amd64`, but ");
     assert_one(&errors, "containrlab-task.json (containerDefinitions[0]) runs on arm64: its images would not start");
 }
+
+#[test]
+fn alarm_placeholders_statistics_and_missing_data_are_checked() {
+    let cases = [
+        (
+            variant("${target_group:containrlab-web-tg}", "${target_group:containrlab-db-tg}"),
+            "alarms.web-5xx.dimensions.TargetGroup: `${target_group:containrlab-db-tg}` names no resource of this stack",
+        ),
+        (
+            variant("${nat_gateway:public-a}", "${nat_gateway:public-b}"),
+            "the public subnet of a NAT gateway: public-a)",
+        ),
+        (variant("statistic: p95", "statistic: p101"), "alarms.alb-slow-p95.statistic: `p101`: expected Average, Sum"),
+        (
+            variant("treat_missing_data: breaching", "treat_missing_data: Breaching"),
+            "alarms.ecs-task-failures.treat_missing_data: `Breaching`: expected breaching, notBreaching, ignore or missing",
+        ),
+    ];
+    for (text, expected) in cases {
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains(expected), "{expected} not in {errors:?}");
+    }
+    assert!(errors_of(&variant("statistic: p95", "statistic: p99.9")).is_empty());
+}

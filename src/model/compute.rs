@@ -240,6 +240,8 @@ pub struct Alarm {
     pub threshold: f64,
     pub comparison: String,
     pub dimensions: BTreeMap<String, String>,
+    /// The dimensions whose value is a resource's CloudWatch id (`id_placeholder`), by name.
+    pub dimension_ids: BTreeMap<String, crate::model::Address>,
     /// `missing` when the file says nothing (AWS's default).
     pub treat_missing_data: String,
     /// What the dimensions name, for ordering (the Auto Scaling group, the service), and the
@@ -247,6 +249,20 @@ pub struct Alarm {
     pub refers_to: Vec<crate::model::Address>,
     /// The SNS topic (by name) notified when the alarm enters ALARM and when it is OK again.
     pub notify: Option<String>,
+}
+
+/// The resource a dimension placeholder names whose CloudWatch value is an id, not a name:
+/// `${load_balancer}` (the stack's one load balancer, `load_balancer`), `${target_group:NAME}`,
+/// `${nat_gateway:SUBNET}` (a NAT gateway is named after its public subnet).
+pub fn id_placeholder(value: &str, load_balancer: Option<&str>) -> Option<crate::model::Address> {
+    use crate::model::{Address, Kind};
+    let inner = value.strip_prefix("${")?.strip_suffix('}')?;
+    match inner.split_once(':') {
+        None if inner == "load_balancer" => Some(Address::new(Kind::LoadBalancer, load_balancer?)),
+        Some(("target_group", name)) => Some(Address::new(Kind::TargetGroup, name)),
+        Some(("nat_gateway", name)) => Some(Address::new(Kind::NatGateway, name)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -127,7 +127,14 @@ impl Kind {
                 Kind::RouteTable,
             ],
             // It watches the runner's group or a service, and notifies the topic.
-            Kind::Alarm => &[Kind::AutoScalingGroup, Kind::EcsService, Kind::SnsTopic],
+            Kind::Alarm => &[
+                Kind::AutoScalingGroup,
+                Kind::EcsService,
+                Kind::SnsTopic,
+                Kind::LoadBalancer,
+                Kind::TargetGroup,
+                Kind::NatGateway,
+            ],
             // It captures the VPC's traffic into the log group, delivered with the role.
             Kind::FlowLog => &[Kind::Vpc, Kind::IamRole, Kind::LogGroup],
         }

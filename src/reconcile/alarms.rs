@@ -1,5 +1,7 @@
-//! CloudWatch metric alarms: metric, statistic, period, evaluation periods, threshold, comparison,
-//! dimensions, missing-data treatment, the SNS topic notified on ALARM and on OK, tags.
+//! CloudWatch metric alarms: metric, statistic (or percentile), period, evaluation periods,
+//! threshold, comparison, dimensions (a load balancer, target group or NAT gateway by the id
+//! CloudWatch names it with, resolved from the plan's ids), missing-data treatment, the SNS topic
+//! notified on ALARM and on OK, tags.
 //!
 //! Observe, in one round: this stack's alarms from the stack's tag index (`tag_index`, with
 //! their tags) and the declared alarms by name (DescribeAlarms, 100 names a call), so a namesake
@@ -19,6 +21,7 @@ use super::kit::{Observed, CONCURRENCY};
 use super::tag_index::TagIndex;
 use super::tags;
 use super::Group;
+use super::Ids;
 use crate::aws::error::failed;
 use crate::aws::{concurrent, describe, Clients};
 use crate::diff::{Delta, FieldDiff, Path, TAGS};
@@ -116,7 +119,11 @@ async fn describe_named(clients: &Clients, names: &[String]) -> Result<Vec<Obser
                 description: a.alarm_description().map(str::to_string),
                 namespace: a.namespace().unwrap_or_default().to_string(),
                 metric: a.metric_name().unwrap_or_default().to_string(),
-                statistic: a.statistic().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                statistic: a
+                    .statistic()
+                    .map(|s| s.as_str().to_string())
+                    .or_else(|| a.extended_statistic().map(str::to_string))
+                    .unwrap_or_default(),
                 period_seconds: a.period().unwrap_or_default(),
                 evaluation_periods: a.evaluation_periods().unwrap_or_default(),
                 threshold: a.threshold().unwrap_or_default(),
@@ -138,6 +145,41 @@ async fn describe_named(clients: &Clients, names: &[String]) -> Result<Vec<Obser
 
 fn dimension(name: &str, value: &str) -> String {
     format!("{name}={value}")
+}
+
+/// A resource's value in CloudWatch's dimensions, from its id: a load balancer's ARN suffix
+/// `app/NAME/ID`, a target group's `targetgroup/NAME/ID` (AWS, "CloudWatch metrics for your
+/// Application Load Balancer", dimensions), a NAT gateway's id.
+pub fn cloudwatch_id(id: &str) -> String {
+    if let Some((_, suffix)) = id.split_once(":loadbalancer/") {
+        return suffix.to_string();
+    }
+    match id.find(":targetgroup/") {
+        Some(at) => id[at + 1..].to_string(),
+        None => id.to_string(),
+    }
+}
+
+/// The alarm's dimensions as CloudWatch has them; a resource named by id that does not exist
+/// yet, or that this plan replaces, as `(id of ADDRESS)` (the alarm then follows it).
+pub fn dimensions(d: &compute::Alarm, ids: &Ids, renewed: impl Fn(&Address) -> bool) -> BTreeMap<String, String> {
+    d.dimensions
+        .iter()
+        .map(|(k, v)| {
+            let value = match d.dimension_ids.get(k) {
+                None => v.clone(),
+                Some(a) if renewed(a) => format!("(id of {a})"),
+                Some(a) => ids.get(a).map(|id| cloudwatch_id(&id)).unwrap_or_else(|_| format!("(id of {a})")),
+            };
+            (k.clone(), value)
+        })
+        .collect()
+}
+
+/// `Average`, `Sum`, `Minimum`, `Maximum`, `SampleCount` are statistics; `p95`, `p99.9` are
+/// extended (percentile) ones, which PutMetricAlarm takes in another parameter.
+fn is_percentile(statistic: &str) -> bool {
+    statistic.starts_with('p')
 }
 
 /// The contract for `alarm.NAME`.
@@ -205,7 +247,8 @@ impl Resource for Alarm {
         f.field(EVALUATION_PERIODS, of.map(|o| Some(o.evaluation_periods)), Some(d.evaluation_periods));
         f.field(THRESHOLD, of.map(|o| Some(o.threshold)), Some(d.threshold));
         f.field(COMPARISON, of.map(|o| Some(o.comparison.clone())), Some(d.comparison.clone()));
-        let dims: BTreeSet<String> = d.dimensions.iter().map(|(k, v)| dimension(k, v)).collect();
+        let renewed = |a: &Address| super::kit::renewed(cx.plan, a.kind).contains(&a.name);
+        let dims: BTreeSet<String> = dimensions(d, cx.ids, renewed).iter().map(|(k, v)| dimension(k, v)).collect();
         f.members(DIMENSIONS, of.map(|o| &o.dimensions), &dims);
         f.field(TREAT_MISSING_DATA, of.map(|o| Some(o.treat_missing_data.clone())), Some(d.treat_missing_data.clone()));
         // Topics by address (one of this stack's) or ARN (anyone else's).
@@ -274,8 +317,17 @@ async fn put(
     d: &compute::Alarm,
     tags: Option<Vec<aws_sdk_cloudwatch::types::Tag>>,
 ) -> Result<()> {
+    let mut resolved = d.dimensions.clone();
+    for (k, a) in &d.dimension_ids {
+        resolved.insert(k.clone(), cloudwatch_id(&cx.ids.get(a)?));
+    }
     let dimensions: Vec<Dimension> =
-        d.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
+        resolved.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect();
+    let (statistic, extended) = if is_percentile(&d.statistic) {
+        (None, Some(d.statistic.clone()))
+    } else {
+        (Some(Statistic::from(d.statistic.as_str())), None)
+    };
     let topics = match &d.notify {
         Some(topic) => vec![cx.ids.get(&Address::new(Kind::SnsTopic, topic))?],
         None => Vec::new(),
@@ -287,7 +339,8 @@ async fn put(
         .set_alarm_description(d.description.clone())
         .namespace(&d.namespace)
         .metric_name(&d.metric)
-        .statistic(Statistic::from(d.statistic.as_str()))
+        .set_statistic(statistic)
+        .set_extended_statistic(extended)
         .period(d.period_seconds)
         .evaluation_periods(d.evaluation_periods)
         .threshold(d.threshold)
@@ -301,4 +354,62 @@ async fn put(
         .await
         .map_err(|e| failed("writing", address, &e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alarm(dims: &[(&str, &str)], by_id: &[(&str, Address)]) -> compute::Alarm {
+        compute::Alarm {
+            name: "a".into(),
+            description: None,
+            namespace: "AWS/ApplicationELB".into(),
+            metric: "TargetResponseTime".into(),
+            statistic: "p95".into(),
+            period_seconds: 60,
+            evaluation_periods: 1,
+            threshold: 0.5,
+            comparison: "GreaterThanThreshold".into(),
+            dimensions: dims.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            dimension_ids: by_id.iter().map(|(k, a)| (k.to_string(), a.clone())).collect(),
+            treat_missing_data: "missing".into(),
+            refers_to: Vec::new(),
+            notify: None,
+        }
+    }
+
+    #[test]
+    fn every_placeholder_resolves_to_the_id_cloudwatch_names_its_resource_by() {
+        let (lb, tg, nat) = (
+            Address::new(Kind::LoadBalancer, "alb"),
+            Address::new(Kind::TargetGroup, "api-tg"),
+            Address::new(Kind::NatGateway, "public-a"),
+        );
+        let ids = Ids::from_map(BTreeMap::from([
+            (lb.clone(), "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/alb/50dc6c495c0c9188".to_string()),
+            (tg.clone(), "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/api-tg/73e2d6bc24d8a067".to_string()),
+            (nat.clone(), "nat-0a1b2c3d4e5f60718".to_string()),
+        ]));
+        let a = alarm(
+            &[
+                ("LoadBalancer", "${load_balancer}"),
+                ("TargetGroup", "${target_group:api-tg}"),
+                ("NatGatewayId", "${nat_gateway:public-a}"),
+                ("ClusterName", "containrlab-cluster"),
+            ],
+            &[("LoadBalancer", lb.clone()), ("TargetGroup", tg.clone()), ("NatGatewayId", nat)],
+        );
+        let resolved = dimensions(&a, &ids, |_| false);
+        assert_eq!(resolved["LoadBalancer"], "app/alb/50dc6c495c0c9188");
+        assert_eq!(resolved["TargetGroup"], "targetgroup/api-tg/73e2d6bc24d8a067");
+        assert_eq!(resolved["NatGatewayId"], "nat-0a1b2c3d4e5f60718");
+        assert_eq!(resolved["ClusterName"], "containrlab-cluster", "names stay names");
+        // A load balancer this plan replaces: the alarm must follow it, so its value is not the old id.
+        let replaced = dimensions(&a, &ids, |x| *x == lb);
+        assert_eq!(replaced["LoadBalancer"], "(id of load_balancer.alb)");
+        let unknown = dimensions(&a, &Ids::from_map(BTreeMap::new()), |_| false);
+        assert_eq!(unknown["TargetGroup"], "(id of target_group.api-tg)");
+        assert!(is_percentile("p95") && is_percentile("p99.9") && !is_percentile("Average"));
+    }
 }

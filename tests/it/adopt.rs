@@ -4,7 +4,7 @@
 //!
 //! The hand-built inventory: the hosted zone is made first as a registrar would (its own caller
 //! reference), then the seed's resources by the tool itself and every tag removed through the
-//! services' own SDK calls, then drift added by hand. Building the 60 resources call by call in
+//! services' own SDK calls, then drift added by hand. Building the 73 resources call by call in
 //! the test would give the same inventory; the difference that matters — no ownership tag, no
 //! stack tag — is the one made here.
 

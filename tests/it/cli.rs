@@ -15,7 +15,7 @@ fn graph_draws_the_stack_without_calling_aws() {
     let dot = env.run_at("http://127.0.0.1:9", &["graph", "--format", "dot"]);
     assert!(dot.stdout.contains("\"load_balancer.containrlab-alb\" -> \"listener.https\";"), "{}", dot.stdout);
     let json = env.run_at("http://127.0.0.1:9", &["--json", "graph"]).json();
-    assert_eq!(json["nodes"].as_array().map(Vec::len), Some(60));
+    assert_eq!(json["nodes"].as_array().map(Vec::len), Some(73));
 }
 
 /// `check` reads the stack file only; it exits 1 once a control fails.

@@ -185,7 +185,7 @@ fn a_young_stacks_down_reads_its_new_services_again_until_ecs_lists_them() {
     for service in ["ecs_service.containrlab-service", "ecs_service.containrlab-runner-service"] {
         assert!(planned.contains(&(service.to_string(), "delete".to_string())), "{service} not planned: {planned:?}");
     }
-    assert_eq!(planned.len(), 60, "{planned:?}");
+    assert_eq!(planned.len(), 73, "{planned:?}");
     assert_eq!(json["converged"], true, "{}", run.stdout);
 }
 

@@ -31,7 +31,7 @@ fn cost_prices_every_resource_of_the_stack_file_without_calling_aws() {
     let mut addresses: Vec<&str> = lines.iter().filter_map(|l| l["address"].as_str()).collect();
     addresses.dedup();
     let free = json["free"].as_array().expect("free");
-    assert_eq!(addresses.len() + free.len(), 60, "every address of the stack once, priced or free");
+    assert_eq!(addresses.len() + free.len(), 73, "every address of the stack once, priced or free");
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn diff_shows_the_monthly_cost_change_of_its_plan() {
     let env = Env::new();
     let empty = env.run(&["diff"]);
     assert!(
-        empty.stdout.contains("Monthly cost: $0.00 → $130.04 (+$130.04/month): nat_gateway.public-a"),
+        empty.stdout.contains("Monthly cost: $0.00 → $131.34 (+$131.34/month): nat_gateway.public-a"),
         "{}",
         empty.stdout
     );
@@ -52,7 +52,7 @@ fn diff_shows_the_monthly_cost_change_of_its_plan() {
     run.expect_code(0);
     assert!(
         run.stdout.contains(
-            "Monthly cost: $130.04 → $169.76 (+$39.71/month): autoscaling_group.containrlab-runner-ec2 \
+            "Monthly cost: $131.34 → $171.06 (+$39.71/month): autoscaling_group.containrlab-runner-ec2 \
              t3.medium × 1 × 730 h → m5.large × 1 × 730 h +$39.71\n"
         ),
         "{}",
@@ -62,5 +62,5 @@ fn diff_shows_the_monthly_cost_change_of_its_plan() {
     assert_eq!(json["monthly_cost"]["change"], 39.71);
     assert_eq!(json["monthly_cost"]["lines"][0]["before"]["what"], "t3.medium × 1 × 730 h");
     let markdown = env.run(&["diff", "--markdown"]).stdout;
-    assert!(markdown.contains("Monthly cost: $130.04 → $169.76 (+$39.71/month)"), "{markdown}");
+    assert!(markdown.contains("Monthly cost: $131.34 → $171.06 (+$39.71/month)"), "{markdown}");
 }

@@ -181,5 +181,5 @@ fn ctrl_c_before_any_change_says_nothing_was_modified() {
     // True to its word: the stack is as empty as before (a stack lock being taken is not the
     // stack's; the next run on this host takes it over).
     let plan = env.run(&["--json", "diff"]).json();
-    assert_eq!(crate::support::actions(&plan).iter().filter(|(_, a)| a == "create").count(), 60);
+    assert_eq!(crate::support::actions(&plan).iter().filter(|(_, a)| a == "create").count(), 73);
 }

@@ -36,7 +36,7 @@ fn alarms_notify_the_topic_and_its_subscriptions_follow_the_file() {
     env.run(&["up", "--yes"]).expect_code(0);
     assert_eq!(emails(&env, &sns), Some(vec!["alerts@containrlab.click".to_string()]));
     let alarms = alarm_actions(&env, &cloudwatch);
-    assert_eq!(alarms.len(), 2, "{alarms:?}");
+    assert_eq!(alarms.len(), 15, "the seed's key metrics: {alarms:?}");
     for (name, on_alarm, on_ok) in &alarms {
         assert_eq!(
             (on_alarm.as_slice(), on_ok.as_slice()),
@@ -94,4 +94,44 @@ fn alarms_notify_the_topic_and_its_subscriptions_follow_the_file() {
 
     env.run(&["down", "--yes", "--delete-data"]).expect_code(0);
     assert_eq!(emails(&env, &sns), None, "the topic is gone");
+}
+
+/// The seed's alarms name the load balancer, its target groups and the NAT gateway by the ids
+/// CloudWatch's metrics carry, and a percentile alarm keeps its extended statistic.
+#[test]
+fn the_alarms_name_the_load_balancer_target_groups_and_nat_gateway_by_their_metric_ids() {
+    let env = Env::new();
+    let cloudwatch = CloudWatch::new(&env.sdk());
+    env.run(&["up", "--yes"]).expect_code(0);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&env.sdk());
+    let lbs = env.block_on(elb.describe_load_balancers().names("containrlab-alb").send()).expect("lb");
+    let lb_arn = lbs.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
+    let tgs = env.block_on(elb.describe_target_groups().names("containrlab-api-tg").send()).expect("tg");
+    let tg_arn = tgs.target_groups()[0].target_group_arn().expect("arn").to_string();
+    let ec2 = aws_sdk_ec2::Client::new(&env.sdk());
+    let nats = env.block_on(ec2.describe_nat_gateways().send()).expect("nat");
+    let nat = nats.nat_gateways().iter().find(|n| n.state().is_some_and(|s| s.as_str() == "available")).expect("nat");
+    let dims = |name: &str| -> (Vec<(String, String)>, Option<String>) {
+        let out = env.block_on(cloudwatch.describe_alarms().alarm_names(name).send()).expect("alarm");
+        let a = &out.metric_alarms()[0];
+        let dims = a
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap_or("").to_string(), d.value().unwrap_or("").to_string()))
+            .collect();
+        (dims, a.extended_statistic().map(str::to_string))
+    };
+    let lb_id = lb_arn.split_once(":loadbalancer/").expect("suffix").1.to_string();
+    let tg_id = tg_arn[tg_arn.find("targetgroup/").expect("targetgroup/")..].to_string();
+    let (api, _) = dims("api-5xx");
+    assert!(api.contains(&("LoadBalancer".into(), lb_id.clone())), "{api:?} {lb_id}");
+    assert!(api.contains(&("TargetGroup".into(), tg_id.clone())), "{api:?} {tg_id}");
+    let (slow, extended) = dims("alb-slow-p95");
+    assert_eq!(slow, vec![("LoadBalancer".to_string(), lb_id)]);
+    assert_eq!(extended.as_deref(), Some("p95"));
+    let (nat_dims, _) = dims("nat-port-allocation-errors");
+    assert_eq!(nat_dims, vec![("NatGatewayId".to_string(), nat.nat_gateway_id().expect("id").to_string())]);
+    let second = env.run(&["up", "--yes"]);
+    second.expect_code(0);
+    assert!(second.mutating_calls().is_empty(), "{:?}", second.mutating_calls());
 }

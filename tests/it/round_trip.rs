@@ -180,16 +180,16 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
     let sdk = env.sdk();
     let (ecr, ssm, logs) = (Ecr::new(&sdk), Ssm::new(&sdk), Logs::new(&sdk));
 
-    // 1. up on an empty account creates the 60 resources: 17 of the network (the flow log
+    // 1. up on an empty account creates the 73 resources: 17 of the network (the flow log
     //    included), 11 of the edge (zone, certificate, records, 3 target groups, balancer, 2
     //    listeners, 2 rules), 7 of IAM (6 roles, GitHub's OIDC provider), 9 of ECS (2 clusters, 2
     //    task definitions, 2 services, the runner's launch template, Auto Scaling group and
-    //    capacity provider), 2 alarms and their SNS topic, 13 of ECR, SSM and logs.
+    //    capacity provider), 15 alarms and their SNS topic, 13 of ECR, SSM and logs.
     let up = env.run(&["--json", "up", "--yes"]);
     up.expect_code(0);
     let result = up.json();
-    assert_eq!(result["plan"]["summary"]["create"], 60);
-    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(60));
+    assert_eq!(result["plan"]["summary"]["create"], 73);
+    assert_eq!(result["result"]["done"].as_array().map(Vec::len), Some(73));
     // The leftover check below sees every service (so its emptiness after `down` means something).
     let owned = owned_leftovers(&env);
     for service in
@@ -198,7 +198,7 @@ fn up_converges_repairs_drift_and_down_removes_only_owned_resources() {
         assert!(owned.iter().any(|o| o.starts_with(&format!("{service}:"))), "nothing of {service} in {owned:?}");
     }
     assert_eq!(result["converged"], true);
-    assert!(up.stderr.contains("\nConverged: 60 resources, 0 changes remaining, "), "the closing line: {}", up.stderr);
+    assert!(up.stderr.contains("\nConverged: 73 resources, 0 changes remaining, "), "the closing line: {}", up.stderr);
     assert_eq!(repo_names(&env, &ecr), REPOS);
     assert_eq!(log_group_names(&env, &logs), LOG_GROUPS);
     assert_eq!(parameter_names(&env, &ssm).len(), 5);

@@ -431,11 +431,36 @@ fn check_notifications(c: &mut Checker, stack: &StackFile) {
 /// The service principal that delivers VPC flow logs.
 pub const FLOW_LOGS_SERVICE: &str = "vpc-flow-logs.amazonaws.com";
 
+/// CloudWatch's statistics, and its percentiles `p0`–`p100` (with decimals: `p99.9`).
+fn is_statistic(s: &str) -> bool {
+    ["Average", "Sum", "Minimum", "Maximum", "SampleCount"].contains(&s)
+        || s.strip_prefix('p').and_then(|p| p.parse::<f64>().ok()).is_some_and(|p| (0.0..=100.0).contains(&p))
+}
+
 fn check_alarms(c: &mut Checker, stack: &StackFile) {
     const COMPARISONS: &[&str] =
         &["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"];
+    let nat_gateways: Vec<String> =
+        crate::config::resolve::network(stack).nat_gateways.into_iter().map(|n| n.name).collect();
+    let target_groups: Vec<&String> = stack.load_balancer.iter().flat_map(|lb| lb.target_groups.keys()).collect();
     for (name, alarm) in &stack.alarms {
         let path = format!("alarms.{name}");
+        let missing = alarm.treat_missing_data.as_deref().unwrap_or("missing");
+        if !["breaching", "notBreaching", "ignore", "missing"].contains(&missing) {
+            c.err_path(
+                format!("{path}.treat_missing_data"),
+                format!("`{missing}`: expected breaching, notBreaching, ignore or missing"),
+            );
+        }
+        if !is_statistic(&alarm.statistic) {
+            c.err_path(
+                format!("{path}.statistic"),
+                format!(
+                    "`{}`: expected Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p95 or p99.9",
+                    alarm.statistic
+                ),
+            );
+        }
         if !COMPARISONS.contains(&alarm.comparison.as_str()) {
             c.err_path(
                 format!("{path}.comparison"),
@@ -457,11 +482,14 @@ fn check_alarms(c: &mut Checker, stack: &StackFile) {
             {
                 Some(("cluster", n)) | Some(("asg", n)) => stack.ecs.clusters.contains_key(n),
                 Some(("service", n)) => stack.ecs.services.contains_key(n),
+                Some(("target_group", n)) => target_groups.iter().any(|t| *t == n),
+                Some(("nat_gateway", n)) => nat_gateways.iter().any(|g| g == n),
                 Some(_) => false,
+                None if value.value == "${load_balancer}" => stack.load_balancer.is_some(),
                 None => !value.value.contains("${"),
             };
             if !known {
-                c.err(value, format!("{path}.dimensions.{dim}"), format!("`{}` names no cluster or service of this stack (expected ${{cluster:NAME}}, ${{service:NAME}} or ${{asg:CLUSTER}})", value.value));
+                c.err(value, format!("{path}.dimensions.{dim}"), format!("`{}` names no resource of this stack (expected ${{cluster:NAME}}, ${{service:NAME}}, ${{asg:CLUSTER}}, ${{load_balancer}}, ${{target_group:NAME}} or ${{nat_gateway:SUBNET}}, the public subnet of a NAT gateway: {})", value.value, if nat_gateways.is_empty() { "none".to_string() } else { nat_gateways.join(", ") }));
             }
             // Container Insights metrics exist only for clusters that have it on; without data an
             // alarm never evaluates (or, treating missing data as breaching, is always in alarm).

@@ -142,8 +142,8 @@ mod tests {
         let (plan, graph) = checked_in();
         assert_eq!(
             graph.nodes.len(),
-            60,
-            "the seed stack's 56, the flow log with its role and log group, the alarms' topic"
+            73,
+            "the seed stack's 56, the flow log with its role and log group, the alarms' topic, 13 more alarms"
         );
         let steps = crate::plan::order::steps(&plan);
         let mut from_steps: Vec<(Address, Address)> =

@@ -441,6 +441,9 @@ fn topics(d: &Desired) -> Vec<ObservedTopic> {
 }
 
 fn alarms(d: &Desired) -> Vec<Observed<AlarmFields>> {
+    let ids = crate::reconcile::Ids::from_map(
+        d.alarms.iter().flat_map(|a| a.dimension_ids.values()).map(|a| (a.clone(), id(a.kind, &a.name))).collect(),
+    );
     d.alarms
         .iter()
         .map(|a| {
@@ -453,7 +456,10 @@ fn alarms(d: &Desired) -> Vec<Observed<AlarmFields>> {
                 evaluation_periods: a.evaluation_periods,
                 threshold: a.threshold,
                 comparison: a.comparison.clone(),
-                dimensions: a.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                dimensions: crate::reconcile::alarms::dimensions(a, &ids, |_| false)
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
                 treat_missing_data: a.treat_missing_data.clone(),
                 alarm_actions: a.notify.iter().map(|t| topic_arn(t)).collect(),
                 ok_actions: a.notify.iter().map(|t| topic_arn(t)).collect(),

@@ -78,16 +78,16 @@ fn down_deletes_everything_but_the_data_it_keeps() {
     let down = d.clone().without_resources();
     let plan = plan(&ctx(&d, Mode::Down), &down, &o);
     assert!(plan.changes.iter().all(|c| c.action == Action::Delete), "{:#?}", plan.changes);
-    // 60 resources: the zone, the four secrets and the four log groups are kept; the records
+    // 73 resources: the zone, the four secrets and the four log groups are kept; the records
     // (declared, untaggable) go.
-    assert_eq!(plan.changes.len(), 51, "{:#?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
+    assert_eq!(plan.changes.len(), 64, "{:#?}", plan.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
     let kept: Vec<String> = plan.kept.iter().map(|k| k.address.to_string()).collect();
     assert_eq!(kept.len(), 9, "{kept:?}");
     assert!(kept.contains(&"hosted_zone.containrlab.click".to_string()), "{kept:?}");
     assert!(kept.contains(&"log_group./ecs/containrlab-api".to_string()), "{kept:?}");
     // With --delete-data everything goes.
     let all = plan_with_data(&d, &down, &o);
-    assert_eq!(all.changes.len(), 60, "{:#?}", all.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
+    assert_eq!(all.changes.len(), 73, "{:#?}", all.changes.iter().map(|c| c.address.to_string()).collect::<Vec<_>>());
     assert!(all.kept.is_empty(), "{:?}", all.kept);
 }
 
@@ -105,7 +105,7 @@ fn from_empty() -> Plan {
 #[test]
 fn every_address_edge_is_allowed_by_the_kind_graph() {
     let create_all = from_empty();
-    assert_eq!(create_all.changes.len(), 60);
+    assert_eq!(create_all.changes.len(), 73);
     let replaced = drift(|_, o| o.network.subnets.iter_mut().for_each(|s| s.fields.cidr = "10.9.0.0/24".into()));
     for c in create_all.changes.iter().chain(&replaced.changes) {
         for dep in &c.depends_on {
