@@ -62,6 +62,6 @@ fn status_reports_each_part_and_exits_1_when_something_is_unhealthy() {
     env.block_on(alarm.send()).expect("set alarm state");
     let alarmed = env.run(&["status"]);
     alarmed.expect_code(1);
-    assert!(alarmed.stdout.contains("✗ runner-high-cpu    ALARM: test: CPU 95%"), "{}", alarmed.stdout);
-    assert!(alarmed.stdout.ends_with("Unhealthy: 1 of 12 checks failed.\n"), "{}", alarmed.stdout);
+    assert!(alarmed.stdout.contains("✗ runner-high-cpu             ALARM: test: CPU 95%"), "{}", alarmed.stdout);
+    assert!(alarmed.stdout.ends_with("Unhealthy: 1 of 25 checks failed.\n"), "{}", alarmed.stdout);
 }
