@@ -125,6 +125,7 @@ fn services(stack: &Stack) -> Vec<compute::Service> {
                     .collect(),
                 circuit_breaker_rollback: s.circuit_breaker_rollback,
                 exec: s.exec,
+                rollback_alarms: s.rollback_alarms.iter().map(|a| a.value.clone()).collect(),
                 task_definition: compute::TaskDefinition {
                     family: family.to_string(),
                     json: td.json.clone(),
@@ -181,11 +182,13 @@ fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
                     let value = match v.value.strip_prefix("${").and_then(|r| r.strip_suffix('}')) {
                         Some(inner) => {
                             let (kind, target) = inner.split_once(':').unwrap_or(("", inner));
-                            refers_to.push(match kind {
-                                "asg" => Address::new(Kind::AutoScalingGroup, target),
-                                "service" => Address::new(Kind::EcsService, target),
-                                _ => Address::new(Kind::EcsCluster, target),
-                            });
+                            // A service's metrics are published under its name: the alarm waits
+                            // for nothing (the service, which may name it, comes after it).
+                            match kind {
+                                "asg" => refers_to.push(Address::new(Kind::AutoScalingGroup, target)),
+                                "service" => {}
+                                _ => refers_to.push(Address::new(Kind::EcsCluster, target)),
+                            }
                             target.to_string()
                         }
                         None => v.value.clone(),

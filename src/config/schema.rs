@@ -510,6 +510,10 @@ pub struct Service {
     /// Old task-definition revisions kept registered (for rollback); older ones are deregistered.
     #[serde(default = "five")]
     pub keep_revisions: u32,
+    /// Alarms (of `alarms:`) that roll a deployment back when they go into ALARM while it runs
+    /// (ECS deployment alarms, beside the circuit breaker).
+    #[serde(default)]
+    pub rollback_alarms: Vec<Sp<String>>,
     /// ECS Exec (`containrlab exec`): the service's `enableExecuteCommand`, and the task role's
     /// `ssmmessages` permissions. An accepted risk (`ecs-exec`).
     #[serde(default)]

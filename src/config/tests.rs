@@ -437,3 +437,12 @@ fn alarm_placeholders_statistics_and_missing_data_are_checked() {
     }
     assert!(errors_of(&variant("statistic: p95", "statistic: p99.9")).is_empty());
 }
+
+#[test]
+fn a_rollback_alarm_must_be_an_alarm_of_the_stack() {
+    let errors = errors_of(&variant("rollback_alarms: [api-5xx,", "rollback_alarms: [api-500,"));
+    assert_one(
+        &errors,
+        "ecs.services.containrlab-service.rollback_alarms[0]: alarm `api-500` is not defined under alarms",
+    );
+}

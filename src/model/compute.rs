@@ -25,6 +25,8 @@ pub struct Service {
     pub circuit_breaker_rollback: bool,
     /// ECS Exec on (`enableExecuteCommand`; the task role gets `EXEC_POLICY`).
     pub exec: bool,
+    /// Alarms that roll a deployment back (ECS deployment alarms), by name.
+    pub rollback_alarms: Vec<String>,
     pub task_definition: TaskDefinition,
 }
 

@@ -125,11 +125,15 @@ impl Kind {
                 Kind::ListenerRule,
                 Kind::SecurityGroupRules,
                 Kind::RouteTable,
+                // The alarms that roll its deployments back.
+                Kind::Alarm,
             ],
-            // It watches the runner's group or a service, and notifies the topic.
+            // It watches the runner's group, a cluster, the load balancer, a target group or a NAT
+            // gateway (a service's metrics need nothing to exist: services come after alarms,
+            // which roll their deployments back), and notifies the topic.
             Kind::Alarm => &[
                 Kind::AutoScalingGroup,
-                Kind::EcsService,
+                Kind::EcsCluster,
                 Kind::SnsTopic,
                 Kind::LoadBalancer,
                 Kind::TargetGroup,

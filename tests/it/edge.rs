@@ -161,7 +161,11 @@ fn a_target_group_replacement_creates_the_new_group_moves_the_rule_then_deletes_
     env.edit_stack("    containrlab-api-tg:\n      port: 8000", "    containrlab-api-tg:\n      port: 8001");
     let diff = env.run(&["diff", "--exit-code"]);
     diff.expect_code(3);
-    insta::assert_snapshot!("target_group_replacement_human", diff.stdout);
+    // The alarms name the old group by its ARN's random suffix (`targetgroup/NAME/<16 hex>`).
+    let groups = env.block_on(elb.describe_target_groups().names("containrlab-api-tg").send()).expect("group");
+    let arn = groups.target_groups()[0].target_group_arn().expect("arn").to_string();
+    let suffix = arn.rsplit('/').next().expect("suffix").to_string();
+    insta::assert_snapshot!("target_group_replacement_human", diff.stdout.replace(&suffix, "ID"));
 
     let up = env.run(&["up", "--yes"]);
     up.expect_code(0);

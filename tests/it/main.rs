@@ -27,6 +27,7 @@ mod lost_answer;
 mod network;
 mod notifications;
 mod outputs;
+mod rollback_alarms;
 mod round_trip;
 mod run;
 mod safety;

@@ -1,5 +1,6 @@
 //! `ecs_service.NAME`: launch type, desired count, task-definition revision, awsvpc network
-//! configuration, load-balancer mappings, deployment circuit breaker, ECS Exec, tags.
+//! configuration, load-balancer mappings, deployment circuit breaker and alarms (a deployment
+//! rolled back when one of them goes into ALARM), ECS Exec, tags.
 //!
 //! `up` waits until each created or updated service is stable on the requested revision
 //! (`service_wait`). Updates send only what the plan showed differs (a changed network or
@@ -13,8 +14,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
-    NetworkConfiguration, Service as AwsService, ServiceField,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration,
+    LaunchType, LoadBalancer, NetworkConfiguration, Service as AwsService, ServiceField,
 };
 use aws_sdk_ecs::Client;
 
@@ -52,6 +53,9 @@ pub struct ServiceFields {
     /// `rollback`, `enabled` or `disabled`; `None` when AWS reported no deployment configuration
     /// (AWS always does; moto does not keep it from CreateService).
     pub circuit_breaker: Option<String>,
+    /// The alarms that roll a deployment back (ECS deployment alarms, when enabled); `None` when
+    /// AWS reported no deployment configuration (moto), like the circuit breaker.
+    pub rollback_alarms: Option<BTreeSet<String>>,
     /// ECS Exec (`enableExecuteCommand`; moto neither keeps nor reports it: always false there).
     pub exec: bool,
 }
@@ -150,6 +154,10 @@ fn observed(s: &AwsService) -> Observed<ServiceFields> {
                 })
                 .collect(),
             circuit_breaker: breaker.map(str::to_string),
+            rollback_alarms: s.deployment_configuration().map(|d| match d.alarms() {
+                Some(a) if a.enable() => a.alarm_names().iter().cloned().collect(),
+                _ => BTreeSet::new(),
+            }),
             exec: s.enable_execute_command(),
         },
     }
@@ -203,8 +211,19 @@ const ASSIGN_PUBLIC_IP: Path = Path::field("network.assign_public_ip");
 impl Resource for EcsService {
     const KIND: Kind = Kind::EcsService;
     const GROUP: Group = Group::Ecs;
-    const FIELDS: &'static [Path] =
-        &[CLUSTER, LAUNCH_TYPE, TASK_DEFINITION, DESIRED_COUNT, NETWORK, LOAD_BALANCERS, BREAKER, EXEC, TAGS, RESTART];
+    const FIELDS: &'static [Path] = &[
+        CLUSTER,
+        LAUNCH_TYPE,
+        TASK_DEFINITION,
+        DESIRED_COUNT,
+        NETWORK,
+        LOAD_BALANCERS,
+        BREAKER,
+        ROLLBACK_ALARMS,
+        EXEC,
+        TAGS,
+        RESTART,
+    ];
     const REPLACE_ON: &'static [Path] = &[CLUSTER, LAUNCH_TYPE];
     type Desired = DesiredService;
     type Observed = Observed<ServiceFields>;
@@ -288,6 +307,10 @@ impl Resource for EcsService {
         if of.is_none_or(|o| o.circuit_breaker.is_some()) {
             f.field(BREAKER, of.map(|o| o.circuit_breaker.clone()), Some(breaker(d)));
         }
+        if of.is_none_or(|o| o.rollback_alarms.is_some()) {
+            let observed = of.map(|o| o.rollback_alarms.clone().unwrap_or_default());
+            f.members(ROLLBACK_ALARMS, observed.as_ref(), &d.rollback_alarms.iter().cloned().collect());
+        }
         // A parameter its tasks read gets a new value: they read it only when they start. A move
         // to another revision starts new tasks anyway.
         if s.is_some() && matches!(ds.target, Target::Current(..)) {
@@ -323,6 +346,7 @@ impl Resource for EcsService {
         if d.launch_type == "EC2" {
             v.push(Address::new(Kind::CapacityProvider, &d.cluster));
         }
+        v.extend(d.rollback_alarms.iter().map(|a| Address::new(Kind::Alarm, a)));
         let rules = cx.desired.ingress.iter().flat_map(|e| e.rules.iter());
         let routed = rules.filter(|r| d.load_balancers.iter().any(|l| l.target_group == r.target_group));
         v.extend(routed.map(|r| Address::new(Kind::ListenerRule, &r.host)));
@@ -370,7 +394,7 @@ impl Resource for EcsService {
                 .launch_type(LaunchType::from(d.launch_type.as_str()))
                 .set_network_configuration(network.clone())
                 .set_load_balancers(Some(lbs.clone()))
-                .deployment_configuration(deployment(d))
+                .deployment_configuration(deployment(d)?)
                 .enable_execute_command(d.exec)
                 .set_tags(Some(tags::ecs(&tags)))
                 .client_token(&token)
@@ -383,7 +407,9 @@ impl Resource for EcsService {
     }
 
     async fn ready(cx: &ApplyCx<'_>, address: &Address, ds: &DesiredService, _: &str) -> Result<()> {
-        wait_stable(&cx.clients.ecs, address, &ds.service.cluster, &ds.service.name, &task_definition(cx, ds)?).await
+        let d = &ds.service;
+        let waited = wait_stable(&cx.clients.ecs, address, &d.cluster, &d.name, &task_definition(cx, ds)?).await;
+        with_alarms(&cx.clients.cloudwatch, d, waited).await
     }
 
     async fn update(
@@ -417,12 +443,12 @@ impl Resource for EcsService {
         if delta.has(LOAD_BALANCERS) {
             req = req.set_load_balancers(Some(load_balancers(cx, d)?));
         }
-        if delta.has(BREAKER) {
-            req = req.deployment_configuration(deployment(d));
+        if delta.has(BREAKER) || delta.has(ROLLBACK_ALARMS) {
+            req = req.deployment_configuration(deployment(d)?);
         }
         let update = || async { req.clone().send().await.map_err(|e| failed("updating", address, &e)) };
         consistency::retry(Call::EcsUpdateService, address, update).await?;
-        wait_stable(ecs, address, &d.cluster, &d.name, &td).await
+        with_alarms(&cx.clients.cloudwatch, d, wait_stable(ecs, address, &d.cluster, &d.name, &td).await).await
     }
 
     async fn delete(cx: &ApplyCx<'_>, address: &Address, s: &Observed<ServiceFields>) -> Result<()> {
@@ -432,6 +458,7 @@ impl Resource for EcsService {
 
 const LOAD_BALANCERS: Path = Path::field("load_balancers");
 const BREAKER: Path = Path::field("circuit_breaker");
+const ROLLBACK_ALARMS: Path = Path::field("rollback_alarms");
 
 /// The ARN of the revision the service must run: the one the plan chose, or the one registered
 /// earlier in this run.
@@ -474,9 +501,45 @@ fn load_balancers(cx: &ApplyCx<'_>, d: &Service) -> Result<Vec<LoadBalancer>> {
         .collect()
 }
 
-fn deployment(d: &Service) -> DeploymentConfiguration {
+/// A deployment that failed while rollback alarms of the service are in ALARM: ECS failed it (and
+/// rolled it back) on them (AWS, `DeploymentAlarms`: "When the alarms are generated, Amazon ECS
+/// sets the service deployment to failed"); their names and CloudWatch's reasons lead the error.
+/// Reading them is best effort: the deploy role may not read alarms, and then ECS's reason stands.
+async fn with_alarms(cloudwatch: &aws_sdk_cloudwatch::Client, d: &Service, waited: Result<()>) -> Result<()> {
+    let Err(e) = waited else { return Ok(()) };
+    if d.rollback_alarms.is_empty() {
+        return Err(e);
+    }
+    let read = cloudwatch
+        .describe_alarms()
+        .set_alarm_names(Some(d.rollback_alarms.clone()))
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Alarm)
+        .send()
+        .await;
+    let firing: Vec<String> = match read {
+        // Filtered here too: moto answers every named alarm whatever its state.
+        Ok(out) => out
+            .metric_alarms()
+            .iter()
+            .filter(|a| a.state_value() == Some(&aws_sdk_cloudwatch::types::StateValue::Alarm))
+            .map(|a| format!("{} ({})", a.alarm_name().unwrap_or("?"), a.state_reason().unwrap_or("no reason given")))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if firing.is_empty() {
+        return Err(e);
+    }
+    Err(e.context(format!("rollback alarm(s) in ALARM: {}", firing.join("; "))))
+}
+
+/// The circuit breaker, and the deployment alarms: on (with rollback) when the service names
+/// any, off otherwise (sent, so that alarms removed from the file are removed from the service).
+fn deployment(d: &Service) -> Result<DeploymentConfiguration> {
     let breaker = DeploymentCircuitBreaker::builder().enable(true).rollback(d.circuit_breaker_rollback).build();
-    DeploymentConfiguration::builder().deployment_circuit_breaker(breaker).build()
+    let on = !d.rollback_alarms.is_empty();
+    let alarms =
+        DeploymentAlarms::builder().set_alarm_names(Some(d.rollback_alarms.clone())).enable(on).rollback(on).build()?;
+    Ok(DeploymentConfiguration::builder().deployment_circuit_breaker(breaker).alarms(alarms).build())
 }
 
 /// Scale to zero, delete, and wait until ECS has drained it. A service mid-deployment (`down`

@@ -174,3 +174,21 @@ fn a_group_resized_by_hand_is_put_back() {
     let c = only(&plan, "autoscaling_group.containrlab-runner-ec2");
     assert_eq!(fields(&c), vec![f("size", "\"min 0, max 2, desired 0\"", "\"min 1, max 1, desired 1\"")]);
 }
+
+/// Rollback alarms removed by hand (or never set) are one update of the service, shown by name; a
+/// deployment configuration AWS did not report (moto) is not a difference.
+#[test]
+fn rollback_alarms_removed_by_hand_are_an_update_of_the_service() {
+    let plan = drift(|_, o| {
+        let s = o.ecs.services.iter_mut().find(|s| s.name == "containrlab-service").expect("service");
+        s.fields.rollback_alarms = Some(Default::default());
+    });
+    let change = only(&plan, "ecs_service.containrlab-service");
+    let shown = fields(&change);
+    let added: Vec<&str> =
+        shown.iter().filter(|(path, _, _)| path == "rollback_alarms").map(|(_, _, a)| a.as_str()).collect();
+    assert_eq!(added, ["\"alb-slow-p95\"", "\"api-5xx\"", "\"web-5xx\""], "{shown:?}");
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    let unreported = drift(|_, o| o.ecs.services.iter_mut().for_each(|s| s.fields.rollback_alarms = None));
+    assert!(unreported.changes.is_empty(), "{:#?}", unreported.changes);
+}

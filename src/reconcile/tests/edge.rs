@@ -37,11 +37,12 @@ fn a_target_group_on_another_port_is_replaced_first_and_its_users_move() {
         vec![
             ("target_group.containrlab-api-tg".into(), Action::Replace),
             ("listener_rule.api.containrlab.click".into(), Action::Update),
-            ("ecs_service.containrlab-service".into(), Action::Update),
-            // The alarms that name it by id follow the new one.
+            // The alarms that name it by id follow the new one (before the service, which
+            // names its rollback alarms).
             ("alarm.api-5xx".into(), Action::Update),
             ("alarm.api-no-healthy-target".into(), Action::Update),
             ("alarm.api-unhealthy-targets".into(), Action::Update),
+            ("ecs_service.containrlab-service".into(), Action::Update),
         ]
     );
     assert_eq!(plan.changes[0].reason, Reason::CannotUpdateInPlace(vec!["port".into()]));

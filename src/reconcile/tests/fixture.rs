@@ -378,6 +378,7 @@ fn ecs(d: &Desired) -> ObservedEcs {
                     .map(|l| (id(Kind::TargetGroup, &l.target_group), l.container.clone(), l.port))
                     .collect(),
                 circuit_breaker: Some(if s.circuit_breaker_rollback { "rollback" } else { "enabled" }.into()),
+                rollback_alarms: Some(s.rollback_alarms.iter().cloned().collect()),
                 exec: s.exec,
             };
             owned(d, Kind::EcsService, &s.name, fields)
