@@ -113,7 +113,14 @@ fn up_with_a_target_repairs_only_its_drift_and_down_refuses_to_break_a_dependent
     assert!(down.stderr.contains("Add --target"), "{}", down.stderr);
     assert!(down.mutating_calls().is_empty(), "{:?}", down.mutating_calls());
 
-    let down = env.run(&["--json", "down", "--yes", "--target", "alarm.*"]);
+    // Every alarm would take the API/Web service's rollback alarms from under it.
+    let all = env.run(&["down", "--yes", "--target", "alarm.*"]);
+    all.expect_code(1);
+    let broken = "ecs_service.containrlab-service needs alarm.api-5xx, which the plan deletes or replaces";
+    assert!(all.stderr.contains(broken), "{}", all.stderr);
+    assert!(all.mutating_calls().is_empty(), "{:?}", all.mutating_calls());
+    let runner = ["--target", "alarm.runner-high-cpu", "--target", "alarm.runner-low-cpu-credits"];
+    let down = env.run(&[&["--json", "down", "--yes"][..], &runner[..]].concat());
     down.expect_code(0);
     let deleted = addresses(&down.json()["plan"]);
     assert!(!deleted.is_empty() && deleted.iter().all(|a| a.starts_with("alarm.")), "{deleted:?}");
