@@ -160,10 +160,11 @@ fn ec2_capacity(f: &StackFile) -> Vec<compute::Ec2Capacity> {
 /// Alarms with `${cluster:N}`, `${service:N}` and `${asg:CLUSTER}` resolved to the names this stack
 /// gives those resources (the Auto Scaling group is named after its cluster). The placeholders of
 /// resources CloudWatch names by id (`${load_balancer}`, `${target_group:N}`, `${nat_gateway:N}`)
-/// stay: the plan resolves them from the ids (`reconcile::alarms::dimension_value`).
+/// stay: the plan resolves them from the ids (`reconcile::alarms::dimensions`).
 fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
     use crate::model::{Address, Kind};
     let topic = f.notifications.as_ref().map(|n| n.topic.value.clone());
+    let load_balancer = f.load_balancer.as_ref().map(|lb| lb.name.as_str());
     f.alarms
         .iter()
         .map(|(name, a)| {
@@ -173,7 +174,6 @@ fn alarms(f: &StackFile) -> Vec<compute::Alarm> {
                 .dimensions
                 .iter()
                 .map(|(dim, v)| {
-                    let load_balancer = f.load_balancer.as_ref().map(|lb| lb.name.as_str());
                     if let Some(by_id) = compute::id_placeholder(&v.value, load_balancer) {
                         refers_to.push(by_id.clone());
                         dimension_ids.insert(dim.clone(), by_id);

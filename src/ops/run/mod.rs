@@ -196,7 +196,7 @@ pub async fn follow(
             );
         }
         tokio::select! {
-            () = tokio::time::sleep(crate::aws::wait::delay(attempt.min(3)).min(left)) => {}
+            () = tokio::time::sleep(crate::aws::wait::delay(attempt).min(left)) => {}
             () = crate::interrupt::stopping() => {
                 let what = format!("stopped waiting for task {}; it goes on: {}", task_id(task_arn), stop_hint(launch, task_arn));
                 return Err(crate::interrupt::Interrupted::new(what).into());
